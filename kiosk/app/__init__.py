@@ -1,0 +1,1 @@
+"""The kiosk application: camera, loop, display, configuration, status, systemd."""

@@ -1,0 +1,1 @@
+"""The `kiosk` command line. Each subcommand lives in its own module (`<name>_cmd.py`)."""

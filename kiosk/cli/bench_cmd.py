@@ -1,0 +1,29 @@
+"""`kiosk bench pose|search|loop`: benchmarks that print their figures (never asserted in tests).
+
+Each benchmark lives in kiosk/bench/<name>.py and exposes HELP, add_arguments(parser), run(args).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+
+HELP = "benchmarks: pose (per-stage ms), search (VP-tree vs peers), loop (whole kiosk fps)"
+
+BENCHES = {
+    "pose": "kiosk.bench.pose",
+    "search": "kiosk.bench.search",
+    "loop": "kiosk.bench.loop",
+}
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    for name, module_name in BENCHES.items():
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(func=module.run)

@@ -1,0 +1,1 @@
+"""Gallery builder and index reader: folders of photos and videos become a deployable index."""

@@ -1,0 +1,1 @@
+"""Pose matching: normalisation, distances and the VP-tree index."""

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The project's test command (README, .ci/run). On a fresh machine it:
+#   1. installs the system tools the tests drive (openssh-server, rsync) when root and missing;
+#   2. creates .venv and installs the kiosk with its test and bench extras;
+#   3. runs the whole pytest suite with the real models/data in ../shared as the asset mirror;
+#   4. runs the pose and matching tests again on numpy 1.24 with tflite-runtime 2.14
+#      (Raspberry Pi OS bookworm's numpy), in .venv-np124.
+# Extra arguments go to the main pytest run (e.g. scripts/test.sh -k vptree -x).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+here=$(pwd)
+export KIOSK_ASSET_MIRROR="${KIOSK_ASSET_MIRROR:-$(cd "$here/.." && pwd)/shared}"
+export SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy
+PYTHON="${PYTHON:-python3}"
+
+need_apt=()
+command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+command -v rsync >/dev/null 2>&1 || need_apt+=(rsync)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing ${need_apt[*]}"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    echo "test.sh: missing ${need_apt[*]}; install them (apt-get install ${need_apt[*]})" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
+
+.venv/bin/python -m ruff check kiosk tests
+.venv/bin/python -m pytest "$@"
