@@ -1,0 +1,375 @@
+"""`kiosk index build`: sources -> a complete index directory, atomically.
+
+The index is built aside, in a hidden temp directory next to OUT_DIR (same file system), and
+only renamed into place once every file and the manifest are written. An existing OUT_DIR is
+swapped out in one step (renameat2 RENAME_EXCHANGE where available, else two renames) and then
+deleted; an interrupted or failed build removes its temp directory and never touches OUT_DIR.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiosk.gallery import extract as ex
+from kiosk.gallery import manifest as mf
+from kiosk.gallery.metadata import MetadataTable
+from kiosk.gallery.progress import Progress
+from kiosk.gallery.rendition import RenditionSpec
+from kiosk.gallery.sources import Source, enumerate_sources
+from kiosk.gallery.worker import SourceResult, WorkerConfig, process_source
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FPS = 2.0
+
+
+class BuildError(Exception):
+    """The build cannot run (bad arguments, OUT_DIR not an index, model missing)."""
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    fps: float | None = DEFAULT_FPS
+    model: str | None = None
+    models_dir: Path | None = None
+    workers: int = 1
+    every_person: bool = False
+    mirror: bool = False
+    filters: ex.Filters = ex.Filters()
+    spec: RenditionSpec = RenditionSpec()
+    metadata: tuple[Path, ...] = ()
+    cache_dir: Path | None = None  # None: no cache; see default_cache_dir()
+
+
+def default_cache_dir() -> Path:
+    from kiosk.paths import cache_dir
+
+    return cache_dir() / "builder"
+
+
+@dataclass
+class BuildSummary:
+    out_dir: Path
+    index_id: str = ""
+    sources_read: int = 0
+    sources_extracted: list[str] = field(default_factory=list)  # the model ran on these
+    sources_cached: list[str] = field(default_factory=list)  # poses came from the cache
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason), not indexed
+    sources_unreadable: int = 0
+    frames_seen: int = 0
+    entries: int = 0
+    mirrored_entries: int = 0
+    discarded: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames_seen / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out_dir": str(self.out_dir),
+            "index_id": self.index_id,
+            "sources_read": self.sources_read,
+            "sources_extracted": len(self.sources_extracted),
+            "sources_cached": len(self.sources_cached),
+            "frames_seen": self.frames_seen,
+            "entries": self.entries,
+            "mirrored_entries": self.mirrored_entries,
+            "discarded": {r: self.discarded[r] for r in sorted(self.discarded)},
+            "sources_unreadable": self.sources_unreadable,
+            "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
+            "seconds": round(self.seconds, 3),
+            "frames_per_second": round(self.frames_per_second, 2),
+        }
+
+    def format(self) -> str:
+        lines = [
+            f"index {self.index_id} -> {self.out_dir}",
+            f"  sources read     {self.sources_read} ({len(self.sources_extracted)} extracted,"
+            f" {len(self.sources_cached)} from cache)",
+            f"  frames seen      {self.frames_seen} ({self.frames_per_second:.1f} frames/s,"
+            f" {self.seconds:.1f} s)",
+            f"  entries kept     {self.entries}"
+            + (f" (incl. {self.mirrored_entries} mirrored)" if self.mirrored_entries else ""),
+        ]
+        for reason in sorted(self.discarded, key=lambda r: -self.discarded[r]):
+            lines.append(f"  discarded        {self.discarded[reason]:5d}  {reason}")
+        for f, r in self.skipped:
+            lines.append(f"  skipped file     {r if r.startswith(f) else f'{f}: {r}'}")
+        return "\n".join(lines)
+
+
+# ---- worker processes -------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(model: str | None, models_dir: Path | None, cfg: WorkerConfig) -> None:
+    from kiosk.pose.engine import load_pose_model
+
+    _WORKER["model"] = load_pose_model(model, models_dir=models_dir, num_threads=1)
+    _WORKER["cfg"] = cfg
+
+
+def _run_in_worker(src: Source) -> SourceResult:
+    return process_source(src, _WORKER["cfg"], _WORKER["model"])
+
+
+# ---- the build ----------------------------------------------------------------------------
+def _check_out_dir(out: Path) -> None:
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise BuildError(f"{out}: exists and is not a directory; choose another -o OUT_DIR")
+    if out.is_dir() and any(out.iterdir()) and not (out / mf.MANIFEST).is_file():
+        raise BuildError(
+            f"{out}: exists, is not empty and is not an index; refusing to replace it"
+            " (choose another -o OUT_DIR or remove it)"
+        )
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return rc == 0
+
+
+def swap_into_place(tmp: Path, out: Path) -> None:
+    """Make tmp appear at out; any previous out is removed afterwards."""
+    if out.exists():
+        if _exchange(tmp, out):
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(out, old)
+        os.rename(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, out)
+
+
+def _load_model(options: BuildOptions) -> Any:
+    from kiosk.pose.engine import load_pose_model
+
+    return load_pose_model(options.model, models_dir=options.models_dir)
+
+
+def build(
+    sources: Sequence[str | Path],
+    out_dir: str | Path,
+    options: BuildOptions | None = None,
+    *,
+    model: Any = None,
+    progress: bool = True,
+) -> BuildSummary:
+    """Build an index from SOURCE files/folders into out_dir (atomically). `model`: a ready pose
+    model object (e.g. FakePoseModel; forces in-process work), else options.model is loaded."""
+    import time
+
+    options = options or BuildOptions()
+    out = Path(out_dir).expanduser().absolute()
+    _check_out_dir(out)
+    t0 = time.monotonic()
+    srcs, skipped = enumerate_sources(sources)
+    meta = MetadataTable.load(options.metadata)
+    if model is None:
+        model = _load_model(options)
+    cfg = WorkerConfig(
+        fps=options.fps,
+        every_person=options.every_person,
+        mirror=options.mirror,
+        filters=options.filters,
+        spec=options.spec,
+        cache_dir=options.cache_dir,
+        model_name=str(getattr(model, "name", "unknown")),
+        model_sha256=str(getattr(model, "sha256", "")),
+    )
+    summary = BuildSummary(out)
+    summary.skipped.extend((s.name, s.reason) for s in skipped)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    (tmp / mf.RENDITIONS).mkdir(parents=True)
+    try:
+        results = _run_sources(srcs, options, cfg, model, tmp, summary, progress)
+        _write_index(tmp, srcs, results, meta, options, cfg, model, summary)
+        manifest = mf.write_manifest(tmp, _manifest_body(tmp, options, cfg, model, summary))
+        summary.index_id = manifest["index_id"]
+        swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for key in meta.unused():
+        log.warning("metadata row %r matched no source", key)
+    summary.seconds = time.monotonic() - t0
+    return summary
+
+
+def _run_sources(
+    srcs: list[Source],
+    options: BuildOptions,
+    cfg: WorkerConfig,
+    model: Any,
+    tmp: Path,
+    summary: BuildSummary,
+    progress: bool,
+) -> list[SourceResult | None]:
+    results: list[SourceResult | None] = [None] * len(srcs)
+    bar = Progress(len(srcs), "building", enabled=progress)
+    parts = tmp / mf.RENDITIONS
+
+    def collect(i: int, res: SourceResult) -> None:
+        # Renditions go to disk at once (memory stays flat); ids are assigned in source order.
+        for k, d in enumerate(res.drafts):
+            (parts / f"part-{i:06d}-{k:05d}{cfg.spec.ext}").write_bytes(d.rendition)
+            d.rendition = b""
+        results[i] = res
+        bar.update(1, res.frames_seen)
+
+    in_process = options.workers <= 1 or len(srcs) <= 1 or not hasattr(model, "family")
+    if in_process:
+        for i, src in enumerate(srcs):
+            collect(i, process_source(src, cfg, model))
+    else:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        with ProcessPoolExecutor(
+            max_workers=options.workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(options.model or cfg.model_name, options.models_dir, cfg),
+        ) as pool:
+            futures = {pool.submit(_run_in_worker, s): i for i, s in enumerate(srcs)}
+            try:
+                for fut in as_completed(futures):
+                    collect(futures[fut], fut.result())
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+    bar.close()
+    return results
+
+
+def _write_index(
+    tmp: Path,
+    srcs: list[Source],
+    results: list[SourceResult | None],
+    meta: MetadataTable,
+    options: BuildOptions,
+    cfg: WorkerConfig,
+    model: Any,
+    summary: BuildSummary,
+) -> None:
+    sources_out: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    vecs: list[np.ndarray] = []
+    confs: list[np.ndarray] = []
+    kps: list[np.ndarray] = []
+    ext = cfg.spec.ext
+    for i, (src, res) in enumerate(zip(srcs, results, strict=True)):
+        assert res is not None
+        if res.error:
+            summary.skipped.append((src.name, res.error))
+            summary.sources_unreadable += 1
+            continue
+        summary.sources_read += 1
+        (summary.sources_extracted if res.extracted else summary.sources_cached).append(src.name)
+        summary.frames_seen += res.frames_seen
+        summary.discarded.update(res.discarded)
+        sidx = len(sources_out)
+        sources_out.append({
+            "name": src.name,
+            "kind": src.kind,
+            "sha256": res.sha256,
+            "frame_size": list(res.frame_size) if res.frame_size else None,
+            "frames_seen": res.frames_seen,
+            "entries": len(res.drafts),
+            **meta.lookup(src.name).to_dict(),
+        })
+        for k, d in enumerate(res.drafts):
+            eid = len(entries)
+            rel = f"{mf.RENDITIONS}/{eid:06d}{ext}"
+            os.rename(tmp / mf.RENDITIONS / f"part-{i:06d}-{k:05d}{ext}", tmp / rel)
+            entries.append({
+                "id": eid,
+                "source": sidx,
+                "frame_time": d.frame_time,
+                "crop_box": list(d.crop_box),
+                "mirrored": d.mirrored,
+                "pose_score": round(float(d.pose_score), 6),
+                "rendition": rel,
+            })
+            vecs.append(d.vector)
+            confs.append(d.confidences)
+            kps.append(np.concatenate([d.keypoints.xy, d.keypoints.scores[:, None]], axis=1))
+            summary.mirrored_entries += int(d.mirrored)
+    summary.entries = len(entries)
+    n = len(entries)
+    vectors = np.asarray(vecs, dtype=np.float32).reshape(n, 34)
+    np.save(tmp / mf.VECTORS, vectors)
+    np.save(tmp / mf.CONFIDENCES, np.asarray(confs, dtype=np.float32).reshape(n, 17))
+    np.save(tmp / mf.KEYPOINTS, np.asarray(kps, dtype=np.float32).reshape(n, 17, 3))
+    (tmp / mf.ENTRIES).write_text(json.dumps({"entries": entries}, separators=(",", ":")) + "\n")
+    (tmp / mf.SOURCES).write_text(json.dumps({"sources": sources_out}, indent=1) + "\n")
+    if n:
+        try:
+            from kiosk.match.vptree import VPTree
+        except ImportError:
+            log.warning("kiosk.match.vptree unavailable: index written without a VP-tree")
+            return
+        VPTree.build(vectors, metric="cosine", seed=0).save(tmp / mf.TREE)
+
+
+def _manifest_body(
+    tmp: Path, options: BuildOptions, cfg: WorkerConfig, model: Any, summary: BuildSummary
+) -> dict[str, Any]:
+    return {
+        "model": {
+            "name": cfg.model_name,
+            "family": str(getattr(model, "family", "")),
+            "sha256": cfg.model_sha256,
+        },
+        "normalisation_version": ex.normalisation_version(),
+        "vector": {
+            "dims": 34,
+            "metric": "cosine",
+            "tree": mf.TREE if (Path(tmp) / mf.TREE).exists() else None,
+        },
+        "display_size": list(cfg.spec.size),
+        "rendition": {"format": cfg.spec.fmt, "quality": cfg.spec.quality,
+                      "margin": cfg.spec.margin, "head_room": cfg.spec.head_room},
+        "build_options": {
+            "fps": options.fps,
+            "every_person": options.every_person,
+            "mirror": options.mirror,
+            "filters": options.filters.to_dict(),
+        },
+        "counts": {
+            "entries": summary.entries,
+            "mirrored_entries": summary.mirrored_entries,
+            "sources_indexed": summary.sources_read,
+            "sources_read": summary.sources_read,
+            "sources_unreadable": summary.sources_unreadable,
+            "files_skipped": len(summary.skipped),
+            "frames_seen": summary.frames_seen,
+            "discarded": {r: summary.discarded[r] for r in sorted(summary.discarded)},
+        },
+    }

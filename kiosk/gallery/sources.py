@@ -1,0 +1,166 @@
+"""Enumerate build sources (image files, videos, folders of them) and decode their frames.
+
+A *source* is one file: an image gives one frame (time None), a video gives frames sampled at
+`fps` frames per second of video time (PyAV). Sources are named by their path relative to the
+parent of the SOURCE argument they came from (``photos/beach/a.jpg``), so an index never holds
+the curator's absolute paths.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+VIDEO_EXTS = frozenset({".mp4", ".mov", ".webm", ".avi", ".mkv", ".m4v"})
+
+
+class SourceError(Exception):
+    """A source file cannot be read; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path  # absolute path to the file
+    name: str  # stable, relative name stored in the index
+    kind: str  # "image" | "video"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    name: str
+    reason: str
+
+
+def _kind(path: Path) -> str | None:
+    ext = path.suffix.lower()
+    if ext in IMAGE_EXTS:
+        return "image"
+    if ext in VIDEO_EXTS:
+        return "video"
+    return None
+
+
+def enumerate_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skipped]]:
+    """Every image/video under the given files and folders (recursively, sorted, hidden ignored).
+
+    Files with other extensions found in folders are returned as `Skipped`. A SOURCE argument that
+    does not exist raises SourceError (a typo should not silently build an empty index).
+    """
+    sources: list[Source] = []
+    skipped: list[Skipped] = []
+    seen: set[Path] = set()
+    for arg in args:
+        p = Path(arg).expanduser()
+        if not p.exists():
+            raise SourceError(f"{p}: no such file or folder (check the SOURCE argument)")
+        p = p.resolve()
+        base = p.parent
+        files = [p] if p.is_file() else sorted(
+            f for f in p.rglob("*")
+            if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+        )
+        for f in files:
+            if f in seen:
+                continue
+            seen.add(f)
+            name = f.relative_to(base).as_posix()
+            kind = _kind(f)
+            if kind is None:
+                skipped.append(Skipped(name, f"unsupported file type {f.suffix or '(none)'!r}"))
+                continue
+            sources.append(Source(f, name, kind))
+    return sources, skipped
+
+
+def load_image(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB, EXIF orientation applied. Raises SourceError naming file and reason."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        if path.stat().st_size == 0:
+            raise SourceError(f"{path}: empty file (0 bytes)")
+        with Image.open(path) as im:
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except SourceError:
+        raise
+    except UnidentifiedImageError:
+        raise SourceError(f"{path}: not a readable image (unknown or corrupt format)") from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise SourceError(f"{path}: corrupt or truncated image ({e})") from None
+    if rgb.ndim != 3 or rgb.shape[0] < 8 or rgb.shape[1] < 8:
+        raise SourceError(f"{path}: image too small ({rgb.shape[1]}x{rgb.shape[0]})")
+    return rgb
+
+
+def _rotate(rgb: np.ndarray, degrees: int) -> np.ndarray:
+    """Undo a video's display-matrix rotation (PyAV reports counter-clockwise degrees)."""
+    turns = (round(degrees / 90) % 4) if degrees else 0
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
+def iter_video_frames(
+    path: Path, fps: float | None, times: set[float] | None = None
+) -> Iterator[tuple[float, np.ndarray]]:
+    """(time in seconds, RGB frame) sampled at `fps` (None or <= 0: every frame).
+
+    With `times`, only frames at those (sampled) times are converted to RGB (used to re-render
+    cached entries). Raises SourceError naming the file on unreadable input.
+    """
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as e:
+        raise SourceError(f"{path}: cannot open video ({e})") from None
+    with container:
+        if not container.streams.video:
+            raise SourceError(f"{path}: no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        step = 1.0 / fps if fps and fps > 0 else 0.0
+        next_t = 0.0
+        try:
+            for frame in container.decode(stream):
+                t = float(frame.time) if frame.time is not None else next_t
+                if step and t + 1e-6 < next_t:
+                    continue
+                next_t = (np.floor(t / step + 1e-6) + 1) * step if step else t
+                t = round(t, 3)
+                if times is not None and t not in times:
+                    continue
+                rgb = frame.to_ndarray(format="rgb24")
+                yield t, _rotate(rgb, getattr(frame, "rotation", 0) or 0)
+        except av.error.FFmpegError as e:
+            raise SourceError(f"{path}: video decoding failed ({e})") from None
+
+
+def iter_frames(source: Source, fps: float | None) -> Iterator[tuple[float | None, np.ndarray]]:
+    """Frames of any source: one (None, rgb) for an image, sampled frames for a video."""
+    if source.kind == "image":
+        yield None, load_image(source.path)
+    else:
+        yield from iter_video_frames(source.path, fps)
+
+
+def count_video_frames(path: Path, fps: float | None) -> int | None:
+    """An estimate of how many frames `iter_video_frames` yields (for the progress bar)."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            dur = float(c.duration / 1e6) if c.duration else None
+            if fps and fps > 0 and dur:
+                return int(np.ceil(dur * fps))
+            return int(s.frames) or None
+    except Exception:  # only an estimate
+        return None

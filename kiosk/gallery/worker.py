@@ -1,0 +1,184 @@
+"""One source in, its entries out: decode, estimate (or take from the cache), select, filter,
+dedupe and render. Runs in the builder's process (--workers 1) or in worker processes."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiosk.gallery import extract as ex
+from kiosk.gallery.cache import ExtractionCache, FrameRecord, file_sha256, short_hash
+from kiosk.gallery.rendition import RenditionSpec, crop_box, render, to_rendition_coords
+from kiosk.gallery.sources import Source, SourceError, iter_frames, iter_video_frames, load_image
+from kiosk.pose.types import Pose
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    fps: float | None
+    every_person: bool
+    mirror: bool
+    filters: ex.Filters
+    spec: RenditionSpec
+    cache_dir: Path | None
+    model_name: str
+    model_sha256: str
+
+
+@dataclass
+class Draft:
+    """A kept entry before it has an id."""
+
+    frame_time: float | None
+    crop_box: tuple[int, int, int, int]
+    mirrored: bool
+    pose_score: float
+    keypoints: Pose  # rendition coordinates
+    vector: np.ndarray
+    confidences: np.ndarray
+    rendition: bytes
+
+
+@dataclass
+class SourceResult:
+    name: str
+    kind: str
+    sha256: str = ""
+    error: str | None = None
+    extracted: bool = False  # the model ran (cache miss)
+    frames_seen: int = 0
+    frame_size: tuple[int, int] | None = None
+    discarded: Counter[str] = field(default_factory=Counter)
+    drafts: list[Draft] = field(default_factory=list)
+
+
+def _settings(cfg: WorkerConfig, kind: str) -> dict[str, Any]:
+    s: dict[str, Any] = {"model": cfg.model_name, "model_sha256": cfg.model_sha256}
+    if kind == "video":
+        s["fps"] = cfg.fps
+    return s
+
+
+def _decide(rec: FrameRecord, cfg: WorkerConfig, dedupe: ex.Deduper, res: SourceResult) -> list[Pose]:
+    """The poses of a frame that become entries; discards are counted in res."""
+    cands = ex.select(rec.poses, cfg.every_person, cfg.filters.keypoint_score)
+    if not cands:
+        res.discarded[ex.NO_PERSON] += 1
+        return []
+    kept = []
+    for p in cands:
+        reason = ex.reject_reason(p, rec.height, cfg.filters)
+        if reason is None and not dedupe.admit(ex.pose_vector(p)[0]):
+            reason = ex.DUPLICATE
+        if reason:
+            res.discarded[reason] += 1
+        else:
+            kept.append(p)
+    return kept
+
+
+def _rendition_key(t: float | None, box: tuple[int, int, int, int], mirrored: bool) -> str:
+    return short_hash([t, list(box), mirrored], 16)
+
+
+def _drafts_for(
+    pose: Pose, rec: FrameRecord, cfg: WorkerConfig
+) -> list[tuple[bool, tuple[int, int, int, int], Pose, np.ndarray, np.ndarray]]:
+    box = crop_box(pose, rec.width, rec.height, cfg.spec, cfg.filters.keypoint_score)
+    out = []
+    for mirrored in (False, True) if cfg.mirror else (False,):
+        p = pose.flipped(rec.width) if mirrored else pose
+        vec, conf = ex.pose_vector(p)
+        kp = to_rendition_coords(pose, box, cfg.spec.size, mirrored)
+        out.append((mirrored, box, kp, vec, conf))
+    return out
+
+
+def process_source(src: Source, cfg: WorkerConfig, model: Any) -> SourceResult:
+    """Everything about one source; never raises for a bad file (the reason goes in .error)."""
+    res = SourceResult(src.name, src.kind)
+    try:
+        res.sha256 = file_sha256(src.path)
+        _process(src, cfg, model, res)
+    except SourceError as e:
+        res.error = str(e).replace(str(src.path), src.name)
+        res.drafts.clear()
+    except OSError as e:
+        res.error = f"{src.name}: cannot read ({e.strerror or e})"
+        res.drafts.clear()
+    return res
+
+
+def _process(src: Source, cfg: WorkerConfig, model: Any, res: SourceResult) -> None:
+    cache = ExtractionCache(cfg.cache_dir, _settings(cfg, src.kind))
+    spec_key, ext = cfg.spec.key(), cfg.spec.ext
+    dedupe = ex.Deduper(cfg.filters.dedupe_distance)
+    frames = cache.load_poses(res.sha256)
+    pending: dict[float | None, list[tuple[int, tuple[int, int, int, int], bool]]] = {}
+    slots: list[Draft | None] = []
+
+    def add(pose: Pose, rec: FrameRecord, rgb: np.ndarray | None) -> None:
+        for mirrored, box, kp, vec, conf in _drafts_for(pose, rec, cfg):
+            key = _rendition_key(rec.time, box, mirrored)
+            data = cache.load_rendition(res.sha256, key, spec_key, ext)
+            if data is None and rgb is not None:
+                data = render(rgb, box, cfg.spec, mirrored)
+                cache.save_rendition(res.sha256, key, spec_key, ext, data)
+            if data is None:
+                pending.setdefault(rec.time, []).append((len(slots), box, mirrored))
+            slots.append(Draft(rec.time, box, mirrored, pose.score, kp, vec, conf, data or b""))
+
+    if frames is None:
+        res.extracted = True
+        frames = []
+        for t, rgb in iter_frames(src, cfg.fps):
+            h, w = rgb.shape[:2]
+            rec = FrameRecord(t, w, h, list(model.estimate(rgb)))
+            frames.append(rec)
+            res.frames_seen += 1
+            res.frame_size = (w, h)
+            for pose in _decide(rec, cfg, dedupe, res):
+                add(pose, rec, rgb)
+        if not frames:
+            raise SourceError(f"{src.path}: no decodable frames")
+        cache.save_poses(res.sha256, src.name, frames)
+    else:
+        for rec in frames:
+            res.frames_seen += 1
+            res.frame_size = (rec.width, rec.height)
+            for pose in _decide(rec, cfg, dedupe, res):
+                add(pose, rec, None)
+    if pending:  # cached poses, renditions not cached: decode just those frames
+        _render_pending(src, cfg, cache, res.sha256, pending, slots)
+    res.drafts = [d for d in slots if d is not None]
+
+
+def _render_pending(
+    src: Source,
+    cfg: WorkerConfig,
+    cache: ExtractionCache,
+    sha: str,
+    pending: dict[float | None, list[tuple[int, tuple[int, int, int, int], bool]]],
+    slots: list[Draft | None],
+) -> None:
+    if src.kind == "image":
+        it = iter([(None, load_image(src.path))])
+    else:
+        it = iter_video_frames(src.path, cfg.fps, times={t for t in pending if t is not None})
+    for t, rgb in it:
+        for slot, box, mirrored in pending.pop(t, []):
+            data = render(rgb, box, cfg.spec, mirrored)
+            cache.save_rendition(sha, _rendition_key(t, box, mirrored), cfg.spec.key(), cfg.spec.ext, data)
+            d = slots[slot]
+            assert d is not None
+            d.rendition = data
+    for slots_left in pending.values():  # frames that no longer decode: drop those entries
+        for slot, _, _ in slots_left:
+            slots[slot] = None
