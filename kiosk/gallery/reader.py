@@ -103,14 +103,14 @@ class GalleryIndex:
             try:
                 from kiosk.match.vptree import VPTree
 
-                tree = VPTree.load(root / tree_name)
+                tree = VPTree.load(root / tree_name, verify=verify)
             except ImportError:  # matching package without a tree: exact search instead
                 log.warning("VP-tree unavailable; searching %d entries exhaustively", len(entries))
             except (OSError, ValueError) as e:
                 raise IndexLoadError(
                     f"{root / tree_name}: cannot load the VP-tree ({e}); rebuild the index"
                 ) from None
-        log.info("opened index %s (%d entries) at %s", manifest["index_id"], len(entries), root)
+        log.debug("opened index %s (%d entries) at %s", manifest["index_id"], len(entries), root)
         # Resolved, so that paths stay in this release even if a `current` symlink moves on.
         return cls(root, manifest, entries, sources, vectors, keypoints, tree)
 
@@ -146,7 +146,7 @@ class GalleryIndex:
                 ids, dists = brute_euclidean(self._vectors, vec, k, max_distance)
         else:
             if self._tree is not None and hasattr(self._tree, "search_weighted"):
-                ids, dists = self._tree.search_weighted(vec, conf, k=k)
+                ids, dists = self._tree.search_weighted(vec, conf, k=k, max_distance=max_distance)
             else:
                 from kiosk.match.brute import brute_weighted
 

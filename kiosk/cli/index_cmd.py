@@ -1,0 +1,229 @@
+"""`kiosk index build|verify|inspect|query|demo`: the gallery builder and index tools."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kiosk.gallery.reader import GalleryIndex
+
+log = logging.getLogger(__name__)
+
+HELP = "gallery index: build from photos/videos, verify, inspect, query, demo"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="index_command", metavar="ACTION", required=True)
+
+    b = sub.add_parser("build", help="build an index from image/video files and folders")
+    b.add_argument("sources", nargs="+", metavar="SOURCE", help="image/video files or folders")
+    b.add_argument("-o", "--out", required=True, type=Path, metavar="OUT_DIR")
+    b.add_argument("--fps", type=float, default=2.0, help="video sampling rate (default 2; 0: all)")
+    b.add_argument("--model", default=None, help="pose model (default: the engine's default)")
+    b.add_argument("--models-dir", type=Path, default=None)
+    b.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    b.add_argument("--every-person", action="store_true",
+                   help="each person is an entry (default: the dominant person only)")
+    b.add_argument("--mirror", action="store_true", help="add mirrored entries")
+    b.add_argument("--display-size", default="960x1080", metavar="WxH",
+                   help="rendition size (default 960x1080: half a 1920x1080 screen)")
+    b.add_argument("--format", choices=("jpeg", "webp"), default="jpeg")
+    b.add_argument("--quality", type=int, default=88)
+    b.add_argument("--metadata", type=Path, action="append", default=[], metavar="FILE",
+                   help="CSV/YAML sidecar: source,title,credit,licence,link (repeatable)")
+    b.add_argument("--cache-dir", type=Path, default=None,
+                   help="extraction cache (default: $KIOSK_CACHE_DIR/builder)")
+    b.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    f = b.add_argument_group("filters")
+    from kiosk.gallery.extract import Filters
+
+    d = Filters()
+    f.add_argument("--min-pose-score", type=float, default=d.min_pose_score)
+    f.add_argument("--keypoint-score", type=float, default=d.keypoint_score,
+                   help="a keypoint is confident at or above this score")
+    f.add_argument("--min-keypoints", type=int, default=d.min_keypoints)
+    f.add_argument("--partial-body", action="store_true",
+                   help="do not require a full body (head, shoulders, hips, knees, ankles)")
+    f.add_argument("--min-person-height", type=float, default=d.min_person_height,
+                   help="person height / frame height")
+    f.add_argument("--min-person-px", type=float, default=d.min_person_px)
+    f.add_argument("--dedupe-distance", type=float, default=d.dedupe_distance,
+                   help="within a source, drop poses closer than this to a kept one (0: off)")
+    b.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=run_build)
+
+    v = sub.add_parser("verify", help="check format version, every checksum and the counts")
+    v.add_argument("dir", type=Path, metavar="DIR")
+    v.set_defaults(func=run_verify)
+
+    i = sub.add_parser("inspect", help="manifest and counts; contact sheet; coverage map")
+    i.add_argument("dir", type=Path, metavar="DIR")
+    i.add_argument("--json", action="store_true", help="print the manifest and counts as JSON")
+    i.add_argument("--query", nargs="+", type=Path, metavar="IMAGE", default=None)
+    i.add_argument("--coverage", action="store_true", help="draw the coverage map")
+    i.add_argument("--out", type=Path, help="output PNG (sheet or map)")
+    i.add_argument("--k", type=int, default=3)
+    i.add_argument("--model", default=None)
+    i.add_argument("--models-dir", type=Path, default=None)
+    i.set_defaults(func=run_inspect)
+
+    q = sub.add_parser("query", help="top-k entries for the main pose of each photo")
+    q.add_argument("dir", type=Path, metavar="DIR")
+    q.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    q.add_argument("--k", type=int, default=3)
+    q.add_argument("--metric", choices=("cosine", "weighted"), default="cosine")
+    q.add_argument("--json", action="store_true")
+    q.add_argument("--model", default=None, help="default: the model the index was built with")
+    q.add_argument("--models-dir", type=Path, default=None)
+    q.set_defaults(func=run_query)
+
+    m = sub.add_parser("demo", help="build (once) the demo index from the sample photos/video")
+    m.add_argument("-o", "--out", type=Path, default=None,
+                   help="default: $KIOSK_CACHE_DIR/demo-index")
+    m.add_argument("--models-dir", type=Path, default=None)
+    m.set_defaults(func=run_demo)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from kiosk.gallery.builder import BuildError, BuildOptions, build, default_cache_dir
+    from kiosk.gallery.extract import Filters
+    from kiosk.gallery.metadata import MetadataError
+    from kiosk.gallery.rendition import RenditionSpec, parse_size
+    from kiosk.gallery.sources import SourceError
+
+    try:
+        size = parse_size(args.display_size)
+    except ValueError as e:
+        print(f"kiosk index build: {e}", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("kiosk index build: --workers must be >= 1", file=sys.stderr)
+        return 2
+    options = BuildOptions(
+        fps=args.fps if args.fps > 0 else None,
+        model=args.model,
+        models_dir=args.models_dir,
+        workers=args.workers,
+        every_person=args.every_person,
+        mirror=args.mirror,
+        filters=Filters(
+            min_pose_score=args.min_pose_score,
+            keypoint_score=args.keypoint_score,
+            min_keypoints=args.min_keypoints,
+            full_body=not args.partial_body,
+            min_person_height=args.min_person_height,
+            min_person_px=args.min_person_px,
+            dedupe_distance=args.dedupe_distance,
+        ),
+        spec=RenditionSpec(size=size, fmt=args.format, quality=args.quality),
+        metadata=tuple(args.metadata),
+        cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
+    )
+    try:
+        summary = build(args.sources, args.out, options, progress=not args.quiet)
+    except (BuildError, SourceError, MetadataError) as e:
+        print(f"kiosk index build: {e}", file=sys.stderr)
+        return 2
+    print(summary.format(), file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=1))
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from kiosk.gallery.verify import problems
+
+    found = problems(args.dir, deep=True)
+    for p in found:
+        print(f"{args.dir}: {p}", file=sys.stderr)
+    if found:
+        print(f"FAIL: {len(found)} problem(s) in {args.dir}", file=sys.stderr)
+        return 1
+    from kiosk.gallery.manifest import read_manifest
+
+    m = read_manifest(args.dir)
+    print(f"OK: index {m['index_id']}, {m['counts']['entries']} entries,"
+          f" {len(m['files'])} files verified")
+    return 0
+
+
+def _open(path: Path) -> GalleryIndex:
+    from kiosk.gallery.reader import GalleryIndex
+
+    return GalleryIndex.open(path)
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from kiosk.gallery import inspect
+    from kiosk.gallery.reader import IndexLoadError
+
+    try:
+        index = _open(args.dir)
+    except IndexLoadError as e:
+        print(f"kiosk index inspect: {e}", file=sys.stderr)
+        return 1
+    if (args.query or args.coverage) and not args.out:
+        print("kiosk index inspect: --query/--coverage need --out FILE.png", file=sys.stderr)
+        return 2
+    if args.query:
+        from kiosk.gallery.query import load_query_model, query_images
+
+        model = load_query_model(index, args.model, args.models_dir)
+        results = query_images(index, args.query, model, k=args.k)
+        inspect.contact_sheet(index, results, args.out)
+        print(f"contact sheet: {args.out}", file=sys.stderr)
+    elif args.coverage:
+        stats = inspect.coverage_map(index, args.out)
+        print(f"coverage map: {args.out} ({stats})", file=sys.stderr)
+    info = inspect.summary(index)
+    if args.json:
+        print(json.dumps(info, indent=1))
+    elif not (args.query or args.coverage):
+        c = info["counts"]
+        print(f"index {info['index_id']} ({info['path']})")
+        print(f"  built by {info['builder_version']} on {info['created']}")
+        print(f"  model {info['model']['name']} sha256 {info['model']['sha256'][:12]}…")
+        print(f"  entries {c['entries']} (mirrored {c['mirrored_entries']}) from"
+              f" {c['sources_indexed']} sources, {c['frames_seen']} frames")
+        print(f"  display size {info['display_size'][0]}x{info['display_size'][1]}")
+        for reason, n in c["discarded"].items():
+            print(f"  discarded {n:5d} {reason}")
+    return 0
+
+
+def run_query(args: argparse.Namespace) -> int:
+    from kiosk.gallery.query import load_query_model, query_images
+    from kiosk.gallery.reader import IndexLoadError
+
+    try:
+        index = _open(args.dir)
+    except IndexLoadError as e:
+        print(f"kiosk index query: {e}", file=sys.stderr)
+        return 1
+    model = load_query_model(index, args.model, args.models_dir)
+    results = query_images(index, args.images, model, k=args.k, metric=args.metric)
+    if args.json:
+        print(json.dumps([r.to_dict(index) for r in results], indent=1))
+        return 0
+    for r in results:
+        print(r.image + (f": {r.error}" if r.error else ""))
+        for m in r.matches:
+            e = index.entry(m.entry_id)
+            t = "" if e.frame_time is None else f" @{e.frame_time:.2f}s"
+            mir = " (mirrored)" if e.mirrored else ""
+            print(f"  #{m.entry_id:<6d} {m.distance:.4f}  {e.source}{t}{mir}")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from kiosk.gallery.demo import ensure_demo_index
+
+    path = ensure_demo_index(args.out, models_dir=args.models_dir)
+    print(path)
+    return 0

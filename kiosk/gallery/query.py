@@ -1,0 +1,75 @@
+"""Query an index with photos: the main pose of each photo and its top-k entries."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiosk.gallery.extract import dominant
+from kiosk.gallery.reader import GalleryIndex, Match
+from kiosk.gallery.sources import SourceError, load_image
+from kiosk.pose.types import Pose
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class QueryResult:
+    image: str
+    pose: Pose | None
+    rgb: np.ndarray | None
+    matches: list[Match] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self, index: GalleryIndex) -> dict[str, Any]:
+        out: dict[str, Any] = {"image": self.image, "matches": []}
+        if self.error:
+            out["error"] = self.error
+        if self.pose is not None:
+            out["pose_score"] = round(self.pose.score, 6)
+        for m in self.matches:
+            e = index.entry(m.entry_id)
+            out["matches"].append({
+                "entry_id": m.entry_id,
+                "source": e.source,
+                "frame_time": e.frame_time,
+                "mirrored": e.mirrored,
+                "distance": round(m.distance, 6),
+                "title": e.title,
+            })
+        return out
+
+
+def load_query_model(index: GalleryIndex, model: str | None, models_dir: Path | None) -> Any:
+    """The model named, else the one the index was built with."""
+    from kiosk.pose.engine import load_pose_model
+
+    name = model or (index.manifest.get("model") or {}).get("name") or None
+    return load_pose_model(name, models_dir=models_dir)
+
+
+def query_images(
+    index: GalleryIndex,
+    images: list[Path],
+    model: Any,
+    k: int = 3,
+    metric: str = "cosine",
+    keypoint_score: float = 0.3,
+) -> list[QueryResult]:
+    results = []
+    for img in images:
+        try:
+            rgb = load_image(Path(img))
+        except SourceError as e:
+            results.append(QueryResult(str(img), None, None, error=str(e)))
+            continue
+        pose = dominant(model.estimate(rgb), keypoint_score)
+        if pose is None:
+            results.append(QueryResult(str(img), None, rgb, error="no person found"))
+            continue
+        results.append(QueryResult(str(img), pose, rgb, index.query(pose, k=k, metric=metric)))
+    return results
