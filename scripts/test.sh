@@ -35,3 +35,12 @@ fi
 
 .venv/bin/python -m ruff check kiosk tests
 .venv/bin/python -m pytest "$@"
+
+# 4. numpy 1.24 leg (Raspberry Pi OS bookworm): tflite-runtime 2.14 needs numpy<2. LiteRT (whose
+#    flatbuffer schema `kiosk models fetch` uses to strip Coral's decoder op) works on 1.24 too,
+#    so both runtimes are installed and `kiosk bench pose` can compare them here. The pose tests
+#    run with the interpreter forced to tflite-runtime (KIOSK_TFLITE_BACKEND=tflite).
+#    KIOSK_SKIP_NP124=1 skips this leg (e.g. for a quick local run with arguments).
+if [ "${KIOSK_SKIP_NP124:-0}" != 1 ] && [ "$#" -eq 0 ]; then
+  bash scripts/test_np124.sh
+fi
