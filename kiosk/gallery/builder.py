@@ -151,6 +151,19 @@ def _exchange(a: Path, b: Path) -> bool:
     return rc == 0
 
 
+def _clean_stale(out: Path) -> None:
+    """Remove temp dirs left next to out by builds that were killed (their pid is gone)."""
+    for p in out.parent.glob(f".{out.name}.building-*"):
+        try:
+            pid = int(p.name.rsplit(".building-", 1)[1].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            log.info("removing %s, left by an interrupted build", p)
+            shutil.rmtree(p, ignore_errors=True)
+        except (ValueError, IndexError, PermissionError):
+            continue
+
+
 def swap_into_place(tmp: Path, out: Path) -> None:
     """Make tmp appear at out; any previous out is removed afterwards."""
     if out.exists():
@@ -204,6 +217,7 @@ def build(
     summary = BuildSummary(out)
     summary.skipped.extend((s.name, s.reason) for s in skipped)
     out.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale(out)
     tmp = out.parent / f".{out.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     (tmp / mf.RENDITIONS).mkdir(parents=True)
     try:

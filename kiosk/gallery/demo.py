@@ -1,0 +1,135 @@
+"""The demo index: the PoseNet demo photos and the squats recording, built once and reused.
+
+Assets come from the asset mirror (KIOSK_ASSET_MIRROR, e.g. ../shared) or, without one, from
+their upstream URLs; either way each file must match the sha256 pinned in demo_assets.yaml.
+They are gathered under <cache>/demo-assets/, and the index is built (atomically) into
+<cache>/demo-index/ unless a destination is given. A later call returns the existing index if it
+verifies and was built from exactly these assets, so the demo starts in seconds.
+
+Caveat on the pins: the PoseNet demo photos are no longer in tfjs-models' default branch; the
+commits in demo_assets.yaml are commits that still have posenet/demos/images, not proven to
+be the *last* such commit. The sha256 pins are those of the mirrored files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import shutil
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kiosk.gallery.cache import atomic_write, file_sha256
+
+log = logging.getLogger(__name__)
+
+ASSETS_FILE = Path(__file__).with_name("demo_assets.yaml")
+#: Demo build settings: every sampled frame of the 5 fps recording (dedupe thins it), mirrored
+#: entries double the small gallery.
+DEMO_FPS = 5.0
+
+
+class DemoAssetError(Exception):
+    """A demo asset is missing, unreachable or does not match its pinned sha256."""
+
+
+def load_asset_list(path: Path = ASSETS_FILE) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def _fetch(asset: dict[str, Any], dest: Path, mirror: Path | None) -> Path:
+    target = dest / Path(asset["path"]).name
+    want = asset["sha256"]
+    if target.is_file() and file_sha256(target) == want:
+        return target
+    if mirror is not None and (mirror / asset["path"]).is_file():
+        src = mirror / asset["path"]
+        data = src.read_bytes()
+        origin = str(src)
+    else:
+        try:
+            with urllib.request.urlopen(asset["url"], timeout=60) as r:
+                data = r.read()
+        except OSError as e:
+            raise DemoAssetError(
+                f"{asset['url']}: download failed ({e}); set KIOSK_ASSET_MIRROR to a folder"
+                f" holding {asset['path']}"
+            ) from None
+        origin = asset["url"]
+    got = hashlib.sha256(data).hexdigest()
+    if got != want:
+        raise DemoAssetError(f"{origin}: sha256 {got} does not match the pinned {want}")
+    atomic_write(target, data)
+    return target
+
+
+def fetch_demo_assets(dest: Path, mirror: Path | None = None) -> tuple[list[Path], Path]:
+    """(asset files, metadata YAML) under dest, copied from the mirror or downloaded."""
+    from kiosk.paths import asset_mirror
+
+    mirror = mirror if mirror is not None else asset_mirror()
+    spec = load_asset_list()
+    files = [_fetch(a, dest, mirror) for a in spec["assets"]]
+    meta = {
+        Path(a["path"]).name: {
+            "title": Path(a["path"]).stem.replace("_", " "),
+            "credit": spec["credit"],
+            "licence": spec["licence"],
+            "link": a["link"],
+        }
+        for a in spec["assets"]
+    }
+    meta_path = dest / "metadata.yaml"
+    atomic_write(meta_path, yaml.safe_dump(meta, sort_keys=True).encode())
+    return files, meta_path
+
+
+def _is_current(index_dir: Path, expected: set[str]) -> bool:
+    import json
+
+    from kiosk.gallery.verify import problems
+
+    if not (index_dir / "manifest.json").is_file() or problems(index_dir, deep=True):
+        return False
+    sources = json.loads((index_dir / "sources.json").read_text())["sources"]
+    return {s["sha256"] for s in sources} <= expected and len(sources) > 0
+
+
+def ensure_demo_index(
+    dest: Path | None = None,
+    *,
+    models_dir: Path | None = None,
+    model: str | None = None,
+    progress: bool = False,
+) -> Path:
+    """The demo index directory, built on first use (reused while it verifies)."""
+    from kiosk.gallery.builder import BuildOptions, build, default_cache_dir
+    from kiosk.paths import cache_dir
+
+    dest = Path(dest) if dest is not None else cache_dir() / "demo-index"
+    expected = {a["sha256"] for a in load_asset_list()["assets"]}
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.parent / f".{dest.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two demo starts at once build once
+        if _is_current(dest, expected):
+            log.info("demo index %s is up to date", dest)
+            return dest
+        assets_dir = cache_dir() / "demo-assets"
+        files, meta = fetch_demo_assets(assets_dir)
+        if dest.exists() and not (dest / "manifest.json").is_file():
+            shutil.rmtree(dest)  # a stale, incomplete demo dir of our own
+        options = BuildOptions(
+            fps=DEMO_FPS,
+            model=model,
+            models_dir=models_dir,
+            mirror=True,
+            metadata=(meta,),
+            cache_dir=default_cache_dir(),
+        )
+        summary = build([str(f) for f in files], dest, options, progress=progress)
+        log.info("demo index built:\n%s", summary.format())
+    return dest
