@@ -1,0 +1,118 @@
+"""The kiosk's status file: a small JSON document for `kiosk status` and deploy health checks.
+
+Written atomically (a temporary file in the same directory, then os.replace), so a reader
+never sees half a file. Fields:
+
+    state        starting | running | idle | degraded | stopping
+    index_id     id of the loaded gallery index (null when none is loaded)
+    index_path   the index directory as opened (the `current` symlink resolved)
+    model        pose model name; delegate: cpu | edgetpu (the one actually in use)
+    fps          frames per second of the loop
+    last_error   the last problem worth knowing (a refused reload, a missing index), or null
+    pid          the kiosk's process id
+    updated / updated_unix, started / started_unix   ISO-8601 UTC and unix seconds
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+STATES = ("starting", "running", "idle", "degraded", "stopping")
+
+__all__ = ["STATES", "KioskStatus", "StatusError", "pid_alive", "read_status", "write_status"]
+
+
+class StatusError(RuntimeError):
+    """The status file is missing or unreadable."""
+
+
+def _iso(unix: float) -> str:
+    return datetime.fromtimestamp(unix, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class KioskStatus:
+    state: str = "starting"
+    index_id: str | None = None
+    index_path: str | None = None
+    model: str | None = None
+    delegate: str | None = None
+    fps: float = 0.0
+    frames: int = 0
+    last_error: str | None = None
+    config_path: str | None = None
+    source: str | None = None
+    pid: int = field(default_factory=os.getpid)
+    started_unix: float = field(default_factory=time.time)
+    updated_unix: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["fps"] = round(float(self.fps), 2)
+        data["started"] = _iso(self.started_unix)
+        data["updated"] = _iso(self.updated_unix)
+        return data
+
+
+def write_status(path: Path, status: KioskStatus) -> None:
+    """Stamp `updated` and write the file atomically (creating its directory)."""
+    status.updated_unix = time.time()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(status.to_dict(), indent=2, sort_keys=True) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=".status-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def read_status(path: Path) -> dict[str, Any]:
+    """The status file as a dict; raises StatusError when missing or not valid JSON."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise StatusError(f"no status file at {path}: is the kiosk running (systemctl status "
+                          "move-mirror)? Use --status-file or --config to point elsewhere") from exc
+    except OSError as exc:
+        raise StatusError(f"cannot read the status file {path}: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StatusError(f"the status file {path} is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise StatusError(f"the status file {path} does not hold a JSON object")
+    return data
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this id exists (and is not a zombie, where /proc tells)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user (e.g. the `mirror` service user)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
