@@ -1,0 +1,267 @@
+"""An exact, compact VP-tree over pose vectors, in one memory-mapped file.
+
+    tree = VPTree.build(vectors, metric="cosine", seed=0)   # (N, D) float32, L2-normalised
+    tree.save(path); tree = VPTree.load(path)               # memory-mapped, no per-node objects
+    ids, dists = tree.search(queries, k=1)                  # (D,) or (M, D) -> (M, k), (M, k)
+    ids, dists = tree.search_weighted(query_xy, query_conf, k=1)
+
+Structure: flat arrays (see vptree_kernels): vectors stored in tree order so every leaf bucket
+is contiguous; each internal node keeps its vantage point at the first position of its range
+and the min/max distance of each child's points to it; every node also keeps an outward-
+quantised bounding box (uint16 per dimension) of its points.
+
+Cosine search. For unit vectors cosine_distance = sqrt(2 (1 - cos)) = ||a - b||, a metric:
+the usual VP-tree triangle-inequality bounds apply. Queries are L2-normalised first.
+
+Weighted search, and why it is exact. d_w(q, g) = sum_j w_j |q_j - g_j| with w_j >= 0 taken
+from the query (conf_k / sum conf for both x_k and y_k). Two lower bounds hold for *every*
+point g of a node, whatever the weights:
+  (box)  g_j lies in [lo_j, hi_j], so |q_j - g_j| >= gap_j = max(lo_j - q_j, 0, q_j - hi_j)
+         and d_w(q, g) >= sum_j w_j gap_j;
+  (ball) d_w(q, g) >= min_j w_j * ||q - g||_1 >= min_j w_j * ||q - g||_2, and the triangle
+         inequality bounds ||q - g||_2 from below by the node's distance range to its vantage.
+The search is a depth-first branch and bound that visits every point not in a node whose
+lower bound exceeds the current k-th best distance (plus a 1e-5 slack for float rounding);
+every skipped point is therefore provably farther than the k-th result, and the result equals
+brute force. Ties are broken by the lower id everywhere (k-best lists compare (distance, id)).
+
+Missing results (k > N, or nothing within max_distance) are id -1 with distance inf.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+
+from kiosk.match import treefile
+from kiosk.match._jit import use_numba
+from kiosk.match.treefile import IndexFormatError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["IndexFormatError", "VPTree"]
+
+DEFAULT_LEAF_SIZE = 16
+N_CAND = 5
+N_SAMPLE = 48
+_ARRAYS = ("vectors", "ids", "inverse", "node_range", "node_child", "node_bounds", "node_box",
+           "box_origin", "box_step")
+
+
+def _check_vectors(vectors: np.ndarray) -> np.ndarray:
+    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    if v.ndim != 2 or v.shape[1] < 1:
+        raise ValueError(f"vectors must have shape (N, D), got {np.shape(vectors)}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError("vectors contain NaN or infinite values")
+    if len(v):
+        norms = np.sqrt((v.astype(np.float64) ** 2).sum(axis=1))
+        bad = np.flatnonzero(np.abs(norms - 1.0) > 1e-3)
+        if len(bad):
+            raise ValueError(
+                f"metric 'cosine' needs L2-normalised vectors; row {bad[0]} has norm "
+                f"{norms[bad[0]]:.6g} (use kiosk.match.normalize_xy)"
+            )
+    return v
+
+
+class VPTree:
+    """A built or loaded tree. Build with VPTree.build, load with VPTree.load."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], meta: dict, path: Path | None = None):
+        self.meta = meta
+        self.path = path
+        self.tree_vectors: np.ndarray = arrays["vectors"]  # (N, D) float32, tree order
+        self.tree_ids: np.ndarray = arrays["ids"]  # (N,) int32: id at each tree position
+        self.inverse: np.ndarray = arrays["inverse"]  # (N,) int32: tree position of each id
+        self.node_range: np.ndarray = arrays["node_range"]
+        self.node_child: np.ndarray = arrays["node_child"]
+        self.node_bounds: np.ndarray = arrays["node_bounds"]
+        self.node_box: np.ndarray = arrays["node_box"]
+        self.box_origin: np.ndarray = arrays["box_origin"]  # (D,) float32
+        self.box_step: np.ndarray = arrays["box_step"]  # (D,) float32
+        self._by_id: np.ndarray | None = None
+
+    # ---- building ---------------------------------------------------------------------
+    @classmethod
+    def build(cls, vectors: np.ndarray, metric: str = "cosine", seed: int = 0,
+              leaf_size: int = DEFAULT_LEAF_SIZE) -> VPTree:
+        """Build from (N, D) float32 L2-normalised vectors; deterministic for a seed."""
+        if metric != "cosine":
+            raise ValueError(f"unsupported metric {metric!r} (only 'cosine')")
+        if int(leaf_size) < 2:
+            raise ValueError(f"leaf_size must be >= 2, got {leaf_size}")
+        v = _check_vectors(vectors)
+        n, dims = v.shape
+        if n >= 2**31 - 1:
+            raise ValueError("too many vectors for int32 ids")
+        if use_numba():
+            from kiosk.match.vptree_kernels import box_kernel as box_fn
+            from kiosk.match.vptree_kernels import build_kernel as build_fn
+        else:
+            from kiosk.match.vptree_numpy import box_numpy as box_fn
+            from kiosk.match.vptree_numpy import build_numpy as build_fn
+        perm, work, node_range, node_child, bounds = build_fn(
+            v, int(leaf_size), int(seed) % 2**32, N_CAND, N_SAMPLE
+        )
+        lo = v.min(axis=0).astype(np.float64) if n else np.zeros(dims)
+        hi = v.max(axis=0).astype(np.float64) if n else np.ones(dims)
+        step = np.where(hi > lo, (hi - lo) / 65535.0, 1.0).astype(np.float32)
+        origin = lo.astype(np.float32)
+        box = box_fn(work, node_range, node_child, origin.astype(np.float64),
+                     1.0 / step.astype(np.float64))
+        inverse = np.empty(n, dtype=np.int32)
+        inverse[perm] = np.arange(n, dtype=np.int32)
+        arrays = {
+            "vectors": np.ascontiguousarray(work, dtype=np.float32),
+            "ids": perm.astype(np.int32),
+            "inverse": inverse,
+            "node_range": np.ascontiguousarray(node_range, dtype=np.int32),
+            "node_child": np.ascontiguousarray(node_child, dtype=np.int32),
+            "node_bounds": np.ascontiguousarray(bounds, dtype=np.float32),
+            "node_box": np.ascontiguousarray(box, dtype=np.uint16),
+            "box_origin": origin,
+            "box_step": step,
+        }
+        meta = {"n": n, "dims": dims, "seed": int(seed), "metric": metric,
+                "leaf_size": int(leaf_size), "n_nodes": len(node_range)}
+        return cls(arrays, meta)
+
+    # ---- files ------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write one versioned, checksummed file (see treefile); atomic (temp file + rename)."""
+        return treefile.write(Path(path), self.meta, {name: self._array(name) for name in _ARRAYS})
+
+    @classmethod
+    def load(cls, path: str | Path, verify: bool = True) -> VPTree:
+        """Memory-map a saved tree. Raises IndexFormatError (a ValueError) naming the file.
+
+        verify: check the payload's sha256 (reads the whole file once); the structure is
+        always checked, so even verify=False cannot crash the search on a corrupt file.
+        """
+        path = Path(path)
+        meta, arrays = treefile.read(path, _ARRAYS, verify=verify)
+        tree = cls(arrays, meta, path)
+        treefile.check_structure(path, tree)
+        return tree
+
+    def _array(self, name: str) -> np.ndarray:
+        attr = {"vectors": "tree_vectors", "ids": "tree_ids"}.get(name, name)
+        return getattr(self, attr)
+
+    # ---- properties -------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.meta["n"])
+
+    @property
+    def dims(self) -> int:
+        return int(self.meta["dims"])
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """(N, D) float32 stored vectors in id order (read-only; gathered once from the
+        memory-mapped tree-order array, which is `tree_vectors`)."""
+        if self._by_id is None:
+            by_id = np.asarray(self.tree_vectors)[np.asarray(self.inverse, dtype=np.intp)]
+            by_id.setflags(write=False)
+            self._by_id = by_id
+        return self._by_id
+
+    def vector(self, i: int) -> np.ndarray:
+        """(D,) the stored vector of id i, without gathering all of them."""
+        return np.asarray(self.tree_vectors[int(self.inverse[i])])
+
+    # ---- queries ----------------------------------------------------------------------
+    def _queries(self, queries: np.ndarray, name: str = "queries") -> np.ndarray:
+        q = np.asarray(queries, dtype=np.float32)
+        if q.ndim == 1:
+            q = q[None]
+        if q.ndim != 2 or q.shape[1] != self.dims:
+            raise ValueError(
+                f"{name} must have shape ({self.dims},) or (M, {self.dims}), got {np.shape(queries)}"
+            )
+        if not np.isfinite(q).all():
+            raise ValueError(f"{name} contain NaN or infinite values")
+        return np.ascontiguousarray(q)
+
+    @staticmethod
+    def _k(k: int, max_distance: float) -> tuple[int, float]:
+        if int(k) != k or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        if math.isnan(max_distance):
+            raise ValueError("max_distance must not be NaN")
+        return int(k), float(max_distance)
+
+    def search(self, queries: np.ndarray, k: int = 1, max_distance: float = float("inf")
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """k nearest by cosine distance sqrt(2 (1 - cos)), exact.
+
+        queries: (D,) or (M, D), any nonzero norm (normalised here).
+        Returns ids (M, k) int64 and distances (M, k) float64, sorted by (distance, id);
+        -1 / inf where fewer than k vectors lie within max_distance.
+        """
+        k, max_distance = self._k(k, max_distance)
+        q = self._queries(queries)
+        norms = np.sqrt(np.einsum("ij,ij->i", q, q))
+        if (norms <= 0).any():
+            raise ValueError("queries must not be zero vectors")
+        q = q / norms[:, None]
+        ids = np.empty((len(q), k), dtype=np.int64)
+        dists = np.empty((len(q), k), dtype=np.float64)
+        if use_numba():
+            from kiosk.match.vptree_kernels import knn_kernel
+
+            knn_kernel(self.tree_vectors, self.tree_ids, self.node_range, self.node_child,
+                       self.node_bounds, q, k, max_distance, ids, dists)
+            return ids, dists
+        from kiosk.match.vptree_numpy import search_numpy
+
+        return search_numpy(self, q, k, max_distance)
+
+    def search_weighted(self, query_xy: np.ndarray, query_conf: np.ndarray, k: int = 1,
+                        max_distance: float = float("inf")) -> tuple[np.ndarray, np.ndarray]:
+        """k nearest by Move Mirror's weighted distance, exact (see the module docstring).
+
+        query_xy: normalised pose vector(s) (34,) / (M, 34), or keypoints (17, 2) /
+        (M, 17, 2), which are normalised here with normalize_xy(query_xy, query_conf).
+        query_conf: (17,) or (M, 17) query keypoint confidences >= 0.
+        Returns ids (M, k) int64 and distances (M, k) float64 as search() does.
+        """
+        from kiosk.match.distance import query_weights
+        from kiosk.match.normalize import normalize_xy
+
+        k, max_distance = self._k(k, max_distance)
+        xy = np.asarray(query_xy, dtype=np.float32)
+        conf = np.asarray(query_conf, dtype=np.float32)
+        if xy.ndim >= 2 and xy.shape[-2:] == (17, 2):
+            xy = normalize_xy(xy, conf)
+        q = self._queries(xy, "query_xy")
+        if self.dims != 34:
+            raise ValueError("search_weighted needs a tree of 34-dimensional pose vectors")
+        if conf.ndim == 1:
+            conf = conf[None]
+        if conf.shape != (len(q), 17):
+            raise ValueError(f"query_conf must have shape (17,) or ({len(q)}, 17), "
+                             f"got {np.shape(query_conf)}")
+        if not np.isfinite(conf).all() or (conf < 0).any():
+            raise ValueError("query_conf must be finite and >= 0")
+        w = np.ascontiguousarray(query_weights(conf), dtype=np.float32)
+        ids = np.empty((len(q), k), dtype=np.int64)
+        dists = np.empty((len(q), k), dtype=np.float64)
+        if use_numba():
+            from kiosk.match.vptree_kernels import weighted_kernel
+
+            weighted_kernel(self.tree_vectors, self.tree_ids, self.node_range, self.node_child,
+                            self.node_bounds, self.node_box, self.box_origin, self.box_step,
+                            q, w, k, max_distance, ids, dists)
+            return ids, dists
+        from kiosk.match.vptree_numpy import search_numpy
+
+        return search_numpy(self, q, k, max_distance, weights=w)
+
+    def __repr__(self) -> str:
+        where = f", path={str(self.path)!r}" if self.path else ""
+        return f"VPTree(n={len(self)}, dims={self.dims}, nodes={self.meta['n_nodes']}{where})"
