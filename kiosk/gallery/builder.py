@@ -223,6 +223,13 @@ def build(
     try:
         results = _run_sources(srcs, options, cfg, model, tmp, summary, progress)
         _write_index(tmp, srcs, results, meta, options, cfg, model, summary)
+        if summary.entries == 0:
+            raise BuildError(
+                f"no entries kept from {summary.sources_read} source(s) and"
+                f" {summary.frames_seen} frame(s); nothing written to {out}. Discarded:"
+                f" {dict(summary.discarded) or 'nothing'}; skipped: {len(summary.skipped)}"
+                " (relax the filters, e.g. --partial-body, or add photos of whole people)"
+            )
         manifest = mf.write_manifest(tmp, _manifest_body(tmp, options, cfg, model, summary))
         summary.index_id = manifest["index_id"]
         swap_into_place(tmp, out)

@@ -1,0 +1,125 @@
+"""`kiosk index build|verify|inspect|query` end to end on real photos (MoveNet)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from kiosk.cli.main import main
+
+PHOTOS = ["baseball.jpg", "frisbee.jpg", "tennis_standing.jpg", "skiing.jpg", "looking_at_computer.jpg"]
+
+
+@pytest.fixture(scope="module")
+def cli_index(shared_dir: Path, models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    photos = root / "photos"
+    photos.mkdir()
+    for n in PHOTOS:
+        shutil.copy(shared_dir / "data/posenet-demo-images" / n, photos / n)
+    (root / "meta.csv").write_text("source,title,credit,licence,link\nbaseball.jpg,At bat,A. Non,CC0,\n")
+    rc = main([
+        "index", "build", str(photos), str(shared_dir / "data/recordings/pose_squats.mp4"),
+        "-o", str(root / "index"), "--model", "movenet-lightning", "--models-dir", str(models_dir),
+        "--metadata", str(root / "meta.csv"), "--cache-dir", str(root / "cache"), "--quiet",
+    ])
+    assert rc == 0
+    return root / "index"
+
+
+def test_build_prints_summary_json(cli_index: Path, shared_dir, models_dir, tmp_path, capsys) -> None:
+    rc = main(["index", "build", str(shared_dir / "data/posenet-demo-images/baseball.jpg"),
+               "-o", str(tmp_path / "i"), "--model", "movenet-lightning", "--models-dir",
+               str(models_dir), "--no-cache", "--json", "--display-size", "480x540"])
+    out = capsys.readouterr()
+    assert rc == 0
+    summary = json.loads(out.out)
+    assert summary["entries"] == 1 and summary["sources_read"] == 1 and summary["frames_seen"] == 1
+    assert "entries kept" in out.err and "sources read" in out.err
+    with Image.open(tmp_path / "i/renditions/000000.jpg") as im:
+        assert im.size == (480, 540)
+
+
+def test_verify_ok_then_precise_failure(cli_index: Path, tmp_path: Path, capsys) -> None:
+    assert main(["index", "verify", str(cli_index)]) == 0
+    assert capsys.readouterr().out.startswith("OK: index ")
+    copy = tmp_path / "index"
+    shutil.copytree(cli_index, copy)
+    data = bytearray((copy / "entries.json").read_bytes())
+    data[10] ^= 0x01
+    (copy / "entries.json").write_bytes(bytes(data))
+    assert main(["index", "verify", str(copy)]) == 1
+    err = capsys.readouterr().err
+    assert "entries.json: sha256 mismatch" in err and "FAIL: 1 problem(s)" in err
+
+
+def test_inspect_json(cli_index: Path, capsys) -> None:
+    assert main(["index", "inspect", str(cli_index), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format_version"] == 1 and info["display_size"] == [960, 1080]
+    assert info["counts"]["sources_read"] == len(PHOTOS) + 1
+    assert info["counts"]["discarded"]["not full body"] >= 1  # looking_at_computer.jpg
+    assert info["files"]["count"] == len(list(p for p in cli_index.rglob("*") if p.is_file())) - 1
+
+
+def test_query_json_finds_the_photo_itself(cli_index: Path, shared_dir: Path, models_dir, capsys) -> None:
+    images = [shared_dir / "data/posenet-demo-images" / n for n in ("baseball.jpg", "frisbee.jpg")]
+    rc = main(["index", "query", str(cli_index), *map(str, images), "--k", "2", "--json",
+               "--models-dir", str(models_dir)])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [o["image"] for o in out] == [str(p) for p in images]
+    for o, image in zip(out, images, strict=True):
+        assert len(o["matches"]) == 2
+        first = o["matches"][0]
+        assert set(first) >= {"entry_id", "source", "frame_time", "distance"}
+        assert first["source"] == f"photos/{image.name}" and first["frame_time"] is None
+        assert first["distance"] <= o["matches"][1]["distance"]
+    assert out[0]["matches"][0]["title"] == "At bat"  # from the metadata sidecar
+
+
+def test_query_text_and_no_person(cli_index: Path, tmp_path: Path, models_dir, capsys) -> None:
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (64, 64)).save(blank)
+    args = ["index", "query", str(cli_index), str(blank), "--json", "--models-dir", str(models_dir)]
+    assert main(args) == 0
+    (o,) = json.loads(capsys.readouterr().out)
+    assert o["matches"] == [] or "error" in o
+
+
+def test_inspect_sheet_and_coverage(cli_index: Path, shared_dir: Path, tmp_path: Path, models_dir) -> None:
+    img = shared_dir / "data/posenet-demo-images/skiing.jpg"
+    sheet, cmap = tmp_path / "sheet.png", tmp_path / "map.png"
+    assert main(["index", "inspect", str(cli_index), "--query", str(img), "--out", str(sheet),
+                 "--k", "2", "--models-dir", str(models_dir)]) == 0
+    assert main(["index", "inspect", str(cli_index), "--coverage", "--out", str(cmap)]) == 0
+    with Image.open(sheet) as im:
+        assert im.width > 3 * 200 and im.height > 200
+    with Image.open(cmap) as im:
+        assert im.size == (720, 720)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--display-size", "big"], "display size"),
+        (["--workers", "0"], "--workers"),
+    ],
+)
+def test_build_usage_errors(shared_dir: Path, tmp_path: Path, args, message, capsys) -> None:
+    rc = main(["index", "build", str(shared_dir / "data/coral"), "-o", str(tmp_path / "o"), *args])
+    assert rc == 2 and message in capsys.readouterr().err
+
+
+def test_build_missing_source(tmp_path: Path, capsys) -> None:
+    assert main(["index", "build", str(tmp_path / "nope"), "-o", str(tmp_path / "o")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_open_broken_index_is_exit_1(tmp_path: Path, capsys) -> None:
+    assert main(["index", "inspect", str(tmp_path)]) == 1
+    assert "manifest.json: missing" in capsys.readouterr().err
