@@ -196,5 +196,14 @@ def open_runtime(
     elif delegate == "auto":
         log.info("%s has no Edge TPU variant; running on CPU", label)
     path, sha = resolve("cpu")
-    interpreter = make_interpreter(path, num_threads=num_threads, backend=backend_name)
+    try:
+        interpreter = make_interpreter(path, num_threads=num_threads, backend=backend_name)
+    except Exception as exc:
+        msg = " ".join(str(exc).split())
+        hint = ""
+        if "PosenetDecoderOp" in msg:
+            hint = " Strip Coral's decoder op first: `kiosk models strip-decoder IN OUT`."
+        elif "edgetpu-custom-op" in msg:
+            hint = " This model is compiled for the Edge TPU; use its CPU twin."
+        raise RuntimeError(f"cannot load {path} on the CPU: {msg}.{hint}") from exc
     return Runtime(interpreter, path, sha, "cpu", backend_name)

@@ -1,0 +1,138 @@
+"""The pose engine API: ``load_pose_model`` and the ``PoseModel`` protocol.
+
+    model = load_pose_model()                          # the shipped default (manifest `default`)
+    model = load_pose_model("movenet-lightning", delegate="cpu")
+    model = load_pose_model(Path("my_stripped_posenet.tflite"))
+    poses = model.estimate(rgb)                        # (H, W, 3) uint8 RGB -> list[Pose]
+
+Model files come from the models directory (``KIOSK_MODELS_DIR``, default <checkout>/models),
+fetched by ``kiosk models fetch``; they are verified against their sha256 before loading.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from kiosk.assets.fetch import verified_model_file
+from kiosk.assets.manifest import load_manifest, sha256_file
+from kiosk.pose.movenet import MoveNetModel, is_movenet_output
+from kiosk.pose.posenet import PoseNetModel, raw_output_order
+from kiosk.pose.preprocess import MODES
+from kiosk.pose.runtime import DELEGATES, Runtime, open_runtime
+from kiosk.pose.types import Pose
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class PoseModel(Protocol):
+    name: str  # logical manifest name, e.g. "movenet-lightning" (file stem for ad-hoc paths)
+    family: str  # "posenet" | "movenet"
+    delegate: str  # delegate actually in use: "cpu" | "edgetpu"
+    sha256: str  # of the model file loaded
+    input_size: tuple[int, int]  # (height, width)
+    last_timings: dict[str, float]  # ms of the last estimate(): "preprocess", "invoke", "decode"
+
+    def estimate(self, rgb: np.ndarray) -> list[Pose]:
+        """(H, W, 3) uint8 RGB -> poses sorted by score desc, xy in source pixels."""
+        ...
+
+
+def _is_path(model: str | Path) -> bool:
+    if isinstance(model, Path):
+        return True
+    return model.endswith(".tflite") or "/" in model or "\\" in model
+
+
+def _open_path(path: Path, delegate: str, num_threads: int | None) -> tuple[Runtime, str, str | None]:
+    """Runtime for an explicit .tflite path. Returns (runtime, name, family or None)."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"model file {path} does not exist (logical names: `kiosk models list`; "
+            "fetch them with `kiosk models fetch`)"
+        )
+    is_tpu = "_edgetpu" in path.name
+    entry = load_manifest().by_file(path.name)
+
+    def resolve(variant: str) -> tuple[Path, str]:
+        if (variant == "edgetpu") != is_tpu:
+            raise RuntimeError(
+                f"{path.name} is {'compiled for the Edge TPU' if is_tpu else 'a CPU model'}; "
+                f"it cannot run with delegate {variant}"
+            )
+        return path, sha256_file(path)
+
+    if is_tpu and delegate == "cpu":
+        raise RuntimeError(
+            f"{path} is compiled for the Edge TPU and cannot run on the CPU: pass its CPU twin "
+            "(the same file without _edgetpu) or use --delegate edgetpu"
+        )
+    runtime = open_runtime(
+        resolve,
+        delegate="edgetpu" if is_tpu else ("cpu" if delegate == "auto" else delegate),
+        num_threads=num_threads,
+        has_edgetpu=is_tpu,
+        label=path.name,
+    )
+    name = entry.name if entry else path.stem
+    return runtime, name, entry.family if entry else None
+
+
+def load_pose_model(
+    model: str | Path | None = None,
+    *,
+    delegate: str = "auto",
+    num_threads: int | None = None,
+    preprocess: str = "default",
+    models_dir: Path | None = None,
+) -> PoseModel:
+    """Load a pose model by logical manifest name (None = the shipped default) or .tflite path.
+
+    delegate: "auto" (Edge TPU if present, else CPU with one logged line), "cpu" or "edgetpu"
+    (fails with a RuntimeError saying what to do). preprocess: "default" (keep aspect ratio,
+    pad) or "coral" (stretch + nearest neighbour). Raises ModelNotFoundError (run `kiosk models
+    fetch`) or ChecksumError (refuses a file whose sha256 does not match).
+    """
+    if delegate not in DELEGATES:
+        raise ValueError(f"delegate must be one of {', '.join(DELEGATES)}, got {delegate!r}")
+    if preprocess not in MODES:
+        raise ValueError(f"preprocess must be one of {', '.join(MODES)}, got {preprocess!r}")
+    manifest = load_manifest()
+    if model is None:
+        model = manifest.default
+    if _is_path(model):
+        runtime, name, family = _open_path(Path(model), delegate, num_threads)
+    else:
+        name = str(model)
+        variants = manifest.variants(name)
+        family = variants["cpu" if "cpu" in variants else "edgetpu"].family
+
+        def resolve(variant: str) -> tuple[Path, str]:
+            if variant not in variants:
+                raise RuntimeError(f"model {name!r} has no {variant} variant")
+            return verified_model_file(variants[variant], models_dir)
+
+        runtime = open_runtime(
+            resolve,
+            delegate=delegate,
+            num_threads=num_threads,
+            has_edgetpu="edgetpu" in variants,
+            label=name,
+        )
+    if family is None:
+        if is_movenet_output(runtime.output_shapes):
+            family = "movenet"
+        elif raw_output_order(runtime.output_shapes) is not None:
+            family = "posenet"
+        else:
+            raise ValueError(
+                f"{runtime.path.name}: cannot tell the model family from its outputs "
+                f"{runtime.output_shapes} (expected PoseNet raw outputs or MoveNet [1, 1, 17, 3])"
+            )
+    if family == "movenet":
+        return MoveNetModel(runtime, name, preprocess=preprocess)
+    return PoseNetModel(runtime, name, preprocess=preprocess)

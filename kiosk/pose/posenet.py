@@ -1,0 +1,121 @@
+"""The PoseNet adapter: preprocess -> interpreter -> numpy multi-pose decoding -> Poses.
+
+Works with the decoder-stripped Coral models and with the "components" models: both expose the
+raw heatmaps (17 channels), short offsets (34) and mid-range displacements (64), told apart by
+their channel counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from kiosk.pose.posenet_decode import DecodedPose, decode_multiple_poses
+from kiosk.pose.preprocess import Transform, prepare
+from kiosk.pose.runtime import Runtime
+from kiosk.pose.types import Pose
+
+log = logging.getLogger(__name__)
+
+_CHANNELS = {"heatmaps": 17, "offsets": 34, "displacements": 64}
+
+
+def raw_output_order(shapes: list[tuple[int, ...]]) -> tuple[int, int, int] | None:
+    """Indices of (heatmaps, offsets, displacements) among output shapes, or None if not PoseNet."""
+    by_channels = {s[-1]: i for i, s in enumerate(shapes) if len(s) == 4}
+    try:
+        return tuple(by_channels[c] for c in _CHANNELS.values())  # type: ignore[return-value]
+    except KeyError:
+        return None
+
+
+def to_poses(decoded: list[DecodedPose], tf: Transform, pixel_index: bool) -> list[Pose]:
+    """Map decoded model-input coordinates to source pixels (clipped to the frame) as Poses.
+
+    pixel_index: the decoder reports pixel-index coordinates (PoseNet), so add half a pixel.
+    """
+    h, w = tf.source_size
+    poses = []
+    for d in decoded:
+        xy = tf.to_source(d.xy + (0.5 if pixel_index else 0.0))
+        np.clip(xy[:, 0], 0.0, float(w), out=xy[:, 0])
+        np.clip(xy[:, 1], 0.0, float(h), out=xy[:, 1])
+        poses.append(Pose(xy, d.scores, d.score))
+    poses.sort(key=lambda p: -p.score)
+    return poses
+
+
+class PoseNetModel:
+    """Multi-person PoseNet (MobileNet v1 0.75, Coral's quantized models)."""
+
+    family = "posenet"
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        name: str,
+        *,
+        preprocess: str = "default",
+        max_poses: int = 10,
+        score_threshold: float = 0.2,
+        nms_radius: float = 10.0,
+        coral_quirk: bool = False,
+    ) -> None:
+        order = raw_output_order(runtime.output_shapes)
+        if order is None:
+            raise ValueError(
+                f"{runtime.path.name}: outputs {runtime.output_shapes} are not PoseNet's raw "
+                "heatmaps/offsets/displacements (a Coral *_decoder model must be stripped first: "
+                "`kiosk models strip-decoder IN OUT`, or `kiosk models fetch` does it)"
+            )
+        self._order = order
+        self.runtime = runtime
+        self.name = name
+        self.delegate = runtime.delegate
+        self.sha256 = runtime.sha256
+        self.input_size = runtime.input_size
+        self.preprocess = preprocess
+        grid_h = runtime.output_shapes[order[0]][1]
+        self.stride = round((self.input_size[0] - 1) / max(grid_h - 1, 1))
+        self.max_poses = max_poses
+        self.score_threshold = score_threshold
+        self.nms_radius = nms_radius
+        self.coral_quirk = coral_quirk
+        self.last_timings: dict[str, float] = {"preprocess": 0.0, "invoke": 0.0, "decode": 0.0}
+
+    def raw_outputs(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Run on a prepared (H, W, 3) input: (heatmaps, offsets, displacements, invoke ms)."""
+        outs, ms = self.runtime.invoke(tensor)
+        hm, off, disp = (outs[i][0] for i in self._order)
+        return hm, off, disp, ms
+
+    def estimate(self, rgb: np.ndarray) -> list[Pose]:
+        """(H, W, 3) uint8 RGB -> poses sorted by score desc, xy in source pixels."""
+        t0 = time.perf_counter()
+        tensor, tf = prepare(rgb, self.input_size, self.preprocess)
+        t1 = time.perf_counter()
+        hm, off, disp, invoke_ms = self.raw_outputs(tensor)
+        t2 = time.perf_counter()
+        decoded = decode_multiple_poses(
+            hm,
+            off,
+            disp,
+            max_poses=self.max_poses,
+            score_threshold=self.score_threshold,
+            nms_radius=self.nms_radius,
+            stride=self.stride,
+            coral_quirk=self.coral_quirk,
+        )
+        poses = to_poses(decoded, tf, pixel_index=True)
+        t3 = time.perf_counter()
+        self.last_timings = {
+            "preprocess": (t1 - t0) * 1000.0,
+            "invoke": invoke_ms,
+            "decode": (t3 - t2) * 1000.0,
+        }
+        return poses
+
+    def __repr__(self) -> str:
+        return f"PoseNetModel({self.name!r}, delegate={self.delegate!r})"

@@ -1,0 +1,149 @@
+"""Fitting a frame to a model input, in pure numpy, and mapping model coordinates back.
+
+Two modes:
+    "default": keep the aspect ratio: resize the frame to fit inside the input and pad the rest
+               (black), centred. Large reductions first average integer blocks (anti-aliasing).
+    "coral":   stretch the frame to the input size with nearest neighbour, exactly as Coral's
+               PoseNet reference code (PIL ``Image.resize(..., NEAREST)``) did.
+
+Coordinates: continuous pixels, x right, y down, the centre of the top-left pixel at (0.5, 0.5)
+(the convention of :class:`kiosk.pose.types.Pose`). :class:`Transform` maps continuous model-input
+coordinates to continuous source-frame coordinates.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MODES = ("default", "coral")
+
+
+@dataclass(frozen=True)
+class Transform:
+    """model = source * scale + offset, per axis (continuous pixel coordinates).
+
+    scale_x/scale_y: model pixels per source pixel; offset_x/offset_y: padding before the content.
+    source_size / input_size: (height, width).
+    """
+
+    scale_x: float
+    scale_y: float
+    offset_x: float
+    offset_y: float
+    source_size: tuple[int, int]
+    input_size: tuple[int, int]
+
+    def to_source(self, xy: np.ndarray) -> np.ndarray:
+        """(..., 2) continuous (x, y) in the model input -> (..., 2) float32 in the source frame."""
+        xy = np.asarray(xy, dtype=np.float32)
+        scale = np.array([self.scale_x, self.scale_y], dtype=np.float32)
+        offset = np.array([self.offset_x, self.offset_y], dtype=np.float32)
+        return (xy - offset) / scale
+
+    def to_model(self, xy: np.ndarray) -> np.ndarray:
+        """(..., 2) continuous (x, y) in the source frame -> (..., 2) in the model input."""
+        xy = np.asarray(xy, dtype=np.float32)
+        scale = np.array([self.scale_x, self.scale_y], dtype=np.float32)
+        offset = np.array([self.offset_x, self.offset_y], dtype=np.float32)
+        return xy * scale + offset
+
+
+def _check_frame(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise ValueError(f"expected an (H, W, 3) RGB frame, got shape {rgb.shape}")
+    if rgb.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 RGB frame, got {rgb.dtype}")
+    return rgb
+
+
+def nearest_indices(src: int, dst: int) -> np.ndarray:
+    """Source index for each of dst output pixels, exactly as PIL's NEAREST resize picks them.
+
+    Pillow walks the output accumulating the scale in double precision, starting at half a step
+    (``x = 0.5 * s; x += s`` ...) and truncates; cumsum reproduces those roundings bit for bit.
+    """
+    step = src / dst
+    acc = np.full(dst, step, dtype=np.float64)
+    acc[0] = 0.5 * step
+    idx = np.cumsum(acc).astype(np.intp)
+    return np.minimum(idx, src - 1)
+
+
+def _gather(rgb: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """rgb[ys][:, xs], as two separable takes (much faster than one 2-D fancy index)."""
+    if len(ys) == rgb.shape[0] and len(xs) == rgb.shape[1]:
+        if (ys == np.arange(len(ys))).all() and (xs == np.arange(len(xs))).all():
+            return rgb
+    return np.take(np.take(rgb, ys, axis=0), xs, axis=1)
+
+
+def resize_nearest(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(H, W, C) -> (height, width, C) by nearest neighbour (PIL-compatible sampling)."""
+    return _gather(rgb, nearest_indices(rgb.shape[0], height), nearest_indices(rgb.shape[1], width))
+
+
+def block_reduce(rgb: np.ndarray, factor: int) -> np.ndarray:
+    """Average non-overlapping factor x factor blocks (the ragged right/bottom edge is dropped)."""
+    if factor <= 1:
+        return rgb
+    h = rgb.shape[0] // factor
+    w = rgb.shape[1] // factor
+    acc = np.zeros((h, w, rgb.shape[2]), dtype=np.uint32)
+    for dy in range(factor):
+        for dx in range(factor):
+            acc += rgb[dy : h * factor : factor, dx : w * factor : factor]
+    n = factor * factor
+    acc += n // 2
+    acc //= n
+    return acc.astype(np.uint8)
+
+
+def stretch(rgb: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray, Transform]:
+    """Coral's preprocessing: stretch to (height, width) with nearest neighbour."""
+    rgb = _check_frame(rgb)
+    h, w = input_size
+    sh, sw = rgb.shape[:2]
+    out = np.ascontiguousarray(resize_nearest(rgb, h, w))
+    return out, Transform(w / sw, h / sh, 0.0, 0.0, (sh, sw), (h, w))
+
+
+def letterbox(rgb: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray, Transform]:
+    """Keep the aspect ratio: resize to fit (height, width), pad (black), content centred."""
+    rgb = _check_frame(rgb)
+    h, w = input_size
+    sh, sw = rgb.shape[:2]
+    scale = min(h / sh, w / sw)
+    nh = min(h, max(1, round(sh * scale)))
+    nw = min(w, max(1, round(sw * scale)))
+    factor = int(1.0 / scale) if scale < 0.5 else 1
+    src = block_reduce(rgb, factor) if factor > 1 else rgb
+    # sample the block-reduced image at the same continuous positions as the original
+    ys = ((np.arange(nh) + 0.5) * (sh / nh) / factor).astype(np.intp)
+    xs = ((np.arange(nw) + 0.5) * (sw / nw) / factor).astype(np.intp)
+    np.minimum(ys, src.shape[0] - 1, out=ys)
+    np.minimum(xs, src.shape[1] - 1, out=xs)
+    oy = (h - nh) // 2
+    ox = (w - nw) // 2
+    out = np.zeros((h, w, 3), dtype=np.uint8)
+    out[oy : oy + nh, ox : ox + nw] = _gather(src, ys, xs)
+    return out, Transform(nw / sw, nh / sh, float(ox), float(oy), (sh, sw), (h, w))
+
+
+def prepare(
+    rgb: np.ndarray, input_size: tuple[int, int], mode: str = "default"
+) -> tuple[np.ndarray, Transform]:
+    """Fit an (H, W, 3) uint8 RGB frame to input_size=(height, width) with the given mode.
+
+    Returns the (height, width, 3) uint8 model input and the Transform back to the frame.
+    """
+    if mode == "default":
+        return letterbox(rgb, input_size)
+    if mode == "coral":
+        return stretch(rgb, input_size)
+    raise ValueError(f"preprocess must be one of {', '.join(MODES)}, got {mode!r}")
