@@ -202,6 +202,7 @@ def build(
     t0 = time.monotonic()
     srcs, skipped = enumerate_sources(sources)
     meta = MetadataTable.load(options.metadata)
+    model_given = model is not None
     if model is None:
         model = _load_model(options)
     cfg = WorkerConfig(
@@ -221,7 +222,7 @@ def build(
     tmp = out.parent / f".{out.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     (tmp / mf.RENDITIONS).mkdir(parents=True)
     try:
-        results = _run_sources(srcs, options, cfg, model, tmp, summary, progress)
+        results = _run_sources(srcs, options, cfg, model, tmp, progress, in_process=model_given)
         _write_index(tmp, srcs, results, meta, options, cfg, model, summary)
         if summary.entries == 0:
             raise BuildError(
@@ -248,9 +249,12 @@ def _run_sources(
     cfg: WorkerConfig,
     model: Any,
     tmp: Path,
-    summary: BuildSummary,
     progress: bool,
+    in_process: bool,
 ) -> list[SourceResult | None]:
+    """Process every source (in order in-process, or in worker processes) and collect results.
+
+    `in_process`: a model object was handed in (it cannot be sent to other processes)."""
     results: list[SourceResult | None] = [None] * len(srcs)
     bar = Progress(len(srcs), "building", enabled=progress)
     parts = tmp / mf.RENDITIONS
@@ -263,8 +267,7 @@ def _run_sources(
         results[i] = res
         bar.update(1, res.frames_seen)
 
-    in_process = options.workers <= 1 or len(srcs) <= 1 or not hasattr(model, "family")
-    if in_process:
+    if in_process or options.workers <= 1 or len(srcs) <= 1:
         for i, src in enumerate(srcs):
             collect(i, process_source(src, cfg, model))
     else:

@@ -5,12 +5,12 @@ Defaults (documented in the README's "Gallery builder" section; each is a build 
 | filter                | default | meaning                                                         |
 |-----------------------|---------|-----------------------------------------------------------------|
 | min_pose_score        | 0.30    | the pose's own confidence                                        |
-| keypoint_score        | 0.30    | a keypoint is *confident* at or above this score                |
+| keypoint_score        | 0.20    | a keypoint is *confident* at or above this score                |
 | min_keypoints         | 11      | confident keypoints needed (of 17)                              |
 | full_body             | True    | like Move Mirror: head, both shoulders, hips, knees and ankles  |
 | min_person_height     | 0.25    | person height (confident keypoints) / frame height              |
 | min_person_px         | 96      | person height in source pixels                                  |
-| dedupe_distance       | 0.01    | within a source, drop a pose closer than this (cosine) to a kept |
+| dedupe_distance       | 0.05    | within a source, drop a pose closer than this (cosine) to a kept |
 
 The *dominant* person of a frame is the one with the largest confident-keypoint box (ties: the
 higher score); with `every_person` each detected person is a candidate of its own.
@@ -50,12 +50,12 @@ FULL_BODY_GROUPS: tuple[tuple[int, ...], ...] = (
 @dataclass(frozen=True)
 class Filters:
     min_pose_score: float = 0.30
-    keypoint_score: float = 0.30
+    keypoint_score: float = 0.20
     min_keypoints: int = 11
     full_body: bool = True
     min_person_height: float = 0.25
     min_person_px: float = 96.0
-    dedupe_distance: float = 0.01
+    dedupe_distance: float = 0.05
 
     def to_dict(self) -> dict[str, float | int | bool]:
         return asdict(self)
