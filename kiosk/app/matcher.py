@@ -1,0 +1,47 @@
+"""The loop's view of the index: best match within match.max_distance, and the distance of
+any entry (the photo on screen) to the current pose, with the same metric."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from kiosk.pose.types import Pose
+
+log = logging.getLogger(__name__)
+
+
+class Matcher:
+    def __init__(self, index: Any, metric: str, max_distance: float) -> None:
+        self.index = index
+        self.metric = metric
+        self.max_distance = float(max_distance)
+        vectors = getattr(index, "vectors", None)
+        self._vectors = vectors() if callable(vectors) else None
+        self._vec: np.ndarray | None = None
+        self._conf: np.ndarray | None = None
+
+    def best(self, pose: Pose) -> tuple[int, float] | None:
+        """(entry id, distance) of the nearest entry within max_distance, else None."""
+        self._vec = self._conf = None
+        found = self.index.query(pose, k=1, metric=self.metric, max_distance=self.max_distance)
+        self._pose = pose
+        if not found:
+            return None
+        return int(found[0].entry_id), float(found[0].distance)
+
+    def distance_to(self, entry_id: int) -> float:
+        """Distance from the last queried pose to entry_id."""
+        from kiosk.match import cosine_distance, pose_vector, weighted_distance
+
+        if self._vec is None:
+            self._vec, self._conf = pose_vector(self._pose)
+        if self._vectors is not None:
+            g = np.asarray(self._vectors[entry_id])
+        else:
+            g, _ = pose_vector(self.index.entry(entry_id).keypoints)
+        if self.metric == "weighted":
+            return float(weighted_distance(self._vec, self._conf, g))
+        return float(cosine_distance(self._vec, g))

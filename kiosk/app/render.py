@@ -1,0 +1,257 @@
+"""Compose the screen (pygame): live camera with skeleton, the photo "card", hints, overlay.
+
+Per frame the renderer blits the photo card (or crossfades two), draws the camera image into
+its slot (cropped, scaled and mirrored by SDL; the only image scaled per frame), the skeleton,
+the "step back" hint and the debug overlay, then rotates the canvas for portrait screens.
+A card (photo + caption, or a message panel) is built once when the content changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kiosk.app.layout import CoverMap, Layout, centred, cover, make_layout
+from kiosk.pose.types import SKELETON, Pose
+
+if TYPE_CHECKING:
+    from kiosk.app.config import DisplayConfig
+
+log = logging.getLogger(__name__)
+
+BLACK = (0, 0, 0)
+WHITE = (255, 255, 255)
+PANEL_BG = (18, 18, 22)
+SKELETON_RGB = (40, 230, 120)
+JOINT_RGB = (255, 255, 255)
+HINT_BG = (200, 60, 40)
+
+PANELS = {
+    "prompt": ("Strike a pose!", "the gallery answers with a photo of someone in the same pose"),
+    "no_match": ("No good match", "try another pose"),
+    "no_index": ("No index loaded", "deploy a gallery index (see `kiosk doctor`)"),
+}
+ATTRACT_TEXT = "Step in front of the camera and strike a pose"
+STEP_BACK_TEXT = "Step back so the camera sees all of you"
+
+
+@dataclass
+class Scene:
+    """What to draw this frame."""
+
+    frame: np.ndarray | None = None  # (H, W, 3) uint8 RGB camera frame, not mirrored
+    mirror: bool = True
+    pose: Pose | None = None  # main person, in the coordinates of the (mirrored) frame
+    content: Hashable = ("panel", "prompt")  # ("photo", id) or ("panel", name)
+    photo: Any = None  # pygame Surface for a ("photo", id) content
+    caption: tuple[str, str] | None = None  # (title, credit)
+    step_back: bool = False
+    attract: bool = False
+    debug: Sequence[str] = field(default_factory=tuple)
+    now: float = 0.0  # seconds (time.monotonic()) for the crossfade
+
+
+class Renderer:
+    def __init__(self, config: DisplayConfig, screen: tuple[int, int], *, keypoint_threshold: float = 0.3,
+                 target: Any = None) -> None:
+        import pygame
+
+        if not pygame.font.get_init():
+            pygame.font.init()
+        self.pg = pygame
+        self.screen = (int(screen[0]), int(screen[1]))
+        self.keypoint_threshold = keypoint_threshold
+        self._target = target
+        self._camera_size: tuple[int, int] | None = None
+        self._card: Any = None
+        self._card_key: Hashable = None
+        self._prev_card: Any = None
+        self._fade_start = 0.0
+        self._cover: CoverMap | None = None
+        self._cover_for: tuple[Any, ...] = ()
+        self._scaled: Any = None
+        self.configure(config)
+
+    # ---- configuration -----------------------------------------------------------------
+    def configure(self, config: DisplayConfig) -> None:
+        pg = self.pg
+        self.config = config
+        self.layout: Layout = make_layout(config, self.screen, self._camera_size)
+        cw, ch = self.layout.canvas
+        if self.layout.rotation == 0 and self._target is not None and self._target.get_size() == (cw, ch):
+            self.canvas = self._target
+        else:
+            self.canvas = pg.Surface((cw, ch))
+        m = min(cw, ch)
+        self.font_title = pg.font.Font(None, max(m // 24, 12))
+        self.font_small = pg.font.Font(None, max(m // 36, 10))
+        self.font_big = pg.font.Font(None, max(m // 14, 14))
+        self.font_debug = pg.font.Font(None, max(m // 40, 10))
+        self._hint = self._banner(STEP_BACK_TEXT, HINT_BG)
+        self._attract_banner = self._banner(ATTRACT_TEXT, (30, 30, 36))
+        self._cover = None
+        self._card_key = None  # rebuild the card at the new size
+        self._prev_card = None
+
+    @property
+    def photo_slot(self) -> tuple[int, int]:
+        return self.layout.photo.size
+
+    @property
+    def fading(self) -> bool:
+        return self._prev_card is not None
+
+    def _banner(self, text: str, bg: tuple[int, int, int]) -> Any:
+        label = self.font_title.render(text, True, WHITE)
+        pad = label.get_height() // 2
+        surf = self.pg.Surface((label.get_width() + 2 * pad, label.get_height() + pad))
+        surf.fill(bg)
+        surf.blit(label, (pad, pad // 2))
+        return surf
+
+    # ---- cards ------------------------------------------------------------------------------
+    def _make_card(self, scene: Scene) -> Any:
+        pg = self.pg
+        rect = self.layout.photo
+        card = pg.Surface(rect.size)
+        kind, what = scene.content if isinstance(scene.content, tuple) else ("panel", "prompt")
+        if kind == "photo" and scene.photo is not None:
+            card.fill(BLACK)
+            pw, ph = scene.photo.get_size()
+            card.blit(scene.photo, ((rect.w - pw) // 2, (rect.h - ph) // 2))
+            if self.config.caption and scene.caption:
+                self._draw_caption(card, *scene.caption)
+            return card
+        card.fill(PANEL_BG)
+        title, sub = PANELS.get(str(what), (str(what), ""))
+        big = self.font_big.render(title, True, WHITE)
+        small = self.font_small.render(sub, True, (190, 190, 190))
+        y = rect.h // 2 - big.get_height()
+        card.blit(big, ((rect.w - big.get_width()) // 2, y))
+        card.blit(small, ((rect.w - small.get_width()) // 2, y + big.get_height() + small.get_height() // 2))
+        return card
+
+    def _draw_caption(self, card: Any, title: str, credit: str) -> None:
+        pg = self.pg
+        w, h = card.get_size()
+        lines = [s for s in (self.font_title.render(title, True, WHITE) if title else None,
+                             self.font_small.render(credit, True, (210, 210, 210)) if credit else None) if s]
+        if not lines:
+            return
+        pad = self.font_small.get_height() // 2
+        band_h = sum(s.get_height() for s in lines) + 2 * pad
+        band = pg.Surface((w, band_h))
+        band.fill(BLACK)
+        band.set_alpha(150)
+        card.blit(band, (0, h - band_h))
+        y = h - band_h + pad
+        for s in lines:
+            card.blit(s, (pad, y), area=pg.Rect(0, 0, w - 2 * pad, s.get_height()))
+            y += s.get_height()
+
+    # ---- per frame ------------------------------------------------------------------------------
+    def render(self, scene: Scene) -> Any:
+        """Compose the scene; returns the surface to show (the display's own canvas when possible)."""
+        pg = self.pg
+        if scene.frame is not None:
+            size = (scene.frame.shape[1], scene.frame.shape[0])
+            if size != self._camera_size:
+                self._camera_size = size
+                if self.config.layout == "full_mirror":
+                    self.configure(self.config)
+        if scene.content != self._card_key:
+            old = self._card
+            self._card = self._make_card(scene)
+            self._card_key = scene.content
+            self._prev_card = old if (old is not None and self.config.crossfade_ms > 0) else None
+            self._fade_start = scene.now
+        canvas, lay = self.canvas, self.layout
+        photo_pos = (lay.photo.x, lay.photo.y)
+        if self._prev_card is not None:
+            a = (scene.now - self._fade_start) * 1000.0 / max(self.config.crossfade_ms, 1)
+            if a >= 1.0:
+                self._prev_card = None
+                canvas.blit(self._card, photo_pos)
+            else:
+                canvas.blit(self._prev_card, photo_pos)
+                self._card.set_alpha(int(255 * max(a, 0.0)))
+                canvas.blit(self._card, photo_pos)
+                self._card.set_alpha(None)
+        else:
+            canvas.blit(self._card, photo_pos)
+        if scene.frame is not None:
+            cmap = self._draw_camera(scene.frame, scene.mirror)
+            if scene.pose is not None and self.config.show_skeleton:
+                self._draw_skeleton(scene.pose, cmap)
+        else:
+            pg.draw.rect(canvas, BLACK, lay.camera.as_tuple())
+        if scene.attract:
+            self._blit_banner(self._attract_banner, top=True)
+        elif scene.step_back and self.config.step_back_hint:
+            self._blit_banner(self._hint, top=lay.inset)
+        if self.config.debug_overlay and scene.debug:
+            self._draw_debug(scene.debug)
+        if lay.rotation:
+            return pg.transform.rotate(canvas, -lay.rotation)
+        return canvas
+
+    def _draw_camera(self, frame: np.ndarray, mirror: bool) -> CoverMap:
+        pg = self.pg
+        rect = self.layout.camera
+        h, w = frame.shape[:2]
+        if self._cover is None or self._cover_for != (w, h, rect):
+            self._cover = cover(w, h, rect)
+            self._cover_for = (w, h, rect)
+            self._scaled = None
+        cmap = self._cover
+        if not frame.flags.c_contiguous:
+            frame = np.ascontiguousarray(frame)
+        src = pg.image.frombuffer(frame, (w, h), "RGB")
+        c = cmap.crop
+        sub = src.subsurface((c.x, c.y, c.w, c.h))
+        if (c.w, c.h) != rect.size:
+            if self._scaled is None:
+                self._scaled = pg.Surface(rect.size, 0, sub)
+            pg.transform.scale(sub, rect.size, self._scaled)
+            sub = self._scaled
+        if mirror:
+            sub = pg.transform.flip(sub, True, False)
+        if self.layout.inset:
+            pg.draw.rect(self.canvas, WHITE, (rect.x - 2, rect.y - 2, rect.w + 4, rect.h + 4))
+        self.canvas.blit(sub, (rect.x, rect.y))
+        return cmap
+
+    def _draw_skeleton(self, pose: Pose, cmap: CoverMap) -> None:
+        pg = self.pg
+        ok = pose.scores >= self.keypoint_threshold
+        pts = [cmap.point(float(x), float(y)) for x, y in pose.xy]
+        width = max(self.layout.camera.h // 160, 2)
+        clip = self.canvas.get_clip()
+        self.canvas.set_clip(self.layout.camera.as_tuple())
+        for a, b in SKELETON:
+            if ok[a] and ok[b]:
+                pg.draw.line(self.canvas, SKELETON_RGB, pts[a], pts[b], width)
+        for i, p in enumerate(pts):
+            if ok[i]:
+                pg.draw.circle(self.canvas, JOINT_RGB, p, width + 1)
+        self.canvas.set_clip(clip)
+
+    def _blit_banner(self, banner: Any, *, top: bool) -> None:
+        lay = self.layout
+        area = lay.camera if not lay.inset else lay.photo
+        bw, bh = banner.get_size()
+        x = centred(bw, bh, area)[0]
+        margin = bh // 2
+        y = area.y + margin if top else area.y + area.h - bh - margin
+        self.canvas.blit(banner, (max(x, 0), y))
+
+    def _draw_debug(self, lines: Sequence[str]) -> None:
+        y = 4
+        for line in lines:
+            s = self.font_debug.render(line, True, (255, 255, 0), BLACK)
+            self.canvas.blit(s, (4, y))
+            y += s.get_height()
