@@ -1,0 +1,235 @@
+"""scripts/deploy.sh against real servers on this machine: an OpenSSH server per kiosk host on
+127.0.0.1, a kiosk process per host as the reload target, real rsync.
+
+Every fault scenario ends with the same check: the kiosk still serves the old index and
+`current` still points at the old, complete release.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.scripts.conftest import Deploy, Index
+from tests.scripts.kiosk_hosts import KioskHost, free_port
+
+pytestmark = pytest.mark.slow
+
+
+def assert_intact(host: KioskHost, index: Index) -> None:
+    """The old index is serving and `current` is intact (a symlink to the complete old release)."""
+    assert host.current.is_symlink(), "current must stay a symlink"
+    assert host.current_target() == f"releases/{index.id}"
+    assert (host.current / "manifest.json").is_file()
+    assert host.kiosk_alive()
+    host.wait_serving(index.id, timeout=20)
+
+
+def assert_no_strays(host: KioskHost) -> None:
+    names = {p.name for p in host.index_root.iterdir()}
+    assert not names & {".current.new", ".previous.new"}, names
+
+
+# ------------------------------------------------------------------ happy path, rollback, keep
+def test_happy_path_switches_and_kiosk_serves_new_index(deploy: Deploy, host_a: KioskHost,
+                                                        indexes: dict[str, Index]) -> None:
+    a, b = indexes["A"], indexes["B"]
+    proc = deploy.run(str(b.path), host_a.spec)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert host_a.current_target() == f"releases/{b.id}"
+    assert os.readlink(host_a.index_root / "previous") == f"releases/{a.id}"
+    host_a.wait_serving(b.id, timeout=5)  # the health check already waited for it
+    assert host_a.status()["state"] in ("running", "idle")
+    assert not (host_a.releases / f".incoming-{b.id}").exists()
+    assert_no_strays(host_a)
+    assert "ok" in proc.stdout and host_a.spec in proc.stdout  # the summary table
+
+    # deploying the same index again is a no-op that still checks the kiosk
+    again = deploy.run(str(b.path), host_a.spec)
+    assert again.returncode == 0 and "already current" in again.stdout
+
+    # --rollback returns to the previous release on demand
+    back = deploy.run("--rollback", host_a.spec)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert host_a.current_target() == f"releases/{a.id}"
+    assert os.readlink(host_a.index_root / "previous") == f"releases/{b.id}"
+    host_a.wait_serving(a.id, timeout=5)
+
+
+def test_keep_prunes_old_releases_but_never_current_or_previous(deploy: Deploy, host_a: KioskHost,
+                                                                indexes: dict[str, Index]) -> None:
+    a, b, c = indexes["A"], indexes["B"], indexes["C"]
+    assert deploy.run("--keep", "1", str(b.path), host_a.spec).returncode == 0
+    assert {p.name for p in host_a.releases.iterdir()} == {a.id, b.id}  # A is previous
+    assert deploy.run("--keep", "1", str(c.path), host_a.spec).returncode == 0
+    assert {p.name for p in host_a.releases.iterdir()} == {b.id, c.id}
+    assert host_a.current_target() == f"releases/{c.id}"
+    host_a.wait_serving(c.id, timeout=5)
+
+
+def test_dry_run_changes_nothing(deploy: Deploy, host_a: KioskHost, indexes: dict[str, Index]) -> None:
+    a, b = indexes["A"], indexes["B"]
+    before = sorted(p.name for p in host_a.index_root.rglob("*"))
+    proc = deploy.run("--dry-run", str(b.path), host_a.spec)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "would upload" in proc.stdout and f"releases/{b.id}" in proc.stdout
+    assert "would switch current" in proc.stdout
+    assert sorted(p.name for p in host_a.index_root.rglob("*")) == before
+    assert_intact(host_a, a)
+
+
+# ------------------------------------------------------------------ faults
+def test_byte_flipped_during_upload_fails_verification(deploy: Deploy, host_a: KioskHost,
+                                                       indexes: dict[str, Index],
+                                                       deploy_tmp: Path) -> None:
+    """A remote rsync that corrupts one byte of what it received: `kiosk index verify` on the host
+    catches it, nothing is switched, and the corrupt upload is dropped."""
+    a, b = indexes["A"], indexes["B"]
+    flip = deploy_tmp / "flip_a_byte.py"
+    flip.write_text("import sys\np = sys.argv[1]\nb = bytearray(open(p, 'rb').read())\n"
+                    "b[len(b) // 2] ^= 0x40\nopen(p, 'wb').write(b)\n")
+    wrapper = deploy_tmp / "rsync-flip-a-byte"
+    wrapper.write_text(f"""#!/bin/bash
+rsync "$@"; rc=$?
+dest="${{@: -1}}"
+f=$(find "$dest" -type f -name '*.jpg' | sort | head -n 1)
+[ -n "$f" ] && "{sys.executable}" "{flip}" "$f"
+exit $rc
+""")
+    wrapper.chmod(0o755)
+    proc = deploy.run("--rsync-path", str(wrapper), str(b.path), host_a.spec)
+    assert proc.returncode == 1
+    assert "verification failed" in proc.stdout
+    assert_intact(host_a, a)
+    assert not (host_a.releases / b.id).exists()
+    assert not (host_a.releases / f".incoming-{b.id}").exists()
+    # without the corrupting rsync, the next deploy goes through
+    assert deploy.run(str(b.path), host_a.spec).returncode == 0
+    host_a.wait_serving(b.id, timeout=5)
+
+
+def test_kiosk_refusing_the_new_index_rolls_back(deploy: Deploy, host_a: KioskHost,
+                                                 indexes: dict[str, Index]) -> None:
+    a, bad = indexes["A"], indexes["refused"]
+    proc = deploy.run(str(bad.path), host_a.spec, status_timeout=6)
+    assert proc.returncode == 1
+    assert "health check" in proc.stdout and "rolled back" in proc.stdout
+    assert_intact(host_a, a)
+    assert not (host_a.index_root / "previous").exists()  # previous restored too (there was none)
+    assert_no_strays(host_a)
+
+
+def test_sigkill_in_the_middle_of_the_upload_then_resume(deploy: Deploy, host_a: KioskHost,
+                                                         indexes: dict[str, Index]) -> None:
+    a, b = indexes["A"], indexes["B"]
+    out = deploy.run_and_kill_at("upload", str(b.path), host_a.spec)
+    assert "test pause at upload" in out
+    staging = host_a.releases / f".incoming-{b.id}"
+    staged = sorted(p for p in staging.rglob("*") if p.is_file())
+    assert staged, "half of the index should have been uploaded"
+    assert len(staged) < sum(1 for p in b.path.rglob("*") if p.is_file())
+    assert_intact(host_a, a)
+    inodes = {p.relative_to(staging): p.stat().st_ino for p in staged}
+
+    proc = deploy.run(str(b.path), host_a.spec)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    host_a.wait_serving(b.id, timeout=5)
+    # resumed: the files uploaded before the kill were not sent again
+    release = host_a.releases / b.id
+    assert {rel: (release / rel).stat().st_ino for rel in inodes} == inodes
+
+
+def test_sigkill_in_the_middle_of_the_switch(deploy: Deploy, host_a: KioskHost,
+                                             indexes: dict[str, Index]) -> None:
+    a, b = indexes["A"], indexes["B"]
+    out = deploy.run_and_kill_at("switch", str(b.path), host_a.spec)
+    assert "test pause at switch" in out
+    assert_intact(host_a, a)
+    assert (host_a.releases / b.id / "manifest.json").is_file()  # verified and in place, not live
+    proc = deploy.run(str(b.path), host_a.spec)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert host_a.current_target() == f"releases/{b.id}"
+    host_a.wait_serving(b.id, timeout=5)
+    assert_no_strays(host_a)
+
+
+def test_unreachable_hosts_fail_fast_and_clearly(deploy: Deploy, indexes: dict[str, Index]) -> None:
+    """A port with nothing listening, and a socket that accepts but never answers."""
+    closed = free_port()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        t0 = time.monotonic()
+        proc = deploy.run(str(indexes["B"].path), f"127.0.0.1:{closed}",
+                          f"127.0.0.1:{silent.getsockname()[1]}", timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        silent.close()
+    assert proc.returncode == 1
+    assert proc.stdout.count("unreachable") >= 2
+    assert "Connection refused" in proc.stdout
+    assert took < 30  # bounded by --connect-timeout 3, not by a TCP or ssh default
+
+
+def test_two_hosts_one_fails_one_succeeds(deploy: Deploy, host_a: KioskHost, host_b: KioskHost,
+                                          indexes: dict[str, Index]) -> None:
+    """Kiosk B is frozen (SIGSTOP): it never reports the new index, so B rolls back; A goes on."""
+    a, b = indexes["A"], indexes["B"]
+    os.kill(host_b.kiosk.pid, signal.SIGSTOP)
+    try:
+        proc = deploy.run("--parallel", "2", str(b.path), host_a.spec, host_b.spec, status_timeout=6)
+    finally:
+        os.kill(host_b.kiosk.pid, signal.SIGCONT)
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    row_a = next(line for line in lines if line.startswith(host_a.spec) and " ok " in line)
+    row_b = next(line for line in lines if line.startswith(host_b.spec) and "FAILED" in line)
+    assert "health check" in row_b and "rolled back" in row_b, row_b
+    assert row_a
+    assert host_a.current_target() == f"releases/{b.id}"
+    host_a.wait_serving(b.id, timeout=5)
+    assert_intact(host_b, a)  # the SIGHUPs it got while frozen re-read current = A
+
+
+def test_missing_kiosk_and_full_disk_are_clear_errors(deploy: Deploy, host_a: KioskHost,
+                                                      indexes: dict[str, Index]) -> None:
+    a, b = indexes["A"], indexes["B"]
+    proc = deploy.run("--remote-kiosk", "/nonexistent/kiosk", str(b.path), host_a.spec)
+    assert proc.returncode == 1
+    assert "kiosk command not found" in proc.stdout
+    # a full disk: the host's df reports 100 KB free (a `df` shim first on the session's PATH)
+    df = host_a.shim / "df"
+    df.write_text('#!/bin/sh\necho "Filesystem 1024-blocks Used Available Capacity Mounted on"\n'
+                  'echo "/dev/full 1000000 999900 100 100% /"\n')
+    df.chmod(0o755)
+    proc = deploy.run(str(b.path), host_a.spec)
+    assert proc.returncode == 1
+    assert "not enough disk space" in proc.stdout
+    assert not (host_a.releases / f".incoming-{b.id}").exists()
+    assert_intact(host_a, a)
+
+
+def test_wrong_index_dir_is_refused_before_any_host(deploy: Deploy, indexes: dict[str, Index],
+                                                    tmp_path: Path) -> None:
+    unused = f"127.0.0.1:{free_port()}"
+    proc = deploy.run(str(tmp_path / "missing"), unused)
+    assert proc.returncode == 2 and "not a directory" in proc.stderr
+    proc = deploy.run(str(tmp_path), unused)
+    assert proc.returncode == 2 and "not an index" in proc.stderr
+    broken = tmp_path / "broken"
+    shutil.copytree(indexes["B"].path, broken)
+    victim = sorted((broken / "renditions").iterdir())[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    victim.write_bytes(bytes(data))
+    proc = deploy.run(str(broken), unused)
+    assert proc.returncode == 2 and "fails local verification" in proc.stderr
+    assert "unreachable" not in proc.stdout  # no host was contacted
