@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.gallery.extract import dominant
+from kiosk.gallery.extract import Filters, dominant
 from kiosk.gallery.reader import GalleryIndex, Match
 from kiosk.gallery.sources import SourceError, load_image
 from kiosk.pose.types import Pose
@@ -58,8 +58,11 @@ def query_images(
     model: Any,
     k: int = 3,
     metric: str = "cosine",
-    keypoint_score: float = 0.3,
+    keypoint_score: float = Filters.keypoint_score,
+    min_pose_score: float = Filters.min_pose_score,
 ) -> list[QueryResult]:
+    """The dominant pose of each image and its top-k; a pose below min_pose_score (MoveNet
+    always answers one pose, even for an empty room) counts as no person."""
     results = []
     for img in images:
         try:
@@ -68,8 +71,9 @@ def query_images(
             results.append(QueryResult(str(img), None, None, error=str(e)))
             continue
         pose = dominant(model.estimate(rgb), keypoint_score)
-        if pose is None:
-            results.append(QueryResult(str(img), None, rgb, error="no person found"))
+        if pose is None or pose.score < min_pose_score:
+            why = "" if pose is None else f" (pose score {pose.score:.2f} < {min_pose_score})"
+            results.append(QueryResult(str(img), None, rgb, error=f"no person found{why}"))
             continue
         results.append(QueryResult(str(img), pose, rgb, index.query(pose, k=k, metric=metric)))
     return results

@@ -55,10 +55,14 @@ def _decisions(built: Built) -> dict[str, int]:
     ("name", "kept"),
     [
         # whole people, clearly visible: kept
-        ("posenet-demo-images/tennis_standing.jpg", True),
-        ("posenet-demo-images/baseball.jpg", True),
+        ("posenet-demo-images/backpackman.jpg", True),
         ("posenet-demo-images/frisbee.jpg", True),
-        # no full body in view: discarded
+        ("posenet-demo-images/frisbee_2.jpg", True),
+        ("posenet-demo-images/tennis_in_crowd.jpg", True),
+        # half bodies and close-ups: discarded
+        ("posenet-demo-images/tennis_standing.jpg", False),
+        ("posenet-demo-images/boy_doughnut.jpg", False),
+        ("posenet-demo-images/on_bus.jpg", False),
         ("posenet-demo-images/looking_at_computer.jpg", False),
         ("posenet-demo-images/with_computer.jpg", False),
         ("posenet-demo-images/tie_with_beer.jpg", False),
@@ -172,7 +176,7 @@ def test_self_retrieval(built: Built, shared_dir: Path, pose_model) -> None:
 # ---- robustness, incremental, atomic ---------------------------------------------------------
 def test_bad_files_are_skipped_with_reasons(shared_dir: Path, tmp_path: Path, pose_model) -> None:
     folder = tmp_path / "bad"
-    reasons = bad_files(folder, shared_dir / "data/posenet-demo-images/tennis_standing.jpg")
+    reasons = bad_files(folder, shared_dir / "data/posenet-demo-images/frisbee.jpg")
     (folder / "readme.txt").write_text("notes")
     s = build([folder], tmp_path / "out", BuildOptions(cache_dir=None), model=pose_model, progress=False)
     skipped = dict(s.skipped)
@@ -188,7 +192,7 @@ def test_bad_files_are_skipped_with_reasons(shared_dir: Path, tmp_path: Path, po
 
 def test_incremental_rebuild_extracts_only_new_sources(shared_dir: Path, tmp_path: Path, pose_model) -> None:
     cache = tmp_path / "cache"
-    first = ["baseball.jpg", "frisbee.jpg", "tennis_standing.jpg"]
+    first = ["backpackman.jpg", "frisbee.jpg", "frisbee_2.jpg"]
     folder = demo_folder(shared_dir, tmp_path / "photos", first)
     opts = BuildOptions(cache_dir=cache)
     s1 = build([folder], tmp_path / "out", opts, model=pose_model, progress=False)
@@ -196,9 +200,9 @@ def test_incremental_rebuild_extracts_only_new_sources(shared_dir: Path, tmp_pat
     records = {p: p.stat().st_mtime_ns for p in (cache / "poses").rglob("*.json")}
     assert len(records) == 3
 
-    demo_folder(shared_dir, folder, ["skiing.jpg", "snowboard.jpg"])
+    demo_folder(shared_dir, folder, ["multi_skiing.jpg", "tennis_in_crowd.jpg"])
     s2 = build([folder], tmp_path / "out", opts, model=pose_model, progress=False)
-    assert sorted(s2.sources_extracted) == ["photos/skiing.jpg", "photos/snowboard.jpg"]
+    assert sorted(s2.sources_extracted) == ["photos/multi_skiing.jpg", "photos/tennis_in_crowd.jpg"]
     assert sorted(s2.sources_cached) == [f"photos/{n}" for n in first]
     assert {p: p.stat().st_mtime_ns for p in records} == records  # old records untouched
     assert len(list((cache / "poses").rglob("*.json"))) == 5
@@ -227,7 +231,7 @@ def _interrupt_after(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
 
 
 def test_interrupted_build_leaves_no_out_dir(shared_dir, tmp_path, pose_model, monkeypatch) -> None:
-    folder = demo_folder(shared_dir, tmp_path / "photos", ["baseball.jpg", "frisbee.jpg", "skiing.jpg"])
+    folder = demo_folder(shared_dir, tmp_path / "photos", ["backpackman.jpg", "frisbee.jpg", "frisbee_2.jpg"])
     _interrupt_after(monkeypatch, 2)
     with pytest.raises(Injected):
         build([folder], tmp_path / "out", BuildOptions(), model=pose_model, progress=False)
@@ -235,9 +239,9 @@ def test_interrupted_build_leaves_no_out_dir(shared_dir, tmp_path, pose_model, m
 
 
 def test_interrupted_build_keeps_the_good_index(shared_dir, tmp_path, pose_model, monkeypatch) -> None:
-    folder = demo_folder(shared_dir, tmp_path / "photos", ["baseball.jpg", "frisbee.jpg"])
+    folder = demo_folder(shared_dir, tmp_path / "photos", ["backpackman.jpg", "frisbee.jpg"])
     good = build([folder], tmp_path / "out", BuildOptions(), model=pose_model, progress=False)
-    demo_folder(shared_dir, folder, ["skiing.jpg", "snowboard.jpg"])
+    demo_folder(shared_dir, folder, ["frisbee_2.jpg", "multi_skiing.jpg"])
     _interrupt_after(monkeypatch, 3)
     with pytest.raises(Injected):
         build([folder], tmp_path / "out", BuildOptions(), model=pose_model, progress=False)
@@ -254,7 +258,7 @@ def test_nothing_kept_writes_nothing(shared_dir, tmp_path, pose_model) -> None:
 
 
 def test_refuses_to_replace_a_non_index(shared_dir, tmp_path, pose_model) -> None:
-    folder = demo_folder(shared_dir, tmp_path / "photos", ["baseball.jpg"])
+    folder = demo_folder(shared_dir, tmp_path / "photos", ["frisbee.jpg"])
     (tmp_path / "home").mkdir()
     (tmp_path / "home/precious.txt").write_text("keep me")
     with pytest.raises(BuildError, match="not an index"):
@@ -266,7 +270,7 @@ def test_refuses_to_replace_a_non_index(shared_dir, tmp_path, pose_model) -> Non
 def test_mirror_adds_mirrored_entries(shared_dir: Path, tmp_path: Path, pose_model) -> None:
     from kiosk.match.normalize import flip_vector
 
-    folder = demo_folder(shared_dir, tmp_path / "photos", ["baseball.jpg", "tennis_standing.jpg"])
+    folder = demo_folder(shared_dir, tmp_path / "photos", ["backpackman.jpg", "frisbee.jpg"])
     s = build([folder], tmp_path / "out", BuildOptions(mirror=True), model=pose_model, progress=False)
     assert s.entries == 4 and s.mirrored_entries == 2
     idx = GalleryIndex.open(tmp_path / "out")
@@ -283,7 +287,7 @@ def test_mirror_adds_mirrored_entries(shared_dir: Path, tmp_path: Path, pose_mod
 
 
 def test_workers_give_the_same_index(shared_dir: Path, tmp_path: Path, models_dir: Path) -> None:
-    folder = demo_folder(shared_dir, tmp_path / "photos", ["baseball.jpg", "frisbee.jpg", "skiing.jpg"])
+    folder = demo_folder(shared_dir, tmp_path / "photos", ["backpackman.jpg", "frisbee.jpg", "frisbee_2.jpg"])
     ids = []
     for n in (1, 2):
         opts = BuildOptions(model="movenet-lightning", models_dir=models_dir, workers=n)
