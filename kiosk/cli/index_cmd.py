@@ -222,8 +222,13 @@ def run_query(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from kiosk.gallery.demo import ensure_demo_index
+    from kiosk.gallery.builder import BuildError
+    from kiosk.gallery.demo import DemoAssetError, ensure_demo_index
 
-    path = ensure_demo_index(args.out, models_dir=args.models_dir)
+    try:
+        path = ensure_demo_index(args.out, models_dir=args.models_dir, progress=True)
+    except (DemoAssetError, BuildError) as e:
+        print(f"kiosk index demo: {e}", file=sys.stderr)
+        return 1
     print(path)
     return 0

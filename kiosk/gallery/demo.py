@@ -69,9 +69,12 @@ def _fetch(asset: dict[str, Any], dest: Path, mirror: Path | None) -> Path:
 
 def fetch_demo_assets(dest: Path, mirror: Path | None = None) -> tuple[list[Path], Path]:
     """(asset files, metadata YAML) under dest, copied from the mirror or downloaded."""
-    from kiosk.paths import asset_mirror
+    from kiosk.paths import CHECKOUT, asset_mirror
 
-    mirror = mirror if mirror is not None else asset_mirror()
+    if mirror is None:
+        # The README's convention: ../shared beside the checkout is the mirror when present.
+        beside = CHECKOUT.parent / "shared"
+        mirror = asset_mirror() or (beside if (beside / "README.md").is_file() else None)
     spec = load_asset_list()
     files = [_fetch(a, dest, mirror) for a in spec["assets"]]
     meta = {
