@@ -3,7 +3,7 @@
 Every file is first written to a temporary file in the destination directory, its sha256 checked,
 and only then renamed (``os.replace``) to its final name: an interrupted or corrupted download never
 leaves a file under the final name. Decoder models also get their decoder-stripped twin
-(``entry.derived``) plus a ``<derived>.sha256`` sidecar recording its hash and its source's hash,
+(``entry.derived``) plus a ``cache/<derived>.sha256`` sidecar recording its hash and its source's hash,
 so loading can verify derived files too.
 """
 
@@ -121,7 +121,8 @@ def fetch_entry(entry: ModelEntry, dest: Path, mirror: Path | None = None) -> Pa
 
 
 def _sidecar(derived: Path) -> Path:
-    return derived.with_name(derived.name + ".sha256")
+    # kept under cache/ (git-ignored in the checkout's models/ directory)
+    return derived.parent / "cache" / (derived.name + ".sha256")
 
 
 def read_sidecar(derived: Path) -> tuple[str, str] | None:

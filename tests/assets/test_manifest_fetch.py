@@ -193,14 +193,20 @@ def test_load_refuses_checksum_mismatch_and_names_fetch(models_dir: Path, tmp_pa
         src, _ = verified_model_file(entry, models_dir)
         d = tmp_path / name
         d.mkdir()
-        for p in models_dir.glob(entry.load_file + "*"):
-            shutil.copy(p, d / p.name)
+        shutil.copy(models_dir / entry.load_file, d / entry.load_file)
+        if entry.derived:
+            shutil.copytree(models_dir / "cache", d / "cache")
+            verified_model_file(entry, d)  # intact copy (with its checksum record) loads
         data = bytearray((d / entry.load_file).read_bytes())
         data[-10] ^= 0x01
         (d / entry.load_file).write_bytes(bytes(data))
-        with pytest.raises(ChecksumError, match=f"refusing to load.*kiosk models fetch {name}"):
+        with pytest.raises(ChecksumError, match=f"does not match.*refusing to load.*fetch {name}"):
             verified_model_file(entry, d)
         assert src.is_file()
+        if entry.derived:  # no checksum record: refused too
+            shutil.rmtree(d / "cache")
+            with pytest.raises(ChecksumError, match="no valid checksum record"):
+                verified_model_file(entry, d)
 
 
 def test_missing_model_says_how_to_fetch(tmp_path: Path) -> None:

@@ -1,0 +1,93 @@
+"""Acceptance: the numpy decoder reproduces Coral's own PosenetDecoderOp reference outputs.
+
+For each *_quant_decoder.tflite CPU model, stripped of its decoder op, the raw outputs on
+test_couple.jpg (stretched to the input with nearest neighbour, as Coral did) decode to the
+poses of Coral's reference CSV: same count, same order, keypoints within 4.0 px, scores within 0.1.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kiosk.assets.manifest import load_manifest
+from kiosk.pose.engine import load_pose_model
+from kiosk.pose.images import load_image
+from kiosk.pose.posenet_decode import decode_multiple_poses
+from kiosk.pose.preprocess import prepare
+from kiosk.pose.types import KEYPOINT_NAMES
+
+SIZES = ["353x481", "481x641", "721x1281"]
+PX_TOL = 4.0
+SCORE_TOL = 0.1
+
+
+def _reference(shared_dir: Path, size: str) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    h, w = size.split("x")
+    path = shared_dir / "data/coral" / f"posenet_mobilenet_v1_075_{h}_{w}_quant_decoder_reference.csv"
+    poses: dict[int, list[dict[str, str]]] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            poses.setdefault(int(row["pose_id"]), []).append(row)
+    out = []
+    for pid in sorted(poses):
+        rows = poses[pid]
+        assert [r["keypoint_label"] for r in rows] == [n.upper() for n in KEYPOINT_NAMES]
+        xy = np.array([[float(r["keypoint_x"]), float(r["keypoint_y"])] for r in rows])
+        scores = np.array([float(r["keypoint_score"]) for r in rows])
+        out.append((float(rows[0]["pose_score"]), xy, scores))
+    return out
+
+
+@pytest.fixture(scope="module")
+def couple(shared_dir: Path) -> np.ndarray:
+    return load_image(shared_dir / "data/coral/test_couple.jpg")
+
+
+@pytest.mark.parametrize("coral_quirk", [False, True])
+@pytest.mark.parametrize("size", SIZES)
+def test_decoder_reproduces_coral_reference(
+    models_dir: Path, shared_dir: Path, couple: np.ndarray, size: str, coral_quirk: bool
+) -> None:
+    model = load_pose_model(f"posenet-{size}", delegate="cpu", models_dir=models_dir)
+    assert model.sha256 != load_manifest().get(f"posenet-{size}").sha256  # the stripped file
+    tensor, _ = prepare(couple, model.input_size, "coral")
+    hm, off, disp, _ = model.raw_outputs(tensor)  # type: ignore[attr-defined]
+    poses = decode_multiple_poses(hm, off, disp, coral_quirk=coral_quirk)
+    ref = _reference(shared_dir, size)
+    assert len(ref) >= 2
+    assert len(poses) == len(ref)
+    for got, (ref_score, ref_xy, ref_scores) in zip(poses, ref, strict=True):
+        assert np.linalg.norm(got.xy - ref_xy, axis=1).max() <= PX_TOL
+        assert np.abs(got.scores - ref_scores).max() <= SCORE_TOL
+        assert abs(got.score - ref_score) <= SCORE_TOL
+
+
+def test_coral_preprocessing_is_pils_nearest(couple: np.ndarray) -> None:
+    for size in SIZES:
+        h, w = (int(v) for v in size.split("x"))
+        tensor, tf = prepare(couple, (h, w), "coral")
+        expected = np.asarray(Image.fromarray(couple).resize((w, h), Image.NEAREST))
+        assert np.array_equal(tensor, expected), size
+        assert (tf.offset_x, tf.offset_y) == (0.0, 0.0)
+
+
+def test_estimate_with_coral_preprocessing_maps_reference_to_source(
+    models_dir: Path, shared_dir: Path, couple: np.ndarray
+) -> None:
+    """The full estimate() path: Coral's reference, scaled to the photo, matches within tolerance."""
+    model = load_pose_model("posenet-481x641", delegate="cpu", preprocess="coral", models_dir=models_dir)
+    poses = model.estimate(couple)
+    ref = _reference(shared_dir, "481x641")
+    assert len(poses) == len(ref)
+    sx = couple.shape[1] / 641
+    sy = couple.shape[0] / 481
+    for got, (_, ref_xy, _) in zip(poses, ref, strict=True):
+        expected = (ref_xy + 0.5) * np.array([sx, sy])
+        assert np.linalg.norm(got.xy - expected, axis=1).max() <= PX_TOL * max(sx, sy)
+    assert set(model.last_timings) == {"preprocess", "invoke", "decode"}
+    assert all(v >= 0 for v in model.last_timings.values())

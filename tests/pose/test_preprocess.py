@@ -1,0 +1,80 @@
+"""Preprocessing: letterbox (keep aspect) and Coral's stretch, and the transform back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kiosk.pose.movenet_decode import decode_movenet
+from kiosk.pose.preprocess import letterbox, nearest_indices, prepare, stretch
+
+
+@pytest.mark.parametrize(("src", "dst"), [(1920, 1281), (1278, 721), (480, 641), (640, 192), (7, 3)])
+def test_nearest_indices_match_pil(src: int, dst: int) -> None:
+    ramp = np.tile(np.arange(src, dtype=np.int32), (2, 1))
+    pil = np.asarray(Image.fromarray(ramp).resize((dst, 2), Image.NEAREST))[0]
+    assert np.array_equal(nearest_indices(src, dst), pil)
+
+
+@pytest.mark.parametrize("shape", [(480, 640), (640, 480), (1280, 720), (100, 1000), (5, 3)])
+def test_letterbox_keeps_aspect_and_maps_back(shape: tuple[int, int]) -> None:
+    h, w = shape
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(1, 255, (h, w, 3), dtype=np.uint8)
+    for size in [(192, 192), (481, 641)]:
+        out, tf = letterbox(rgb, size)
+        assert out.shape == (*size, 3) and out.dtype == np.uint8
+        assert tf.scale_x == pytest.approx(tf.scale_y, rel=0.02)  # aspect kept (rounding)
+        # padding is black, content is not (source has no zero pixels... after averaging)
+        content = out[round(tf.offset_y) : round(tf.offset_y + h * tf.scale_y),
+                      round(tf.offset_x) : round(tf.offset_x + w * tf.scale_x)]  # fmt: skip
+        assert content.min() > 0
+        assert out.sum() == out[out > 0].sum()
+        corners = np.array([[0.0, 0.0], [w, h], [w / 2, h / 3]], np.float32)
+        np.testing.assert_allclose(tf.to_source(tf.to_model(corners)), corners, rtol=1e-5, atol=1e-3)
+        # source corners land on the content's edges in the model input
+        m = tf.to_model(np.array([[0.0, 0.0], [w, h]], np.float32))
+        assert m[0].tolist() == pytest.approx([tf.offset_x, tf.offset_y])
+        assert m[1, 0] <= size[1] + 1e-3 and m[1, 1] <= size[0] + 1e-3
+
+
+def test_letterbox_pixel_content_lands_where_the_transform_says() -> None:
+    rgb = np.zeros((400, 200, 3), np.uint8)  # portrait
+    rgb[300:320, 50:70] = 255  # a white square centred at (60, 310) (x, y)
+    out, tf = letterbox(rgb, (192, 192))
+    ys, xs = np.nonzero(out[..., 0] > 128)
+    centre = np.array([[xs.mean() + 0.5, ys.mean() + 0.5]])
+    np.testing.assert_allclose(tf.to_source(centre)[0], [60, 310], atol=2.5)
+
+
+def test_movenet_normalised_coordinates_map_to_portrait_source() -> None:
+    """MoveNet's (y, x) are normalised to the padded input: undo the padding, not just scale."""
+    h, w = 400, 200
+    _, tf = letterbox(np.zeros((h, w, 3), np.uint8), (192, 192))
+    out = np.zeros((1, 1, 17, 3), np.float32)
+    out[0, 0, :, 0] = 0.5  # y: middle
+    out[0, 0, :, 1] = 0.25  # x: 48 px into the 192 input = the left edge of the 96-px content
+    out[0, 0, 0, 1] = 0.5  # nose in the middle
+    out[0, 0, :, 2] = 0.9
+    d = decode_movenet(out, (192, 192))
+    xy = tf.to_source(d.xy)
+    np.testing.assert_allclose(xy[0], [100, 200], atol=1e-3)
+    np.testing.assert_allclose(xy[1], [0, 200], atol=1e-3)
+    assert d.score == pytest.approx(0.9)
+
+
+def test_stretch_transform() -> None:
+    rgb = np.zeros((300, 500, 3), np.uint8)
+    out, tf = stretch(rgb, (481, 641))
+    assert out.shape == (481, 641, 3)
+    np.testing.assert_allclose(tf.to_source(np.array([[641.0, 481.0]])), [[500, 300]], rtol=1e-6)
+
+
+def test_prepare_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="preprocess"):
+        prepare(np.zeros((4, 4, 3), np.uint8), (8, 8), "bogus")
+    with pytest.raises(ValueError, match="RGB"):
+        prepare(np.zeros((4, 4), np.uint8), (8, 8))
+    with pytest.raises(ValueError, match="uint8"):
+        prepare(np.zeros((4, 4, 3), np.float32), (8, 8))
