@@ -91,3 +91,13 @@ def test_estimate_with_coral_preprocessing_maps_reference_to_source(
         assert np.linalg.norm(got.xy - expected, axis=1).max() <= PX_TOL * max(sx, sy)
     assert set(model.last_timings) == {"preprocess", "invoke", "decode"}
     assert all(v >= 0 for v in model.last_timings.values())
+
+
+def test_coral_reference_report(
+    models_dir: Path, shared_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiosk.pose import coral_reference
+
+    assert coral_reference.main(["--mirror", str(shared_dir), "--models-dir", str(models_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" yes") == 3 and "NO" not in out
