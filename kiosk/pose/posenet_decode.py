@@ -163,19 +163,17 @@ class _Grid:
         self.flat = padded.reshape(-1)
         row = (self.w + 1) * self.c
         self.steps = np.array([row, self.c], dtype=np.intp)
-        self.corners = np.array([0, self.c, row, row + self.c], dtype=np.intp)[:, None, None]
+        self.corners = np.array([[0, self.c], [row, row + self.c]], dtype=np.intp)[..., None, None]
         self.upper = np.array([self.h - 1, self.w - 1], dtype=np.float32)
 
     def sample(self, p: np.ndarray, channels: np.ndarray) -> np.ndarray:
-        """p: (n, 2) positions (y, x); channels: (n, k) -> (n, k) interpolated values."""
-        p0 = p.astype(np.intp)
+        """p: (n, 2) float32 positions (y, x); channels: (n, k) -> (n, k) interpolated values."""
+        p0 = np.floor(p)
         frac = p - p0
-        idx = (p0 @ self.steps)[:, None] + channels
-        v = self.flat[self.corners + idx[None]]  # (4, n, k)
-        wx = frac[:, 1:2]
-        top = v[0] + (v[1] - v[0]) * wx
-        bottom = v[2] + (v[3] - v[2]) * wx
-        return top + (bottom - top) * frac[:, 0:1]
+        idx = (p0.astype(np.intp) @ self.steps)[:, None] + channels
+        v = self.flat[self.corners + idx]  # (2, 2, n, k): [row y0|y1][col x0|x1]
+        rows = v[:, 0] + (v[:, 1] - v[:, 0]) * frac[:, 1:2]
+        return rows[0] + (rows[1] - rows[0]) * frac[:, 0:1]
 
     def clamp(self, p: np.ndarray) -> np.ndarray:
         np.maximum(p, 0.0, out=p)
@@ -224,14 +222,19 @@ def root_candidates(
     heatmaps: np.ndarray, score_threshold: float, local_max_radius: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Local maxima of the logits >= logodds(threshold): (ys, xs, parts, logits) by logit desc."""
-    h, w, _ = heatmaps.shape
-    r = local_max_radius
-    padded = np.full((h + 2 * r, w + 2 * r, heatmaps.shape[2]), -np.inf, dtype=np.float32)
-    padded[r : r + h, r : r + w] = heatmaps
-    local_max = heatmaps.copy()
-    for dy in range(2 * r + 1):
-        for dx in range(2 * r + 1):
-            np.maximum(local_max, padded[dy : dy + h, dx : dx + w], out=local_max)
+    local_max = heatmaps
+    for axis in (0, 1):  # separable max filter over a (2r+1) x (2r+1) window
+        src = local_max
+        local_max = src.copy()
+        n = src.shape[axis]
+        for shift in range(1, local_max_radius + 1):
+            if shift >= n:
+                break
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[axis], hi[axis] = slice(0, n - shift), slice(shift, n)
+            np.maximum(local_max[tuple(lo)], src[tuple(hi)], out=local_max[tuple(lo)])
+            np.maximum(local_max[tuple(hi)], src[tuple(lo)], out=local_max[tuple(hi)])
     mask = (heatmaps >= _logodds(score_threshold)) & (heatmaps >= local_max)
     ys, xs, ks = np.nonzero(mask)
     logits = heatmaps[ys, xs, ks]
