@@ -94,6 +94,8 @@ def load_image(path: Path) -> np.ndarray:
         raise
     except UnidentifiedImageError:
         raise SourceError(f"{path}: not a readable image (unknown or corrupt format)") from None
+    except Image.DecompressionBombError as e:
+        raise SourceError(f"{path}: image too large ({e})") from None
     except (OSError, ValueError, SyntaxError) as e:
         raise SourceError(f"{path}: corrupt or truncated image ({e})") from None
     if rgb.ndim != 3 or rgb.shape[0] < 8 or rgb.shape[1] < 8:

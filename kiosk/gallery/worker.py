@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 
 from kiosk.gallery import extract as ex
-from kiosk.gallery.cache import ExtractionCache, FrameRecord, file_sha256, short_hash
+from kiosk.gallery.cache import (
+    ExtractionCache,
+    FrameRecord,
+    file_sha256,
+    pose_from_list,
+    pose_to_list,
+    short_hash,
+)
 from kiosk.gallery.rendition import RenditionSpec, crop_box, render, to_rendition_coords
 from kiosk.gallery.sources import Source, SourceError, iter_frames, iter_video_frames, load_image
 from kiosk.pose.types import Pose
@@ -113,6 +120,10 @@ def process_source(src: Source, cfg: WorkerConfig, model: Any) -> SourceResult:
     except OSError as e:
         res.error = f"{src.name}: cannot read ({e.strerror or e})"
         res.drafts.clear()
+    except Exception as e:  # one bad file never aborts a build; the reason is reported
+        log.warning("%s: unexpected error, source skipped", src.name, exc_info=True)
+        res.error = f"{src.name}: unexpected error ({type(e).__name__}: {e})"
+        res.drafts.clear()
     return res
 
 
@@ -140,7 +151,9 @@ def _process(src: Source, cfg: WorkerConfig, model: Any, res: SourceResult) -> N
         frames = []
         for t, rgb in iter_frames(src, cfg.fps):
             h, w = rgb.shape[:2]
-            rec = FrameRecord(t, w, h, list(model.estimate(rgb)))
+            # Round-tripped through the cache format, so a rebuild from the cache is identical.
+            poses = [pose_from_list(pose_to_list(p)) for p in model.estimate(rgb)]
+            rec = FrameRecord(t, w, h, poses)
             frames.append(rec)
             res.frames_seen += 1
             res.frame_size = (w, h)

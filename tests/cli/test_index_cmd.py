@@ -123,3 +123,18 @@ def test_build_missing_source(tmp_path: Path, capsys) -> None:
 def test_open_broken_index_is_exit_1(tmp_path: Path, capsys) -> None:
     assert main(["index", "inspect", str(tmp_path)]) == 1
     assert "manifest.json: missing" in capsys.readouterr().err
+
+
+def test_build_progress_bar_on_stderr(shared_dir: Path, models_dir: Path, tmp_path: Path, capsys) -> None:
+    photos = shared_dir / "data/posenet-demo-images"
+    rc = main(["index", "build", str(photos / "frisbee.jpg"), str(photos / "frisbee_2.jpg"),
+               "-o", str(tmp_path / "i"), "--model", "movenet-lightning", "--models-dir",
+               str(models_dir), "--no-cache"])
+    out = capsys.readouterr()
+    assert rc == 0 and out.out == ""
+    assert "building [" in out.err and "2/2 sources, 2 frames" in out.err
+
+
+def test_verify_missing_dir(tmp_path: Path, capsys) -> None:
+    assert main(["index", "verify", str(tmp_path / "nope")]) == 1
+    assert "not a directory" in capsys.readouterr().err

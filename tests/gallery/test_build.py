@@ -199,6 +199,8 @@ def test_incremental_rebuild_extracts_only_new_sources(shared_dir: Path, tmp_pat
     assert sorted(s1.sources_extracted) == [f"photos/{n}" for n in first]
     records = {p: p.stat().st_mtime_ns for p in (cache / "poses").rglob("*.json")}
     assert len(records) == 3
+    again = build([folder], tmp_path / "out", opts, model=pose_model, progress=False)
+    assert again.sources_extracted == [] and again.index_id == s1.index_id  # same from the cache
 
     demo_folder(shared_dir, folder, ["multi_skiing.jpg", "tennis_in_crowd.jpg"])
     s2 = build([folder], tmp_path / "out", opts, model=pose_model, progress=False)
