@@ -85,7 +85,10 @@ def download(url: str, dest: Path, sha256: str, timeout: float = 60.0) -> Path:
     except ChecksumError:
         raise
     except Exception as exc:
-        raise FetchError(f"download of {url} failed: {exc}; nothing written to {dest}") from exc
+        raise FetchError(
+            f"download of {url} failed: {exc}; nothing written to {dest}. Check the network, or "
+            "copy from a local mirror with --mirror DIR (or KIOSK_ASSET_MIRROR)"
+        ) from exc
 
 
 def find_in_mirror(mirror: Path, file_name: str) -> Path | None:
