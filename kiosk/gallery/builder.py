@@ -8,7 +8,6 @@ deleted; an interrupted or failed build removes its temp directory and never tou
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ import numpy as np
 
 from kiosk.gallery import extract as ex
 from kiosk.gallery import manifest as mf
+from kiosk.gallery.atomic import BuildError, check_out_dir, clean_stale, swap_into_place
 from kiosk.gallery.metadata import MetadataTable
 from kiosk.gallery.progress import Progress
 from kiosk.gallery.rendition import RenditionSpec
@@ -34,10 +34,6 @@ from kiosk.gallery.worker import SourceResult, WorkerConfig, process_source
 log = logging.getLogger(__name__)
 
 DEFAULT_FPS = 2.0
-
-
-class BuildError(Exception):
-    """The build cannot run (bad arguments, OUT_DIR not an index, model missing)."""
 
 
 @dataclass(frozen=True)
@@ -129,55 +125,6 @@ def _run_in_worker(src: Source) -> SourceResult:
 
 
 # ---- the build ----------------------------------------------------------------------------
-def _check_out_dir(out: Path) -> None:
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise BuildError(f"{out}: exists and is not a directory; choose another -o OUT_DIR")
-    if out.is_dir() and any(out.iterdir()) and not (out / mf.MANIFEST).is_file():
-        raise BuildError(
-            f"{out}: exists, is not empty and is not an index; refusing to replace it"
-            " (choose another -o OUT_DIR or remove it)"
-        )
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    rc = fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    return rc == 0
-
-
-def _clean_stale(out: Path) -> None:
-    """Remove temp dirs left next to out by builds that were killed (their pid is gone)."""
-    for p in out.parent.glob(f".{out.name}.building-*"):
-        try:
-            pid = int(p.name.rsplit(".building-", 1)[1].split("-")[0])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            log.info("removing %s, left by an interrupted build", p)
-            shutil.rmtree(p, ignore_errors=True)
-        except (ValueError, IndexError, PermissionError):
-            continue
-
-
-def swap_into_place(tmp: Path, out: Path) -> None:
-    """Make tmp appear at out; any previous out is removed afterwards."""
-    if out.exists():
-        if _exchange(tmp, out):
-            shutil.rmtree(tmp, ignore_errors=True)
-            return
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(out, old)
-        os.rename(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, out)
-
-
 def _load_model(options: BuildOptions) -> Any:
     from kiosk.pose.engine import load_pose_model
 
@@ -198,7 +145,7 @@ def build(
 
     options = options or BuildOptions()
     out = Path(out_dir).expanduser().absolute()
-    _check_out_dir(out)
+    check_out_dir(out)
     t0 = time.monotonic()
     srcs, skipped = enumerate_sources(sources)
     meta = MetadataTable.load(options.metadata)
@@ -218,7 +165,7 @@ def build(
     summary = BuildSummary(out)
     summary.skipped.extend((s.name, s.reason) for s in skipped)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _clean_stale(out)
+    clean_stale(out)
     tmp = out.parent / f".{out.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     (tmp / mf.RENDITIONS).mkdir(parents=True)
     try:
