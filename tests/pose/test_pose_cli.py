@@ -80,3 +80,13 @@ def test_models_fetch_list_strip_info(
     assert "custom ops: none" in info and "concat [1, 23, 31, 64]" in info
     assert main(["models", "fetch", "--mirror", str(shared_dir), "--dest", str(dest), "nope"]) == 1
     shutil.rmtree(dest)
+
+
+def test_pose_summary_and_coral_preprocessing(
+    use_models_dir: Path, shared_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = str(shared_dir / "data/coral/test_couple.jpg")
+    assert main(["pose", image, "--delegate", "cpu", "--preprocess", "coral"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{image}: 1920x1278, 2 pose(s)"
+    assert out[1].startswith("  #0 score 0.89") and "keypoints >= 0.2" in out[1]
