@@ -273,6 +273,7 @@ def _write_index(
             "frame_size": list(res.frame_size) if res.frame_size else None,
             "frames_seen": res.frames_seen,
             "entries": len(res.drafts),
+            "discarded": {r: res.discarded[r] for r in sorted(res.discarded)},
             **meta.lookup(src.name).to_dict(),
         })
         for k, d in enumerate(res.drafts):

@@ -46,35 +46,43 @@ def test_counts_add_up(built: Built) -> None:
     assert m["model"]["name"] == "movenet-lightning" and len(m["model"]["sha256"]) == 64
 
 
-def _decisions(built: Built) -> dict[str, int]:
+def _sources(built: Built) -> dict[str, dict]:
     sources = json.loads((built.path / "sources.json").read_text())["sources"]
-    return {s["name"]: s["entries"] for s in sources}
+    return {s["name"]: s for s in sources}
 
 
 @pytest.mark.parametrize(
-    ("name", "kept"),
+    ("name", "reason"),
     [
         # whole people, clearly visible: kept
-        ("posenet-demo-images/backpackman.jpg", True),
-        ("posenet-demo-images/frisbee.jpg", True),
-        ("posenet-demo-images/frisbee_2.jpg", True),
-        ("posenet-demo-images/tennis_in_crowd.jpg", True),
-        # half bodies and close-ups: discarded
-        ("posenet-demo-images/tennis_standing.jpg", False),
-        ("posenet-demo-images/boy_doughnut.jpg", False),
-        ("posenet-demo-images/on_bus.jpg", False),
-        ("posenet-demo-images/looking_at_computer.jpg", False),
-        ("posenet-demo-images/with_computer.jpg", False),
-        ("posenet-demo-images/tie_with_beer.jpg", False),
+        ("backpackman.jpg", None),
+        ("frisbee.jpg", None),
+        ("frisbee_2.jpg", None),
+        ("tennis_in_crowd.jpg", None),
+        # half bodies and close-ups
+        ("tennis_standing.jpg", "not full body"),
+        ("boy_doughnut.jpg", "not full body"),
+        ("on_bus.jpg", "not full body"),
+        ("looking_at_computer.jpg", "not full body"),
+        # a whole person, but small in a wide shot
+        ("person_bench.jpg", "person too small"),
+        ("snowboard.jpg", "person too small"),
     ],
 )
-def test_expected_decisions(built: Built, name: str, kept: bool) -> None:
-    assert (_decisions(built)[name] > 0) is kept
+def test_expected_decisions(built: Built, name: str, reason: str | None) -> None:
+    s = _sources(built)[f"posenet-demo-images/{name}"]
+    assert s["frames_seen"] == 1
+    if reason is None:
+        assert (s["entries"], s["discarded"]) == (1, {})
+    else:
+        assert (s["entries"], s["discarded"]) == (0, {reason: 1})
 
 
 def test_video_is_deduplicated_not_emptied(built: Built) -> None:
-    n = _decisions(built)["pose_squats.mp4"]
-    assert 1 <= n < N_VIDEO_FRAMES
+    s = _sources(built)["pose_squats.mp4"]
+    assert s["frames_seen"] == N_VIDEO_FRAMES and s["kind"] == "video"
+    assert s["entries"] + sum(s["discarded"].values()) == N_VIDEO_FRAMES
+    assert 1 <= s["entries"] < N_VIDEO_FRAMES and s["discarded"].get("near duplicate", 0) >= 1
 
 
 def test_every_rendition_exists_with_display_size(built: Built) -> None:
