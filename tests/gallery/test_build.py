@@ -303,3 +303,22 @@ def test_workers_give_the_same_index(shared_dir: Path, tmp_path: Path, models_di
         opts = BuildOptions(model="movenet-lightning", models_dir=models_dir, workers=n)
         ids.append(build([folder], tmp_path / f"out{n}", opts, progress=False).index_id)
     assert ids[0] == ids[1]
+
+
+def test_new_display_size_rerenders_from_cached_poses(built: Built, shared_dir: Path, tmp_path: Path,
+                                                      pose_model) -> None:
+    """Poses come from the cache; only the frames that are kept are decoded again and re-cut."""
+    from kiosk.gallery.rendition import RenditionSpec
+
+    video = shared_dir / "data/recordings/pose_squats.mp4"
+    opts = BuildOptions(cache_dir=built.cache, spec=RenditionSpec(size=(480, 540)))
+    s = build([video, shared_dir / "data/posenet-demo-images/frisbee.jpg"], tmp_path / "small", opts,
+              model=pose_model, progress=False)
+    assert s.sources_extracted == [] and len(s.sources_cached) == 2
+    big = _sources(built)["pose_squats.mp4"]["entries"] + 1
+    assert s.entries == big
+    idx = GalleryIndex.open(tmp_path / "small", verify=True)
+    assert idx.display_size == (480, 540)
+    for i in range(len(idx)):
+        with Image.open(idx.rendition_path(i)) as im:
+            assert im.size == (480, 540)
