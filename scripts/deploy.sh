@@ -247,11 +247,18 @@ bounded() { local s=$1; shift; if command -v timeout >/dev/null 2>&1; then timeo
 REMOTE_PROBE=$REMOTE_COMMON'
 id=$1
 echo "root=$root"
-if out=$(eval "$kiosk --version" 2>&1); then
+# the kiosk command (its first word; "env X=1 kiosk" style prefixes are skipped) must resolve
+set -f
+for word in $kiosk; do
+  case $word in env|*=*) continue ;; esac
+  break
+done
+set +f
+if command -v "$word" >/dev/null 2>&1; then
   echo "kiosk=ok"
 else
   echo "kiosk=missing"
-  printf "kiosk_error=%s\n" "$(printf "%s" "$out" | tail -n 1)"
+  echo "kiosk_error=$word: not found (PATH=$PATH)"
 fi
 echo "current=$(readlink "$root/current" 2>/dev/null || true)"
 echo "previous=$(readlink "$root/previous" 2>/dev/null || true)"
@@ -326,6 +333,7 @@ bounded "$secs" bash -c "$cmd" 2>&1
 
 REMOTE_STATUS=$REMOTE_COMMON'
 bounded 30 bash -c "$kiosk status --json" 2>&1
+echo "status_exit=$?"
 '
 
 # prune: keep the newest KEEP releases and always current and previous; print what was deleted.
@@ -409,6 +417,10 @@ read_status() {
   out=$(rrun $(( CONNECT_TIMEOUT + 40 )) "$REMOTE_STATUS" 2>/dev/null) || true
   id=$(json_string_field index_id <<<"$out")
   state=$(json_string_field state <<<"$out")
+  # `kiosk status` exits non-zero when the status is stale or the kiosk process is gone
+  if ! grep -q '^status_exit=0$' <<<"$out"; then
+    state="unhealthy(${state:-no status}: $(grep -v '^status_exit=' <<<"$out" | grep -v '^[[:space:]]*["{}]' | tail -n 1))"
+  fi
   printf '%s %s\n' "${id:--}" "${state:--}"
 }
 
@@ -421,13 +433,13 @@ wait_for_index() {
     LAST_STATUS=$(read_status)
     if [ "${LAST_STATUS%% *}" = "$want" ]; then
       case ${LAST_STATUS#* } in
-        stopped|stopping|error|failed) ;;
+        unhealthy*|stopped|stopping|error|failed) ;;
         *) return 0 ;;
       esac
     fi
     now=$(date +%s)
     [ "$now" -lt "$deadline" ] || return 1
-    sleep 1
+    sleep 0.5
   done
 }
 
@@ -570,7 +582,7 @@ deploy_host() {
     if [ "$rc" = 255 ]; then
       FAIL_REASON="verification not run: $(ssh_error "$out" "$rc")"
     else
-      FAIL_REASON="verification failed on the host: $(grep -v '^Warning: Permanently' <<<"$out" | tail -n 1)"
+      FAIL_REASON="verification failed on the host: $(grep -v '^Warning: Permanently' <<<"$out" | tail -n 3 | tr '\n' ' ')"
       # a corrupt upload is dropped so the next run uploads afresh; current was never touched
       rrun $(( CONNECT_TIMEOUT + 60 )) "$REMOTE_DROP_STAGING" "$INDEX_ID" >/dev/null 2>&1 || true
       if [ "$verify_dir" = "$P_ROOT/releases/$INDEX_ID" ] && [ "$old_prev" != "releases/$INDEX_ID" ]; then

@@ -8,7 +8,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,24 +72,113 @@ class Index:
 
 
 @pytest.fixture(scope="session")
-def deploy_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("deploy")
+def deploy_tmp() -> Iterator[Path]:
+    """Our own temp dir: pytest's numbered basetemp dirs are rotated by concurrent pytest runs."""
+    path = Path(tempfile.mkdtemp(prefix="deploy-tests-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _real_flavor(tmp: Path, shared_dir: Path) -> Flavor:
+    """The real `kiosk` console script (next to this Python), replaying the squats recording."""
+    script = Path(sys.executable).parent / "kiosk"
+    if not script.exists():
+        found = shutil.which("kiosk")
+        assert found, "the kiosk command is not installed (pip install -e .)"
+        script = Path(found)
+    bin_dir = tmp / "kiosk-bin"
+    bin_dir.mkdir()
+    (bin_dir / "kiosk").symlink_to(script)
+    recording = shared_dir / "data" / "recordings" / "pose_squats.mp4"
+    assert recording.is_file(), recording
+
+    class Real(Flavor):
+        def kiosk_argv(self, index: Path) -> list[str]:
+            return [str(self.bin_dir / "kiosk"), "run", "--index", str(index),
+                    "--source", f"replay:{recording}", "--loop", "--headless"]
+
+    return Real("real", bin_dir)
+
+
+def use_standin() -> bool:
+    """DEPLOY_TEST_KIOSK=standin runs the deploy tests against tests/scripts/fake_kiosk.py
+    (fast, for work on deploy.sh itself); the default is the real kiosk."""
+    return os.environ.get("DEPLOY_TEST_KIOSK", "real") == "standin"
 
 
 @pytest.fixture(scope="session")
-def flavor(deploy_tmp: Path) -> Flavor:
-    return _standin_flavor(deploy_tmp)
+def flavor(deploy_tmp: Path, request: pytest.FixtureRequest) -> Flavor:
+    if use_standin():
+        return _standin_flavor(deploy_tmp)
+    return _real_flavor(deploy_tmp, request.getfixturevalue("shared_dir"))
 
 
 @pytest.fixture(scope="session")
-def indexes(deploy_tmp: Path, flavor: Flavor) -> dict[str, Index]:
-    """Three distinct valid indexes A, B, C and one the kiosk refuses (it still verifies)."""
+def kiosk_env(flavor: Flavor, request: pytest.FixtureRequest, deploy_tmp: Path) -> dict[str, str]:
+    """Environment of the kiosk hosts (their ssh sessions and kiosk processes)."""
+    env = {"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
+           "KIOSK_ASSET_MIRROR": os.environ.get("KIOSK_ASSET_MIRROR", ""),
+           "KIOSK_CACHE_DIR": str(deploy_tmp / "cache")}
+    if flavor.name == "real":
+        env["KIOSK_MODELS_DIR"] = str(request.getfixturevalue("models_dir"))
+    return env
+
+
+PHOTOS_A = ("tennis_standing.jpg", "skiing.jpg", "backpackman.jpg")
+PHOTOS_B = ("baseball.jpg", "frisbee.jpg", "snowboard.jpg", "tennis_in_crowd.jpg")
+_NOT_MANIFEST_BODY = ("format_version", "index_id", "builder_version", "created", "files",
+                      "manifest_sha256")
+
+
+def _real_build(flavor: Flavor, env: dict[str, str], photos: Path, names: tuple[str, ...],
+                dest: Path) -> str:
+    """`kiosk index build` of a few of the PoseNet demo photos."""
+    src = dest.parent / f"{dest.name}-photos"
+    src.mkdir(parents=True)
+    for name in names:
+        shutil.copy(photos / name, src / name)
+    proc = subprocess.run([str(flavor.bin_dir / "kiosk"), "index", "build", str(src), "-o", str(dest),
+                           "--partial-body", "--display-size", "240x270", "--no-cache", "--quiet"],
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads((dest / "manifest.json").read_text())["index_id"]
+
+
+def _derive(src: Path, dest: Path, note: str, *, break_tree: bool = False) -> str:
+    """A copy of a built index with one more file (so another index id), re-manifested with the
+    builder's own manifest writer. break_tree: garbage in the VP-tree file, with checksums to
+    match, so `kiosk index verify` passes but the kiosk cannot load the index."""
+    from kiosk.gallery.manifest import write_manifest
+
+    shutil.copytree(src, dest)
+    old = json.loads((dest / "manifest.json").read_text())
+    (dest / "deploy-test-note.txt").write_text(note + "\n")
+    if break_tree:
+        tree = dest / old["vector"]["tree"]
+        tree.write_bytes(b"not a VP-tree " * (tree.stat().st_size // 14 + 1))
+    (dest / "manifest.json").unlink()
+    body = {k: v for k, v in old.items() if k not in _NOT_MANIFEST_BODY}
+    return write_manifest(dest, body)["index_id"]
+
+
+@pytest.fixture(scope="session")
+def indexes(deploy_tmp: Path, flavor: Flavor, kiosk_env: dict[str, str],
+            request: pytest.FixtureRequest) -> dict[str, Index]:
+    """Three distinct valid indexes A, B, C and one the kiosk refuses although it verifies."""
+    root = deploy_tmp / "indexes"
     out = {}
-    for name in ("A", "B", "C"):
-        path = deploy_tmp / "indexes" / name
-        out[name] = Index(path, _standin_index(path, name))
-    path = deploy_tmp / "indexes" / "refused"
-    out["refused"] = Index(path, _standin_index(path, "refused", refuse=True))
+    if flavor.name != "real":
+        for name in ("A", "B", "C"):
+            out[name] = Index(root / name, _standin_index(root / name, name))
+        out["refused"] = Index(root / "refused", _standin_index(root / "refused", "refused", refuse=True))
+        return out
+    photos = request.getfixturevalue("shared_dir") / "data" / "posenet-demo-images"
+    out["A"] = Index(root / "A", _real_build(flavor, kiosk_env, photos, PHOTOS_A, root / "A"))
+    out["B"] = Index(root / "B", _real_build(flavor, kiosk_env, photos, PHOTOS_B, root / "B"))
+    out["C"] = Index(root / "C", _derive(root / "B", root / "C", "C: B plus a note"))
+    out["refused"] = Index(root / "refused", _derive(root / "A", root / "refused", "a broken tree",
+                                                     break_tree=True))
+    assert len({i.id for i in out.values()}) == 4, out
     return out
 
 
@@ -96,16 +187,10 @@ def client_key(deploy_tmp: Path) -> Path:
     return make_client_key(deploy_tmp)
 
 
-def _make_host(name: str, deploy_tmp: Path, client_key: Path, flavor: Flavor) -> KioskHost:
-    return KioskHost(name=name, dir=deploy_tmp / name, client_key=client_key, kiosk_bin=flavor.bin_dir,
-                     env={"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
-                          "KIOSK_ASSET_MIRROR": os.environ.get("KIOSK_ASSET_MIRROR", "")},
-                     kiosk_argv=flavor.kiosk_argv)
-
-
 def _host_fixture(name: str, request: pytest.FixtureRequest, deploy_tmp: Path, client_key: Path,
                   flavor: Flavor, indexes: dict[str, Index]) -> KioskHost:
-    host = _make_host(name, deploy_tmp, client_key, flavor)
+    host = KioskHost(name=name, dir=deploy_tmp / name, client_key=client_key, kiosk_bin=flavor.bin_dir,
+                     env=request.getfixturevalue("kiosk_env"), kiosk_argv=flavor.kiosk_argv)
     request.addfinalizer(host.stop)
     host.start_sshd()
     host.install_release(indexes["A"].path, indexes["A"].id)
