@@ -135,15 +135,18 @@ def _fail(path: Path, problem: str) -> None:
 
 def check_structure(path: Path, tree: Any) -> None:
     """Validate shapes and node links so a corrupt (unverified) file cannot crash a search."""
-    from kiosk.match.vptree_kernels import STACK
+    from kiosk.match.vptree_build import SKETCH_DIMS, STACK
 
     n, dims, n_nodes = len(tree), tree.dims, int(tree.meta["n_nodes"])
+    sk = min(SKETCH_DIMS, dims)
     expect = {
         "tree_vectors": ((n, dims), np.float32), "tree_ids": ((n,), np.int32),
-        "inverse": ((n,), np.int32), "node_range": ((n_nodes, 2), np.int32),
+        "node_range": ((n_nodes, 2), np.int32),
         "node_child": ((n_nodes, 2), np.int32), "node_bounds": ((n_nodes, 4), np.float32),
         "node_box": ((n_nodes, 2, dims), np.uint16), "box_origin": ((dims,), np.float32),
-        "box_step": ((dims,), np.float32),
+        "box_step": ((dims,), np.float32), "pca_mean": ((dims,), np.float32),
+        "pca_rot": ((sk, dims), np.float32),
+        "sketch_step": ((sk,), np.float32), "node_sbox": ((n_nodes, 2, sk), np.int8),
     }
     for attr, (shape, dtype) in expect.items():
         a = getattr(tree, attr)
@@ -178,5 +181,7 @@ def check_structure(path: Path, tree: Any) -> None:
         depth = new
         if level > STACK // 2:
             _fail(path, "tree too deep")
-    if not (np.isfinite(tree.box_step).all() and (tree.box_step > 0).all()):
-        _fail(path, "box scale")
+    for name in ("box_step", "sketch_step"):
+        scale = getattr(tree, name)
+        if not (np.isfinite(scale).all() and (scale > 0).all()):
+            _fail(path, f"{name} must be finite and > 0")

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from kiosk.match import treefile
+from kiosk.match import vptree_build as vb
 from kiosk.match._jit import use_numba
 from kiosk.match.treefile import IndexFormatError
 
@@ -44,11 +45,11 @@ log = logging.getLogger(__name__)
 
 __all__ = ["IndexFormatError", "VPTree"]
 
-DEFAULT_LEAF_SIZE = 16
+DEFAULT_LEAF_SIZE = 64
 N_CAND = 5
 N_SAMPLE = 48
-_ARRAYS = ("vectors", "ids", "inverse", "node_range", "node_child", "node_bounds", "node_box",
-           "box_origin", "box_step")
+_ARRAYS = ("vectors", "ids", "node_range", "node_child", "node_bounds", "node_box",
+           "box_origin", "box_step", "pca_mean", "pca_rot", "sketch_step", "node_sbox")
 
 
 def _check_vectors(vectors: np.ndarray) -> np.ndarray:
@@ -76,14 +77,18 @@ class VPTree:
         self.path = path
         self.tree_vectors: np.ndarray = arrays["vectors"]  # (N, D) float32, tree order
         self.tree_ids: np.ndarray = arrays["ids"]  # (N,) int32: id at each tree position
-        self.inverse: np.ndarray = arrays["inverse"]  # (N,) int32: tree position of each id
         self.node_range: np.ndarray = arrays["node_range"]
         self.node_child: np.ndarray = arrays["node_child"]
         self.node_bounds: np.ndarray = arrays["node_bounds"]
         self.node_box: np.ndarray = arrays["node_box"]
         self.box_origin: np.ndarray = arrays["box_origin"]  # (D,) float32
         self.box_step: np.ndarray = arrays["box_step"]  # (D,) float32
+        self.pca_mean: np.ndarray = arrays["pca_mean"]  # (D,) float32
+        self.pca_rot: np.ndarray = arrays["pca_rot"]  # (S, D) float32
+        self.sketch_step: np.ndarray = arrays["sketch_step"]  # (S,) float32
+        self.node_sbox: np.ndarray = arrays["node_sbox"]  # (n, 2, S) int8
         self._by_id: np.ndarray | None = None
+        self._inverse: np.ndarray | None = None
 
     # ---- building ---------------------------------------------------------------------
     @classmethod
@@ -98,33 +103,25 @@ class VPTree:
         n, dims = v.shape
         if n >= 2**31 - 1:
             raise ValueError("too many vectors for int32 ids")
-        if use_numba():
-            from kiosk.match.vptree_kernels import box_kernel as box_fn
-            from kiosk.match.vptree_kernels import build_kernel as build_fn
+        compiled = use_numba()
+        if compiled:
+            from kiosk.match.vptree_build import build_kernel as build_fn
         else:
-            from kiosk.match.vptree_numpy import box_numpy as box_fn
             from kiosk.match.vptree_numpy import build_numpy as build_fn
         perm, work, node_range, node_child, bounds = build_fn(
             v, int(leaf_size), int(seed) % 2**32, N_CAND, N_SAMPLE
         )
-        lo = v.min(axis=0).astype(np.float64) if n else np.zeros(dims)
-        hi = v.max(axis=0).astype(np.float64) if n else np.ones(dims)
-        step = np.where(hi > lo, (hi - lo) / 65535.0, 1.0).astype(np.float32)
-        origin = lo.astype(np.float32)
-        box = box_fn(work, node_range, node_child, origin.astype(np.float64),
-                     1.0 / step.astype(np.float64))
-        inverse = np.empty(n, dtype=np.int32)
-        inverse[perm] = np.arange(n, dtype=np.int32)
+        node_range = np.ascontiguousarray(node_range, dtype=np.int32)
+        node_child = np.ascontiguousarray(node_child, dtype=np.int32)
+        work = np.ascontiguousarray(work, dtype=np.float32)
         arrays = {
-            "vectors": np.ascontiguousarray(work, dtype=np.float32),
+            "vectors": work,
             "ids": perm.astype(np.int32),
-            "inverse": inverse,
-            "node_range": np.ascontiguousarray(node_range, dtype=np.int32),
-            "node_child": np.ascontiguousarray(node_child, dtype=np.int32),
+            "node_range": node_range,
+            "node_child": node_child,
             "node_bounds": np.ascontiguousarray(bounds, dtype=np.float32),
-            "node_box": np.ascontiguousarray(box, dtype=np.uint16),
-            "box_origin": origin,
-            "box_step": step,
+            **vb.box_arrays(work, node_range, node_child, compiled),
+            **vb.sketch_arrays(work, node_range, node_child, compiled),
         }
         meta = {"n": n, "dims": dims, "seed": int(seed), "metric": metric,
                 "leaf_size": int(leaf_size), "n_nodes": len(node_range)}
@@ -165,14 +162,21 @@ class VPTree:
         """(N, D) float32 stored vectors in id order (read-only; gathered once from the
         memory-mapped tree-order array, which is `tree_vectors`)."""
         if self._by_id is None:
-            by_id = np.asarray(self.tree_vectors)[np.asarray(self.inverse, dtype=np.intp)]
+            by_id = np.empty((len(self), self.dims), dtype=np.float32)
+            by_id[np.asarray(self.tree_ids, dtype=np.intp)] = self.tree_vectors
             by_id.setflags(write=False)
             self._by_id = by_id
         return self._by_id
 
     def vector(self, i: int) -> np.ndarray:
         """(D,) the stored vector of id i, without gathering all of them."""
-        return np.asarray(self.tree_vectors[int(self.inverse[i])])
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"id {i} out of range (tree has {len(self)} vectors)")
+        if self._inverse is None:
+            inverse = np.empty(len(self), dtype=np.int64)
+            inverse[np.asarray(self.tree_ids, dtype=np.intp)] = np.arange(len(self))
+            self._inverse = inverse
+        return np.asarray(self.tree_vectors[int(self._inverse[i])])
 
     # ---- queries ----------------------------------------------------------------------
     def _queries(self, queries: np.ndarray, name: str = "queries") -> np.ndarray:
@@ -215,7 +219,8 @@ class VPTree:
             from kiosk.match.vptree_kernels import knn_kernel
 
             knn_kernel(self.tree_vectors, self.tree_ids, self.node_range, self.node_child,
-                       self.node_bounds, q, k, max_distance, ids, dists)
+                       self.node_bounds, self.pca_mean, self.pca_rot,
+                       self.sketch_step, self.node_sbox, q, k, max_distance, ids, dists)
             return ids, dists
         from kiosk.match.vptree_numpy import search_numpy
 

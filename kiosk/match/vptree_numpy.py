@@ -77,32 +77,6 @@ def build_numpy(vectors: np.ndarray, leaf_size: int, seed: int, n_cand: int, n_s
     )
 
 
-def box_numpy(vecs: np.ndarray, node_range: np.ndarray, node_child: np.ndarray,
-              origin: np.ndarray, inv_step: np.ndarray) -> np.ndarray:
-    """Outward-quantised per-node boxes (n, 2, D) uint16 (same as box_kernel)."""
-    n_nodes, dims = node_range.shape[0], vecs.shape[1]
-    box = np.empty((n_nodes, 2, dims), np.uint16)
-    v64 = vecs.astype(np.float64)
-
-    def quant(x: np.ndarray, lower: bool) -> np.ndarray:
-        t = (x - origin) * inv_step
-        t = np.floor(t) - 1.0 if lower else np.ceil(t) + 1.0
-        return np.clip(t, 0.0, 65535.0)
-
-    for node in range(n_nodes - 1, -1, -1):
-        lo, hi = node_range[node]
-        c_in, c_out = node_child[node]
-        if c_in < 0:
-            box[node, 0] = quant(v64[lo:hi].min(axis=0), True)
-            box[node, 1] = quant(v64[lo:hi].max(axis=0), False)
-        else:
-            box[node, 0] = np.minimum.reduce([box[c_in, 0], box[c_out, 0],
-                                              quant(v64[lo], True).astype(np.uint16)])
-            box[node, 1] = np.maximum.reduce([box[c_in, 1], box[c_out, 1],
-                                              quant(v64[lo], False).astype(np.uint16)])
-    return box
-
-
 def _merge(best_d: np.ndarray, best_i: np.ndarray, d: np.ndarray, i: np.ndarray, k: int):
     """Keep the k smallest (distance, id) pairs of the union."""
     all_d = np.concatenate([best_d, d])
