@@ -216,10 +216,48 @@ host_setup() {
   [ -z "$SSH_IDENTITY" ] || SSH+=(-i "$SSH_IDENTITY" -o IdentitiesOnly=yes)
   [ -z "$user" ] || SSH+=(-l "$user")
   if [ "${#SSH_OPTIONS[@]}" -gt 0 ]; then SSH+=("${SSH_OPTIONS[@]}"); fi
+  make_rsh
+}
+
+make_rsh() {
   local w
   RSH=""
   for w in "${SSH[@]}"; do RSH+="$(rsh_word "$w") "; done
   RSH=${RSH% }
+}
+
+# One ssh connection per host, shared by every later ssh and rsync (ControlMaster). The master
+# runs in the foreground as our child, in our process group: killing the deploy kills it too.
+MASTER_PID=""
+connect_host() { # N
+  local sock="$WORK/cm.$1" err="$WORK/cm.$1.err" deadline
+  "${SSH[@]}" -o ControlMaster=yes -o "ControlPath=$sock" -o ControlPersist=no -N "$HOST" \
+    </dev/null >/dev/null 2>"$err" &
+  MASTER_PID=$!
+  deadline=$(( $(date +%s) + CONNECT_TIMEOUT + 5 ))
+  while [ ! -S "$sock" ]; do
+    if ! kill -0 "$MASTER_PID" 2>/dev/null; then
+      wait "$MASTER_PID" 2>/dev/null || true
+      MASTER_PID=""
+      FAIL_REASON=$(ssh_error "$(cat "$err")" 255)
+      return 1
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      disconnect_host
+      FAIL_REASON="unreachable: no ssh answer within ${CONNECT_TIMEOUT}s"
+      return 1
+    fi
+    sleep 0.05
+  done
+  SSH+=(-o ControlMaster=no -o "ControlPath=$sock")
+  make_rsh
+}
+
+disconnect_host() {
+  [ -n "$MASTER_PID" ] || return 0
+  kill "$MASTER_PID" 2>/dev/null || true
+  wait "$MASTER_PID" 2>/dev/null || true
+  MASTER_PID=""
 }
 
 # remote SECONDS SCRIPT [ARG...]: run a bash SCRIPT on the host with ARGs; its stdout on ours.
@@ -662,11 +700,14 @@ run_host() {
   LOG_PREFIX="[$spec]"
   host_setup "$spec"
   FAIL_REASON=""
-  if [ "$MODE" = rollback ]; then
+  if ! connect_host "$n"; then
+    result=FAILED; detail=$FAIL_REASON
+  elif [ "$MODE" = rollback ]; then
     if rollback_host; then result=ok; detail="current -> $P_PREVIOUS"; else result=FAILED; detail=$FAIL_REASON; fi
   else
     if deploy_host; then result=ok; detail="current -> releases/$INDEX_ID"; else result=FAILED; detail=$FAIL_REASON; fi
   fi
+  disconnect_host
   [ "$DRY_RUN" = 0 ] || [ "$result" != ok ] || { result=dry-run; detail="nothing changed"; }
   [ "$result" = ok ] || [ "$result" = dry-run ] || say "FAILED: $detail"
   printf '%s\t%s\t%s\t%s\n' "$spec" "$result" "$(( $(date +%s) - start ))" "$detail" >"$WORK/result.$n"
@@ -716,4 +757,8 @@ main() {
 }
 
 WORK=""
+if [ -n "${DEPLOY_TRACE:-}" ]; then  # debugging: a timestamped trace on stderr
+  PS4='+ $(date +%T.%N | cut -c1-12) '
+  set -x
+fi
 main "$@"
