@@ -31,7 +31,6 @@ Missing results (k > N, or nothing within max_distance) are id -1 with distance 
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +66,12 @@ def _check_vectors(vectors: np.ndarray) -> np.ndarray:
                 f"{norms[bad[0]]:.6g} (use kiosk.match.normalize_xy)"
             )
     return v
+
+
+def _kernels():  # the compiled module, imported on first use (compiles or loads the cache)
+    from kiosk.match import vptree_kernels
+
+    return vptree_kernels
 
 
 class VPTree:
@@ -180,24 +185,33 @@ class VPTree:
 
     # ---- queries ----------------------------------------------------------------------
     def _queries(self, queries: np.ndarray, name: str = "queries") -> np.ndarray:
+        """(M, D) float32 C-contiguous view/copy of queries; shape checked (not values)."""
         q = np.asarray(queries, dtype=np.float32)
         if q.ndim == 1:
-            q = q[None]
+            q = q.reshape(1, -1)
         if q.ndim != 2 or q.shape[1] != self.dims:
             raise ValueError(
                 f"{name} must have shape ({self.dims},) or (M, {self.dims}), got {np.shape(queries)}"
             )
-        if not np.isfinite(q).all():
-            raise ValueError(f"{name} contain NaN or infinite values")
-        return np.ascontiguousarray(q)
+        return q if q.flags.c_contiguous else np.ascontiguousarray(q)
 
     @staticmethod
     def _k(k: int, max_distance: float) -> tuple[int, float]:
-        if int(k) != k or k < 1:
+        if type(k) is not int and (not isinstance(k, int | np.integer) or isinstance(k, bool)):
+            if not (isinstance(k, float | np.floating) and float(k).is_integer()):
+                raise ValueError(f"k must be a positive integer, got {k!r}")
+        if k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        if math.isnan(max_distance):
+        if max_distance != max_distance:
             raise ValueError("max_distance must not be NaN")
         return int(k), float(max_distance)
+
+    @staticmethod
+    def _raise(status: int, name: str) -> None:
+        m, code = divmod(status, 4)
+        problem = {1: "contains NaN or infinite values", 2: "is a zero vector",
+                   3: "confidences must be finite and >= 0"}[code]
+        raise ValueError(f"{name} row {m} {problem}")
 
     def search(self, queries: np.ndarray, k: int = 1, max_distance: float = float("inf")
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -209,22 +223,24 @@ class VPTree:
         """
         k, max_distance = self._k(k, max_distance)
         q = self._queries(queries)
-        norms = np.sqrt(np.einsum("ij,ij->i", q, q))
-        if (norms <= 0).any():
-            raise ValueError("queries must not be zero vectors")
-        q = q / norms[:, None]
         ids = np.empty((len(q), k), dtype=np.int64)
         dists = np.empty((len(q), k), dtype=np.float64)
         if use_numba():
-            from kiosk.match.vptree_kernels import knn_kernel
-
-            knn_kernel(self.tree_vectors, self.tree_ids, self.node_range, self.node_child,
-                       self.node_bounds, self.pca_mean, self.pca_rot,
-                       self.sketch_step, self.node_sbox, q, k, max_distance, ids, dists)
+            status = _kernels().knn_kernel(
+                self.tree_vectors, self.tree_ids, self.node_range, self.node_child,
+                self.node_bounds, self.pca_mean, self.pca_rot, self.sketch_step, self.node_sbox,
+                q, k, max_distance, ids, dists)
+            if status >= 0:
+                self._raise(status, "queries")
             return ids, dists
         from kiosk.match.vptree_numpy import search_numpy
 
-        return search_numpy(self, q, k, max_distance)
+        if not np.isfinite(q).all():
+            self._raise(4 * int(np.flatnonzero(~np.isfinite(q).all(axis=1))[0]) + 1, "queries")
+        norms = np.sqrt(np.einsum("ij,ij->i", q.astype(np.float64), q.astype(np.float64)))
+        if (norms <= 0).any():
+            self._raise(4 * int(np.flatnonzero(norms <= 0)[0]) + 2, "queries")
+        return search_numpy(self, (q / norms[:, None]).astype(np.float32), k, max_distance)
 
     def search_weighted(self, query_xy: np.ndarray, query_conf: np.ndarray, k: int = 1,
                         max_distance: float = float("inf")) -> tuple[np.ndarray, np.ndarray]:
@@ -235,37 +251,41 @@ class VPTree:
         query_conf: (17,) or (M, 17) query keypoint confidences >= 0.
         Returns ids (M, k) int64 and distances (M, k) float64 as search() does.
         """
-        from kiosk.match.distance import query_weights
-        from kiosk.match.normalize import normalize_xy
-
         k, max_distance = self._k(k, max_distance)
+        if self.dims != 34:
+            raise ValueError("search_weighted needs a tree of 34-dimensional pose vectors")
         xy = np.asarray(query_xy, dtype=np.float32)
         conf = np.asarray(query_conf, dtype=np.float32)
         if xy.ndim >= 2 and xy.shape[-2:] == (17, 2):
+            from kiosk.match.normalize import normalize_xy
+
             xy = normalize_xy(xy, conf)
         q = self._queries(xy, "query_xy")
-        if self.dims != 34:
-            raise ValueError("search_weighted needs a tree of 34-dimensional pose vectors")
         if conf.ndim == 1:
-            conf = conf[None]
+            conf = conf.reshape(1, -1)
         if conf.shape != (len(q), 17):
             raise ValueError(f"query_conf must have shape (17,) or ({len(q)}, 17), "
                              f"got {np.shape(query_conf)}")
-        if not np.isfinite(conf).all() or (conf < 0).any():
-            raise ValueError("query_conf must be finite and >= 0")
-        w = np.ascontiguousarray(query_weights(conf), dtype=np.float32)
+        conf = conf if conf.flags.c_contiguous else np.ascontiguousarray(conf)
         ids = np.empty((len(q), k), dtype=np.int64)
         dists = np.empty((len(q), k), dtype=np.float64)
         if use_numba():
-            from kiosk.match.vptree_kernels import weighted_kernel
-
-            weighted_kernel(self.tree_vectors, self.tree_ids, self.node_range, self.node_child,
-                            self.node_bounds, self.node_box, self.box_origin, self.box_step,
-                            q, w, k, max_distance, ids, dists)
+            status = _kernels().weighted_kernel(
+                self.tree_vectors, self.tree_ids, self.node_range, self.node_child,
+                self.node_bounds, self.node_box, self.box_origin, self.box_step,
+                q, conf, k, max_distance, ids, dists)
+            if status >= 0:
+                self._raise(status, "query_xy" if status % 4 == 1 else "query_conf")
             return ids, dists
+        from kiosk.match.distance import query_weights
         from kiosk.match.vptree_numpy import search_numpy
 
-        return search_numpy(self, q, k, max_distance, weights=w)
+        if not np.isfinite(q).all():
+            self._raise(4 * int(np.flatnonzero(~np.isfinite(q).all(axis=1))[0]) + 1, "query_xy")
+        bad = ~(np.isfinite(conf) & (conf >= 0)).all(axis=1)
+        if bad.any():
+            self._raise(4 * int(np.flatnonzero(bad)[0]) + 3, "query_conf")
+        return search_numpy(self, q, k, max_distance, weights=query_weights(conf))
 
     def __repr__(self) -> str:
         where = f", path={str(self.path)!r}" if self.path else ""

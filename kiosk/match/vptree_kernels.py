@@ -19,9 +19,12 @@ SLACK = 1e-5
 STACK = 512
 #: Sketch codes are within 1/2 of the scaled projection; a little more for float rounding.
 HALF = 0.501
+#: fastmath without 'nnan'/'ninf': reassociation lets LLVM vectorise the distance loops, while
+#: NaN checks and the inf sentinels (k > N, max_distance) keep their meaning.
+FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
-@njit(fastmath=True)
+@njit(fastmath=FAST)
 def _sqdist(a, b):  # pragma: no cover - compiled
     """Squared distance of two float32 rows (one vectorised loop: no early exit, which
     would stop LLVM vectorising it and cost 4x)."""
@@ -32,7 +35,7 @@ def _sqdist(a, b):  # pragma: no cover - compiled
     return s
 
 
-@njit(fastmath=True)
+@njit(fastmath=FAST)
 def _wdist(a, q, w):  # pragma: no cover - compiled
     """Weighted L1 distance sum_j w_j |q_j - a_j| (one vectorised loop)."""
     s = np.float32(0.0)
@@ -57,7 +60,7 @@ def _insert(bd, bi, d, i):  # pragma: no cover - compiled
     return True
 
 
-@njit(fastmath=True)
+@njit(fastmath=FAST)
 def _sbox_lb(sbox, node, qs, sstep):  # pragma: no cover - compiled
     """Lower bound of ||q - g|| for every g of a node, from the node's sketch box."""
     s = np.float32(0.0)
@@ -68,7 +71,7 @@ def _sbox_lb(sbox, node, qs, sstep):  # pragma: no cover - compiled
     return np.sqrt(s)
 
 
-@njit(fastmath=True)
+@njit(fastmath=FAST)
 def _project(q, mean, rot, sstep, qs):  # pragma: no cover - compiled
     """qs = rot @ (q - mean) / sstep: the query in sketch units."""
     for j in range(rot.shape[0]):
@@ -78,21 +81,35 @@ def _project(q, mean, rot, sstep, qs):  # pragma: no cover - compiled
         qs[j] = acc / sstep[j]
 
 
-@njit(fastmath=True)
+@njit(fastmath=FAST)
 def knn_kernel(  # pragma: no cover - compiled
     vecs, ids, node_range, node_child, bounds, mean, rot, sstep, sbox,
     queries, k, max_d, out_ids, out_d,
 ):
-    """k nearest by Euclidean distance for each row of queries (M, D) float32."""
+    """k nearest by Euclidean distance to each L2-normalised row of queries (M, D) float32.
+
+    Returns -1, or 4 * m + code for the first bad query m (code 1: NaN/inf, 2: zero vector).
+    """
     big = np.iinfo(np.int64).max
     bd = np.empty(k, np.float32)  # squared distances
     bi = np.empty(k, np.int64)
     st_node = np.empty(STACK, np.int64)
     st_lb = np.empty(STACK, np.float32)
     qs = np.empty(rot.shape[0], np.float32)
+    q = np.empty(queries.shape[1], np.float32)
     max_d2 = np.float32(max_d) * np.float32(max_d)
     for m in range(queries.shape[0]):
-        q = queries[m]
+        norm = 0.0
+        for j in range(q.shape[0]):
+            x = float(queries[m, j])
+            if not (abs(x) < np.inf):  # NaN or inf (compares stay exact under FAST)
+                return 4 * m + 1
+            norm += x * x
+        if norm <= 0.0:
+            return 4 * m + 2
+        norm = np.sqrt(norm)
+        for j in range(q.shape[0]):
+            q[j] = np.float32(queries[m, j] / norm)
         _project(q, mean, rot, sstep, qs)
         bd[:] = max_d2
         bi[:] = big
@@ -142,9 +159,10 @@ def knn_kernel(  # pragma: no cover - compiled
         for r in range(k):
             out_ids[m, r] = bi[r] if bi[r] != big else -1
             out_d[m, r] = np.sqrt(bd[r]) if bi[r] != big else np.inf
+    return -1
 
 
-@njit(fastmath=True)
+@njit(fastmath=FAST)
 def _box_lb(box, node, qq, ws):  # pragma: no cover - compiled
     """Lower bound of the weighted distance from the query to any point in the node's box.
 
@@ -161,12 +179,17 @@ def _box_lb(box, node, qq, ws):  # pragma: no cover - compiled
     return lb
 
 
-@njit(fastmath=True)
+@njit(fastmath=FAST)
 def weighted_kernel(  # pragma: no cover - compiled
     vecs, ids, node_range, node_child, bounds, box, origin, step,
-    queries, weights, k, max_d, out_ids, out_d,
+    queries, conf, k, max_d, out_ids, out_d,
 ):
-    """k nearest by weighted L1 (weights (M, D) summing to 2 per row), exact; see vptree.py."""
+    """k nearest by Move Mirror's weighted distance, exact (see vptree.py).
+
+    queries (M, 34) float32 pose vectors, conf (M, 17) float32 confidences; the weight of
+    x_k and y_k is conf_k / sum(conf) (1/17 when the sum is 0).
+    Returns -1, or 4 * m + code for the first bad query m (1: NaN/inf vector, 3: bad conf).
+    """
     big = np.iinfo(np.int64).max
     bd = np.empty(k, np.float32)
     bi = np.empty(k, np.int64)
@@ -175,9 +198,22 @@ def weighted_kernel(  # pragma: no cover - compiled
     dims = queries.shape[1]
     qq = np.empty(dims, np.float32)
     ws = np.empty(dims, np.float32)
+    w = np.empty(dims, np.float32)
+    n_kp = conf.shape[1]
     for m in range(queries.shape[0]):
         q = queries[m]
-        w = weights[m]
+        for j in range(dims):
+            if not (abs(q[j]) < np.inf):
+                return 4 * m + 1
+        total = 0.0
+        for c in range(n_kp):
+            if not (conf[m, c] >= 0.0 and conf[m, c] < np.inf):
+                return 4 * m + 3
+            total += float(conf[m, c])
+        for c in range(n_kp):
+            wc = float(conf[m, c]) / total if total > 0.0 else 1.0 / n_kp
+            w[2 * c] = np.float32(wc)
+            w[2 * c + 1] = np.float32(wc)
         wnorm = np.float32(0.0)
         for j in range(dims):
             qq[j] = (q[j] - origin[j]) / step[j]
@@ -232,3 +268,4 @@ def weighted_kernel(  # pragma: no cover - compiled
         for r in range(k):
             out_ids[m, r] = bi[r] if bi[r] != big else -1
             out_d[m, r] = bd[r] if bi[r] != big else np.inf
+    return -1
