@@ -566,12 +566,24 @@ deploy_host() {
       say "would do nothing: $INDEX_ID is already current (would check kiosk status)"
       return 0
     fi
-    if wait_for_index "$INDEX_ID"; then
+    LAST_STATUS=$(read_status)
+    if [ "${LAST_STATUS%% *}" = "$INDEX_ID" ] && wait_for_index "$INDEX_ID"; then
       say "already current and serving"
       return 0
     fi
-    FAIL_REASON="$INDEX_ID is already current but the kiosk reports '$LAST_STATUS'"
-    return 1
+    # switched by an interrupted deploy but never reloaded (or the kiosk restarted): reload now
+    say "$INDEX_ID is current but the kiosk reports '$LAST_STATUS'; reloading"
+    if ! reload_kiosk; then
+      [ -z "$old_prev" ] || roll_back "$FAIL_REASON" "$old_prev" "$old_cur"
+      return 1
+    fi
+    if ! wait_for_index "$INDEX_ID"; then
+      local reason="health check: after ${STATUS_TIMEOUT}s the kiosk still reports '$LAST_STATUS', not $INDEX_ID"
+      if [ -n "$old_prev" ]; then roll_back "$reason" "$old_prev" "$old_cur"; else FAIL_REASON=$reason; fi
+      return 1
+    fi
+    say "kiosk serves $INDEX_ID (state ${LAST_STATUS#* })"
+    return 0
   fi
 
   need_kb=0

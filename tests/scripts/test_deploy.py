@@ -146,16 +146,27 @@ def test_sigkill_in_the_middle_of_the_upload_then_resume(deploy: Deploy, host_a:
     assert {rel: (release / rel).stat().st_ino for rel in inodes} == inodes
 
 
+@pytest.mark.parametrize("pause_at", ["switch", "reload"])
 def test_sigkill_in_the_middle_of_the_switch(deploy: Deploy, host_a: KioskHost,
-                                             indexes: dict[str, Index]) -> None:
+                                             indexes: dict[str, Index], pause_at: str) -> None:
+    """switch: killed with the new links made but not yet renamed over current/previous;
+    reload: killed after the rename, before the kiosk was told. Either way the kiosk keeps serving
+    the old index, current names a complete release, and a re-run finishes the job."""
     a, b = indexes["A"], indexes["B"]
-    out = deploy.run_and_kill_at("switch", str(b.path), host_a.spec)
-    assert "test pause at switch" in out
-    assert_intact(host_a, a)
-    assert (host_a.releases / b.id / "manifest.json").is_file()  # verified and in place, not live
+    out = deploy.run_and_kill_at(pause_at, str(b.path), host_a.spec)
+    assert f"test pause at {pause_at}" in out
+    assert (host_a.releases / b.id / "manifest.json").is_file()  # verified and in place
+    if pause_at == "switch":
+        assert_intact(host_a, a)
+    else:
+        assert host_a.current_target() == f"releases/{b.id}"
+        assert (host_a.current / "manifest.json").is_file()
+        time.sleep(1)
+        assert host_a.serving() == a.id  # nobody told the kiosk yet
     proc = deploy.run(str(b.path), host_a.spec)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert host_a.current_target() == f"releases/{b.id}"
+    assert os.readlink(host_a.index_root / "previous") == f"releases/{a.id}"
     host_a.wait_serving(b.id, timeout=5)
     assert_no_strays(host_a)
 
