@@ -298,6 +298,7 @@ else
   echo "kiosk=missing"
   echo "kiosk_error=$word: not found (PATH=$PATH)"
 fi
+if [ -e "$root/current" ] && [ ! -L "$root/current" ]; then echo "current_kind=notlink"; fi
 echo "current=$(readlink "$root/current" 2>/dev/null || true)"
 echo "previous=$(readlink "$root/previous" 2>/dev/null || true)"
 if [ -d "$root/releases/$id" ]; then echo "release=yes"; else echo "release=no"; fi
@@ -325,7 +326,11 @@ REMOTE_PROMOTE=$REMOTE_COMMON'
 id=$1
 rel="$root/releases/$id"
 if [ -d "$root/releases/.incoming-$id" ]; then
-  mv -T "$root/releases/.incoming-$id" "$rel" || exit 3
+  if [ -e "$rel" ]; then
+    rm -rf -- "$root/releases/.incoming-$id"
+  else
+    mv -T "$root/releases/.incoming-$id" "$rel" || exit 3
+  fi
 fi
 [ -d "$rel" ]
 '
@@ -390,6 +395,12 @@ for r in $(ls -1t); do
     [ "$dry" = 1 ] || rm -rf -- "$r"
   fi
 done
+# abandoned uploads of other indexes (a re-run of those would upload afresh)
+for r in .incoming-*; do
+  [ -d "$r" ] && [ "$r" != ".incoming-$3" ] || continue
+  echo "$r"
+  [ "$dry" = 1 ] || rm -rf -- "$r"
+done
 '
 
 test_pause() { # STEP
@@ -400,7 +411,7 @@ test_pause() { # STEP
 }
 
 # Globals filled by probe_host.
-P_ROOT="" P_KIOSK="" P_KIOSK_ERROR="" P_CURRENT="" P_PREVIOUS="" P_RELEASE="" P_STAGED_KB=0 P_AVAIL_KB=0
+P_ROOT="" P_CURRENT_KIND="" P_KIOSK="" P_KIOSK_ERROR="" P_CURRENT="" P_PREVIOUS="" P_RELEASE="" P_STAGED_KB=0 P_AVAIL_KB=0
 FAIL_REASON=""
 
 ssh_error() { # OUTPUT RC -> a readable reason for an ssh failure
@@ -428,6 +439,7 @@ probe_host() {
       root=*) P_ROOT=${line#root=} ;;
       kiosk=*) P_KIOSK=${line#kiosk=} ;;
       kiosk_error=*) P_KIOSK_ERROR=${line#kiosk_error=} ;;
+      current_kind=*) P_CURRENT_KIND=${line#current_kind=} ;;
       current=*) P_CURRENT=${line#current=} ;;
       previous=*) P_PREVIOUS=${line#previous=} ;;
       release=*) P_RELEASE=${line#release=} ;;
@@ -435,6 +447,12 @@ probe_host() {
       avail_kb=*) P_AVAIL_KB=${line#avail_kb=} ;;
     esac
   done <<<"$out"
+  if [ "$P_CURRENT_KIND" = notlink ]; then
+    FAIL_REASON="$P_ROOT/current exists but is not a symlink; move it to $P_ROOT/releases/<its index id> and make current a symlink to it"
+    return 1
+  fi
+  is_uint "$P_AVAIL_KB" || P_AVAIL_KB=""
+  is_uint "$P_STAGED_KB" || P_STAGED_KB=0
   if [ "$P_KIOSK" != ok ]; then
     FAIL_REASON="kiosk command not found or not working on the host ('$REMOTE_KIOSK': ${P_KIOSK_ERROR:-?}); see --remote-kiosk"
     return 1
@@ -591,7 +609,9 @@ deploy_host() {
     need_kb=$(( INDEX_KB - P_STAGED_KB ))
     [ "$need_kb" -ge 0 ] || need_kb=0
     need_kb=$(( need_kb + need_kb / 10 + 1024 ))
-    if [ "$P_AVAIL_KB" -lt "$need_kb" ]; then
+    if [ -z "$P_AVAIL_KB" ]; then
+      say "warning: could not read the free space under $P_ROOT (df); uploading anyway"
+    elif [ "$P_AVAIL_KB" -lt "$need_kb" ]; then
       FAIL_REASON="not enough disk space on the host: need about $(( need_kb / 1024 )) MB, $(( P_AVAIL_KB / 1024 )) MB free under $P_ROOT"
       return 1
     fi
@@ -601,12 +621,12 @@ deploy_host() {
     if [ "$P_RELEASE" = yes ]; then
       say "would skip the upload: releases/$INDEX_ID already on the host"
     else
-      say "would upload $INDEX_KB KB ($P_STAGED_KB KB already staged; $(( P_AVAIL_KB / 1024 )) MB free) to $HOST:$P_ROOT/releases/.incoming-$INDEX_ID"
+      say "would upload $INDEX_KB KB ($P_STAGED_KB KB already staged; $(( ${P_AVAIL_KB:-0} / 1024 )) MB free) to $HOST:$P_ROOT/releases/.incoming-$INDEX_ID"
     fi
     say "would verify with '$REMOTE_KIOSK index verify', rename to releases/$INDEX_ID"
     say "would switch current -> $new_target (previous -> ${old_cur:-none}), reload with '$RELOAD_CMD'"
     say "would wait up to ${STATUS_TIMEOUT}s for '$REMOTE_KIOSK status --json' to report $INDEX_ID, else roll back"
-    out=$(rrun $(( CONNECT_TIMEOUT + 30 )) "$REMOTE_PRUNE" "$KEEP" 1 2>/dev/null | tr '\n' ' ') || true
+    out=$(rrun $(( CONNECT_TIMEOUT + 30 )) "$REMOTE_PRUNE" "$KEEP" 1 "$INDEX_ID" 2>/dev/null | tr '\n' ' ') || true
     say "would keep $KEEP releases${out:+; would delete after success: $out}"
     return 0
   fi
@@ -670,7 +690,7 @@ deploy_host() {
   say "kiosk serves $INDEX_ID (state ${LAST_STATUS#* })"
 
   # 5. prune old releases (only now, after a successful switch)
-  out=$(rrun $(( CONNECT_TIMEOUT + 120 )) "$REMOTE_PRUNE" "$KEEP" 0 2>/dev/null | tr '\n' ' ') || true
+  out=$(rrun $(( CONNECT_TIMEOUT + 120 )) "$REMOTE_PRUNE" "$KEEP" 0 "$INDEX_ID" 2>/dev/null | tr '\n' ' ') || true
   [ -z "$out" ] || say "deleted old releases: $out"
   return 0
 }

@@ -66,6 +66,8 @@ def test_happy_path_switches_and_kiosk_serves_new_index(deploy: Deploy, host_a: 
 def test_keep_prunes_old_releases_but_never_current_or_previous(deploy: Deploy, host_a: KioskHost,
                                                                 indexes: dict[str, Index]) -> None:
     a, b, c = indexes["A"], indexes["B"], indexes["C"]
+    abandoned = host_a.releases / ".incoming-0123456789abcdef"  # an upload nobody resumed
+    (abandoned / "renditions").mkdir(parents=True)
     assert deploy.run("--keep", "1", str(b.path), host_a.spec).returncode == 0
     assert {p.name for p in host_a.releases.iterdir()} == {a.id, b.id}  # A is previous
     assert deploy.run("--keep", "1", str(c.path), host_a.spec).returncode == 0
@@ -196,7 +198,9 @@ def test_two_hosts_one_fails_one_succeeds(deploy: Deploy, host_a: KioskHost, hos
     a, b = indexes["A"], indexes["B"]
     os.kill(host_b.kiosk.pid, signal.SIGSTOP)
     try:
-        proc = deploy.run("--parallel", "2", str(b.path), host_a.spec, host_b.spec, status_timeout=6)
+        hosts = deploy.tmp / "building.txt"
+        hosts.write_text(f"# the building\n{host_a.spec}\n\n{host_b.spec}  # frozen\n")
+        proc = deploy.run("--parallel", "2", "--hosts", str(hosts), str(b.path), status_timeout=6)
     finally:
         os.kill(host_b.kiosk.pid, signal.SIGCONT)
     assert proc.returncode == 1
