@@ -8,6 +8,9 @@
 `apply(config, index)` swaps a new configuration and/or index in between frames (SIGHUP).
 A failing stage (pose, match, render) is logged and the frame goes on without it; only the
 camera can end the loop. index=None shows a "no index loaded" screen (state "searching").
+
+Time (crossfades, the idle timeout, slides) is frame time: the grabber's timestamp, which is the
+media time for a replay, so a replay run as fast as possible behaves like the recording.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ class MirrorLoop:
         self._set_index(index)
         self.frame = 0
         self.stage_errors: dict[str, int] = {}
-        self._started = self._last_visitor = time.monotonic()
+        self._last_visitor: float | None = None  # frame time (s) a visitor was last seen
         self._shown: int | None = None
         self._shown_surface: Any = None
         self._content: Hashable = ("panel", "prompt")
@@ -134,7 +137,9 @@ class MirrorLoop:
             None, NOBODY, None)
         shown_distance = self._matcher.distance_to if self._matcher else None
         decision = self._hyst.update(candidate, distance, shown_distance)
-        now = time.monotonic()
+        now = grabbed.timestamp  # frame time: media time for a replay, so it paces like the recording
+        if self._last_visitor is None:
+            self._last_visitor = now
         if main is not None or self._tracker.track is not None:
             self._last_visitor = now
             self._slides.stop()
@@ -231,7 +236,8 @@ class MirrorLoop:
         if self.index is None:
             self._set_shown(None, ("panel", "no_index"))
             return "searching"
-        idle = target == NOBODY and now - self._last_visitor >= self.config.attract.idle_timeout_s
+        since = now - (self._last_visitor if self._last_visitor is not None else now)
+        idle = target == NOBODY and since >= self.config.attract.idle_timeout_s
         if idle:
             nxt = self._slides.next
             ready = nxt is not None and self._cache.get(self._key(nxt)) is not None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kiosk.app.blit import CameraBlitter
 from kiosk.app.layout import CoverMap, Layout, centred, cover, make_layout
 from kiosk.pose.types import SKELETON, Pose
 
@@ -73,7 +74,7 @@ class Renderer:
         self._fade_start = 0.0
         self._cover: CoverMap | None = None
         self._cover_for: tuple[Any, ...] = ()
-        self._scaled: Any = None
+        self._blitter = CameraBlitter()
         self.configure(config)
 
     # ---- configuration -----------------------------------------------------------------
@@ -95,6 +96,7 @@ class Renderer:
         self._attract_banner = self._banner(ATTRACT_TEXT, (30, 30, 36))
         self._cover = None
         self._card_key = None  # rebuild the card at the new size
+        self._card_on_canvas = False
         self._prev_card = None
 
     @property
@@ -138,11 +140,12 @@ class Renderer:
     def _draw_caption(self, card: Any, title: str, credit: str) -> None:
         pg = self.pg
         w, h = card.get_size()
-        lines = [s for s in (self.font_title.render(title, True, WHITE) if title else None,
-                             self.font_small.render(credit, True, (210, 210, 210)) if credit else None) if s]
+        pad = self.font_small.get_height() // 2
+        lines = [s for s in (self._fit_text(self.font_title, title, WHITE, w - 2 * pad) if title else None,
+                             self._fit_text(self.font_small, credit, (210, 210, 210), w - 2 * pad)
+                             if credit else None) if s]
         if not lines:
             return
-        pad = self.font_small.get_height() // 2
         band_h = sum(s.get_height() for s in lines) + 2 * pad
         band = pg.Surface((w, band_h))
         band.fill(BLACK)
@@ -150,8 +153,22 @@ class Renderer:
         card.blit(band, (0, h - band_h))
         y = h - band_h + pad
         for s in lines:
-            card.blit(s, (pad, y), area=pg.Rect(0, 0, w - 2 * pad, s.get_height()))
+            card.blit(s, (pad, y))
             y += s.get_height()
+
+    @staticmethod
+    def _fit_text(font: Any, text: str, colour: tuple[int, int, int], width: int) -> Any:
+        """The text rendered, shortened with an ellipsis to fit `width` pixels."""
+        if font.size(text)[0] > width:
+            lo, hi = 0, len(text)
+            while lo < hi:  # longest prefix that fits with the ellipsis
+                mid = (lo + hi + 1) // 2
+                if font.size(text[:mid].rstrip() + "…")[0] <= width:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            text = text[:lo].rstrip() + "…"
+        return font.render(text, True, colour)
 
     # ---- per frame ------------------------------------------------------------------------------
     def render(self, scene: Scene) -> Any:
@@ -167,6 +184,7 @@ class Renderer:
             old = self._card
             self._card = self._make_card(scene)
             self._card_key = scene.content
+            self._card_on_canvas = False
             self._prev_card = old if (old is not None and self.config.crossfade_ms > 0) else None
             self._fade_start = scene.now
         canvas, lay = self.canvas, self.layout
@@ -181,8 +199,11 @@ class Renderer:
                 self._card.set_alpha(int(255 * max(a, 0.0)))
                 canvas.blit(self._card, photo_pos)
                 self._card.set_alpha(None)
-        else:
+            self._card_on_canvas = False
+        elif not self._card_on_canvas or lay.inset:
+            # side by side, nothing else draws on the photo half: the card stays on the canvas
             canvas.blit(self._card, photo_pos)
+            self._card_on_canvas = not lay.inset
         if scene.frame is not None:
             cmap = self._draw_camera(scene.frame, scene.mirror)
             if scene.pose is not None and self.config.show_skeleton:
@@ -206,24 +227,10 @@ class Renderer:
         if self._cover is None or self._cover_for != (w, h, rect):
             self._cover = cover(w, h, rect)
             self._cover_for = (w, h, rect)
-            self._scaled = None
-        cmap = self._cover
-        if not frame.flags.c_contiguous:
-            frame = np.ascontiguousarray(frame)
-        src = pg.image.frombuffer(frame, (w, h), "RGB")
-        c = cmap.crop
-        sub = src.subsurface((c.x, c.y, c.w, c.h))
-        if (c.w, c.h) != rect.size:
-            if self._scaled is None:
-                self._scaled = pg.Surface(rect.size, 0, sub)
-            pg.transform.scale(sub, rect.size, self._scaled)
-            sub = self._scaled
-        if mirror:
-            sub = pg.transform.flip(sub, True, False)
         if self.layout.inset:
             pg.draw.rect(self.canvas, WHITE, (rect.x - 2, rect.y - 2, rect.w + 4, rect.h + 4))
-        self.canvas.blit(sub, (rect.x, rect.y))
-        return cmap
+        self._blitter.blit(self.canvas, frame, self._cover, mirror)
+        return self._cover
 
     def _draw_skeleton(self, pose: Pose, cmap: CoverMap) -> None:
         pg = self.pg

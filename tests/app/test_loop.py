@@ -1,0 +1,174 @@
+"""MirrorLoop with twins: a scripted model, a fake index, in-memory replays, a memory display."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kiosk.app.camera import CameraFailed, EndOfStream
+from kiosk.app.camera_replay import ArrayReplay
+from kiosk.app.config import parse_config
+from kiosk.app.display import MemoryDisplay
+from kiosk.app.loop import FrameReport, MirrorLoop
+from tests.app.kiosk_fakes import STAND, FakeCamera, FakeIndex, ScriptedModel, arms_up, pose_at, squat
+
+POSES = [STAND, squat(1.0), arms_up()]
+
+
+def _config(**over):
+    data = {"camera": {"mirror": False, "replay_loop": False, "replay_realtime": False},
+            "display": {"max_fps": 0, "crossfade_ms": 250, "width": 960, "height": 540},
+            "attract": {"idle_timeout_s": 1.0, "slide_seconds": 1.0}}
+    for section, values in over.items():
+        data.setdefault(section, {}).update(values)
+    return parse_config(data)
+
+
+def _replay(n: int, fps: float = 10.0) -> ArrayReplay:
+    return ArrayReplay([np.zeros((1280, 720, 3), np.uint8)] * n, fps=fps, realtime=False, loop=False)
+
+
+def _run(loop: MirrorLoop) -> list[FrameReport]:
+    reports = []
+    with pytest.raises(EndOfStream):
+        while True:
+            reports.append(loop.step())
+    return reports
+
+
+@pytest.fixture()
+def index(tmp_path: Path) -> FakeIndex:
+    return FakeIndex(tmp_path / "index", [pose_at(p) for p in POSES], size=(480, 540))
+
+
+def test_the_photo_follows_the_pose(index: FakeIndex, tmp_path: Path, caplog) -> None:
+    script = [STAND] * 12 + [squat(1.0)] * 12 + [arms_up()] * 12
+    model = ScriptedModel(lambda n, f: [pose_at(script[n - 1])])
+    display = MemoryDisplay((960, 540))
+    shots = tmp_path / "shots"
+    loop = MirrorLoop(_config(), _replay(len(script)), model, index, display, screenshots=shots)
+    with caplog.at_level(logging.WARNING):
+        reports = _run(loop)
+    loop.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(reports) == 36 and all(r.poses == 1 and r.main_pose is not None for r in reports)
+    shown = [r.shown_entry for r in reports]
+    assert shown[10] == 0 and shown[22] == 1 and shown[35] == 2
+    changes = [r.shown_entry for r in reports if r.changed]
+    assert changes == [0, 1, 2]
+    assert all(r.state == "running" for r in reports if r.shown_entry is not None)
+    assert all(r.distance is not None and r.distance < 0.05 for r in reports[11::12])
+    names = sorted(p.name for p in shots.iterdir())
+    assert [n for n in names if "entry" in n][-3:] and "last.png" in names
+    for entry in (0, 1, 2):
+        [path] = [shots / n for n in names if n.endswith(f"_entry{entry}.png")]
+        img = np.asarray(Image.open(path).convert("RGB"))
+        assert tuple(img[270, 700]) == index.colours[entry]  # the photo half shows the rendition
+    assert {"capture_wait", "pose", "match", "render", "invoke"} <= set(loop.stage_ms)
+    assert loop.fps > 0
+
+
+def test_no_good_match_never_shows_a_random_photo(index: FakeIndex) -> None:
+    odd = STAND.copy()
+    odd[5:11] = [[100, 100], [600, 1200], [50, 900], [700, 100], [10, 10], [710, 1270]]
+    model = ScriptedModel(lambda n, f: [pose_at(odd)])
+    display = MemoryDisplay((960, 540))
+    loop = MirrorLoop(_config(match={"max_distance": 0.05}), _replay(10), model, index, display)
+    reports = _run(loop)
+    loop.close()
+    assert all(r.shown_entry is None for r in reports)
+    # NOBODY -> NO_MATCH is debounced like any change that is not to a photo (hysteresis_frames)
+    assert [r.state for r in reports] == ["searching"] * 2 + ["no_match"] * 8
+    assert tuple(display.last_frame[5, 700]) == (18, 18, 22)  # the message panel, not a photo
+
+
+def test_attract_slideshow_after_the_idle_timeout_then_back(index: FakeIndex) -> None:
+    def poses(n: int, frame: np.ndarray):
+        return [pose_at(STAND)] if n > 50 else []
+
+    model = ScriptedModel(poses)
+    loop = MirrorLoop(_config(), _replay(60), model, index, MemoryDisplay((960, 540)))
+    reports = _run(loop)
+    loop.close()
+    states = [r.state for r in reports]
+    assert states[:9] == ["searching"] * 9  # frame time 0 .. 0.8 s < idle_timeout_s
+    assert states[12:50] == ["idle"] * 38
+    slides = [r.shown_entry for r in reports[12:50]]
+    assert len({s for s in slides if s is not None}) >= 2  # the slideshow moves on
+    assert states[-1] == "running" and reports[-1].shown_entry == 0
+
+
+def test_without_an_index_the_kiosk_says_so(tmp_path: Path) -> None:
+    model = ScriptedModel(lambda n, f: [pose_at(STAND)])
+    display = MemoryDisplay((960, 540))
+    loop = MirrorLoop(_config(), _replay(20), model, None, display)
+    reports = _run(loop)
+    loop.close()
+    assert all(r.state == "searching" and r.shown_entry is None and r.poses == 1 for r in reports)
+    assert display.last_frame[:, 480:].max() == 255  # the "No index loaded" text
+
+
+def test_a_failing_stage_is_logged_and_the_loop_goes_on(index: FakeIndex, caplog) -> None:
+    def poses(n: int, frame: np.ndarray):
+        if n in (3, 4):
+            raise RuntimeError("interpreter hiccup")
+        return [pose_at(STAND)]
+
+    loop = MirrorLoop(_config(), _replay(8), ScriptedModel(poses), index, MemoryDisplay((960, 540)))
+    with caplog.at_level(logging.ERROR):
+        reports = _run(loop)
+    loop.close()
+    assert len(reports) == 8 and reports[3].poses == 0 and reports[-1].poses == 1
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "pose stage failed on frame 3" in errors[0].getMessage()
+    assert loop.stage_errors == {"pose": 2}
+
+
+def test_camera_failure_ends_the_loop(index: FakeIndex) -> None:
+    cam = FakeCamera(paced=True, plan=lambda n: "ok" if n <= 2 else "fail")
+    loop = MirrorLoop(_config(camera={"max_failures": 2}), cam, ScriptedModel(lambda n, f: []), index,
+                      MemoryDisplay((960, 540)))
+    with pytest.raises(CameraFailed):
+        for _ in range(100):
+            loop.step()
+    loop.close()
+    assert cam.closed
+
+
+def test_apply_swaps_index_and_config_between_frames(index: FakeIndex, tmp_path: Path) -> None:
+    model = ScriptedModel(lambda n, f: [pose_at(squat(1.0))])
+    display = MemoryDisplay((960, 540))
+    cam = ArrayReplay([np.zeros((1280, 720, 3), np.uint8)], fps=10, realtime=False, loop=True)
+    loop = MirrorLoop(_config(), cam, model, index, display)
+    for _ in range(5):
+        r = loop.step()
+    assert r.shown_entry == 1
+    other = FakeIndex(tmp_path / "other", [pose_at(arms_up()), pose_at(squat(1.0))], size=(480, 540),
+                      index_id="fake-2")
+    loop.apply(index=other)
+    for _ in range(5):
+        r = loop.step()
+    assert r.shown_entry == 1 and loop.index is other and other.queries >= 5
+    loop.apply(config=_config(display={"layout": "full_mirror"}))
+    for _ in range(30):  # the photo is reloaded for the new slot, then crossfaded in
+        r = loop.step()
+        if r.state == "running" and not loop._renderer.fading:
+            break
+    assert r.state == "running"
+    frame = display.last_frame
+    assert tuple(frame[200, 480]) == other.colours[1]  # full mirror: the photo in the middle of the screen
+    assert frame[200, 10].sum() == 0  # a 480x540 rendition is fitted, black on the sides
+    loop.close()
+
+
+def test_close_saves_the_last_screen(index: FakeIndex, tmp_path: Path) -> None:
+    loop = MirrorLoop(_config(), _replay(3), ScriptedModel(lambda n, f: []), index, MemoryDisplay((960, 540)),
+                      screenshots=tmp_path / "s")
+    _run(loop)
+    loop.close()
+    assert (tmp_path / "s" / "last.png").is_file()
+    assert not loop.grabber._thread  # stopped
