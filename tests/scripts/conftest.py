@@ -199,12 +199,12 @@ def _host_fixture(name: str, request: pytest.FixtureRequest, deploy_tmp: Path, c
     return host
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def _host_a(request, deploy_tmp, client_key, flavor, indexes) -> KioskHost:
     return _host_fixture("kiosk-a", request, deploy_tmp, client_key, flavor, indexes)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def _host_b(request, deploy_tmp, client_key, flavor, indexes) -> KioskHost:
     return _host_fixture("kiosk-b", request, deploy_tmp, client_key, flavor, indexes)
 

