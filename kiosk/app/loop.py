@@ -97,7 +97,7 @@ class MirrorLoop:
         self._last: Grabbed | None = None
         self._last_report: FrameReport | None = None
         self._last_end = 0.0
-        self._pending_shot = False
+        self._pending_shot: str | None = None
         self._grabber = FrameGrabber(camera, timeout=config.camera.capture_timeout_s,
                                      max_failures=config.camera.max_failures,
                                      transform=_rotator(config.camera.rotation))
@@ -151,6 +151,7 @@ class MirrorLoop:
         report = FrameReport(self.frame, len(poses), main, self._shown, shown_d, state, False, timings)
         prev_shown = self._last_report.shown_entry if self._last_report else None
         report.changed = self._shown != prev_shown
+        self._screenshot_before_render(report)
         self._stage("render", self._render, frame, main, step_back, state == "idle", report, now)
         t4 = time.perf_counter()
         timings["render"] = (t4 - t3) * 1000.0
@@ -195,6 +196,8 @@ class MirrorLoop:
             log.warning("closing %s: %s", self.camera.name, exc)
         self._cache.close()
         if self.screenshots and self._last_report is not None:
+            if self._pending_shot is not None:
+                self._save_shot()
             self.display.save(self.screenshots / "last.png")
             log.info("last screen saved to %s", self.screenshots / "last.png")
 
@@ -326,16 +329,26 @@ class MirrorLoop:
             return FrameReport(self.frame, 0, None, None, None, "searching", False, timings)
         return replace(last, changed=False, timings=timings)
 
+    def _screenshot_before_render(self, report: FrameReport) -> None:
+        """A change still fading in when the next one comes: save it as it was last shown."""
+        if self.screenshots is not None and report.changed and self._pending_shot is not None:
+            self._save_shot()
+
     def _screenshot(self, report: FrameReport) -> None:
+        """One PNG per change, once the new photo is fully shown (or as last shown), named after
+        the frame of the change; see close() for the last frame."""
         if self.screenshots is None:
             return
         if report.changed:
-            self._pending_shot = True
-        if self._pending_shot and not self._renderer.fading:
             what = f"entry{report.shown_entry}" if report.shown_entry is not None else report.state
-            path = self.screenshots / f"frame{report.frame:05d}_{what}.png"
-            self.display.save(path)
-            self._pending_shot = False
+            self._pending_shot = f"frame{report.frame:05d}_{what}.png"
+        if self._pending_shot is not None and not self._renderer.fading:
+            self._save_shot()
+
+    def _save_shot(self) -> None:
+        assert self.screenshots is not None and self._pending_shot is not None
+        self.display.save(self.screenshots / self._pending_shot)
+        self._pending_shot = None
 
     def _pace(self) -> None:
         max_fps = self.config.display.max_fps
