@@ -19,6 +19,8 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
+SEND_TIMEOUT_S = 1.0
+
 __all__ = [
     "Notifier",
     "notify",
@@ -57,6 +59,8 @@ def _datagram_send(message: str) -> bool:
     if not address:
         return False
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        # Never block the loop for long if the receiver's queue is full.
+        sock.settimeout(SEND_TIMEOUT_S)
         sock.connect(_socket_address(address))
         sock.sendall(message.encode())
     return True
