@@ -291,6 +291,8 @@ class KioskService:
 
     def _stall(self) -> None:
         """The test hook: sit here without stepping (or pinging) until a stop signal."""
+        log.warning("%s: stalling after %d frames (test hook)", STALL_ENV, self.status.frames)
+        self._write_status()
         while self._stop_signal is None:
             time.sleep(0.05)
 
@@ -300,7 +302,8 @@ class KioskService:
         return code
 
     def _close(self) -> None:
-        for name, part in (("loop", self.loop), ("camera", self._camera), ("display", self._display),
+        camera = None if self.loop is not None else self._camera  # the loop closes its camera
+        for name, part in (("loop", self.loop), ("camera", camera), ("display", self._display),
                            ("index", self.index)):
             close = getattr(part, "close", None)
             if close is None:

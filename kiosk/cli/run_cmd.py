@@ -62,6 +62,6 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit(f"kiosk run: --source {problem}")
     overrides = Overrides(index=args.index, source=args.source, replay_realtime=args.realtime,
                           replay_loop=args.loop, status_file=args.status_file)
-    options = RunOptions(config_path=default_config_path(args.config), overrides=overrides,
+    options = RunOptions(config_path=default_config_path(args.config).absolute(), overrides=overrides,
                          max_frames=args.max_frames, screenshots=args.screenshots, headless=args.headless)
     return KioskService(options).run()
