@@ -30,14 +30,20 @@ class Grabbed:
     frame: np.ndarray  # (H, W, 3) uint8 RGB, as the source gave it
     seq: int  # 1, 2, ... in capture order (gaps = dropped frames)
     timestamp: float  # seconds: the source's media time (replays) or time.monotonic()
+    model_frame: np.ndarray | None = None  # the frame reduced for the pose model (see modelinput)
+    model_scale: int = 1  # model_frame pixels * model_scale = frame pixels
+    prepare_ms: float = 0.0  # capture-thread time spent on transform + reduction
 
 
 class FrameGrabber:
     def __init__(self, camera: CameraSource, *, timeout: float, max_failures: int,
-                 transform: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+                 transform: Callable[[np.ndarray], np.ndarray] | None = None,
+                 model_input: Callable[[np.ndarray], tuple[np.ndarray, int]] | None = None) -> None:
         self.camera = camera
         #: applied to each frame in the capture thread (camera.rotation), off the loop's time
         self.transform = transform
+        #: makes the pose model's small copy of each frame, in the capture thread too
+        self.model_input = model_input
         self.timeout = float(timeout)
         self.max_failures = int(max_failures)
         self.failures = 0  # consecutive
@@ -118,12 +124,17 @@ class FrameGrabber:
                 if self._failed(exc):
                     return
                 continue
-            transform = self.transform
-            if transform is not None:
-                frame = transform(frame)
             ts = getattr(self.camera, "timestamp", None)
+            ts = float(ts) if ts is not None else time.monotonic()
+            t0 = time.perf_counter()
+            try:
+                frame, small, k = self._prepare(frame)
+            except Exception as exc:  # a frame we cannot use counts as a failed capture
+                if self._failed(exc):
+                    return
+                continue
             seq += 1
-            grabbed = Grabbed(frame, seq, float(ts) if ts is not None else time.monotonic())
+            grabbed = Grabbed(frame, seq, ts, small, k, (time.perf_counter() - t0) * 1000.0)
             with self._cond:
                 if self._newest is not None and self._newest.seq > self._taken:
                     self.dropped += 1
@@ -131,6 +142,19 @@ class FrameGrabber:
                 self.failures = 0
                 self.captured += 1
                 self._cond.notify_all()
+
+    def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, int]:
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"{self.camera.name} gave a {frame.shape} {frame.dtype} frame, "
+                             "not (H, W, 3) uint8 RGB")
+        transform = self.transform
+        if transform is not None:
+            frame = transform(frame)
+        model_input = self.model_input
+        if model_input is None:
+            return frame, None, 1
+        small, k = model_input(frame)
+        return frame, small, k
 
     def _failed(self, exc: BaseException) -> bool:
         """Count a failure; True when the grabber gives up."""

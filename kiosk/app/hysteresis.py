@@ -57,7 +57,9 @@ class Hysteresis:
         called when needed: a visitor with a candidate photo and a photo on screen).
         """
         shown_d: float | None = None
-        if self.target >= 0 and candidate != NOBODY and shown_distance is not None:
+        if candidate == self.target:
+            shown_d = distance
+        elif self.target >= 0 and candidate != NOBODY and shown_distance is not None:
             shown_d = float(shown_distance(self.target))
         if candidate == self.target:
             self._pending, self._count = candidate, 0

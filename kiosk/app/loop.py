@@ -32,6 +32,7 @@ from kiosk.app.grabber import FrameGrabber, Grabbed
 from kiosk.app.hysteresis import NO_MATCH, NOBODY, Hysteresis
 from kiosk.app.imagecache import ImageCache, load_photo
 from kiosk.app.matcher import Matcher
+from kiosk.app.modelinput import ModelInput
 from kiosk.app.render import Renderer, Scene
 from kiosk.app.smoothing import PoseSmoother
 from kiosk.app.stats import StageStats
@@ -100,7 +101,9 @@ class MirrorLoop:
         self._pending_shot: str | None = None
         self._grabber = FrameGrabber(camera, timeout=config.camera.capture_timeout_s,
                                      max_failures=config.camera.max_failures,
-                                     transform=_rotator(config.camera.rotation))
+                                     transform=_rotator(config.camera.rotation),
+                                     model_input=ModelInput(getattr(model, "input_size", None),
+                                                            getattr(model, "preprocess", "default")))
         self._grabber.start()
 
     # ---- public ------------------------------------------------------------------------------
@@ -130,7 +133,8 @@ class MirrorLoop:
         self._last = grabbed
         frame = grabbed.frame
         h, w = frame.shape[:2]
-        poses = self._stage("pose", self._estimate, frame, w, timings) or []
+        timings["prepare"] = grabbed.prepare_ms  # in the capture thread, in parallel with the loop
+        poses = self._stage("pose", self._estimate, grabbed, w, timings) or []
         t2 = time.perf_counter()
         timings["pose"] = (t2 - t1) * 1000.0
         main, candidate, distance = self._stage("match", self._match, poses, w, h, grabbed.timestamp) or (
@@ -212,10 +216,13 @@ class MirrorLoop:
                           exc_info=n == 1)
             return None
 
-    def _estimate(self, frame: np.ndarray, w: int, timings: dict[str, float]) -> list[Pose]:
-        poses = self.model.estimate(frame)
+    def _estimate(self, grabbed: Grabbed, w: int, timings: dict[str, float]) -> list[Pose]:
+        small = grabbed.model_frame
+        poses = self.model.estimate(grabbed.frame if small is None else small)
         for k, v in (getattr(self.model, "last_timings", None) or {}).items():
             timings[k] = float(v)
+        if small is not None and grabbed.model_scale != 1:
+            poses = [p.scaled(grabbed.model_scale) for p in poses]
         if self.config.camera.mirror:
             poses = [p.flipped(w) for p in poses]
         return poses

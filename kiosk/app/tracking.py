@@ -129,10 +129,11 @@ _ANKLES = (15, 16)
 def body_cut_off(pose: Pose, width: int, height: int, threshold: float) -> bool:
     """True when the camera does not see the whole body: both hips or both ankles missing, or a
     confident keypoint touching the frame's edge (the "step back" hint)."""
-    ok = pose.scores >= threshold
-    if not ok[list(_HIPS)].any() or not ok[list(_ANKLES)].any():
+    s = pose.scores
+    if max(s[_HIPS[0]], s[_HIPS[1]]) < threshold or max(s[_ANKLES[0]], s[_ANKLES[1]]) < threshold:
         return True
-    xy = pose.xy[ok]
+    xy = pose.xy[s >= threshold]
+    x0, y0 = xy.min(axis=0)
+    x1, y1 = xy.max(axis=0)
     mx, my = width * EDGE_FRACTION, height * EDGE_FRACTION
-    x, y = xy[:, 0], xy[:, 1]
-    return bool(((x < mx) | (x > width - mx) | (y < my) | (y > height - my)).any())
+    return bool(x0 < mx or y0 < my or x1 > width - mx or y1 > height - my)

@@ -1,0 +1,60 @@
+"""The model's reduced copy of each frame, made in the capture thread, and poses scaled back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kiosk.app.camera_replay import ArrayReplay
+from kiosk.app.config import parse_config
+from kiosk.app.display import MemoryDisplay
+from kiosk.app.loop import MirrorLoop
+from kiosk.app.modelinput import ModelInput, reduce_factor
+from tests.app.kiosk_fakes import STAND, pose_at
+
+
+def test_reduce_factor() -> None:
+    assert reduce_factor((1080, 1920), (192, 192)) == 5  # letterbox: the long side fits
+    assert reduce_factor((1080, 1920), (192, 192), "coral") == 2  # stretch: both sides matter
+    assert reduce_factor((720, 1280), (481, 641)) == 1  # PoseNet at 720p: nothing to gain
+    assert reduce_factor((100, 100), (192, 192)) == 1
+
+
+def test_reduced_frame_is_a_box_average() -> None:
+    frame = np.zeros((1080, 1920, 3), np.uint8)
+    frame[:, :5] = 250  # exactly the first column of 5x5 boxes
+    small, k = ModelInput((192, 192))(frame)
+    assert k == 5 and small.shape == (216, 384, 3)
+    assert (small[:, 0] == 250).all() and (small[:, 1:] == 0).all()
+
+
+class RecordingModel:
+    """Finds a 'pose' at fixed coordinates of whatever frame it is given."""
+
+    name, family, delegate, preprocess = "rec", "fake", "cpu", "default"
+    input_size = (192, 192)
+
+    def __init__(self) -> None:
+        self.shapes: list[tuple[int, ...]] = []
+        self.last_timings: dict[str, float] = {}
+
+    def estimate(self, rgb: np.ndarray):
+        self.shapes.append(rgb.shape)
+        s = rgb.shape[1] / 1920  # the stand pose, as seen in a frame of this width
+        return [pose_at(STAND * s)]
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_poses_come_back_in_camera_pixels(mirror: bool) -> None:
+    config = parse_config({"camera": {"mirror": mirror, "replay_loop": False, "replay_realtime": False},
+                           "display": {"max_fps": 0, "width": 960, "height": 540}})
+    model = RecordingModel()
+    frames = [np.zeros((1080, 1920, 3), np.uint8)] * 3
+    loop = MirrorLoop(config, ArrayReplay(frames, loop=False), model, None, MemoryDisplay((960, 540)))
+    r = loop.step()
+    loop.close()
+    assert model.shapes[0] == (216, 384, 3)
+    expected = pose_at(STAND)
+    if mirror:
+        expected = expected.flipped(1920)
+    assert np.allclose(r.main_pose.xy, expected.xy, atol=1e-3)
