@@ -72,11 +72,16 @@ class Index:
 
 
 @pytest.fixture(scope="session")
-def deploy_tmp() -> Iterator[Path]:
-    """Our own temp dir: pytest's numbered basetemp dirs are rotated by concurrent pytest runs."""
+def deploy_tmp(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """Our own temp dir (pytest's numbered basetemp dirs are rotated by concurrent pytest runs);
+    kept, with the sshd and kiosk logs, when a test failed."""
     path = Path(tempfile.mkdtemp(prefix="deploy-tests-"))
+    failed_before = request.session.testsfailed
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    if request.session.testsfailed > failed_before:
+        print(f"\ndeploy tests: logs kept in {path}")
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _real_flavor(tmp: Path, shared_dir: Path) -> Flavor:

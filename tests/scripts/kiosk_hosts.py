@@ -191,7 +191,12 @@ class KioskHost:
                 raise AssertionError(f"the kiosk died: {self.kiosk_log.read_text()[-3000:]}")
             return self.serving() == index_id
 
-        wait_until(ok, timeout, f"{self.name}'s kiosk to serve {index_id} (status {self.status()})")
+        try:
+            wait_until(ok, timeout, f"{self.name}'s kiosk to serve {index_id}")
+        except AssertionError as exc:
+            log = self.kiosk_log.read_text()[-3000:] if self.kiosk_log else ""
+            raise AssertionError(f"{exc}; current -> {self.current_target()}; status {self.status()};"
+                                 f" kiosk log tail:\n{log}") from None
 
     def reload(self) -> None:
         assert self.kiosk is not None
