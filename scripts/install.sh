@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Provision a Raspberry Pi OS (bookworm) machine as a Move Mirror kiosk, from this checkout.
+#
+#   sudo scripts/install.sh [options]
+#   scripts/install.sh --dry-run        # print every step, change nothing (no root needed)
+#
+# Steps: apt packages -> groups and the `mirror` user -> directories -> the source in
+# /opt/move-mirror/src and a venv (--system-site-packages, for apt's picamera2, libcamera, pygame
+# and python3-systemd) at /opt/move-mirror/venv -> /usr/local/bin/kiosk -> /etc/move-mirror/kiosk.yaml
+# (kept if present) -> models fetched into /var/lib/move-mirror/models -> the index root
+# /var/lib/move-mirror/index -> the systemd unit installed and enabled (tty1's getty disabled).
+# Running it again upgrades the source and the venv and keeps the configuration and the indexes.
+#
+# Options:
+#   --dry-run            print the commands instead of running them
+#   --no-apt             skip apt-get (packages already installed)
+#   --coral              also install libedgetpu1-std (needs Coral's apt repository configured)
+#   --mirror DIR         copy models from this asset mirror instead of downloading them
+#   --deploy-user NAME   let NAME deploy indexes: group `mirror` (index root is group-writable)
+#                        and `sudo systemctl reload move-mirror` without a password
+#   --start              start (or restart) the kiosk at the end
+#   -h, --help           this help
+set -euo pipefail
+
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PREFIX=/opt/move-mirror
+VENV=$PREFIX/venv
+APP_SRC=$PREFIX/src
+ETC=/etc/move-mirror
+STATE=/var/lib/move-mirror
+CACHE=/var/cache/move-mirror
+RUNTIME=/run/move-mirror
+UNIT_DIR=/etc/systemd/system
+SERVICE_USER=mirror
+GROUPS_NEEDED=(video render input plugdev tty)
+APT_PACKAGES=(
+  python3 python3-venv python3-pip           # the venv (with apt's packages visible)
+  python3-picamera2 python3-libcamera        # the camera (only from apt)
+  rpicam-apps-lite                           # rpicam-hello --list-cameras for `kiosk doctor`
+  python3-pygame libsdl2-2.0-0 libgbm1 libdrm2 libegl1   # the screen through SDL kmsdrm
+  python3-systemd                            # sd_notify through python-systemd
+  python3-numpy python3-yaml python3-pil python3-av       # the rest from apt where it has them
+  rsync                                      # deploys upload with rsync over ssh
+)
+
+DRY_RUN=0
+DO_APT=1
+CORAL=0
+MIRROR=""
+DEPLOY_USER=""
+START=0
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dry-run) DRY_RUN=1 ;;
+    --no-apt) DO_APT=0 ;;
+    --coral) CORAL=1 ;;
+    --mirror) MIRROR=${2:?--mirror needs a directory}; shift ;;
+    --deploy-user) DEPLOY_USER=${2:?--deploy-user needs a user name}; shift ;;
+    --start) START=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# run CMD...: run it, or print it (shell-quoted) in a dry run.
+run() {
+  if [ "$DRY_RUN" = 1 ]; then
+    printf '+'; printf ' %q' "$@"; printf '\n'
+  else
+    "$@"
+  fi
+}
+
+# write_file DEST MODE: stdin to DEST (atomically), or show it in a dry run.
+write_file() {
+  local dest=$1 mode=$2 tmp
+  if [ "$DRY_RUN" = 1 ]; then
+    printf '+ write %s (mode %s):\n' "$dest" "$mode"
+    sed 's/^/|   /'
+    return
+  fi
+  tmp=$(mktemp "$dest.XXXXXX")
+  cat >"$tmp"
+  chmod "$mode" "$tmp"
+  mv -f "$tmp" "$dest"
+}
+
+as_service_user() { run runuser -u "$SERVICE_USER" -- "$@"; }
+
+if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
+  echo "install.sh: run as root (sudo scripts/install.sh), or with --dry-run to see the steps" >&2
+  exit 1
+fi
+if [ -r /etc/os-release ]; then
+  # shellcheck disable=SC1091
+  . /etc/os-release
+  if [ "${VERSION_CODENAME:-}" != bookworm ]; then
+    echo "install.sh: warning: written for Raspberry Pi OS bookworm, this is ${PRETTY_NAME:-unknown}" >&2
+  fi
+fi
+[ "$DRY_RUN" = 1 ] && echo "install.sh: dry run: nothing is changed"
+
+if [ "$DO_APT" = 1 ]; then
+  step "apt packages"
+  run apt-get update
+  pkgs=("${APT_PACKAGES[@]}")
+  [ "$CORAL" = 1 ] && pkgs+=(libedgetpu1-std)
+  run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}"
+fi
+
+step "groups and the $SERVICE_USER user"
+for group in "${GROUPS_NEEDED[@]}"; do
+  getent group "$group" >/dev/null || run groupadd --system "$group"
+done
+if ! getent passwd "$SERVICE_USER" >/dev/null; then
+  run useradd --system --user-group --home-dir "$STATE" --no-create-home \
+    --shell /usr/sbin/nologin --comment "Move Mirror kiosk" "$SERVICE_USER"
+fi
+run usermod --append --groups "$(IFS=,; echo "${GROUPS_NEEDED[*]}")" "$SERVICE_USER"
+if [ -n "$DEPLOY_USER" ]; then
+  run usermod --append --groups "$SERVICE_USER" "$DEPLOY_USER"
+fi
+
+step "directories"
+run install -d -m 0755 "$PREFIX" "$ETC"
+run install -d -m 0755 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE" "$STATE/models" "$CACHE"
+# The index root: deploys write releases/ and switch `current` here (group mirror may deploy).
+run install -d -m 2775 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE/index" "$STATE/index/releases"
+
+step "the source in $APP_SRC and the venv in $VENV"
+run rsync -a --delete --exclude .git --exclude '.venv*' --exclude '__pycache__' \
+  --exclude '*.tflite' --exclude 'index/releases' --exclude 'index/current' \
+  "$SRC_DIR/" "$APP_SRC/"
+if [ ! -x "$VENV/bin/python" ] || [ "$DRY_RUN" = 1 ]; then
+  run python3 -m venv --system-site-packages "$VENV"
+fi
+run "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip
+# Editable: the kiosk finds models/manifest.yaml and config/ in $APP_SRC.
+run "$VENV/bin/python" -m pip install --disable-pip-version-check -e "${APP_SRC}[video,display,systemd]"
+run ln -sfn "$VENV/bin/kiosk" /usr/local/bin/kiosk
+
+step "configuration $ETC/kiosk.yaml"
+config_text() {
+  sed -e 's|^  path: ""  # index directory|  path: /var/lib/move-mirror/index/current  # index directory|' \
+      -e 's|^  path: ""  # status JSON file|  path: /run/move-mirror/status.json  # status JSON file|' \
+      "$SRC_DIR/config/kiosk.yaml"
+}
+if [ "$DRY_RUN" = 1 ]; then
+  echo "+ write $ETC/kiosk.yaml (mode 0644) unless it exists (then $ETC/kiosk.yaml.dist):"
+  echo "|   config/kiosk.yaml with:"
+  config_text | grep -E '^  path: /' | sed 's/^/|   /'
+elif [ -e "$ETC/kiosk.yaml" ]; then
+  echo "keeping $ETC/kiosk.yaml; the shipped defaults are in $ETC/kiosk.yaml.dist"
+  config_text | write_file "$ETC/kiosk.yaml.dist" 0644
+else
+  config_text | write_file "$ETC/kiosk.yaml" 0644
+fi
+run "$VENV/bin/kiosk" config check "$ETC/kiosk.yaml"
+
+step "models in $STATE/models"
+fetch=(env "KIOSK_MODELS_DIR=$STATE/models" "KIOSK_CACHE_DIR=$CACHE" "$VENV/bin/kiosk" models fetch)
+[ -n "$MIRROR" ] && fetch+=(--mirror "$MIRROR")
+config_file=$ETC/kiosk.yaml
+[ -r "$config_file" ] || config_file=$SRC_DIR/config/kiosk.yaml
+model=$(sed -n 's/^  name: \([^ #]*\).*/\1/p' "$config_file" | head -n 1)
+as_service_user "${fetch[@]}" "${model:-movenet-lightning}"
+
+if [ -n "$DEPLOY_USER" ]; then
+  step "deploys by $DEPLOY_USER: reload without a password"
+  printf '%s ALL=(root) NOPASSWD: /usr/bin/systemctl reload move-mirror, /usr/bin/systemctl reload move-mirror.service\n' \
+    "$DEPLOY_USER" | write_file /etc/sudoers.d/move-mirror 0440
+  run visudo -cf /etc/sudoers.d/move-mirror
+fi
+
+step "the systemd unit"
+run install -m 0644 "$SRC_DIR/systemd/move-mirror.service" "$UNIT_DIR/move-mirror.service"
+run systemctl daemon-reload
+# The kiosk owns tty1 (kmsdrm): no login prompt there.
+run systemctl disable getty@tty1.service
+run systemctl enable move-mirror.service
+if [ "$START" = 1 ]; then
+  run systemctl restart move-mirror.service
+fi
+
+step "done"
+cat <<EOF
+The kiosk runs as '$SERVICE_USER' from $VENV ($RUNTIME/status.json holds its status).
+Next:
+  kiosk doctor                          # camera, models, Edge TPU, index, display, groups
+  scripts/deploy.sh INDEX_DIR HOST      # from the workstation: push an index into $STATE/index
+  sudo systemctl start move-mirror      # (or reboot); journalctl -u move-mirror -f for its log
+  kiosk status                          # what it is doing
+EOF
