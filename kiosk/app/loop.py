@@ -16,6 +16,7 @@ media time for a replay, so a replay run as fast as possible behaves like the re
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
@@ -161,6 +162,7 @@ class MirrorLoop:
         timings["render"] = (t4 - t3) * 1000.0
         timings["total"] = (t4 - t0) * 1000.0
         self._screenshot(report)
+        self._poll_quit()
         self._pace()
         self._stats.add(timings)
         self._last_report = report
@@ -356,6 +358,17 @@ class MirrorLoop:
         assert self.screenshots is not None and self._pending_shot is not None
         self.display.save(self.screenshots / self._pending_shot)
         self._pending_shot = None
+
+    def _poll_quit(self) -> None:
+        """A window closed (or Esc) stops the kiosk like Ctrl-C: SIGINT, which the service handles."""
+        try:
+            quit_ = self.display.poll_quit()
+        except Exception as exc:  # the event queue is no reason to stop the mirror
+            log.debug("poll_quit failed: %s", exc)
+            return
+        if quit_:
+            log.info("the window was closed (or Esc pressed): stopping")
+            signal.raise_signal(signal.SIGINT)
 
     def _pace(self) -> None:
         max_fps = self.config.display.max_fps

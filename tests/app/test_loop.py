@@ -172,3 +172,14 @@ def test_close_saves_the_last_screen(index: FakeIndex, tmp_path: Path) -> None:
     loop.close()
     assert (tmp_path / "s" / "last.png").is_file()
     assert not loop.grabber._thread  # stopped
+
+
+def test_closing_the_window_stops_like_ctrl_c(index: FakeIndex) -> None:
+    display = MemoryDisplay((960, 540))
+    cam = ArrayReplay([np.zeros((1280, 720, 3), np.uint8)], fps=10, realtime=False, loop=True)
+    loop = MirrorLoop(_config(), cam, ScriptedModel(lambda n, f: []), index, display)
+    loop.step()
+    display.quit_requested = True
+    with pytest.raises(KeyboardInterrupt):
+        loop.step()
+    loop.close()
