@@ -81,8 +81,8 @@ def load_model(config: KioskConfig) -> LoadedModel:
         if m.delegate == "cpu":
             raise
         warning = (f"model.delegate={m.delegate}: the Edge TPU could not be used ({exc}); running "
-                   "{name} on the CPU. Check the Coral is plugged in and libedgetpu1-std is installed "
-                   "(kiosk doctor)").format(name=m.name)
+                   f"{m.name} on the CPU. Check the Coral is plugged in and libedgetpu1-std is installed "
+                   "(kiosk doctor)")
         log.warning("%s", warning)
         model = load_pose_model(m.name, delegate="cpu", **kwargs)
     delegate = str(getattr(model, "delegate", "cpu") or "cpu")
