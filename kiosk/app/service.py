@@ -255,6 +255,11 @@ class KioskService:
             except end_of_stream:
                 log.info("the replay ended after %d frames; stopping", frames)
                 return self._stop(EXIT_OK)
+            except Exception as exc:
+                log.exception("the loop failed")
+                self._error(f"the loop failed: {type(exc).__name__}: {exc}; exiting so systemd restarts "
+                            "the kiosk (journalctl -u move-mirror has the traceback)")
+                return self._stop(EXIT_FAILURE)
             frames += 1
             self.status.frames = frames
             self._ping()

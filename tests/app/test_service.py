@@ -292,3 +292,13 @@ def test_stall_hook_stops_pinging(harness: Harness, monkeypatch: pytest.MonkeyPa
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert harness.loops[0].frames == 2
+
+
+def test_an_unexpected_loop_error_exits_1(harness: Harness) -> None:
+    point_current(harness.root, make_release(harness.root, "idx-a"))
+    harness.script[2] = lambda loop: ZeroDivisionError("bug")
+    assert harness.service(max_frames=None).run() == EXIT_FAILURE
+    status = harness.status()
+    assert status["state"] == "stopping"
+    assert "ZeroDivisionError" in status["last_error"]
+    harness.notify.wait_for("STOPPING", timeout=5)
