@@ -145,7 +145,7 @@ def check_structure(path: Path, tree: Any) -> None:
         "node_child": ((n_nodes, 2), np.int32), "node_bounds": ((n_nodes, 4), np.float32),
         "node_box": ((n_nodes, 2, dims), np.uint16), "box_origin": ((dims,), np.float32),
         "box_step": ((dims,), np.float32), "pca_mean": ((dims,), np.float32),
-        "pca_rot": ((sk, dims), np.float32),
+        "pca_rot": ((sk, dims), np.float32), "sketch": ((n * sk,), np.int8),
         "sketch_step": ((sk,), np.float32), "node_sbox": ((n_nodes, 2, sk), np.int8),
     }
     for attr, (shape, dtype) in expect.items():
@@ -168,6 +168,9 @@ def check_structure(path: Path, tree: Any) -> None:
     if (child[~internal] != -1).any() or (ci <= idx).any() or (co <= idx).any() \
             or (ci >= n_nodes).any() or (co >= n_nodes).any():
         _fail(path, "child links out of range")
+    leaf_size = int(tree.meta.get("leaf_size", 0))
+    if ((rng[~internal, 1] - rng[~internal, 0]) > leaf_size).any():
+        _fail(path, f"a leaf holds more than leaf_size={leaf_size} points")
     if (rng[ci, 0] != rng[idx, 0] + 1).any() or (rng[ci, 1] != rng[co, 0]).any() \
             or (rng[co, 1] != rng[idx, 1]).any():
         _fail(path, "children do not partition their parent")

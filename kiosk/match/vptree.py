@@ -44,11 +44,13 @@ log = logging.getLogger(__name__)
 
 __all__ = ["IndexFormatError", "VPTree"]
 
-DEFAULT_LEAF_SIZE = 64
+DEFAULT_LEAF_SIZE = 512
 N_CAND = 5
 N_SAMPLE = 48
+#: sketch axes used to filter leaf points before their exact distance (see vptree_kernels)
+N_FILTER = 8
 _ARRAYS = ("vectors", "ids", "node_range", "node_child", "node_bounds", "node_box",
-           "box_origin", "box_step", "pca_mean", "pca_rot", "sketch_step", "node_sbox")
+           "box_origin", "box_step", "pca_mean", "pca_rot", "sketch", "sketch_step", "node_sbox")
 
 
 def _check_vectors(vectors: np.ndarray) -> np.ndarray:
@@ -90,6 +92,7 @@ class VPTree:
         self.box_step: np.ndarray = arrays["box_step"]  # (D,) float32
         self.pca_mean: np.ndarray = arrays["pca_mean"]  # (D,) float32
         self.pca_rot: np.ndarray = arrays["pca_rot"]  # (S, D) float32
+        self.sketch: np.ndarray = arrays["sketch"]  # (N * S,) int8, leaf-blocked
         self.sketch_step: np.ndarray = arrays["sketch_step"]  # (S,) float32
         self.node_sbox: np.ndarray = arrays["node_sbox"]  # (n, 2, S) int8
         self._by_id: np.ndarray | None = None
@@ -228,8 +231,9 @@ class VPTree:
         if use_numba():
             status = _kernels().knn_kernel(
                 self.tree_vectors, self.tree_ids, self.node_range, self.node_child,
-                self.node_bounds, self.pca_mean, self.pca_rot, self.sketch_step, self.node_sbox,
-                q, k, max_distance, ids, dists)
+                self.node_bounds, self.pca_mean, self.pca_rot, self.sketch, self.sketch_step,
+                self.node_sbox, int(self.meta["leaf_size"]), N_FILTER, q, k, max_distance, ids,
+                dists)
             if status >= 0:
                 self._raise(status, "queries")
             return ids, dists

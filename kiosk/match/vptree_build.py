@@ -12,8 +12,12 @@ Layout (n nodes; N points stored in tree order, so every leaf bucket is contiguo
     node_box   (n, 2, D) uint16 per-dimension box of the node's points, outward-quantised:
                                 origin + box[0] * step <= x <= origin + box[1] * step
     pca_mean (D,), pca_rot (S, D) float32: the S leading principal axes of the data
-    sketch_step (S,) float32    a point's sketch is round(pca_rot @ (x - pca_mean) / sketch_step)
-                                (int8, within 1/2 of the exact scaled projection; not stored)
+    sketch     (N * S,) int8    round(pca_rot @ (x - pca_mean) / sketch_step) per point, within
+                                1/2 of the exact scaled projection; tree order, blocked: the
+                                leaf [lo, hi) holds its codes at [lo * S, hi * S) as an (S, n)
+                                block (axis-major: the filter vectorises across the points and
+                                reads one contiguous run per leaf)
+    sketch_step (S,) float32
     node_sbox  (n, 2, S) int8   min / max sketch code of the node's points
 """
 
@@ -206,5 +210,12 @@ def sketch_arrays(work: np.ndarray, node_range: np.ndarray, node_child: np.ndarr
     if n:
         fn = minmax_kernel if compiled else minmax_numpy
         fn(sketch, sketch, node_range, node_child, sbox)
+    blocked = np.empty(n * s, np.int8)  # each leaf's codes as an (S, n_leaf) block
+    for node in np.flatnonzero(node_child[:, 0] < 0) if n else ():
+        lo, hi = int(node_range[node, 0]), int(node_range[node, 1])
+        blocked[lo * s : hi * s] = sketch[lo:hi].T.ravel()
+    inner = node_range[node_child[:, 0] >= 0, 0] if n else np.zeros(0, np.int64)
+    for lo in inner:  # a vantage point: a block of one
+        blocked[lo * s : (lo + 1) * s] = sketch[lo]
     return {"pca_mean": mean32, "pca_rot": np.ascontiguousarray(rot32),
-            "sketch_step": step, "node_sbox": sbox}
+            "sketch": blocked, "sketch_step": step, "node_sbox": sbox}
