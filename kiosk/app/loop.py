@@ -152,7 +152,7 @@ class MirrorLoop:
         t3 = time.perf_counter()
         timings["match"] = (t3 - t2) * 1000.0
         step_back = main is not None and body_cut_off(main, w, h, self.config.pose.keypoint_threshold)
-        shown_d = decision.shown_distance if state == "running" else decision.candidate_distance
+        shown_d = self._distance(state, candidate, distance)
         report = FrameReport(self.frame, len(poses), main, self._shown, shown_d, state, False, timings)
         prev_shown = self._last_report.shown_entry if self._last_report else None
         report.changed = self._shown != prev_shown
@@ -243,6 +243,18 @@ class MirrorLoop:
             return main, NO_MATCH, None
         self._cache.request(self._key(best[0]))
         return main, best[0], best[1]
+
+    def _distance(self, state: str, candidate: int, distance: float | None) -> float | None:
+        """The distance of the photo on screen to the visitor's pose (else the best match's)."""
+        if state != "running" or self._shown is None or self._matcher is None:
+            return distance
+        if self._shown == candidate:
+            return distance
+        try:
+            return self._matcher.distance_to(self._shown)
+        except Exception as exc:  # only a number for the overlay and the report
+            log.debug("distance to entry %s: %s", self._shown, exc)
+            return None
 
     def _choose_content(self, target: int, now: float) -> str:
         if self.index is None:
