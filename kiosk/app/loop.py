@@ -35,6 +35,7 @@ from kiosk.app.imagecache import ImageCache, load_photo
 from kiosk.app.matcher import Matcher
 from kiosk.app.modelinput import ModelInput
 from kiosk.app.render import Renderer, Scene
+from kiosk.app.screenshots import Screenshots
 from kiosk.app.smoothing import PoseSmoother
 from kiosk.app.stats import StageStats
 from kiosk.app.tracking import MainPersonTracker, body_cut_off
@@ -73,8 +74,7 @@ class MirrorLoop:
         self.index = index
         self.display = display
         self.screenshots = Path(screenshots) if screenshots else None
-        if self.screenshots:
-            self.screenshots.mkdir(parents=True, exist_ok=True)
+        self._shots = Screenshots(self.screenshots, display) if self.screenshots else None
         p = config.pose
         self._tracker = MainPersonTracker(min_pose_score=p.min_pose_score,
                                           keypoint_threshold=p.keypoint_threshold,
@@ -99,7 +99,6 @@ class MirrorLoop:
         self._last: Grabbed | None = None
         self._last_report: FrameReport | None = None
         self._last_end = 0.0
-        self._pending_shot: str | None = None
         self._grabber = FrameGrabber(camera, timeout=config.camera.capture_timeout_s,
                                      max_failures=config.camera.max_failures,
                                      transform=_rotator(config.camera.rotation),
@@ -156,12 +155,15 @@ class MirrorLoop:
         report = FrameReport(self.frame, len(poses), main, self._shown, shown_d, state, False, timings)
         prev_shown = self._last_report.shown_entry if self._last_report else None
         report.changed = self._shown != prev_shown
-        self._screenshot_before_render(report)
+        if self._shots is not None:
+            self._shots.before_render(report.changed)
         self._stage("render", self._render, frame, main, step_back, state == "idle", report, now)
         t4 = time.perf_counter()
         timings["render"] = (t4 - t3) * 1000.0
         timings["total"] = (t4 - t0) * 1000.0
-        self._screenshot(report)
+        if self._shots is not None:
+            self._shots.after_render(report.frame, report.changed, report.shown_entry, report.state,
+                                     self._renderer.fading)
         self._poll_quit()
         self._pace()
         self._stats.add(timings)
@@ -201,11 +203,8 @@ class MirrorLoop:
         except Exception as exc:
             log.warning("closing %s: %s", self.camera.name, exc)
         self._cache.close()
-        if self.screenshots and self._last_report is not None:
-            if self._pending_shot is not None:
-                self._save_shot()
-            self.display.save(self.screenshots / "last.png")
-            log.info("last screen saved to %s", self.screenshots / "last.png")
+        if self._shots is not None and self._last_report is not None:
+            self._shots.close()
 
     # ---- stages ------------------------------------------------------------------------------
     def _stage(self, name: str, fn: Any, *args: Any) -> Any:
@@ -349,27 +348,6 @@ class MirrorLoop:
         if last is None:
             return FrameReport(self.frame, 0, None, None, None, "searching", False, timings)
         return replace(last, changed=False, timings=timings)
-
-    def _screenshot_before_render(self, report: FrameReport) -> None:
-        """A change still fading in when the next one comes: save it as it was last shown."""
-        if self.screenshots is not None and report.changed and self._pending_shot is not None:
-            self._save_shot()
-
-    def _screenshot(self, report: FrameReport) -> None:
-        """One PNG per change, once the new photo is fully shown (or as last shown), named after
-        the frame of the change; see close() for the last frame."""
-        if self.screenshots is None:
-            return
-        if report.changed:
-            what = f"entry{report.shown_entry}" if report.shown_entry is not None else report.state
-            self._pending_shot = f"frame{report.frame:05d}_{what}.png"
-        if self._pending_shot is not None and not self._renderer.fading:
-            self._save_shot()
-
-    def _save_shot(self) -> None:
-        assert self.screenshots is not None and self._pending_shot is not None
-        self.display.save(self.screenshots / self._pending_shot)
-        self._pending_shot = None
 
     def _poll_quit(self) -> None:
         """A window closed (or Esc) stops the kiosk like Ctrl-C: SIGINT, which the service handles."""

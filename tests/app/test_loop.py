@@ -183,3 +183,21 @@ def test_closing_the_window_stops_like_ctrl_c(index: FakeIndex) -> None:
     with pytest.raises(KeyboardInterrupt):
         loop.step()
     loop.close()
+
+
+def test_camera_rotation_turns_frames_clockwise(index: FakeIndex) -> None:
+    seen: list[np.ndarray] = []
+
+    def poses(n: int, frame: np.ndarray):
+        seen.append(frame.copy())
+        return []
+
+    frame = np.zeros((100, 200, 3), np.uint8)
+    frame[0, 0] = (255, 0, 0)  # top left
+    cam = ArrayReplay([frame], fps=10, realtime=False, loop=False)
+    loop = MirrorLoop(_config(camera={"rotation": 90}), cam, ScriptedModel(poses, delay=0), index,
+                      MemoryDisplay((960, 540)))
+    loop.step()
+    loop.close()
+    assert seen[0].shape == (200, 100, 3)
+    assert tuple(seen[0][0, 99]) == (255, 0, 0)  # turned clockwise: top left -> top right
