@@ -34,13 +34,16 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
 
 .venv/bin/python -m ruff check kiosk tests
-.venv/bin/python -m pytest "$@"
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
 
 # 4. numpy 1.24 leg (Raspberry Pi OS bookworm): tflite-runtime 2.14 needs numpy<2. LiteRT (whose
 #    flatbuffer schema `kiosk models fetch` uses to strip Coral's decoder op) works on 1.24 too,
 #    so both runtimes are installed and `kiosk bench pose` can compare them here. The pose tests
 #    run with the interpreter forced to tflite-runtime (KIOSK_TFLITE_BACKEND=tflite).
-#    KIOSK_SKIP_NP124=1 skips this leg (e.g. for a quick local run with arguments).
+#    It runs when test.sh gets no arguments (as in CI), even if the main run failed (both
+#    results count); KIOSK_SKIP_NP124=1 skips it.
 if [ "${KIOSK_SKIP_NP124:-0}" != 1 ] && [ "$#" -eq 0 ]; then
-  bash scripts/test_np124.sh
+  bash scripts/test_np124.sh || status=$?
 fi
+exit "$status"
