@@ -167,9 +167,12 @@ def test_runs_and_notifies(harness: Harness) -> None:
 def test_sigterm_stops_cleanly(harness: Harness) -> None:
     point_current(harness.root, make_release(harness.root, "idx-a"))
     harness.script[3] = lambda loop: os.kill(os.getpid(), signal.SIGTERM)
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     assert harness.service(max_frames=None).run() == EXIT_OK
     assert harness.loops[0].frames == 3
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))
+    assert harness.loops[0].closed
+    assert {sig: signal.getsignal(sig) for sig in before} == before  # handlers restored
+    harness.notify.wait_for("STOPPING", timeout=5)
 
 
 def test_reload_switches_index_and_refuses_bad_ones(harness: Harness) -> None:
