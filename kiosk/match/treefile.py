@@ -188,3 +188,6 @@ def check_structure(path: Path, tree: Any) -> None:
         scale = getattr(tree, name)
         if not (np.isfinite(scale).all() and (scale > 0).all()):
             _fail(path, f"{name} must be finite and > 0")
+    for name in ("pca_mean", "pca_rot", "box_origin"):
+        if not np.isfinite(getattr(tree, name)).all():
+            _fail(path, f"{name} must be finite")

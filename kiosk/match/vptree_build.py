@@ -195,7 +195,8 @@ def sketch_arrays(work: np.ndarray, node_range: np.ndarray, node_child: np.ndarr
     if n:
         sample = work[np.linspace(0, n - 1, min(n, _PCA_SAMPLE)).astype(np.int64)]
         mean = sample.astype(np.float64).mean(axis=0)
-        cov = np.cov(sample.astype(np.float64) - mean, rowvar=False).reshape(dims, dims)
+        centred = sample.astype(np.float64) - mean
+        cov = centred.T @ centred / len(centred)  # (D, D); zero for a single point, never NaN
         evals, evecs = np.linalg.eigh(cov)
         rot = evecs[:, np.argsort(evals)[::-1][:s]].T
     mean32, rot32 = mean.astype(np.float32), rot.astype(np.float32)

@@ -82,6 +82,7 @@ def test_tiny_trees_pad_missing_results(backend: str, n: int) -> None:
     v = unit_vectors(n, n)
     tree = VPTree.build(v)
     assert len(tree) == n
+    assert np.isfinite(tree.pca_rot).all() and np.isfinite(tree.sketch_step).all()
     q = unit_vectors(2, 99)
     for ids, d in (tree.search(q, k=5), tree.search_weighted(q, np.ones((2, 17)), k=5)):
         assert ids.shape == d.shape == (2, 5)
