@@ -285,7 +285,7 @@ class MirrorLoop:
         surface = self._cache.get(self._key(entry))
         if surface is None:
             return False
-        self._set_shown(entry, ("photo", entry), surface)
+        self._set_shown(entry, ("photo", self._key(entry)), surface)
         return True
 
     def _set_shown(self, entry: int | None, content: Hashable, surface: Any = None) -> None:

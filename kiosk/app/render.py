@@ -9,6 +9,7 @@ A card (photo + caption, or a message panel) is built once when the content chan
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,8 @@ PANELS = {
     "no_match": ("No good match", "try another pose"),
     "no_index": ("No index loaded", "deploy a gallery index (see `kiosk doctor`)"),
 }
+#: Cards (photo + caption, or a message panel) kept ready: a squat goes back and forth between a few.
+CARD_CACHE = 8
 ATTRACT_TEXT = "Step in front of the camera and strike a pose"
 STEP_BACK_TEXT = "Step back so the camera sees all of you"
 
@@ -47,8 +50,8 @@ class Scene:
     frame: np.ndarray | None = None  # (H, W, 3) uint8 RGB camera frame, not mirrored
     mirror: bool = True
     pose: Pose | None = None  # main person, in the coordinates of the (mirrored) frame
-    content: Hashable = ("panel", "prompt")  # ("photo", id) or ("panel", name)
-    photo: Any = None  # pygame Surface for a ("photo", id) content
+    content: Hashable = ("panel", "prompt")  # ("photo", ...unique key) or ("panel", name)
+    photo: Any = None  # pygame Surface for a ("photo", ...) content
     caption: tuple[str, str] | None = None  # (title, credit)
     step_back: bool = False
     attract: bool = False
@@ -95,7 +98,8 @@ class Renderer:
         self._hint = self._banner(STEP_BACK_TEXT, HINT_BG)
         self._attract_banner = self._banner(ATTRACT_TEXT, (30, 30, 36))
         self._cover = None
-        self._card_key = None  # rebuild the card at the new size
+        self._card_key = None  # rebuild the cards at the new size
+        self._cards: OrderedDict[Hashable, Any] = OrderedDict()
         self._card_on_canvas = False
         self._prev_card = None
 
@@ -120,7 +124,7 @@ class Renderer:
         pg = self.pg
         rect = self.layout.photo
         card = pg.Surface(rect.size)
-        kind, what = scene.content if isinstance(scene.content, tuple) else ("panel", "prompt")
+        kind, what = scene.content[:2] if isinstance(scene.content, tuple) else ("panel", "prompt")
         if kind == "photo" and scene.photo is not None:
             card.fill(BLACK)
             pw, ph = scene.photo.get_size()
@@ -182,7 +186,12 @@ class Renderer:
                     self.configure(self.config)
         if scene.content != self._card_key:
             old = self._card
-            self._card = self._make_card(scene)
+            self._card = self._cards.get(scene.content)
+            if self._card is None:
+                self._card = self._cards[scene.content] = self._make_card(scene)
+                while len(self._cards) > CARD_CACHE:
+                    self._cards.popitem(last=False)
+            self._cards.move_to_end(scene.content)
             self._card_key = scene.content
             self._card_on_canvas = False
             self._prev_card = old if (old is not None and self.config.crossfade_ms > 0) else None
