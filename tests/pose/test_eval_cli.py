@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.cli.main import main
+from kiosk.pose.runtime import available_backends
 
 COCO = "data/coco-mini/person_keypoints_val2017.json"
 IMAGES = "data/coco-mini/val2017"
@@ -81,6 +82,8 @@ def test_bench_pose_reports_every_stage(
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report["errors"]
     assert report["models"] and all(r["model"] == "posenet-353x481" for r in report["models"])
+    # every installed backend, side by side, each really used (LiteRT and, on numpy<2, tflite)
+    assert [r["backend"] for r in report["models"]] == available_backends()
     for r in report["models"]:
         for stage in ("preprocess", "invoke", "decode", "total"):
             assert r[stage]["median"] >= 0 and r[stage]["p95"] >= r[stage]["median"] - 1e-9
