@@ -26,7 +26,7 @@ HELP = "evaluate: pose (COCO keypoint AP/AP50/AP75 and PCK@0.2 of each model)"
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="eval", metavar="WHAT", required=True)
     p = sub.add_parser("pose", help="COCO keypoint AP and PCK@0.2 of pose models",
-                       description=__doc__)
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--coco", type=Path, required=True, metavar="ANNOTATIONS.json",
                    help="COCO person keypoint annotations (e.g. person_keypoints_val2017.json)")
     p.add_argument("--images", type=Path, required=True, metavar="DIR",
