@@ -1,6 +1,6 @@
 """`kiosk eval pose`: the COCO keypoint metric (OKS AP, AP50, AP75, AR) and PCK@0.2 per model.
 
-    kiosk eval pose --coco person_keypoints_val2017.json --images val2017/ \
+    kiosk eval pose --coco person_keypoints_val2017.json --images val2017/
         [--model NAME|PATH ...] [--preprocess default|coral ...] [--delegate auto|cpu|edgetpu] [--json]
 
 Every image listed in the annotation file is run through each model (x each preprocess mode) and
