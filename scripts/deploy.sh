@@ -544,7 +544,10 @@ roll_back() { # REASON OLD_CURRENT OLD_PREVIOUS EXPECTED_ID
 
 upload() {
   local dest="$P_ROOT/releases/.incoming-$INDEX_ID/"
-  local rsync_opts=(-a --partial --partial-dir=.rsync-partial --delete --timeout="$IO_TIMEOUT" -e "$RSH")
+  # -rlt, not -a: the files belong to the ssh user and are world-readable (the kiosk runs as its
+  # own user), whatever their owner and mode on the workstation
+  local rsync_opts=(-rlt --perms "--chmod=D0755,F0644" --partial --partial-dir=.rsync-partial --delete
+    --timeout="$IO_TIMEOUT" -e "$RSH")
   [ -z "$RSYNC_PATH" ] || rsync_opts+=(--rsync-path="$RSYNC_PATH")
   local out rc=0
   if [ "${DEPLOY_TEST_PAUSE_AT:-}" = upload ]; then

@@ -41,9 +41,13 @@ def assert_no_strays(host: KioskHost) -> None:
 def test_happy_path_switches_and_kiosk_serves_new_index(deploy: Deploy, host_a: KioskHost,
                                                         indexes: dict[str, Index]) -> None:
     a, b = indexes["A"], indexes["B"]
+    (b.path / "manifest.json").chmod(0o600)  # a curator's private file must still reach the kiosk user
     proc = deploy.run(str(b.path), host_a.spec)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert host_a.current_target() == f"releases/{b.id}"
+    release = host_a.releases / b.id
+    assert (release / "manifest.json").stat().st_mode & 0o777 == 0o644
+    assert (release / "renditions").stat().st_mode & 0o777 == 0o755
     assert os.readlink(host_a.index_root / "previous") == f"releases/{a.id}"
     host_a.wait_serving(b.id, timeout=5)  # the health check already waited for it
     assert host_a.status()["state"] in ("running", "idle")
