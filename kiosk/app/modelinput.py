@@ -7,6 +7,9 @@ in the capture thread, in parallel with the loop) to about twice the model input
 the same anti-aliasing and leaves the model's preprocessing almost nothing to do. Poses found
 in the small frame are scaled back by k (pixel i's centre (i + 0.5) * k is the centre of the
 k-pixel box it averages).
+
+The averaging is a numba kernel that releases the GIL (extra `fast`), so the loop's thread never
+waits on it; without numba, Pillow's reduce does the same (ragged right/bottom edges aside).
 """
 
 from __future__ import annotations
@@ -15,7 +18,44 @@ import logging
 
 import numpy as np
 
+from kiosk.match._jit import njit, use_numba
+
 log = logging.getLogger(__name__)
+
+
+@njit(nogil=True)
+def _box_reduce(src, k, out):  # pragma: no cover - compiled
+    h, w = out.shape[0], out.shape[1]
+    acc = np.zeros((w, 3), np.uint32)
+    n = k * k
+    half = n // 2
+    for y in range(h):
+        acc[:, :] = 0
+        for dy in range(k):
+            row = src[y * k + dy]
+            for x in range(w):
+                base = x * k
+                for dx in range(k):
+                    p = row[base + dx]
+                    acc[x, 0] += p[0]
+                    acc[x, 1] += p[1]
+                    acc[x, 2] += p[2]
+        for x in range(w):
+            out[y, x, 0] = (acc[x, 0] + half) // n
+            out[y, x, 1] = (acc[x, 1] + half) // n
+            out[y, x, 2] = (acc[x, 2] + half) // n
+
+
+def box_reduce(frame: np.ndarray, k: int) -> np.ndarray:
+    """(H, W, 3) uint8 -> (H // k, W // k, 3) uint8, each pixel the rounded mean of a k x k box."""
+    if use_numba():
+        out = np.empty((frame.shape[0] // k, frame.shape[1] // k, 3), np.uint8)
+        _box_reduce(frame, k, out)
+        return out
+    from PIL import Image
+
+    h, w = frame.shape[0] // k * k, frame.shape[1] // k * k
+    return np.asarray(Image.fromarray(np.ascontiguousarray(frame[:h, :w])).reduce(k))
 
 
 def reduce_factor(frame_hw: tuple[int, int], input_hw: tuple[int, int], preprocess: str = "default") -> int:
@@ -45,6 +85,4 @@ class ModelInput:
             log.debug("model input: %dx%d frames reduced by %d", hw[1], hw[0], k)
         if k <= 1:
             return frame, 1
-        from PIL import Image
-
-        return np.asarray(Image.fromarray(frame).reduce(k)), k
+        return box_reduce(frame, k), k

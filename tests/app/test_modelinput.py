@@ -58,3 +58,17 @@ def test_poses_come_back_in_camera_pixels(mirror: bool) -> None:
     if mirror:
         expected = expected.flipped(1920)
     assert np.allclose(r.main_pose.xy, expected.xy, atol=1e-3)
+
+
+def test_numba_and_pillow_reductions_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kiosk.app.modelinput import box_reduce
+
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (107, 203, 3), dtype=np.uint8)
+    fast = box_reduce(frame, 5)
+    monkeypatch.setenv("KIOSK_NO_NUMBA", "1")
+    slow = box_reduce(frame, 5)
+    assert fast.shape == slow.shape == (21, 40, 3)
+    assert np.abs(fast.astype(int) - slow.astype(int)).max() <= 1
+    box = frame[5:10, 10:15].reshape(-1, 3).mean(axis=0)
+    assert np.abs(fast[1, 2] - box).max() <= 0.5 + 1e-9
