@@ -467,34 +467,43 @@ rrun() { # SECONDS SCRIPT ARG...
   remote "$secs" "$script" "$P_ROOT" "$REMOTE_KIOSK" "$@"
 }
 
-# status_index_id -> prints "index_id state" from `kiosk status --json` (empty on failure)
+# read_status: run `kiosk status --json` on the host; sets S_ID, S_HEALTHY (yes/no) and
+# LAST_STATUS (one readable line: index, state and, when unhealthy, why).
+S_ID="" S_HEALTHY=no LAST_STATUS=""
 read_status() {
-  local out id state
+  local out state problem
   out=$(rrun $(( CONNECT_TIMEOUT + 40 )) "$REMOTE_STATUS" 2>/dev/null) || true
-  id=$(json_string_field index_id <<<"$out")
+  S_ID=$(json_string_field index_id <<<"$out")
   state=$(json_string_field state <<<"$out")
+  S_HEALTHY=no
   # `kiosk status` exits non-zero when the status is stale or the kiosk process is gone
-  if ! grep -q '^status_exit=0$' <<<"$out"; then
-    state="unhealthy(${state:-no status}: $(grep -v '^status_exit=' <<<"$out" | grep -v '^[[:space:]]*["{}]' | tail -n 1))"
+  if grep -q '^status_exit=0$' <<<"$out"; then
+    case $state in
+      stopped|stopping|error|failed) ;;
+      *) S_HEALTHY=yes ;;
+    esac
   fi
-  printf '%s %s\n' "${id:--}" "${state:--}"
+  LAST_STATUS="index ${S_ID:-none}, state ${state:-unknown}"
+  if [ "$S_HEALTHY" = no ]; then
+    problem=$(awk '/"problems"[[:space:]]*:/ { p = 1; sub(/.*"problems"[[:space:]]*:[[:space:]]*\[/, "") }
+      p { end = ($0 ~ /\]/); sub(/\].*/, ""); gsub(/^[[:space:]]*"|"[[:space:]]*,?[[:space:]]*$/, "");
+          if ($0 != "") print; if (end) exit }' <<<"$out" | paste -sd ';' -)
+    [ -n "$problem" ] || [ -n "$state" ] || problem=$(grep -v '^status_exit=' <<<"$out" | tail -n 1)
+    LAST_STATUS+=", unhealthy${problem:+: $problem}"
+  fi
+  problem=$(json_string_field last_error <<<"$out")
+  [ -z "$problem" ] || LAST_STATUS+=", last error: ${problem:0:300}"
 }
 
-# wait_for_index ID: poll `kiosk status --json` until it reports ID (bounded by STATUS_TIMEOUT).
-LAST_STATUS=""
+# wait_for_index ID: poll `kiosk status --json` until a healthy kiosk reports ID (bounded by
+# STATUS_TIMEOUT).
 wait_for_index() {
-  local want=$1 deadline now
+  local want=$1 deadline
   deadline=$(( $(date +%s) + STATUS_TIMEOUT ))
   while :; do
-    LAST_STATUS=$(read_status)
-    if [ "${LAST_STATUS%% *}" = "$want" ]; then
-      case ${LAST_STATUS#* } in
-        unhealthy*|stopped|stopping|error|failed) ;;
-        *) return 0 ;;
-      esac
-    fi
-    now=$(date +%s)
-    [ "$now" -lt "$deadline" ] || return 1
+    read_status
+    if [ "$S_ID" = "$want" ] && [ "$S_HEALTHY" = yes ]; then return 0; fi
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
     sleep 0.5
   done
 }
@@ -538,7 +547,7 @@ roll_back() { # REASON OLD_CURRENT OLD_PREVIOUS EXPECTED_ID
   if wait_for_index "$old_id"; then
     FAIL_REASON="$reason; rolled back to $old_id (serving)"
   else
-    FAIL_REASON="$reason; rolled back to $old_id but the kiosk reports '$LAST_STATUS'"
+    FAIL_REASON="$reason; rolled back to $old_id but the kiosk reports $LAST_STATUS"
   fi
 }
 
@@ -587,23 +596,23 @@ deploy_host() {
       say "would do nothing: $INDEX_ID is already current (would check kiosk status)"
       return 0
     fi
-    LAST_STATUS=$(read_status)
-    if [ "${LAST_STATUS%% *}" = "$INDEX_ID" ] && wait_for_index "$INDEX_ID"; then
+    read_status
+    if [ "$S_ID" = "$INDEX_ID" ] && wait_for_index "$INDEX_ID"; then
       say "already current and serving"
       return 0
     fi
     # switched by an interrupted deploy but never reloaded (or the kiosk restarted): reload now
-    say "$INDEX_ID is current but the kiosk reports '$LAST_STATUS'; reloading"
+    say "$INDEX_ID is current but the kiosk reports $LAST_STATUS; reloading"
     if ! reload_kiosk; then
       [ -z "$old_prev" ] || roll_back "$FAIL_REASON" "$old_prev" "$old_cur"
       return 1
     fi
     if ! wait_for_index "$INDEX_ID"; then
-      local reason="health check: after ${STATUS_TIMEOUT}s the kiosk still reports '$LAST_STATUS', not $INDEX_ID"
+      local reason="health check: after ${STATUS_TIMEOUT}s the kiosk reports $LAST_STATUS, not $INDEX_ID"
       if [ -n "$old_prev" ]; then roll_back "$reason" "$old_prev" "$old_cur"; else FAIL_REASON=$reason; fi
       return 1
     fi
-    say "kiosk serves $INDEX_ID (state ${LAST_STATUS#* })"
+    say "kiosk serves $INDEX_ID ($LAST_STATUS)"
     return 0
   fi
 
@@ -687,10 +696,10 @@ deploy_host() {
     return 1
   fi
   if ! wait_for_index "$INDEX_ID"; then
-    roll_back "health check: after ${STATUS_TIMEOUT}s the kiosk still reports index/state '$LAST_STATUS', not $INDEX_ID" "$old_cur" "$old_prev"
+    roll_back "health check: after ${STATUS_TIMEOUT}s the kiosk reports $LAST_STATUS, not $INDEX_ID" "$old_cur" "$old_prev"
     return 1
   fi
-  say "kiosk serves $INDEX_ID (state ${LAST_STATUS#* })"
+  say "kiosk serves $INDEX_ID ($LAST_STATUS)"
 
   # 5. prune old releases (only now, after a successful switch)
   out=$(rrun $(( CONNECT_TIMEOUT + 120 )) "$REMOTE_PRUNE" "$KEEP" 0 "$INDEX_ID" 2>/dev/null | tr '\n' ' ') || true
@@ -722,7 +731,7 @@ rollback_host() {
     return 1
   fi
   if ! wait_for_index "$prev_id"; then
-    roll_back "health check: after ${STATUS_TIMEOUT}s the kiosk reports '$LAST_STATUS', not $prev_id" "$cur" "$prev"
+    roll_back "health check: after ${STATUS_TIMEOUT}s the kiosk reports $LAST_STATUS, not $prev_id" "$cur" "$prev"
     return 1
   fi
   say "rolled back: kiosk serves $prev_id"
