@@ -99,6 +99,7 @@ class Renderer:
         self._attract_banner = self._banner(ATTRACT_TEXT, (30, 30, 36))
         self._cover = None
         self._card_key = None  # rebuild the cards at the new size
+        self._overlays: list[Any] = []  # rects drawn over the canvas last frame (banners, overlay)
         self._cards: OrderedDict[Hashable, Any] = OrderedDict()
         self._card_on_canvas = False
         self._prev_card = None
@@ -198,21 +199,24 @@ class Renderer:
             self._fade_start = scene.now
         canvas, lay = self.canvas, self.layout
         photo_pos = (lay.photo.x, lay.photo.y)
+        a = 1.0
         if self._prev_card is not None:
             a = (scene.now - self._fade_start) * 1000.0 / max(self.config.crossfade_ms, 1)
             if a >= 1.0:
                 self._prev_card = None
-                canvas.blit(self._card, photo_pos)
-            else:
-                canvas.blit(self._prev_card, photo_pos)
-                self._card.set_alpha(int(255 * max(a, 0.0)))
-                canvas.blit(self._card, photo_pos)
-                self._card.set_alpha(None)
-            self._card_on_canvas = False
-        elif not self._card_on_canvas or lay.inset:
-            # side by side, nothing else draws on the photo half: the card stays on the canvas
+        if self._prev_card is not None:
+            canvas.blit(self._prev_card, photo_pos)
+            self._card.set_alpha(int(255 * max(a, 0.0)))
             canvas.blit(self._card, photo_pos)
-            self._card_on_canvas = not lay.inset
+            self._card.set_alpha(None)
+            self._card_on_canvas = False
+        elif not self._card_on_canvas:
+            canvas.blit(self._card, photo_pos)
+            self._card_on_canvas = True
+        else:  # the card is still there: only repair what was drawn over it last frame
+            for r in self._overlays:
+                canvas.blit(self._card, r.topleft, area=r.move(-photo_pos[0], -photo_pos[1]))
+        self._overlays.clear()
         if scene.frame is not None:
             cmap = self._draw_camera(scene.frame, scene.mirror)
             if scene.pose is not None and self.config.show_skeleton:
@@ -263,11 +267,11 @@ class Renderer:
         x = centred(bw, bh, area)[0]
         margin = bh // 2
         y = area.y + margin if top else area.y + area.h - bh - margin
-        self.canvas.blit(banner, (max(x, 0), y))
+        self._overlays.append(self.canvas.blit(banner, (max(x, 0), y)))
 
     def _draw_debug(self, lines: Sequence[str]) -> None:
         y = 4
         for line in lines:
             s = self.font_debug.render(line, True, (255, 255, 0), BLACK)
-            self.canvas.blit(s, (4, y))
+            self._overlays.append(self.canvas.blit(s, (4, y)))
             y += s.get_height()

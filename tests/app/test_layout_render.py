@@ -147,3 +147,16 @@ def test_caption_and_panels() -> None:
     disp.show(r.render(Scene(frame=frame, content=("panel", "no_match"))))
     panel = disp.last_frame[:, 640:]
     assert (panel == PHOTO_RGB).all(axis=2).sum() == 0 and panel.max() == 255  # dark panel, white text
+
+
+def test_full_mirror_repairs_what_banners_covered() -> None:
+    disp = MemoryDisplay((1280, 720))
+    r = Renderer(DisplayConfig(layout="full_mirror", caption=False, crossfade_ms=0), disp.size,
+                 target=disp.canvas)
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    photo = _photo(r.photo_slot)
+    disp.show(r.render(Scene(frame=frame, content=("photo", 1), photo=photo, step_back=True)))
+    top = disp.last_frame[10:60, 640]
+    assert (top != PHOTO_RGB).any()  # the banner is over the photo
+    disp.show(r.render(Scene(frame=frame, content=("photo", 1), photo=photo, step_back=False)))
+    assert (disp.last_frame[10:60, 640] == PHOTO_RGB).all()  # and gone again
