@@ -5,25 +5,38 @@
     ids, dists = tree.search(queries, k=1)                  # (D,) or (M, D) -> (M, k), (M, k)
     ids, dists = tree.search_weighted(query_xy, query_conf, k=1)
 
-Structure: flat arrays (see vptree_kernels): vectors stored in tree order so every leaf bucket
+Structure: flat arrays (see vptree_build): vectors stored in tree order so every leaf bucket
 is contiguous; each internal node keeps its vantage point at the first position of its range
 and the min/max distance of each child's points to it; every node also keeps an outward-
-quantised bounding box (uint16 per dimension) of its points.
+quantised bounding box (uint16 per dimension) and an int8 box in PCA space ("sketch" space:
+the S = 16 leading principal axes of the gallery); every point has its int8 sketch.
 
-Cosine search. For unit vectors cosine_distance = sqrt(2 (1 - cos)) = ||a - b||, a metric:
-the usual VP-tree triangle-inequality bounds apply. Queries are L2-normalised first.
+The search is a depth-first branch and bound (nearer child first). A node or a point is
+skipped only when a *lower bound* of its distance exceeds the current k-th best distance plus
+a 1e-5 slack (float32 rounding of unit-scale distances is below 1e-6). Every skipped point is
+therefore provably farther than the k-th result, and the result equals brute force's. Ties
+are broken by the lower id everywhere (the k-best lists compare (distance, id)), and a point's
+distance is always computed by the same function, so exact duplicates tie exactly.
 
-Weighted search, and why it is exact. d_w(q, g) = sum_j w_j |q_j - g_j| with w_j >= 0 taken
-from the query (conf_k / sum conf for both x_k and y_k). Two lower bounds hold for *every*
-point g of a node, whatever the weights:
-  (box)  g_j lies in [lo_j, hi_j], so |q_j - g_j| >= gap_j = max(lo_j - q_j, 0, q_j - hi_j)
-         and d_w(q, g) >= sum_j w_j gap_j;
-  (ball) d_w(q, g) >= min_j w_j * ||q - g||_1 >= min_j w_j * ||q - g||_2, and the triangle
-         inequality bounds ||q - g||_2 from below by the node's distance range to its vantage.
-The search is a depth-first branch and bound that visits every point not in a node whose
-lower bound exceeds the current k-th best distance (plus a 1e-5 slack for float rounding);
-every skipped point is therefore provably farther than the k-th result, and the result equals
-brute force. Ties are broken by the lower id everywhere (k-best lists compare (distance, id)).
+Cosine search. For unit vectors cosine_distance = sqrt(2 (1 - cos)) = ||a - b||, a metric
+(queries are L2-normalised first). Lower bounds used:
+  (ball)   the triangle inequality: | ||q - vp|| - ||g - vp|| | <= ||q - g||, with the node's
+           stored range of ||g - vp||;
+  (sketch) an orthonormal projection P never lengthens: ||P q - P g|| <= ||q - g||; with the
+           int8 codes c = round(P g / step) (|P g / step - c| <= 1/2) this gives
+           ||q - g||^2 >= sum_j (step_j * max(|P q / step_j - c_j| - 1/2, 0))^2, for one point
+           (its code) or for a node (the interval of its codes). Leaf points are filtered by
+           the first 8 axes for the whole leaf at once (vectorised), then by all 16 when any
+           survive; only survivors get their exact distance.
+
+Weighted search. d_w(q, g) = sum_j w_j |q_j - g_j| with w_j >= 0 taken from the query
+(conf_k / sum conf for both x_k and y_k; uniform when all are 0). It is not the metric the
+tree was built with, but two lower bounds hold for every point g of a node, whatever the
+weights (zeros included):
+  (box)    g_j lies in [lo_j, hi_j], so |q_j - g_j| >= gap_j = max(lo_j - q_j, 0, q_j - hi_j)
+           and d_w(q, g) >= sum_j w_j gap_j;
+  (ball)   d_w is a (semi)norm for fixed weights, so d_w(q, g) >= d_w(q, vp) - d_w(g, vp), and
+           d_w(g, vp) <= ||w||_2 ||g - vp||_2 (Cauchy-Schwarz) <= ||w||_2 * (max ||g - vp||).
 
 Missing results (k > N, or nothing within max_distance) are id -1 with distance inf.
 """

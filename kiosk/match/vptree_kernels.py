@@ -143,7 +143,8 @@ def knn_kernel(  # pragma: no cover - compiled
         while sp > 0:
             sp -= 1
             node = st_node[sp]
-            if st_lb[sp] > tau + SLACK:
+            lb_node = st_lb[sp]  # holds for every descendant too
+            if lb_node > tau + SLACK:
                 continue
             lo = node_range[node, 0]
             hi = node_range[node, 1]
@@ -174,8 +175,8 @@ def knn_kernel(  # pragma: no cover - compiled
                 tau = np.sqrt(bd[k - 1])
             dq = np.sqrt(d2)
             c_out = node_child[node, 1]
-            lb_in = max(bounds[node, 0] - dq, dq - bounds[node, 1], np.float32(0.0))
-            lb_out = max(bounds[node, 2] - dq, dq - bounds[node, 3], np.float32(0.0))
+            lb_in = max(bounds[node, 0] - dq, dq - bounds[node, 1], lb_node)
+            lb_out = max(bounds[node, 2] - dq, dq - bounds[node, 3], lb_node)
             if lb_in <= tau + SLACK:
                 lb_in = max(lb_in, _sbox_lb(sbox, c_in, qs, sstep))
             if lb_out <= tau + SLACK:
@@ -267,7 +268,8 @@ def weighted_kernel(  # pragma: no cover - compiled
         while sp > 0:
             sp -= 1
             node = st_node[sp]
-            if st_lb[sp] > tau + SLACK:
+            lb_node = st_lb[sp]  # holds for every descendant too
+            if lb_node > tau + SLACK:
                 continue
             lo = node_range[node, 0]
             hi = node_range[node, 1]
@@ -283,8 +285,8 @@ def weighted_kernel(  # pragma: no cover - compiled
                 tau = bd[k - 1]
             c_out = node_child[node, 1]
             # d_w(q, g) >= d_w(q, vp) - d_w(g, vp) >= d_w(q, vp) - ||w||_2 ||g - vp||_2
-            lb_in = max(dw - wnorm * bounds[node, 1], np.float32(0.0))
-            lb_out = max(dw - wnorm * bounds[node, 3], np.float32(0.0))
+            lb_in = max(dw - wnorm * bounds[node, 1], lb_node)
+            lb_out = max(dw - wnorm * bounds[node, 3], lb_node)
             if lb_in <= tau + SLACK:
                 lb_in = max(lb_in, _box_lb(box, c_in, qq, ws))
             if lb_out <= tau + SLACK:
