@@ -91,12 +91,12 @@ def bench_size(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from kiosk.match.synth import synth_vectors
 
     t0 = time.perf_counter()
+    peer_q = min(args.peer_queries, max(10, int(args.peer_queries * 80_000 / n)))
     v, _ = synth_vectors(n, seed=args.seed)
-    qv, qc = synth_vectors(max(args.queries, args.peer_queries) + 1, seed=args.seed + 10_007)
+    qv, qc = synth_vectors(max(args.queries, peer_q) + 1, seed=args.seed + 10_007)
     qw = query_weights(qc).astype(np.float32)
     log.info("N=%d: %d synthetic poses in %.1f s", n, n, time.perf_counter() - t0)
     res: dict[str, Any] = {"n": n, "vector_bytes_per_pose": v.shape[1] * 4}
-    peer_q = max(10, min(args.peer_queries, int(args.peer_queries * 80_000 / n)))
 
     # ---- VP-tree ------------------------------------------------------------------
     t = time.perf_counter()

@@ -54,7 +54,7 @@ def synth_tree() -> tuple[VPTree, np.ndarray]:
 
 
 @fixture_ok(30)
-@given(seed=st.integers(0, 2**16), k=st.sampled_from([1, 2, 5, 10, 25]))
+@given(seed=st.integers(0, 2**16), k=st.sampled_from([1, 2, 5, 10, 25, 700]))
 def test_synthetic_poses_match_brute_force(backend: str, synth_tree, seed: int, k: int) -> None:
     tree, v = synth_tree
     q, conf = synth(4, 1000 + seed)
