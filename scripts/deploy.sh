@@ -44,6 +44,7 @@
 #   --io-timeout S         rsync --timeout and ssh keep-alive budget (default: 60)
 #   --command-timeout S    bound on each remote command such as verify (default: 600)
 #   --rsync-path CMD       rsync program on the hosts (default: rsync)
+#   --bwlimit KBPS         limit the upload bandwidth per host (rsync --bwlimit, KiB/s)
 #   -h, --help             this help
 #
 # Test hooks (environment): DEPLOY_TEST_PAUSE_AT=upload|switch|reload pauses for
@@ -70,6 +71,7 @@ CONNECT_TIMEOUT=10
 IO_TIMEOUT=60
 COMMAND_TIMEOUT=600
 RSYNC_PATH=""
+BWLIMIT=""
 DRY_RUN=0
 MODE=deploy
 HOSTS_FILE=""
@@ -116,6 +118,7 @@ parse_args() {
       --io-timeout) IO_TIMEOUT=${2:?--io-timeout needs seconds}; shift ;;
       --command-timeout) COMMAND_TIMEOUT=${2:?--command-timeout needs seconds}; shift ;;
       --rsync-path) RSYNC_PATH=${2:?--rsync-path needs a CMD}; shift ;;
+      --bwlimit) BWLIMIT=${2:?--bwlimit needs KiB/s}; shift ;;
       --) shift; positional+=("$@"); break ;;
       -*) die 2 "unknown option: $1 (see --help)" ;;
       *) positional+=("$1") ;;
@@ -130,6 +133,7 @@ parse_args() {
   [ "$PARALLEL" -ge 1 ] || die 2 "--parallel must be at least 1"
   [ "$KEEP" -ge 1 ] || die 2 "--keep must be at least 1"
   [ -z "$SSH_PORT" ] || is_uint "$SSH_PORT" || die 2 "--port must be a number, not '$SSH_PORT'"
+  [ -z "$BWLIMIT" ] || is_uint "$BWLIMIT" || die 2 "--bwlimit must be a whole number of KiB/s, not '$BWLIMIT'"
 
   if [ "$MODE" = deploy ]; then
     [ "${#positional[@]}" -ge 1 ] || { usage >&2; die 2 "missing INDEX_DIR"; }
@@ -558,6 +562,7 @@ upload() {
   local rsync_opts=(-rlt --perms "--chmod=D0755,F0644" --partial --partial-dir=.rsync-partial --delete
     --timeout="$IO_TIMEOUT" -e "$RSH")
   [ -z "$RSYNC_PATH" ] || rsync_opts+=(--rsync-path="$RSYNC_PATH")
+  [ -z "$BWLIMIT" ] || rsync_opts+=(--bwlimit="$BWLIMIT")
   local out rc=0
   if [ "${DEPLOY_TEST_PAUSE_AT:-}" = upload ]; then
     # test hook: upload about half of the files, then pause in the middle of the upload
@@ -580,7 +585,11 @@ upload() {
     esac
     return 1
   fi
-  say "uploaded: $(grep -E '^Total transferred file size' <<<"$out" | sed 's/^Total transferred file size: //')"
+  local total literal matched
+  total=$(sed -n 's/^Total transferred file size: //p' <<<"$out")
+  literal=$(sed -n 's/^Literal data: //p' <<<"$out")
+  matched=$(sed -n 's/^Matched data: //p' <<<"$out")
+  say "uploaded: ${total:-?} (sent ${literal:-?}, reused ${matched:-?} from an earlier partial upload)"
 }
 
 deploy_host() {

@@ -44,10 +44,12 @@ def _standin_flavor(tmp: Path) -> Flavor:
     return Flavor("stand-in", bin_dir)
 
 
-def _standin_index(dest: Path, variant: str, *, refuse: bool = False) -> str:
+def _standin_index(dest: Path, variant: str, *, refuse: bool = False, padding: int = 0) -> str:
     import hashlib
 
     (dest / "renditions").mkdir(parents=True)
+    if padding:
+        (dest / "deploy-test-padding.bin").write_bytes(os.urandom(padding))
     rng = __import__("random").Random(variant)
     (dest / "vectors.npy").write_bytes(bytes(rng.getrandbits(8) for _ in range(300_000)))
     for i in range(6):
@@ -129,6 +131,7 @@ def kiosk_env(flavor: Flavor, request: pytest.FixtureRequest, deploy_tmp: Path) 
     return env
 
 
+BIG_PADDING = 12 * 1024 * 1024
 PHOTOS_A = ("tennis_standing.jpg", "skiing.jpg", "backpackman.jpg")
 PHOTOS_B = ("baseball.jpg", "frisbee.jpg", "snowboard.jpg", "tennis_in_crowd.jpg")
 _NOT_MANIFEST_BODY = ("format_version", "index_id", "builder_version", "created", "files",
@@ -149,7 +152,7 @@ def _real_build(flavor: Flavor, env: dict[str, str], photos: Path, names: tuple[
     return json.loads((dest / "manifest.json").read_text())["index_id"]
 
 
-def _derive(src: Path, dest: Path, note: str, *, break_tree: bool = False) -> str:
+def _derive(src: Path, dest: Path, note: str, *, break_tree: bool = False, padding: int = 0) -> str:
     """A copy of a built index with one more file (so another index id), re-manifested with the
     builder's own manifest writer. break_tree: garbage in the VP-tree file, with checksums to
     match, so `kiosk index verify` passes but the kiosk cannot load the index."""
@@ -158,6 +161,8 @@ def _derive(src: Path, dest: Path, note: str, *, break_tree: bool = False) -> st
     shutil.copytree(src, dest)
     old = json.loads((dest / "manifest.json").read_text())
     (dest / "deploy-test-note.txt").write_text(note + "\n")
+    if padding:  # incompressible, so that a bandwidth-limited upload takes a while
+        (dest / "deploy-test-padding.bin").write_bytes(os.urandom(padding))
     if break_tree:
         tree = dest / old["vector"]["tree"]
         tree.write_bytes(b"not a VP-tree " * (tree.stat().st_size // 14 + 1))
@@ -169,13 +174,15 @@ def _derive(src: Path, dest: Path, note: str, *, break_tree: bool = False) -> st
 @pytest.fixture(scope="session")
 def indexes(deploy_tmp: Path, flavor: Flavor, kiosk_env: dict[str, str],
             request: pytest.FixtureRequest) -> dict[str, Index]:
-    """Three distinct valid indexes A, B, C and one the kiosk refuses although it verifies."""
+    """Distinct valid indexes A, B, C, "big" (B plus 12 MB) and one the kiosk refuses although it
+    verifies."""
     root = deploy_tmp / "indexes"
     out = {}
     if flavor.name != "real":
         for name in ("A", "B", "C"):
             out[name] = Index(root / name, _standin_index(root / name, name))
         out["refused"] = Index(root / "refused", _standin_index(root / "refused", "refused", refuse=True))
+        out["big"] = Index(root / "big", _standin_index(root / "big", "big", padding=BIG_PADDING))
         return out
     photos = request.getfixturevalue("shared_dir") / "data" / "posenet-demo-images"
     out["A"] = Index(root / "A", _real_build(flavor, kiosk_env, photos, PHOTOS_A, root / "A"))
@@ -183,7 +190,9 @@ def indexes(deploy_tmp: Path, flavor: Flavor, kiosk_env: dict[str, str],
     out["C"] = Index(root / "C", _derive(root / "B", root / "C", "C: B plus a note"))
     out["refused"] = Index(root / "refused", _derive(root / "A", root / "refused", "a broken tree",
                                                      break_tree=True))
-    assert len({i.id for i in out.values()}) == 4, out
+    out["big"] = Index(root / "big", _derive(root / "B", root / "big", "B plus padding",
+                                             padding=BIG_PADDING))
+    assert len({i.id for i in out.values()}) == 5, out
     return out
 
 

@@ -8,9 +8,11 @@ Every fault scenario ends with the same check: the kiosk still serves the old in
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.scripts.conftest import Deploy, Index
-from tests.scripts.kiosk_hosts import KioskHost, free_port
+from tests.scripts.kiosk_hosts import KioskHost, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -150,6 +152,36 @@ def test_sigkill_in_the_middle_of_the_upload_then_resume(deploy: Deploy, host_a:
     # resumed: the files uploaded before the kill were not sent again
     release = host_a.releases / b.id
     assert {rel: (release / rel).stat().st_ino for rel in inodes} == inodes
+
+
+def test_sigkill_while_rsync_is_sending_a_file_then_resume(deploy: Deploy, host_a: KioskHost,
+                                                           indexes: dict[str, Index]) -> None:
+    """Killed while rsync is in the middle of one big file (bandwidth-limited): rsync keeps the
+    partial file, and the re-run sends only the rest of it."""
+    a, big = indexes["A"], indexes["big"]
+    staging = host_a.releases / f".incoming-{big.id}"
+    proc = subprocess.Popen(deploy.argv("--bwlimit", "3000", str(big.path), host_a.spec),
+                            env=deploy.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        def receiving() -> bool:  # rsync's temp file for the padding, a few MB in
+            assert proc.poll() is None, "the upload finished before it could be killed"
+            return any(p.stat().st_size > 2_000_000 for p in staging.glob(".deploy-test-padding.bin.*"))
+
+        wait_until(receiving, 30, "rsync to be halfway through the big file", interval=0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    partial = staging / ".rsync-partial" / "deploy-test-padding.bin"
+    wait_until(partial.exists, 10, "the receiving rsync to keep the partial file")
+    assert 0 < partial.stat().st_size < (big.path / "deploy-test-padding.bin").stat().st_size
+    assert_intact(host_a, a)
+
+    proc2 = deploy.run(str(big.path), host_a.spec)
+    assert proc2.returncode == 0, proc2.stdout + proc2.stderr
+    reused = re.search(r"reused ([\d,]+)", proc2.stdout)
+    assert reused and int(reused.group(1).replace(",", "")) > 1_000_000, proc2.stdout
+    host_a.wait_serving(big.id, timeout=5)
 
 
 @pytest.mark.parametrize("pause_at", ["switch", "reload"])
