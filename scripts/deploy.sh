@@ -729,7 +729,7 @@ rollback_host() {
     say "would switch current -> $prev (previous -> $cur), reload with '$RELOAD_CMD', wait for $prev_id"
     return 0
   fi
-  if ! rrun 60 '[ -d "$1/$3" ]' "$prev" >/dev/null 2>&1; then
+  if ! rrun 60 'case $3 in /*) [ -d "$3" ] ;; *) [ -d "$1/$3" ] ;; esac' "$prev" >/dev/null 2>&1; then
     FAIL_REASON="previous release $prev is missing on the host"
     return 1
   fi

@@ -61,7 +61,10 @@ def test_happy_path_switches_and_kiosk_serves_new_index(deploy: Deploy, host_a: 
     again = deploy.run(str(b.path), host_a.spec)
     assert again.returncode == 0 and "already current" in again.stdout
 
-    # --rollback returns to the previous release on demand
+    # --rollback returns to the previous release on demand (--dry-run first: only says so)
+    plan = deploy.run("--dry-run", "--rollback", host_a.spec)
+    assert plan.returncode == 0 and f"would switch current -> releases/{a.id}" in plan.stdout
+    assert host_a.current_target() == f"releases/{b.id}"
     back = deploy.run("--rollback", host_a.spec)
     assert back.returncode == 0, back.stdout + back.stderr
     assert host_a.current_target() == f"releases/{a.id}"
