@@ -34,7 +34,8 @@
 #   --no-local-verify      skip `kiosk index verify INDEX_DIR` here
 #   --reload-cmd CMD       run on the host to reload (default: systemctl reload move-mirror)
 #   --status-timeout S     seconds to wait for the kiosk to report the new index (default: 30)
-#   --keep N               releases to keep per host, besides current and previous (default: 3)
+#   --keep N               keep the N newest releases per host, and always current and previous
+#                          (default: 3); older ones are deleted after a successful switch
 #   --parallel N           hosts deployed at the same time (default: 4)
 #   -p, --port PORT        ssh port (a host's own :port wins)
 #   -i, --identity FILE    ssh identity file
@@ -50,7 +51,7 @@
 # Test hooks (environment): DEPLOY_TEST_PAUSE_AT=upload|switch|reload pauses for
 # DEPLOY_TEST_PAUSE_SECONDS (default 30) in the middle of that step (upload: after half the files;
 # switch: after the new links are made, before the renames; reload: after the switch, before the
-# reload), so tests can kill the deploy there.
+# reload), so tests can kill the deploy there. DEPLOY_TRACE=1 traces the script with timestamps.
 
 set -euo pipefail
 
