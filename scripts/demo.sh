@@ -43,6 +43,12 @@ kiosk=(.venv/bin/kiosk)
 # 2. models, 3. the demo index
 "${kiosk[@]}" models fetch
 index=$("${kiosk[@]}" index demo | tail -n 1)
+if ! .venv/bin/python -c "import sys; from kiosk.gallery.reader import GalleryIndex; GalleryIndex.open(sys.argv[1])" \
+    "$index" 2>/dev/null; then
+  echo "demo: the demo index at $index does not open (an older format?): rebuilding it"
+  rm -rf "$index"
+  index=$("${kiosk[@]}" index demo | tail -n 1)
+fi
 if [ ! -f "$index/manifest.json" ]; then
   echo "demo: the demo index was not built (got '$index')" >&2
   exit 1

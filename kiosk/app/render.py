@@ -73,8 +73,9 @@ class Renderer:
         self._camera_size: tuple[int, int] | None = None
         self._card: Any = None
         self._card_key: Hashable = None
-        self._prev_card: Any = None
+        self._fading = False
         self._fade_start = 0.0
+        self._fade_w = 0.0  # the new card's weight on the canvas so far
         self._cover: CoverMap | None = None
         self._cover_for: tuple[Any, ...] = ()
         self._blitter = CameraBlitter()
@@ -99,10 +100,10 @@ class Renderer:
         self._attract_banner = self._banner(ATTRACT_TEXT, (30, 30, 36))
         self._cover = None
         self._card_key = None  # rebuild the cards at the new size
+        self._fading = False
         self._overlays: list[Any] = []  # rects drawn over the canvas last frame (banners, overlay)
         self._cards: OrderedDict[Hashable, Any] = OrderedDict()
         self._card_on_canvas = False
-        self._prev_card = None
 
     @property
     def photo_slot(self) -> tuple[int, int]:
@@ -110,7 +111,7 @@ class Renderer:
 
     @property
     def fading(self) -> bool:
-        return self._prev_card is not None
+        return self._fading
 
     def _banner(self, text: str, bg: tuple[int, int, int]) -> Any:
         label = self.font_title.render(text, True, WHITE)
@@ -186,7 +187,7 @@ class Renderer:
                 if self.config.layout == "full_mirror":
                     self.configure(self.config)
         if scene.content != self._card_key:
-            old = self._card
+            had_card = self._card is not None and (self._card_on_canvas or self._fading)
             self._card = self._cards.get(scene.content)
             if self._card is None:
                 self._card = self._cards[scene.content] = self._make_card(scene)
@@ -195,25 +196,17 @@ class Renderer:
             self._cards.move_to_end(scene.content)
             self._card_key = scene.content
             self._card_on_canvas = False
-            self._prev_card = old if (old is not None and self.config.crossfade_ms > 0) else None
-            self._fade_start = scene.now
+            # crossfade from whatever the canvas shows (a photo, or a fade cut short)
+            self._fading = self.config.crossfade_ms > 0 and had_card
+            self._fade_start, self._fade_w = scene.now, 0.0
         canvas, lay = self.canvas, self.layout
         photo_pos = (lay.photo.x, lay.photo.y)
-        a = 1.0
-        if self._prev_card is not None:
-            a = (scene.now - self._fade_start) * 1000.0 / max(self.config.crossfade_ms, 1)
-            if a >= 1.0:
-                self._prev_card = None
-        if self._prev_card is not None:
-            canvas.blit(self._prev_card, photo_pos)
-            self._card.set_alpha(int(255 * max(a, 0.0)))
-            canvas.blit(self._card, photo_pos)
-            self._card.set_alpha(None)
-            self._card_on_canvas = False
-        elif not self._card_on_canvas:
+        if self._fading:  # what is drawn over the photo meanwhile is repaired when the fade ends
+            self._fade_step(scene.now, photo_pos)
+        if not self._fading and not self._card_on_canvas:
             canvas.blit(self._card, photo_pos)
             self._card_on_canvas = True
-        else:  # the card is still there: only repair what was drawn over it last frame
+        elif not self._fading:  # the card is still there: repair what was drawn over it last frame
             for r in self._overlays:
                 canvas.blit(self._card, r.topleft, area=r.move(-photo_pos[0], -photo_pos[1]))
         self._overlays.clear()
@@ -232,6 +225,21 @@ class Renderer:
         if lay.rotation:
             return pg.transform.rotate(canvas, -lay.rotation)
         return canvas
+
+    def _fade_step(self, now: float, pos: tuple[int, int]) -> None:
+        """Blend the new card over the canvas so that its weight grows linearly with time: one
+        alpha blit per frame (weight w after w_prev: alpha = (w - w_prev) / (1 - w_prev))."""
+        w = (now - self._fade_start) * 1000.0 / self.config.crossfade_ms
+        if w >= 1.0:
+            self._fading = False
+            self._card_on_canvas = False  # the opaque blit that follows ends the fade exactly
+            return
+        if w > self._fade_w:
+            alpha = (w - self._fade_w) / (1.0 - self._fade_w)
+            self._card.set_alpha(max(1, round(255 * alpha)))
+            self.canvas.blit(self._card, pos)
+            self._card.set_alpha(None)
+            self._fade_w = w
 
     def _draw_camera(self, frame: np.ndarray, mirror: bool) -> CoverMap:
         pg = self.pg
