@@ -303,6 +303,7 @@ else
   echo "kiosk=missing"
   echo "kiosk_error=$word: not found (PATH=$PATH)"
 fi
+if command -v rsync >/dev/null 2>&1; then echo "rsync=ok"; else echo "rsync=missing"; fi
 if [ -e "$root/current" ] && [ ! -L "$root/current" ]; then echo "current_kind=notlink"; fi
 echo "current=$(readlink "$root/current" 2>/dev/null || true)"
 echo "previous=$(readlink "$root/previous" 2>/dev/null || true)"
@@ -416,7 +417,7 @@ test_pause() { # STEP
 }
 
 # Globals filled by probe_host.
-P_ROOT="" P_CURRENT_KIND="" P_KIOSK="" P_KIOSK_ERROR="" P_CURRENT="" P_PREVIOUS="" P_RELEASE="" P_STAGED_KB=0 P_AVAIL_KB=0
+P_ROOT="" P_RSYNC="" P_CURRENT_KIND="" P_KIOSK="" P_KIOSK_ERROR="" P_CURRENT="" P_PREVIOUS="" P_RELEASE="" P_STAGED_KB=0 P_AVAIL_KB=0
 FAIL_REASON=""
 
 ssh_error() { # OUTPUT RC -> a readable reason for an ssh failure
@@ -444,6 +445,7 @@ probe_host() {
       root=*) P_ROOT=${line#root=} ;;
       kiosk=*) P_KIOSK=${line#kiosk=} ;;
       kiosk_error=*) P_KIOSK_ERROR=${line#kiosk_error=} ;;
+      rsync=*) P_RSYNC=${line#rsync=} ;;
       current_kind=*) P_CURRENT_KIND=${line#current_kind=} ;;
       current=*) P_CURRENT=${line#current=} ;;
       previous=*) P_PREVIOUS=${line#previous=} ;;
@@ -637,6 +639,11 @@ deploy_host() {
       FAIL_REASON="not enough disk space on the host: need about $(( need_kb / 1024 )) MB, $(( P_AVAIL_KB / 1024 )) MB free under $P_ROOT"
       return 1
     fi
+  fi
+
+  if [ "$P_RELEASE" != yes ] && [ "$P_RSYNC" = missing ] && [ -z "$RSYNC_PATH" ]; then
+    FAIL_REASON="rsync is not installed on the host (apt-get install rsync), or use --rsync-path"
+    return 1
   fi
 
   if [ "$DRY_RUN" = 1 ]; then
