@@ -135,7 +135,7 @@ def _fail(path: Path, problem: str) -> None:
 
 def check_structure(path: Path, tree: Any) -> None:
     """Validate shapes and node links so a corrupt (unverified) file cannot crash a search."""
-    from kiosk.match.vptree_build import SKETCH_DIMS, STACK
+    from kiosk.match.vptree_build import CHUNK, SKETCH_DIMS, STACK
 
     n, dims, n_nodes = len(tree), tree.dims, int(tree.meta["n_nodes"])
     sk = min(SKETCH_DIMS, dims)
@@ -147,6 +147,8 @@ def check_structure(path: Path, tree: Any) -> None:
         "box_step": ((dims,), np.float32), "pca_mean": ((dims,), np.float32),
         "pca_rot": ((sk, dims), np.float32), "sketch": ((n * sk,), np.int8),
         "sketch_step": ((sk,), np.float32), "node_sbox": ((n_nodes, 2, sk), np.int8),
+        "node_chunk": ((n_nodes,), np.int32),
+        "chunk_sbox": ((tree.chunk_sbox.shape[0], 2, sk), np.int8),
     }
     for attr, (shape, dtype) in expect.items():
         a = getattr(tree, attr)
@@ -169,8 +171,12 @@ def check_structure(path: Path, tree: Any) -> None:
             or (ci >= n_nodes).any() or (co >= n_nodes).any():
         _fail(path, "child links out of range")
     leaf_size = int(tree.meta.get("leaf_size", 0))
-    if ((rng[~internal, 1] - rng[~internal, 0]) > leaf_size).any():
+    sizes = rng[~internal, 1] - rng[~internal, 0]
+    if (sizes > leaf_size).any():
         _fail(path, f"a leaf holds more than leaf_size={leaf_size} points")
+    first = tree.node_chunk[~internal].astype(np.int64)
+    if (first < 0).any() or (first + (sizes + CHUNK - 1) // CHUNK > len(tree.chunk_sbox)).any():
+        _fail(path, "leaf chunks out of range")
     if (rng[ci, 0] != rng[idx, 0] + 1).any() or (rng[ci, 1] != rng[co, 0]).any() \
             or (rng[co, 1] != rng[idx, 1]).any():
         _fail(path, "children do not partition their parent")

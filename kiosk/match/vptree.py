@@ -63,7 +63,8 @@ N_SAMPLE = 48
 #: sketch axes used to filter leaf points before their exact distance (see vptree_kernels)
 N_FILTER = 8
 _ARRAYS = ("vectors", "ids", "node_range", "node_child", "node_bounds", "node_box",
-           "box_origin", "box_step", "pca_mean", "pca_rot", "sketch", "sketch_step", "node_sbox")
+           "box_origin", "box_step", "pca_mean", "pca_rot", "sketch", "sketch_step", "node_sbox",
+           "node_chunk", "chunk_sbox")
 
 
 def _check_vectors(vectors: np.ndarray) -> np.ndarray:
@@ -108,6 +109,8 @@ class VPTree:
         self.sketch: np.ndarray = arrays["sketch"]  # (N * S,) int8, leaf-blocked
         self.sketch_step: np.ndarray = arrays["sketch_step"]  # (S,) float32
         self.node_sbox: np.ndarray = arrays["node_sbox"]  # (n, 2, S) int8
+        self.node_chunk: np.ndarray = arrays["node_chunk"]  # (n,) int32
+        self.chunk_sbox: np.ndarray = arrays["chunk_sbox"]  # (C, 2, S) int8
         self._by_id: np.ndarray | None = None
         self._inverse: np.ndarray | None = None
 
@@ -135,6 +138,10 @@ class VPTree:
         node_range = np.ascontiguousarray(node_range, dtype=np.int32)
         node_child = np.ascontiguousarray(node_child, dtype=np.int32)
         work = np.ascontiguousarray(work, dtype=np.float32)
+        mean, rot = vb.pca_axes(work)
+        y = vb.project(work, mean, rot)
+        order = vb.leaf_order(y[:, 0], node_range, node_child)
+        work, perm, y = work[order], perm[order], y[order]
         arrays = {
             "vectors": work,
             "ids": perm.astype(np.int32),
@@ -142,7 +149,7 @@ class VPTree:
             "node_child": node_child,
             "node_bounds": np.ascontiguousarray(bounds, dtype=np.float32),
             **vb.box_arrays(work, node_range, node_child, compiled),
-            **vb.sketch_arrays(work, node_range, node_child, compiled),
+            **vb.sketch_arrays(y, mean, rot, node_range, node_child, compiled),
         }
         meta = {"n": n, "dims": dims, "seed": int(seed), "metric": metric,
                 "leaf_size": int(leaf_size), "n_nodes": len(node_range)}
@@ -245,8 +252,8 @@ class VPTree:
             status = _kernels().knn_kernel(
                 self.tree_vectors, self.tree_ids, self.node_range, self.node_child,
                 self.node_bounds, self.pca_mean, self.pca_rot, self.sketch, self.sketch_step,
-                self.node_sbox, int(self.meta["leaf_size"]), N_FILTER, q, k, max_distance, ids,
-                dists)
+                self.node_sbox, self.node_chunk, self.chunk_sbox, N_FILTER, q, k, max_distance,
+                ids, dists)
             if status >= 0:
                 self._raise(status, "queries")
             return ids, dists

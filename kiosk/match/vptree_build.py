@@ -13,12 +13,15 @@ Layout (n nodes; N points stored in tree order, so every leaf bucket is contiguo
                                 origin + box[0] * step <= x <= origin + box[1] * step
     pca_mean (D,), pca_rot (S, D) float32: the S leading principal axes of the data
     sketch     (N * S,) int8    round(pca_rot @ (x - pca_mean) / sketch_step) per point, within
-                                1/2 of the exact scaled projection; tree order, blocked: the
-                                leaf [lo, hi) holds its codes at [lo * S, hi * S) as an (S, n)
-                                block (axis-major: the filter vectorises across the points and
-                                reads one contiguous run per leaf)
+                                1/2 of the exact scaled projection; tree order, blocked: a run
+                                [a, b) of a leaf (see node_chunk) holds its codes at [a*S, b*S)
+                                as an (S, b - a) block (axis-major: the filter vectorises
+                                across the points and reads one contiguous stretch per run)
     sketch_step (S,) float32
     node_sbox  (n, 2, S) int8   min / max sketch code of the node's points
+    node_chunk (n,) int32       a leaf's first chunk (-1 for internal nodes): the leaf's points
+                                are sorted along the first PCA axis and cut in runs of CHUNK
+    chunk_sbox (C, 2, S) int8   min / max sketch code of each run
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ log = logging.getLogger(__name__)
 
 STACK = 512
 SKETCH_DIMS = 16
+#: a leaf is scanned in runs of CHUNK points, each with its own sketch box
+CHUNK = 64
 _PCA_SAMPLE = 65536
 
 
@@ -185,9 +190,8 @@ def box_arrays(work: np.ndarray, node_range: np.ndarray, node_child: np.ndarray,
     return {"node_box": box, "box_origin": origin, "box_step": step}
 
 
-def sketch_arrays(work: np.ndarray, node_range: np.ndarray, node_child: np.ndarray,
-                  compiled: bool) -> dict[str, np.ndarray]:
-    """PCA axes, sketch scale and the per-node sketch boxes (int8 codes)."""
+def pca_axes(work: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean (D,), rot (S, D)) float32: the S leading principal axes of (a sample of) work."""
     n, dims = work.shape
     s = min(SKETCH_DIMS, dims)
     mean = np.zeros(dims)
@@ -199,11 +203,32 @@ def sketch_arrays(work: np.ndarray, node_range: np.ndarray, node_child: np.ndarr
         cov = centred.T @ centred / len(centred)  # (D, D); zero for a single point, never NaN
         evals, evecs = np.linalg.eigh(cov)
         rot = evecs[:, np.argsort(evals)[::-1][:s]].T
-    mean32, rot32 = mean.astype(np.float32), rot.astype(np.float32)
-    y = np.empty((n, s))
-    for a in range(0, n, 1 << 16):  # chunks: (65536, D) float64 temporaries
-        y[a : a + (1 << 16)] = (work[a : a + (1 << 16)].astype(np.float64)
-                                - mean32.astype(np.float64)) @ rot32.astype(np.float64).T
+    return mean.astype(np.float32), np.ascontiguousarray(rot, dtype=np.float32)
+
+
+def project(work: np.ndarray, mean: np.ndarray, rot: np.ndarray) -> np.ndarray:
+    """(N, S) float64 projections rot @ (x - mean) of the float32 rows of work."""
+    y = np.empty((work.shape[0], rot.shape[0]))
+    m64, r64 = mean.astype(np.float64), rot.astype(np.float64)
+    for a in range(0, work.shape[0], 1 << 16):  # (65536, D) float64 temporaries
+        y[a : a + (1 << 16)] = (work[a : a + (1 << 16)].astype(np.float64) - m64) @ r64.T
+    return y
+
+
+def leaf_order(key: np.ndarray, node_range: np.ndarray, node_child: np.ndarray) -> np.ndarray:
+    """(N,) permutation of tree positions sorting every leaf's points by key (vantage points
+    stay): consecutive CHUNK-point runs of a leaf are then slabs along the first PCA axis."""
+    order = np.arange(len(key))
+    for node in np.flatnonzero(node_child[:, 0] < 0):
+        lo, hi = int(node_range[node, 0]), int(node_range[node, 1])
+        order[lo:hi] = lo + np.argsort(key[lo:hi], kind="stable")
+    return order
+
+
+def sketch_arrays(y: np.ndarray, mean: np.ndarray, rot: np.ndarray, node_range: np.ndarray,
+                  node_child: np.ndarray, compiled: bool) -> dict[str, np.ndarray]:
+    """Sketch codes (leaf-blocked), their scale, per-node and per-chunk sketch boxes."""
+    n, s = y.shape
     peak = np.abs(y).max(axis=0) if n else np.zeros(s)
     step = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
     sketch = np.clip(np.rint(y / step.astype(np.float64)), -127, 127).astype(np.int8)
@@ -211,12 +236,25 @@ def sketch_arrays(work: np.ndarray, node_range: np.ndarray, node_child: np.ndarr
     if n:
         fn = minmax_kernel if compiled else minmax_numpy
         fn(sketch, sketch, node_range, node_child, sbox)
-    blocked = np.empty(n * s, np.int8)  # each leaf's codes as an (S, n_leaf) block
+    blocked = np.empty(n * s, np.int8)
+    node_chunk = np.full(len(node_range), -1, np.int32)
+    chunk_lo: list[np.ndarray] = []
+    chunk_hi: list[np.ndarray] = []
     for node in np.flatnonzero(node_child[:, 0] < 0) if n else ():
         lo, hi = int(node_range[node, 0]), int(node_range[node, 1])
-        blocked[lo * s : hi * s] = sketch[lo:hi].T.ravel()
+        node_chunk[node] = len(chunk_lo)
+        starts = np.arange(lo, hi, CHUNK)
+        for a in starts:  # each run of CHUNK points as an (S, run) block
+            b = min(hi, a + CHUNK)
+            blocked[a * s : b * s] = sketch[a:b].T.ravel()
+        chunk_lo += list(np.minimum.reduceat(sketch[lo:hi], starts - lo, axis=0))
+        chunk_hi += list(np.maximum.reduceat(sketch[lo:hi], starts - lo, axis=0))
     inner = node_range[node_child[:, 0] >= 0, 0] if n else np.zeros(0, np.int64)
     for lo in inner:  # a vantage point: a block of one
         blocked[lo * s : (lo + 1) * s] = sketch[lo]
-    return {"pca_mean": mean32, "pca_rot": np.ascontiguousarray(rot32),
-            "sketch": blocked, "sketch_step": step, "node_sbox": sbox}
+    chunk_sbox = np.zeros((len(chunk_lo), 2, s), np.int8)
+    if chunk_lo:
+        chunk_sbox[:, 0] = np.asarray(chunk_lo)
+        chunk_sbox[:, 1] = np.asarray(chunk_hi)
+    return {"pca_mean": mean, "pca_rot": rot, "sketch": blocked, "sketch_step": step,
+            "node_sbox": sbox, "node_chunk": node_chunk, "chunk_sbox": chunk_sbox}

@@ -10,6 +10,7 @@ import logging
 import numpy as np
 
 from kiosk.match._jit import njit
+from kiosk.match.vptree_build import CHUNK
 
 log = logging.getLogger(__name__)
 
@@ -82,34 +83,34 @@ def _project(q, mean, rot, sstep, qs):  # pragma: no cover - compiled
 
 
 @njit(fastmath=FAST)
-def _sketch_pass(a, sketch, lo, hi, j0, j1, qs, sstep):  # pragma: no cover - compiled
-    """a[p] += squared lower-bound terms of sketch axes j0..j1-1 for the leaf lo..hi-1."""
-    n = hi - lo
-    base = lo * qs.shape[0]
+def _sketch_pass(a, sketch, base, m, j0, j1, qs, sstep):  # pragma: no cover - compiled
+    """a[p] += squared lower-bound terms of sketch axes j0..j1-1 for the m points of the run
+    whose (S, m) code block starts at base."""
     for j in range(j0, j1):
         qj = qs[j]
         sj = sstep[j]
-        row = sketch[base + j * n : base + (j + 1) * n]
-        for p in range(hi - lo):
+        row = sketch[base + j * m : base + (j + 1) * m]
+        for p in range(m):
             g = max(abs(qj - np.float32(row[p])) - np.float32(HALF), np.float32(0.0))
             a[p] += (g * sj) * (g * sj)
 
 
 @njit(fastmath=FAST)
 def knn_kernel(  # pragma: no cover - compiled
-    vecs, ids, node_range, node_child, bounds, mean, rot, sketch, sstep, sbox, leaf_cap,
-    n_filter, queries, k, max_d, out_ids, out_d,
+    vecs, ids, node_range, node_child, bounds, mean, rot, sketch, sstep, sbox, node_chunk,
+    chunk_sbox, n_filter, queries, k, max_d, out_ids, out_d,
 ):
     """k nearest by Euclidean distance to each L2-normalised row of queries (M, D) float32.
 
-    Leaves are scanned in passes: a lower bound of every point's distance from the first
-    n_filter sketch axes (vectorised across the leaf's points), tightened with the other axes
-    when some point survives, then the exact distance only for points whose bound does not
-    exceed the current k-th distance (the bound is a projection, so this skips no answer).
+    A leaf is scanned in runs of CHUNK points (sorted along the first PCA axis), each skipped
+    when its sketch box is out of reach; in a run, a lower bound of every point's distance
+    from the first n_filter sketch axes (vectorised across the points), tightened with the
+    other axes when some point survives, then the exact distance only for points whose bound
+    does not exceed the current k-th distance (a projection never lengthens: no answer lost).
     Returns -1, or 4 * m + code for the first bad query m (code 1: NaN/inf, 2: zero vector).
     """
     big = np.iinfo(np.int64).max
-    acc = np.empty(max(leaf_cap, 1), np.float32)
+    acc = np.empty(CHUNK, np.float32)
     n_sketch = rot.shape[0]
     n_filter = min(n_filter, n_sketch)
     bd = np.empty(k, np.float32)  # squared distances
@@ -151,24 +152,30 @@ def knn_kernel(  # pragma: no cover - compiled
             c_in = node_child[node, 0]
             if c_in < 0:
                 n = hi - lo
-                a = acc[:n]
-                a[:] = 0.0
-                thr = (tau + SLACK) * (tau + SLACK)
-                _sketch_pass(a, sketch, lo, hi, 0, n_filter, qs, sstep)
-                if n_filter < n_sketch:  # second pass only for leaves with survivors
-                    alive = False
-                    for p in range(n):
-                        alive |= a[p] <= thr
-                    if alive:
-                        _sketch_pass(a, sketch, lo, hi, n_filter, n_sketch, qs, sstep)
-                thr = (tau + SLACK) * (tau + SLACK)
-                for p in range(n):
-                    if a[p] > thr:
+                c0 = node_chunk[node]
+                for ci in range((n + CHUNK - 1) // CHUNK):
+                    if _sbox_lb(chunk_sbox, c0 + ci, qs, sstep) > tau + SLACK:
                         continue
-                    d2 = _sqdist(vecs[lo + p], q)
-                    if d2 <= bd[k - 1] and _insert(bd, bi, d2, ids[lo + p]):
-                        tau = np.sqrt(bd[k - 1])
-                        thr = (tau + SLACK) * (tau + SLACK)
+                    off = ci * CHUNK
+                    cn = min(CHUNK, n - off)
+                    a = acc[:cn]
+                    a[:] = 0.0
+                    thr = (tau + SLACK) * (tau + SLACK)
+                    base = (lo + off) * n_sketch
+                    _sketch_pass(a, sketch, base, cn, 0, n_filter, qs, sstep)
+                    if n_filter < n_sketch:  # second pass only when some point survives
+                        alive = False
+                        for p in range(cn):
+                            alive |= a[p] <= thr
+                        if alive:
+                            _sketch_pass(a, sketch, base, cn, n_filter, n_sketch, qs, sstep)
+                    for p in range(cn):
+                        if a[p] > thr:
+                            continue
+                        d2 = _sqdist(vecs[lo + off + p], q)
+                        if d2 <= bd[k - 1] and _insert(bd, bi, d2, ids[lo + off + p]):
+                            tau = np.sqrt(bd[k - 1])
+                            thr = (tau + SLACK) * (tau + SLACK)
                 continue
             d2 = _sqdist(vecs[lo], q)
             if _insert(bd, bi, d2, ids[lo]):
