@@ -9,7 +9,9 @@ Structure: flat arrays (see vptree_build): vectors stored in tree order so every
 is contiguous; each internal node keeps its vantage point at the first position of its range
 and the min/max distance of each child's points to it; every node also keeps an outward-
 quantised bounding box (uint16 per dimension) and an int8 box in PCA space ("sketch" space:
-the S = 16 leading principal axes of the gallery); every point has its int8 sketch.
+the S = 16 leading principal axes of the gallery); every point has its int8 sketch. A leaf's
+points are sorted along the first principal axis and cut in runs of 64, each with its own
+sketch box and its codes in one contiguous axis-major block.
 
 The search is a depth-first branch and bound (nearer child first). A node or a point is
 skipped only when a *lower bound* of its distance exceeds the current k-th best distance plus
@@ -25,9 +27,10 @@ Cosine search. For unit vectors cosine_distance = sqrt(2 (1 - cos)) = ||a - b||,
   (sketch) an orthonormal projection P never lengthens: ||P q - P g|| <= ||q - g||; with the
            int8 codes c = round(P g / step) (|P g / step - c| <= 1/2) this gives
            ||q - g||^2 >= sum_j (step_j * max(|P q / step_j - c_j| - 1/2, 0))^2, for one point
-           (its code) or for a node (the interval of its codes). Leaf points are filtered by
-           the first 8 axes for the whole leaf at once (vectorised), then by all 16 when any
-           survive; only survivors get their exact distance.
+           (its code) or for a node or run (the interval of its codes). A run out of reach
+           is skipped; in the others every point is filtered by the first 8 axes at once
+           (vectorised), then by all 16 when any survive; only survivors get their exact
+           distance.
 
 Weighted search. d_w(q, g) = sum_j w_j |q_j - g_j| with w_j >= 0 taken from the query
 (conf_k / sum conf for both x_k and y_k; uniform when all are 0). It is not the metric the
