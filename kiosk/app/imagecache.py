@@ -22,8 +22,12 @@ log = logging.getLogger(__name__)
 FAILED = object()
 
 
-def load_photo(path: Any, slot: tuple[int, int]) -> Any:
-    """A rendition file as a pygame Surface fitted into a slot of (w, h) pixels."""
+def load_photo(path: Any, slot: tuple[int, int], like: Any = None) -> Any:
+    """A rendition file as a pygame Surface fitted into a slot of (w, h) pixels.
+
+    like: a surface (made in the main thread) whose pixel format the photo is converted to, so
+    that blitting it is a plain copy; the window itself is never touched from this thread.
+    """
     import pygame
     from PIL import Image
 
@@ -35,8 +39,8 @@ def load_photo(path: Any, slot: tuple[int, int]) -> Any:
         data, size = im.tobytes(), im.size
     frombytes = getattr(pygame.image, "frombytes", None) or pygame.image.fromstring
     surface = frombytes(data, size, "RGB")
-    if pygame.display.get_init() and pygame.display.get_surface() is not None:
-        surface = surface.convert()
+    if like is not None and pygame.display.get_init():  # pygame refuses to convert otherwise
+        surface = surface.convert(like)
     return surface
 
 

@@ -84,6 +84,8 @@ class MirrorLoop:
         self._hyst = Hysteresis(config.match.hysteresis_margin, config.match.hysteresis_frames)
         self._renderer = Renderer(config.display, display.size, keypoint_threshold=p.keypoint_threshold,
                                   target=getattr(display, "canvas", None))
+        #: photos are converted to the canvas's pixel format (a 1x1 template made here, in the main thread)
+        self._photo_format = self._renderer.pixel_format()
         self._cache = ImageCache(self._load)
         self._stats = StageStats()
         self._matcher: Matcher | None = None
@@ -341,7 +343,7 @@ class MirrorLoop:
         index = self.index
         if index is None or getattr(index, "index_id", id(index)) != index_id:
             raise LookupError(f"index {index_id} is no longer loaded")
-        return load_photo(index.rendition_path(entry), slot)
+        return load_photo(index.rendition_path(entry), slot, self._photo_format)
 
     def _repeat(self, timings: dict[str, float]) -> FrameReport:
         last = self._last_report

@@ -105,6 +105,10 @@ class Renderer:
         self._cards: OrderedDict[Hashable, Any] = OrderedDict()
         self._card_on_canvas = False
 
+    def pixel_format(self) -> Any:
+        """A 1x1 surface in the canvas's pixel format (for converting photos in another thread)."""
+        return self.pg.Surface((1, 1), 0, self.canvas)
+
     @property
     def photo_slot(self) -> tuple[int, int]:
         return self.layout.photo.size
