@@ -425,6 +425,10 @@ ssh_error() { # OUTPUT RC -> a readable reason for an ssh failure
   last=$(grep -v '^Warning: Permanently added' <<<"$out" | tail -n 1)
   if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
     echo "unreachable: no answer within the timeout"
+  elif [ "$rc" = 255 ] && grep -q 'Permission denied' <<<"$last"; then
+    echo "ssh login refused (check --user and --identity; BatchMode never asks for a password): $last"
+  elif [ "$rc" = 255 ] && grep -qi 'host key' <<<"$out"; then
+    echo "ssh host key problem (known_hosts): $last"
   elif [ "$rc" = 255 ]; then
     echo "unreachable: ${last:-ssh failed}"
   else

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.scripts.conftest import Deploy, Index
-from tests.scripts.kiosk_hosts import KioskHost, free_port, wait_until
+from tests.scripts.kiosk_hosts import KioskHost, free_port, make_client_key, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -229,6 +229,15 @@ def test_unreachable_hosts_fail_fast_and_clearly(deploy: Deploy, indexes: dict[s
     assert proc.stdout.count("unreachable") >= 2
     assert "Connection refused" in proc.stdout
     assert took < 30  # bounded by --connect-timeout 3, not by a TCP or ssh default
+
+
+def test_wrong_key_is_a_clear_login_error(deploy: Deploy, host_a: KioskHost, indexes: dict[str, Index],
+                                          tmp_path: Path) -> None:
+    stranger = make_client_key(tmp_path)  # not in the host's authorized_keys
+    proc = deploy.run("-i", str(stranger), str(indexes["B"].path), host_a.spec)
+    assert proc.returncode == 1
+    assert "ssh login refused" in proc.stdout and "Permission denied" in proc.stdout
+    assert_intact(host_a, indexes["A"])
 
 
 def test_two_hosts_one_fails_one_succeeds(deploy: Deploy, host_a: KioskHost, host_b: KioskHost,
