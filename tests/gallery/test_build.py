@@ -102,6 +102,13 @@ def test_verify_passes(built: Built) -> None:
     assert problems(built.path) == []
 
 
+def test_every_file_is_readable_by_other_users(built: Built) -> None:
+    """The kiosk's service user reads an index a curator built (and deploy copies modes)."""
+    for f in built.path.rglob("*"):
+        if f.is_file():
+            assert f.stat().st_mode & 0o044 == 0o044, f"{f} is not group/world readable"
+
+
 @pytest.fixture(scope="module")
 def scratch_copy(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp("flip") / "index"
