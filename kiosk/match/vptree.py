@@ -314,6 +314,14 @@ class VPTree:
             self._raise(4 * int(np.flatnonzero(bad)[0]) + 3, "query_conf")
         return search_numpy(self, q, k, max_distance, weights=query_weights(conf))
 
+    def warm_up(self) -> None:
+        """Compile (or load from numba's cache) both search kernels now, not on the first
+        visitor's frame: one search and one weighted search of the first stored vector."""
+        q = np.asarray(self.tree_vectors[:1]) if len(self) else np.ones((1, self.dims), np.float32)
+        self.search(q, k=1)
+        if self.dims == 34:
+            self.search_weighted(q, np.ones((1, 17), np.float32), k=1)
+
     def __repr__(self) -> str:
         where = f", path={str(self.path)!r}" if self.path else ""
         return f"VPTree(n={len(self)}, dims={self.dims}, nodes={self.meta['n_nodes']}{where})"

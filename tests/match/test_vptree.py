@@ -146,6 +146,11 @@ def test_numba_and_numpy_give_the_same_answers(monkeypatch: pytest.MonkeyPatch) 
         np.testing.assert_allclose(fd, td, atol=1e-6)
 
 
+@pytest.mark.parametrize("n", [0, 5])
+def test_warm_up(backend: str, n: int) -> None:
+    VPTree.build(unit_vectors(n, 3)).warm_up()
+
+
 def test_vectors_are_in_id_order(synth_tree) -> None:
     tree, v = synth_tree
     np.testing.assert_array_equal(tree.vectors, v)
