@@ -43,6 +43,14 @@ def index_tables(frame_w: int, frame_h: int, cmap: CoverMap, mirror: bool) -> tu
     return ys.astype(np.int32), xs.astype(np.int32)
 
 
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the kernel now, not on the first frame."""
+    if use_numba():
+        out = np.zeros((2, 2), np.uint32)
+        tables = np.zeros(2, np.int32)
+        _blit_kernel(np.zeros((2, 2, 3), np.uint8), out, tables, tables, 0, 0, 16, 8, 0, np.uint32(0))
+
+
 class CameraBlitter:
     def __init__(self) -> None:
         import pygame

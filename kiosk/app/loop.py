@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from kiosk.app.attract import Slideshow
+from kiosk.app.blit import warm_up as blit_warm_up
 from kiosk.app.camera import CameraSource
 from kiosk.app.config import KioskConfig
 from kiosk.app.display import Display
@@ -34,6 +35,7 @@ from kiosk.app.hysteresis import NO_MATCH, NOBODY, Hysteresis
 from kiosk.app.imagecache import ImageCache, load_photo
 from kiosk.app.matcher import Matcher
 from kiosk.app.modelinput import ModelInput
+from kiosk.app.modelinput import warm_up as model_input_warm_up
 from kiosk.app.render import Renderer, Scene
 from kiosk.app.screenshots import Screenshots
 from kiosk.app.smoothing import PoseSmoother
@@ -106,6 +108,8 @@ class MirrorLoop:
                                      transform=_rotator(config.camera.rotation),
                                      model_input=ModelInput(getattr(model, "input_size", None),
                                                             getattr(model, "preprocess", "default")))
+        blit_warm_up()  # numba kernels: compiled (or loaded) now, not during the first frames
+        model_input_warm_up()
         self._grabber.start()
 
     # ---- public ------------------------------------------------------------------------------
@@ -327,6 +331,7 @@ class MirrorLoop:
         self._matcher = None
         if index is not None:
             self._matcher = Matcher(index, self.config.index.metric, self.config.match.max_distance)
+            self._matcher.warm_up()
         self._hyst.reset()
         self._shown = None
         self._shown_surface = None

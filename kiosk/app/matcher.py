@@ -23,6 +23,17 @@ class Matcher:
         self._vec: np.ndarray | None = None
         self._conf: np.ndarray | None = None
 
+    def warm_up(self) -> None:
+        """One query now, so that the search kernels are compiled before the first visitor."""
+        from kiosk.pose.types import NUM_KEYPOINTS
+
+        t = np.linspace(0.0, 1.0, NUM_KEYPOINTS, dtype=np.float32)
+        pose = Pose(np.stack([100 + 50 * np.sin(7 * t), 100 + 300 * t], axis=1), np.ones(NUM_KEYPOINTS))
+        try:
+            self.index.query(pose, k=1, metric=self.metric)
+        except Exception as exc:  # the real queries will report it
+            log.debug("warm-up query failed: %s", exc)
+
     def best(self, pose: Pose) -> tuple[int, float] | None:
         """(entry id, distance) of the nearest entry within max_distance, else None."""
         self._vec = self._conf = None

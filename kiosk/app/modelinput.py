@@ -67,6 +67,12 @@ def reduce_factor(frame_hw: tuple[int, int], input_hw: tuple[int, int], preproce
     return max(int(ratio // 2), 1)
 
 
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the kernel now, not on the first frame."""
+    if use_numba():
+        box_reduce(np.zeros((4, 4, 3), np.uint8), 2)
+
+
 class ModelInput:
     """Callable for the grabber: frame -> (model frame, k)."""
 
