@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -92,6 +93,23 @@ def _video_fps(path: Path) -> float:
         return float(container.streams.video[0].average_rate or CAMERA_FPS)
 
 
+def _base_index(path: Path | None, models_dir: Path | None) -> Any:
+    """The given index, or the demo index (rebuilt once if it no longer opens: an older format)."""
+    from kiosk.gallery.reader import GalleryIndex, IndexLoadError
+
+    if path is not None:
+        return GalleryIndex.open(path)
+    from kiosk.gallery.demo import ensure_demo_index
+
+    demo = ensure_demo_index(models_dir=models_dir)
+    try:
+        return GalleryIndex.open(demo)
+    except IndexLoadError as exc:
+        log.warning("the demo index does not open (%s): rebuilding it", exc)
+        shutil.rmtree(demo)
+        return GalleryIndex.open(ensure_demo_index(models_dir=models_dir))
+
+
 def _stats(values: list[float]) -> dict[str, float]:
     a = np.asarray(values, dtype=np.float64)
     return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)), "min": float(a.min())}
@@ -104,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.app.display import open_display
     from kiosk.app.loop import MirrorLoop
     from kiosk.bench.bigindex import BigIndex
-    from kiosk.gallery.reader import GalleryIndex
+    from kiosk.gallery.reader import IndexLoadError
     from kiosk.pose.engine import load_pose_model
 
     w, h = (int(v) for v in args.size.lower().split("x"))
@@ -119,11 +137,12 @@ def run(args: argparse.Namespace) -> int:
                     "debug_overlay": bool(args.debug_overlay)},
     })
     frames = load_frames(recording, (w, h))
-    if args.index is None:
-        from kiosk.gallery.demo import ensure_demo_index
-
-        args.index = ensure_demo_index(models_dir=args.models_dir)
-    index = BigIndex(GalleryIndex.open(args.index), args.entries)
+    try:
+        base = _base_index(args.index, args.models_dir)
+    except IndexLoadError as exc:
+        print(f"kiosk bench loop: {exc}", file=sys.stderr)
+        return 2
+    index = BigIndex(base, args.entries)
     threads = args.num_threads or config.model.num_threads
     model = load_pose_model(args.model, delegate="cpu", num_threads=threads, models_dir=args.models_dir)
     display = open_display(config.display, headless=True)
