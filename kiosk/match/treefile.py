@@ -135,10 +135,11 @@ def _fail(path: Path, problem: str) -> None:
 
 def check_structure(path: Path, tree: Any) -> None:
     """Validate shapes and node links so a corrupt (unverified) file cannot crash a search."""
-    from kiosk.match.vptree_build import CHUNK, SKETCH_DIMS, STACK
+    from kiosk.match.vptree_build import CHUNK, SKETCH_DIMS, STACK, WSKETCH_DIMS
 
     n, dims, n_nodes = len(tree), tree.dims, int(tree.meta["n_nodes"])
     sk = min(SKETCH_DIMS, dims)
+    wt = min(WSKETCH_DIMS, dims)
     expect = {
         "tree_vectors": ((n, dims), np.float32), "tree_ids": ((n,), np.int32),
         "node_range": ((n_nodes, 2), np.int32),
@@ -149,6 +150,8 @@ def check_structure(path: Path, tree: Any) -> None:
         "sketch_step": ((sk,), np.float32), "node_sbox": ((n_nodes, 2, sk), np.int8),
         "node_chunk": ((n_nodes,), np.int32),
         "chunk_sbox": ((tree.chunk_sbox.shape[0], 2, sk), np.int8),
+        "wsketch": ((n * wt,), np.uint8), "wsketch_dims": ((wt,), np.int32),
+        "wsketch_origin": ((wt,), np.float32), "wsketch_step": ((wt,), np.float32),
     }
     for attr, (shape, dtype) in expect.items():
         a = getattr(tree, attr)
@@ -190,10 +193,13 @@ def check_structure(path: Path, tree: Any) -> None:
         depth = new
         if level > STACK // 2:
             _fail(path, "tree too deep")
-    for name in ("box_step", "sketch_step"):
+    wd = tree.wsketch_dims
+    if len(wd) and (wd.min() < 0 or wd.max() >= dims):
+        _fail(path, "wsketch_dims out of range")
+    for name in ("box_step", "sketch_step", "wsketch_step"):
         scale = getattr(tree, name)
         if not (np.isfinite(scale).all() and (scale > 0).all()):
             _fail(path, f"{name} must be finite and > 0")
-    for name in ("pca_mean", "pca_rot", "box_origin"):
+    for name in ("pca_mean", "pca_rot", "box_origin", "wsketch_origin"):
         if not np.isfinite(getattr(tree, name)).all():
             _fail(path, f"{name} must be finite")

@@ -39,7 +39,10 @@ weights (zeros included):
   (box)    g_j lies in [lo_j, hi_j], so |q_j - g_j| >= gap_j = max(lo_j - q_j, 0, q_j - hi_j)
            and d_w(q, g) >= sum_j w_j gap_j;
   (ball)   d_w is a (semi)norm for fixed weights, so d_w(q, g) >= d_w(q, vp) - d_w(g, vp), and
-           d_w(g, vp) <= ||w||_2 ||g - vp||_2 (Cauchy-Schwarz) <= ||w||_2 * (max ||g - vp||).
+           d_w(g, vp) <= ||w||_2 ||g - vp||_2 (Cauchy-Schwarz) <= ||w||_2 * (max ||g - vp||);
+and for one point, from the uint8 codes c_j = round((g_j - o_j) / s_j) of T = 14 of its
+coordinates (|g_j - o_j - c_j s_j| <= s_j / 2): d_w(q, g) >= sum over those j of
+w_j s_j max(|(q_j - o_j) / s_j - c_j| - 1/2, 0) (dropping the other terms only lowers it).
 
 Missing results (k > N, or nothing within max_distance) are id -1 with distance inf.
 """
@@ -67,7 +70,8 @@ N_SAMPLE = 48
 N_FILTER = 8
 _ARRAYS = ("vectors", "ids", "node_range", "node_child", "node_bounds", "node_box",
            "box_origin", "box_step", "pca_mean", "pca_rot", "sketch", "sketch_step", "node_sbox",
-           "node_chunk", "chunk_sbox")
+           "node_chunk", "chunk_sbox", "wsketch", "wsketch_dims", "wsketch_origin",
+           "wsketch_step")
 
 
 def _check_vectors(vectors: np.ndarray) -> np.ndarray:
@@ -114,6 +118,10 @@ class VPTree:
         self.node_sbox: np.ndarray = arrays["node_sbox"]  # (n, 2, S) int8
         self.node_chunk: np.ndarray = arrays["node_chunk"]  # (n,) int32
         self.chunk_sbox: np.ndarray = arrays["chunk_sbox"]  # (C, 2, S) int8
+        self.wsketch: np.ndarray = arrays["wsketch"]  # (N * T,) uint8, run-blocked
+        self.wsketch_dims: np.ndarray = arrays["wsketch_dims"]  # (T,) int32
+        self.wsketch_origin: np.ndarray = arrays["wsketch_origin"]  # (T,) float32
+        self.wsketch_step: np.ndarray = arrays["wsketch_step"]  # (T,) float32
         self._by_id: np.ndarray | None = None
         self._inverse: np.ndarray | None = None
 
@@ -153,6 +161,7 @@ class VPTree:
             "node_bounds": np.ascontiguousarray(bounds, dtype=np.float32),
             **vb.box_arrays(work, node_range, node_child, compiled),
             **vb.sketch_arrays(y, mean, rot, node_range, node_child, compiled),
+            **vb.wsketch_arrays(work, node_range, node_child),
         }
         meta = {"n": n, "dims": dims, "seed": int(seed), "metric": metric,
                 "leaf_size": int(leaf_size), "n_nodes": len(node_range)}
@@ -299,8 +308,9 @@ class VPTree:
         if use_numba():
             status = _kernels().weighted_kernel(
                 self.tree_vectors, self.tree_ids, self.node_range, self.node_child,
-                self.node_bounds, self.node_box, self.box_origin, self.box_step,
-                q, conf, k, max_distance, ids, dists)
+                self.node_bounds, self.node_box, self.box_origin, self.box_step, self.wsketch,
+                self.wsketch_dims, self.wsketch_origin, self.wsketch_step, q, conf, k,
+                max_distance, ids, dists)
             if status >= 0:
                 self._raise(status, "query_xy" if status % 4 == 1 else "query_conf")
             return ids, dists

@@ -22,6 +22,9 @@ Layout (n nodes; N points stored in tree order, so every leaf bucket is contiguo
     node_chunk (n,) int32       a leaf's first chunk (-1 for internal nodes): the leaf's points
                                 are sorted along the first PCA axis and cut in runs of CHUNK
     chunk_sbox (C, 2, S) int8   min / max sketch code of each run
+    wsketch    (N * T,) uint8   codes round((x_j - origin) / step) of T = 14 original coordinates
+                                j = wsketch_dims (the highest-variance ones), run-blocked like
+                                sketch; wsketch_origin, wsketch_step (T,) float32
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ STACK = 512
 SKETCH_DIMS = 16
 #: a leaf is scanned in runs of CHUNK points, each with its own sketch box
 CHUNK = 64
+#: coordinates (the highest-variance ones) kept as uint8 codes for the weighted filter
+WSKETCH_DIMS = 14
 _PCA_SAMPLE = 65536
 
 
@@ -236,7 +241,6 @@ def sketch_arrays(y: np.ndarray, mean: np.ndarray, rot: np.ndarray, node_range: 
     if n:
         fn = minmax_kernel if compiled else minmax_numpy
         fn(sketch, sketch, node_range, node_child, sbox)
-    blocked = np.empty(n * s, np.int8)
     node_chunk = np.full(len(node_range), -1, np.int32)
     chunk_lo: list[np.ndarray] = []
     chunk_hi: list[np.ndarray] = []
@@ -244,17 +248,47 @@ def sketch_arrays(y: np.ndarray, mean: np.ndarray, rot: np.ndarray, node_range: 
         lo, hi = int(node_range[node, 0]), int(node_range[node, 1])
         node_chunk[node] = len(chunk_lo)
         starts = np.arange(lo, hi, CHUNK)
-        for a in starts:  # each run of CHUNK points as an (S, run) block
-            b = min(hi, a + CHUNK)
-            blocked[a * s : b * s] = sketch[a:b].T.ravel()
         chunk_lo += list(np.minimum.reduceat(sketch[lo:hi], starts - lo, axis=0))
         chunk_hi += list(np.maximum.reduceat(sketch[lo:hi], starts - lo, axis=0))
-    inner = node_range[node_child[:, 0] >= 0, 0] if n else np.zeros(0, np.int64)
-    for lo in inner:  # a vantage point: a block of one
-        blocked[lo * s : (lo + 1) * s] = sketch[lo]
+    blocked = _run_blocks(sketch, node_range, node_child)
     chunk_sbox = np.zeros((len(chunk_lo), 2, s), np.int8)
     if chunk_lo:
         chunk_sbox[:, 0] = np.asarray(chunk_lo)
         chunk_sbox[:, 1] = np.asarray(chunk_hi)
     return {"pca_mean": mean, "pca_rot": rot, "sketch": blocked, "sketch_step": step,
             "node_sbox": sbox, "node_chunk": node_chunk, "chunk_sbox": chunk_sbox}
+
+
+def _run_blocks(codes: np.ndarray, node_range: np.ndarray, node_child: np.ndarray) -> np.ndarray:
+    """(N * T,) codes laid out run-blocked: each run [a, b) of a leaf as a (T, b - a) block at
+    [a * T, b * T), each vantage point as a block of one."""
+    n, t = codes.shape
+    blocked = np.empty(n * t, codes.dtype)
+    for node in np.flatnonzero(node_child[:, 0] < 0) if n else ():
+        lo, hi = int(node_range[node, 0]), int(node_range[node, 1])
+        for a in range(lo, hi, CHUNK):
+            b = min(hi, a + CHUNK)
+            blocked[a * t : b * t] = codes[a:b].T.ravel()
+    for lo in node_range[node_child[:, 0] >= 0, 0] if n else ():
+        blocked[lo * t : (lo + 1) * t] = codes[lo]
+    return blocked
+
+
+def wsketch_arrays(work: np.ndarray, node_range: np.ndarray, node_child: np.ndarray
+                   ) -> dict[str, np.ndarray]:
+    """uint8 codes of the WSKETCH_DIMS highest-variance coordinates, for the weighted filter."""
+    n, dims = work.shape
+    t = min(WSKETCH_DIMS, dims)
+    if n:
+        sample = work[np.linspace(0, n - 1, min(n, _PCA_SAMPLE)).astype(np.int64)]
+        sel = np.sort(np.argsort(sample.astype(np.float64).var(axis=0), kind="stable")[::-1][:t])
+        lo = work[:, sel].min(axis=0).astype(np.float64)
+        hi = work[:, sel].max(axis=0).astype(np.float64)
+    else:
+        sel, lo, hi = np.arange(t), np.zeros(t), np.zeros(t)
+    step = np.where(hi > lo, (hi - lo) / 255.0, 1.0).astype(np.float32)
+    origin = lo.astype(np.float32)
+    codes = np.clip(np.rint((work[:, sel].astype(np.float64) - origin.astype(np.float64))
+                            / step.astype(np.float64)), 0, 255).astype(np.uint8)
+    return {"wsketch": _run_blocks(codes, node_range, node_child),
+            "wsketch_dims": sel.astype(np.int32), "wsketch_origin": origin, "wsketch_step": step}

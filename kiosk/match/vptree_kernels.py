@@ -226,15 +226,23 @@ def _box_lb(box, node, qq, ws):  # pragma: no cover - compiled
 @njit(fastmath=FAST)
 def weighted_kernel(  # pragma: no cover - compiled
     vecs, ids, node_range, node_child, bounds, box, origin, step,
-    queries, conf, k, max_d, out_ids, out_d,
+    wsketch, wdims, worigin, wstep, queries, conf, k, max_d, out_ids, out_d,
 ):
     """k nearest by Move Mirror's weighted distance, exact (see vptree.py).
 
     queries (M, 34) float32 pose vectors, conf (M, 17) float32 confidences; the weight of
     x_k and y_k is conf_k / sum(conf) (1/17 when the sum is 0).
+    A leaf is scanned in runs of CHUNK points: for every point a lower bound from the uint8
+    codes of T coordinates, sum_t w_j step_t max(|q_j - x^_j| / step_t - 1/2, 0) <= the part
+    of d_w over those coordinates <= d_w (vectorised across the run), then the exact distance
+    only for points whose bound does not exceed the current k-th distance.
     Returns -1, or 4 * m + code for the first bad query m (1: NaN/inf vector, 3: bad conf).
     """
     big = np.iinfo(np.int64).max
+    acc = np.empty(CHUNK, np.float32)
+    n_w = wdims.shape[0]
+    wq = np.empty(n_w, np.float32)
+    wt = np.empty(n_w, np.float32)
     bd = np.empty(k, np.float32)
     bi = np.empty(k, np.int64)
     st_node = np.empty(STACK, np.int64)
@@ -264,6 +272,9 @@ def weighted_kernel(  # pragma: no cover - compiled
             ws[j] = w[j] * step[j]
             wnorm += w[j] * w[j]
         wnorm = np.sqrt(wnorm) * np.float32(1.0 + 1e-5)
+        for t in range(n_w):
+            wq[t] = (q[wdims[t]] - worigin[t]) / wstep[t]
+            wt[t] = w[wdims[t]] * wstep[t]
         bd[:] = np.float32(max_d)
         bi[:] = big
         tau = np.float32(max_d)
@@ -282,10 +293,25 @@ def weighted_kernel(  # pragma: no cover - compiled
             hi = node_range[node, 1]
             c_in = node_child[node, 0]
             if c_in < 0:
-                for p in range(lo, hi):
-                    dw = _wdist(vecs[p], q, w)
-                    if dw <= bd[k - 1] and _insert(bd, bi, dw, ids[p]):
-                        tau = bd[k - 1]
+                for off in range(0, hi - lo, CHUNK):
+                    cn = min(CHUNK, hi - lo - off)
+                    a = acc[:cn]
+                    a[:] = 0.0
+                    base = (lo + off) * n_w
+                    for t in range(n_w):
+                        qt = wq[t]
+                        wgt = wt[t]
+                        row = wsketch[base + t * cn : base + (t + 1) * cn]
+                        for p in range(cn):
+                            g = max(abs(qt - np.float32(row[p])) - np.float32(HALF),
+                                    np.float32(0.0))
+                            a[p] += wgt * g
+                    for p in range(cn):
+                        if a[p] > tau + SLACK:
+                            continue
+                        dw = _wdist(vecs[lo + off + p], q, w)
+                        if dw <= bd[k - 1] and _insert(bd, bi, dw, ids[lo + off + p]):
+                            tau = bd[k - 1]
                 continue
             dw = _wdist(vecs[lo], q, w)
             if _insert(bd, bi, dw, ids[lo]):
