@@ -7,7 +7,9 @@ the loop has taken the last one, so every recorded frame is processed once.
 
 Failures (CameraError, CameraTimeout, any exception from the source) are counted; after
 camera.max_failures in a row the grabber stops and `get()` raises CameraFailed, on which the
-service exits non-zero for systemd to restart it.
+service exits non-zero for systemd to restart it. A source stuck inside capture() (ignoring its
+timeout) cannot count its own failures: `get()` raises CameraFailed too when no frame has come
+for (max_failures + 1) x timeout.
 """
 
 from __future__ import annotations
@@ -57,11 +59,14 @@ class FrameGrabber:
         self._error: BaseException | None = None
         self._stop = False
         self._thread: threading.Thread | None = None
+        self._last_frame = time.monotonic()  # when the source last gave a frame (or started)
+        self.stall_limit = self.timeout * (self.max_failures + 1)
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Start the camera (errors are raised here, at once) and the capture thread."""
         self.camera.start()
+        self._last_frame = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="grabber", daemon=True)
         self._thread.start()
 
@@ -91,6 +96,13 @@ class FrameGrabber:
                 self._cond.notify_all()
                 return newest
             if self._error is not None:
+                raise self._error
+            silent = time.monotonic() - self._last_frame
+            if self._thread is not None and silent > self.stall_limit:
+                message = (f"{self.camera.name}: no frame for {silent:.1f} s (capture does not return); "
+                           "giving up so the service exits and systemd restarts it")
+                log.error("%s", message)
+                self._error = CameraFailed(message)
                 raise self._error
             return None
 
@@ -139,6 +151,7 @@ class FrameGrabber:
                 if self._newest is not None and self._newest.seq > self._taken:
                     self.dropped += 1
                 self._newest = grabbed
+                self._last_frame = time.monotonic()
                 self.failures = 0
                 self.captured += 1
                 self._cond.notify_all()

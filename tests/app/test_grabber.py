@@ -115,3 +115,15 @@ def test_camera_errors_at_start_are_raised_at_once() -> None:
     g = FrameGrabber(Broken(), timeout=0.1, max_failures=2)
     with pytest.raises(CameraError, match="no camera here"):
         g.start()
+
+
+def test_a_source_stuck_inside_capture_is_given_up_on(caplog: pytest.LogCaptureFixture) -> None:
+    cam = FakeCamera(size=(8, 6), paced=True, plan=lambda n: "ok" if n == 1 else "hold", name="stuck")
+    g = _grabber(cam, timeout=0.05, max_failures=2)  # the source ignores the timeout: "hold" blocks
+    assert g.get(1.0) is not None
+    with caplog.at_level(logging.ERROR), pytest.raises(CameraFailed, match=r"stuck: no frame for"):
+        for _ in range(100):
+            assert g.get(0.05) is None
+    assert "systemd restarts it" in caplog.text
+    cam.release.set()
+    g.stop()
