@@ -94,9 +94,15 @@ def fetch_demo_assets(dest: Path, mirror: Path | None = None) -> tuple[list[Path
 def _is_current(index_dir: Path, expected: set[str]) -> bool:
     import json
 
+    from kiosk.gallery.reader import GalleryIndex, IndexLoadError
     from kiosk.gallery.verify import problems
 
     if not (index_dir / "manifest.json").is_file() or problems(index_dir, deep=True):
+        return False
+    try:  # checksums can pass while the format is stale (e.g. a VP-tree file version change)
+        GalleryIndex.open(index_dir)
+    except IndexLoadError as exc:
+        log.info("demo index %s no longer opens (%s); rebuilding", index_dir, exc)
         return False
     sources = json.loads((index_dir / "sources.json").read_text())["sources"]
     return {s["sha256"] for s in sources} <= expected and len(sources) > 0

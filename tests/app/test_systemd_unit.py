@@ -98,6 +98,9 @@ def test_unit_has_what_the_kiosk_needs() -> None:
     assert one["ProtectHome"] == "yes"
     writable = set(one["ReadWritePaths"].split())
     assert writable == {"/run/move-mirror", "/var/lib/move-mirror", "/var/cache/move-mirror"}
+    # numba (cache=True) must have a writable cache: its default sits beside the read-only sources.
+    env = dict(e.split("=", 1) for e in d["Environment"])
+    assert any(env["NUMBA_CACHE_DIR"].startswith(w + "/") for w in writable)
     assert re.search(r"^StartLimitBurst=\d+", text, re.M)
 
 

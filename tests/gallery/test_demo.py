@@ -39,3 +39,22 @@ def test_demo_index_built_once(tmp_path: Path, models_dir: Path, monkeypatch) ->
     before = (path / "manifest.json").stat().st_mtime_ns
     assert ensure_demo_index(models_dir=models_dir, model="movenet-lightning") == path
     assert (path / "manifest.json").stat().st_mtime_ns == before  # reused, not rebuilt
+
+
+def test_demo_index_that_no_longer_opens_is_rebuilt(tmp_path: Path, models_dir: Path, monkeypatch) -> None:
+    """A tree file of another format version passes the checksums yet cannot be opened."""
+    from kiosk.gallery.manifest import write_manifest
+    from kiosk.gallery.reader import GalleryIndex, IndexLoadError
+
+    monkeypatch.setenv("KIOSK_CACHE_DIR", str(tmp_path / "cache"))
+    path = ensure_demo_index(models_dir=models_dir, model="movenet-lightning")
+    manifest = json.loads((path / "manifest.json").read_text())
+    tree = path / manifest["vector"]["tree"]
+    tree.write_bytes(b"\0" * 16 + tree.read_bytes()[16:])  # another magic/version
+    auto = {"format_version", "index_id", "builder_version", "created", "files", "manifest_sha256"}
+    write_manifest(path, {k: v for k, v in manifest.items() if k not in auto})
+    assert problems(path, deep=True) == []
+    with pytest.raises(IndexLoadError):
+        GalleryIndex.open(path)
+    assert ensure_demo_index(models_dir=models_dir, model="movenet-lightning") == path
+    assert len(GalleryIndex.open(path)) > 0
