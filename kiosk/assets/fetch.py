@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from kiosk import paths
-from kiosk.assets.manifest import Manifest, ModelEntry, load_manifest, sha256_file
+from kiosk.assets.manifest import Manifest, ModelEntry, load_manifest
+from kiosk.checksum import sha256_file
 
 log = logging.getLogger(__name__)
 

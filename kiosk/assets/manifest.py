@@ -8,7 +8,6 @@ Coral's PosenetDecoderOp stripped (written by ``kiosk models fetch``).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,9 +136,3 @@ def load_manifest(path: Path | None = None) -> Manifest:
     return manifest
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()

@@ -79,8 +79,8 @@ def run_strip(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from kiosk.assets.manifest import sha256_file
     from kiosk.assets.tflite_edit import DECODER_OP, custom_ops, decoder_options, read_model
+    from kiosk.checksum import sha256_file
 
     try:
         model = read_model(args.model)

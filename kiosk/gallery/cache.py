@@ -31,12 +31,6 @@ log = logging.getLogger(__name__)
 EXTRACTOR_VERSION = 1
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def short_hash(obj: Any, n: int = 16) -> str:

@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from kiosk.gallery.cache import atomic_write, file_sha256
+from kiosk.checksum import sha256_file
+from kiosk.gallery.cache import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def load_asset_list(path: Path = ASSETS_FILE) -> dict[str, Any]:
 def _fetch(asset: dict[str, Any], dest: Path, mirror: Path | None) -> Path:
     target = dest / Path(asset["path"]).name
     want = asset["sha256"]
-    if target.is_file() and file_sha256(target) == want:
+    if target.is_file() and sha256_file(target) == want:
         return target
     if mirror is not None and (mirror / asset["path"]).is_file():
         src = mirror / asset["path"]

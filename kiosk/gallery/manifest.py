@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kiosk.gallery.cache import atomic_write, file_sha256
+from kiosk.checksum import sha256_file
+from kiosk.gallery.cache import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def list_files(root: Path) -> dict[str, dict[str, Any]]:
     for p in sorted(root.rglob("*")):
         if p.is_file() and p.name != MANIFEST:
             out[p.relative_to(root).as_posix()] = {
-                "sha256": file_sha256(p),
+                "sha256": sha256_file(p),
                 "bytes": p.stat().st_size,
             }
     return out

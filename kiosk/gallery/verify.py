@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.checksum import sha256_file
 from kiosk.gallery import manifest as mf
-from kiosk.gallery.cache import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def _check_files(root: Path, files: dict[str, dict[str, Any]], deep: bool) -> li
         size = p.stat().st_size
         if size != info.get("bytes"):
             out.append(f"{rel}: size {size} bytes, manifest says {info.get('bytes')}")
-        elif deep and file_sha256(p) != info.get("sha256"):
+        elif deep and sha256_file(p) != info.get("sha256"):
             out.append(f"{rel}: sha256 mismatch (file changed or corrupted)")
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).as_posix()

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.checksum import sha256_file
 from kiosk.gallery import extract as ex
 from kiosk.gallery.cache import (
     ExtractionCache,
     FrameRecord,
-    file_sha256,
     pose_from_list,
     pose_to_list,
     short_hash,
@@ -112,7 +112,7 @@ def process_source(src: Source, cfg: WorkerConfig, model: Any) -> SourceResult:
     """Everything about one source; never raises for a bad file (the reason goes in .error)."""
     res = SourceResult(src.name, src.kind)
     try:
-        res.sha256 = file_sha256(src.path)
+        res.sha256 = sha256_file(src.path)
         _process(src, cfg, model, res)
     except SourceError as e:
         res.error = str(e).replace(str(src.path), src.name)

@@ -18,7 +18,8 @@ from kiosk.assets.fetch import (
     fetch_models,
     verified_model_file,
 )
-from kiosk.assets.manifest import Manifest, load_manifest, sha256_file
+from kiosk.assets.manifest import Manifest, load_manifest
+from kiosk.checksum import sha256_file
 
 REQUIRED = {
     "movenet-lightning",

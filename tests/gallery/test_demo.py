@@ -10,13 +10,13 @@ from kiosk.gallery.verify import problems
 
 
 def test_asset_pins_match_the_mirror(shared_dir: Path) -> None:
-    from kiosk.gallery.cache import file_sha256
+    from kiosk.checksum import sha256_file
 
     spec = load_asset_list()
     assert len(spec["assets"]) == 25
     for a in spec["assets"]:
         assert a["url"].startswith("https://raw.githubusercontent.com/tensorflow/tfjs-models/")
-        assert file_sha256(shared_dir / a["path"]) == a["sha256"]
+        assert sha256_file(shared_dir / a["path"]) == a["sha256"]
 
 
 def test_wrong_bytes_in_mirror_are_refused(shared_dir: Path, tmp_path: Path) -> None:
