@@ -90,8 +90,6 @@ def load_model(config: KioskConfig) -> LoadedModel:
         warning = (f"model.delegate=edgetpu but the model runs on {delegate}; check the Coral "
                    "(kiosk doctor)")
         log.warning("%s", warning)
-    if m.delegate == "auto" and delegate != "edgetpu":
-        log.info("no Edge TPU found: %s runs on the CPU (delegate auto)", m.name)
     return LoadedModel(model=model, delegate=delegate, warning=warning)
 
 
