@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -175,14 +176,19 @@ def test_close_saves_the_last_screen(index: FakeIndex, tmp_path: Path) -> None:
 
 
 def test_closing_the_window_stops_like_ctrl_c(index: FakeIndex) -> None:
-    display = MemoryDisplay((960, 540))
-    cam = ArrayReplay([np.zeros((1280, 720, 3), np.uint8)], fps=10, realtime=False, loop=True)
-    loop = MirrorLoop(_config(), cam, ScriptedModel(lambda n, f: []), index, display)
-    loop.step()
-    display.quit_requested = True
-    with pytest.raises(KeyboardInterrupt):
+    # Python's Ctrl-C handler, whatever this process inherited (a background job ignores SIGINT).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        display = MemoryDisplay((960, 540))
+        cam = ArrayReplay([np.zeros((1280, 720, 3), np.uint8)], fps=10, realtime=False, loop=True)
+        loop = MirrorLoop(_config(), cam, ScriptedModel(lambda n, f: []), index, display)
         loop.step()
-    loop.close()
+        display.quit_requested = True
+        with pytest.raises(KeyboardInterrupt):
+            loop.step()
+        loop.close()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_camera_rotation_turns_frames_clockwise(index: FakeIndex) -> None:
