@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from kiosk.pose.posenet_decode import DecodedPose, decode_multiple_poses
+from kiosk.pose.posenet_walk import warm_up
 from kiosk.pose.preprocess import Transform, prepare
 from kiosk.pose.runtime import Runtime
 from kiosk.pose.types import Pose
@@ -84,6 +85,7 @@ class PoseNetModel:
         self.nms_radius = nms_radius
         self.coral_quirk = coral_quirk
         self.last_timings: dict[str, float] = {"preprocess": 0.0, "invoke": 0.0, "decode": 0.0}
+        warm_up()  # compile (or load from numba's cache) the decoder's kernel now, not on frame 1
 
     def raw_outputs(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """Run on a prepared (H, W, 3) input: (heatmaps, offsets, displacements, invoke ms)."""

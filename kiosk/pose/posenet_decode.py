@@ -24,6 +24,11 @@ whose mean keypoint score is below the threshold are dropped; finally keypoints 
 higher-scoring pose stop counting towards a pose's score (soft keypoint NMS) and poses are
 re-sorted. Because the part graph is a tree, each part has exactly one path from the root, so
 the walk is done level by level, vectorised across all root candidates at once.
+
+That walk is this module's only hot loop (48 small numpy calls per batch). When numba is
+available (:func:`kiosk.match._jit.use_numba`) it runs as one compiled loop instead
+(:mod:`kiosk.pose.posenet_walk`, same arithmetic, same results); this numpy code is the reference
+and the fallback, forced with ``jit=False`` or KIOSK_NO_NUMBA=1.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+
+from kiosk.match._jit import use_numba
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +262,7 @@ def decode_multiple_poses(
     refine_steps: int = REFINE_STEPS,
     coral_quirk: bool = False,
     chunk: int = 128,
+    jit: bool | None = None,
 ) -> list[DecodedPose]:
     """PersonLab fast greedy multi-pose decoding (Coral's PosenetDecoderOp, in numpy).
 
@@ -262,6 +270,8 @@ def decode_multiple_poses(
     NMS radius 10 px, stride 16). Returns poses sorted by score, highest first.
     coral_quirk=True reproduces Coral's off-by-one channel choice for the left eye -> nose edge.
     chunk: how many root candidates are decoded per vectorised batch.
+    jit: walk the part tree with the numba kernel (kiosk.pose.posenet_walk) or the numpy
+    reference (_decode_candidates); None = numba when use_numba() (installed, KIOSK_NO_NUMBA unset).
     """
     hm_t = _squeeze(heatmaps, NUM_KEYPOINTS, "heatmaps")
     off_t = _squeeze(offsets, 2 * NUM_KEYPOINTS, "offsets")
@@ -276,6 +286,9 @@ def decode_multiple_poses(
     roots = hm.clamp(roots.astype(np.float32))
     mid_ch = _MID_CH[bool(coral_quirk)]
     r2 = (nms_radius / stride) ** 2
+    decode = _decode_candidates
+    if use_numba() if jit is None else jit:
+        from kiosk.pose.posenet_walk import decode_candidates_compiled as decode
 
     accepted: list[np.ndarray] = []  # (17, 2) grid (y, x) of accepted poses
     acc_s: list[np.ndarray] = []  # their keypoint probabilities
@@ -289,7 +302,7 @@ def decode_multiple_poses(
             idx = idx[~(d2 <= r2).any(axis=0)]
             if len(idx) == 0:
                 continue
-        kp, logits = _decode_candidates(hm, shorts, mids, roots[idx], ks[idx], stride, mid_ch, refine_steps)
+        kp, logits = decode(hm, shorts, mids, roots[idx], ks[idx], stride, mid_ch, refine_steps)
         probs = _sigmoid(logits)
         inst = probs.mean(axis=1).tolist()
         for j, (k, (y0, x0)) in enumerate(zip(ks[idx].tolist(), roots[idx].tolist(), strict=True)):

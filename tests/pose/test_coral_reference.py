@@ -2,7 +2,8 @@
 
 For each *_quant_decoder.tflite CPU model, stripped of its decoder op, the raw outputs on
 test_couple.jpg (stretched to the input with nearest neighbour, as Coral did) decode to the
-poses of Coral's reference CSV: same count, same order, keypoints within 4.0 px, scores within 0.1.
+poses of Coral's reference CSV: same count, same order, keypoints within 4.0 px, scores within 0.1,
+with the compiled part-tree walk and with the numpy reference.
 """
 
 from __future__ import annotations
@@ -48,16 +49,20 @@ def couple(shared_dir: Path) -> np.ndarray:
     return load_image(shared_dir / "data/coral/test_couple.jpg")
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
 @pytest.mark.parametrize("coral_quirk", [False, True])
 @pytest.mark.parametrize("size", SIZES)
 def test_decoder_reproduces_coral_reference(
-    models_dir: Path, shared_dir: Path, couple: np.ndarray, size: str, coral_quirk: bool
+    models_dir: Path, shared_dir: Path, couple: np.ndarray, size: str, coral_quirk: bool,
+    backend: str,
 ) -> None:
+    """backend: the part-tree walk of kiosk.pose.posenet_walk (numba; plain Python without
+    numba) or the numpy reference."""
     model = load_pose_model(f"posenet-{size}", delegate="cpu", models_dir=models_dir)
     assert model.sha256 != load_manifest().get(f"posenet-{size}").sha256  # the stripped file
     tensor, _ = prepare(couple, model.input_size, "coral")
     hm, off, disp, _ = model.raw_outputs(tensor)  # type: ignore[attr-defined]
-    poses = decode_multiple_poses(hm, off, disp, coral_quirk=coral_quirk)
+    poses = decode_multiple_poses(hm, off, disp, coral_quirk=coral_quirk, jit=backend == "numba")
     ref = _reference(shared_dir, size)
     assert len(ref) >= 2
     assert len(poses) == len(ref)
