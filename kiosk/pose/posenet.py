@@ -8,13 +8,13 @@ their channel counts.
 from __future__ import annotations
 
 import logging
-import time
 
 import numpy as np
 
-from kiosk.pose.posenet_decode import DecodedPose, decode_multiple_poses
+from kiosk.pose.adapter import RuntimeModel, to_poses
+from kiosk.pose.posenet_decode import decode_multiple_poses
 from kiosk.pose.posenet_walk import warm_up
-from kiosk.pose.preprocess import Transform, prepare
+from kiosk.pose.preprocess import Transform
 from kiosk.pose.runtime import Runtime
 from kiosk.pose.types import Pose
 
@@ -32,23 +32,7 @@ def raw_output_order(shapes: list[tuple[int, ...]]) -> tuple[int, int, int] | No
         return None
 
 
-def to_poses(decoded: list[DecodedPose], tf: Transform, pixel_index: bool) -> list[Pose]:
-    """Map decoded model-input coordinates to source pixels (clipped to the frame) as Poses.
-
-    pixel_index: the decoder reports pixel-index coordinates (PoseNet), so add half a pixel.
-    """
-    h, w = tf.source_size
-    poses = []
-    for d in decoded:
-        xy = tf.to_source(d.xy + (0.5 if pixel_index else 0.0))
-        np.clip(xy[:, 0], 0.0, float(w), out=xy[:, 0])
-        np.clip(xy[:, 1], 0.0, float(h), out=xy[:, 1])
-        poses.append(Pose(xy, d.scores, d.score))
-    poses.sort(key=lambda p: -p.score)
-    return poses
-
-
-class PoseNetModel:
+class PoseNetModel(RuntimeModel):
     """Multi-person PoseNet (MobileNet v1 0.75, Coral's quantized models)."""
 
     family = "posenet"
@@ -71,35 +55,29 @@ class PoseNetModel:
                 "heatmaps/offsets/displacements (a Coral *_decoder model must be stripped first: "
                 "`kiosk models strip-decoder IN OUT`, or `kiosk models fetch` does it)"
             )
+        super().__init__(runtime, name, preprocess)
         self._order = order
-        self.runtime = runtime
-        self.name = name
-        self.delegate = runtime.delegate
-        self.sha256 = runtime.sha256
-        self.input_size = runtime.input_size
-        self.preprocess = preprocess
         grid_h = runtime.output_shapes[order[0]][1]
         self.stride = round((self.input_size[0] - 1) / max(grid_h - 1, 1))
         self.max_poses = max_poses
         self.score_threshold = score_threshold
         self.nms_radius = nms_radius
         self.coral_quirk = coral_quirk
-        self.last_timings: dict[str, float] = {"preprocess": 0.0, "invoke": 0.0, "decode": 0.0}
         warm_up()  # compile (or load from numba's cache) the decoder's kernel now, not on frame 1
 
     def raw_outputs(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """Run on a prepared (H, W, 3) input: (heatmaps, offsets, displacements, invoke ms)."""
         outs, ms = self.runtime.invoke(tensor)
-        hm, off, disp = (outs[i][0] for i in self._order)
+        hm, off, disp = self._split(outs)
         return hm, off, disp, ms
 
-    def estimate(self, rgb: np.ndarray) -> list[Pose]:
-        """(H, W, 3) uint8 RGB -> poses sorted by score desc, xy in source pixels."""
-        t0 = time.perf_counter()
-        tensor, tf = prepare(rgb, self.input_size, self.preprocess)
-        t1 = time.perf_counter()
-        hm, off, disp, invoke_ms = self.raw_outputs(tensor)
-        t2 = time.perf_counter()
+    def _split(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(heatmaps, offsets, displacements), each (h, w, c), from the runtime's outputs."""
+        hm, off, disp = (outputs[i][0] for i in self._order)
+        return hm, off, disp
+
+    def _decode(self, outputs: list[np.ndarray], tf: Transform) -> list[Pose]:
+        hm, off, disp = self._split(outputs)
         decoded = decode_multiple_poses(
             hm,
             off,
@@ -110,14 +88,4 @@ class PoseNetModel:
             stride=self.stride,
             coral_quirk=self.coral_quirk,
         )
-        poses = to_poses(decoded, tf, pixel_index=True)
-        t3 = time.perf_counter()
-        self.last_timings = {
-            "preprocess": (t1 - t0) * 1000.0,
-            "invoke": invoke_ms,
-            "decode": (t3 - t2) * 1000.0,
-        }
-        return poses
-
-    def __repr__(self) -> str:
-        return f"PoseNetModel({self.name!r}, delegate={self.delegate!r})"
+        return to_poses(decoded, tf, pixel_index=True)
