@@ -8,7 +8,6 @@ with the compiled part-tree walk and with the numpy reference.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -16,32 +15,11 @@ import pytest
 from PIL import Image
 
 from kiosk.assets.manifest import load_manifest
+from kiosk.pose.coral_reference import PX_TOL, SCORE_TOL, SIZES, read_reference, reference_csv
 from kiosk.pose.engine import load_pose_model
 from kiosk.pose.images import load_image
 from kiosk.pose.posenet_decode import decode_multiple_poses
 from kiosk.pose.preprocess import prepare
-from kiosk.pose.types import KEYPOINT_NAMES
-
-SIZES = ["353x481", "481x641", "721x1281"]
-PX_TOL = 4.0
-SCORE_TOL = 0.1
-
-
-def _reference(shared_dir: Path, size: str) -> list[tuple[float, np.ndarray, np.ndarray]]:
-    h, w = size.split("x")
-    path = shared_dir / "data/coral" / f"posenet_mobilenet_v1_075_{h}_{w}_quant_decoder_reference.csv"
-    poses: dict[int, list[dict[str, str]]] = {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            poses.setdefault(int(row["pose_id"]), []).append(row)
-    out = []
-    for pid in sorted(poses):
-        rows = poses[pid]
-        assert [r["keypoint_label"] for r in rows] == [n.upper() for n in KEYPOINT_NAMES]
-        xy = np.array([[float(r["keypoint_x"]), float(r["keypoint_y"])] for r in rows])
-        scores = np.array([float(r["keypoint_score"]) for r in rows])
-        out.append((float(rows[0]["pose_score"]), xy, scores))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +41,13 @@ def test_decoder_reproduces_coral_reference(
     tensor, _ = prepare(couple, model.input_size, "coral")
     hm, off, disp, _ = model.raw_outputs(tensor)  # type: ignore[attr-defined]
     poses = decode_multiple_poses(hm, off, disp, coral_quirk=coral_quirk, jit=backend == "numba")
-    ref = _reference(shared_dir, size)
+    ref = read_reference(reference_csv(shared_dir, size))
     assert len(ref) >= 2
     assert len(poses) == len(ref)
-    for got, (ref_score, ref_xy, ref_scores) in zip(poses, ref, strict=True):
-        assert np.linalg.norm(got.xy - ref_xy, axis=1).max() <= PX_TOL
-        assert np.abs(got.scores - ref_scores).max() <= SCORE_TOL
-        assert abs(got.score - ref_score) <= SCORE_TOL
+    for got, want in zip(poses, ref, strict=True):
+        assert np.linalg.norm(got.xy - want.xy, axis=1).max() <= PX_TOL
+        assert np.abs(got.scores - want.scores).max() <= SCORE_TOL
+        assert abs(got.score - want.score) <= SCORE_TOL
 
 
 def test_coral_preprocessing_is_pils_nearest(couple: np.ndarray) -> None:
@@ -87,12 +65,12 @@ def test_estimate_with_coral_preprocessing_maps_reference_to_source(
     """The full estimate() path: Coral's reference, scaled to the photo, matches within tolerance."""
     model = load_pose_model("posenet-481x641", delegate="cpu", preprocess="coral", models_dir=models_dir)
     poses = model.estimate(couple)
-    ref = _reference(shared_dir, "481x641")
+    ref = read_reference(reference_csv(shared_dir, "481x641"))
     assert len(poses) == len(ref)
     sx = couple.shape[1] / 641
     sy = couple.shape[0] / 481
-    for got, (_, ref_xy, _) in zip(poses, ref, strict=True):
-        expected = (ref_xy + 0.5) * np.array([sx, sy])
+    for got, want in zip(poses, ref, strict=True):
+        expected = (want.xy + 0.5) * np.array([sx, sy])
         assert np.linalg.norm(got.xy - expected, axis=1).max() <= PX_TOL * max(sx, sy)
     assert set(model.last_timings) == {"preprocess", "invoke", "decode"}
     assert all(v >= 0 for v in model.last_timings.values())
