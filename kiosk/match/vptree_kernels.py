@@ -188,6 +188,7 @@ def knn_kernel(  # pragma: no cover - compiled
                 lb_in = max(lb_in, _sbox_lb(sbox, c_in, qs, sstep))
             if lb_out <= tau + SLACK:
                 lb_out = max(lb_out, _sbox_lb(sbox, c_out, qs, sstep))
+            # Written out in both kernels on purpose: an @njit helper measured ~5% slower at 80k.
             if lb_in <= lb_out:
                 first, lb_first, second, lb_second = c_out, lb_out, c_in, lb_in
             else:
@@ -324,6 +325,7 @@ def weighted_kernel(  # pragma: no cover - compiled
                 lb_in = max(lb_in, _box_lb(box, c_in, qq, ws))
             if lb_out <= tau + SLACK:
                 lb_out = max(lb_out, _box_lb(box, c_out, qq, ws))
+            # Written out in both kernels on purpose: an @njit helper measured ~5% slower at 80k.
             if lb_in <= lb_out:
                 first, lb_first, second, lb_second = c_out, lb_out, c_in, lb_in
             else:
