@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.match import cosine_distance, pose_vector, weighted_distance
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -18,8 +19,7 @@ class Matcher:
         self.index = index
         self.metric = metric
         self.max_distance = float(max_distance)
-        vectors = getattr(index, "vectors", None)
-        self._vectors = vectors() if callable(vectors) else None
+        self._vectors = index.vectors()
         self._vec: np.ndarray | None = None
         self._conf: np.ndarray | None = None
 
@@ -36,23 +36,18 @@ class Matcher:
 
     def best(self, pose: Pose) -> tuple[int, float] | None:
         """(entry id, distance) of the nearest entry within max_distance, else None."""
-        self._vec = self._conf = None
-        found = self.index.query(pose, k=1, metric=self.metric, max_distance=self.max_distance)
-        self._pose = pose
+        self._vec, self._conf = pose_vector(pose)  # once a frame: the search and distance_to share it
+        found = self.index.query_vector(self._vec, self._conf, k=1, metric=self.metric,
+                                        max_distance=self.max_distance)
         if not found:
             return None
         return int(found[0].entry_id), float(found[0].distance)
 
     def distance_to(self, entry_id: int) -> float:
         """Distance from the last queried pose to entry_id."""
-        from kiosk.match import cosine_distance, pose_vector, weighted_distance
-
-        if self._vec is None:
-            self._vec, self._conf = pose_vector(self._pose)
-        if self._vectors is not None:
-            g = np.asarray(self._vectors[entry_id])
-        else:
-            g, _ = pose_vector(self.index.entry(entry_id).keypoints)
+        if self._vec is None or self._conf is None:
+            raise RuntimeError("distance_to() needs a best() query first")
+        g = np.asarray(self._vectors[entry_id])
         if self.metric == "weighted":
             return float(weighted_distance(self._vec, self._conf, g))
         return float(cosine_distance(self._vec, g))

@@ -131,11 +131,22 @@ class GalleryIndex:
         """
         from kiosk.match.normalize import pose_vector
 
+        vec, conf = pose_vector(pose)
+        return self.query_vector(vec, conf, k, metric, max_distance)
+
+    def query_vector(
+        self,
+        vec: np.ndarray,
+        conf: np.ndarray,
+        k: int = 1,
+        metric: str = "cosine",
+        max_distance: float = float("inf"),
+    ) -> list[Match]:
+        """query() for a pose already normalised: vec (34,) from pose_vector, conf (17,)."""
         if metric not in METRICS:
             raise ValueError(f"metric {metric!r}: expected one of {', '.join(METRICS)}")
         if not len(self) or k <= 0:
             return []
-        vec, conf = pose_vector(pose)
         k = min(int(k), len(self))
         if metric == "cosine":
             if self._tree is not None:

@@ -113,10 +113,16 @@ class FakeIndex:
         return self._vectors
 
     def query(self, pose: Pose, k: int = 1, metric: str = "cosine", max_distance: float = float("inf")):
-        from kiosk.match import cosine_distance, pose_vector
+        from kiosk.match import pose_vector
+
+        return self.query_vector(*pose_vector(pose), k=k, metric=metric, max_distance=max_distance)
+
+    def query_vector(self, vec: np.ndarray, conf: np.ndarray, k: int = 1, metric: str = "cosine",
+                     max_distance: float = float("inf")):
+        from kiosk.match import cosine_distance
 
         self.queries += 1
-        d = np.asarray(cosine_distance(pose_vector(pose)[0], self._vectors))
+        d = np.asarray(cosine_distance(vec, self._vectors))
         order = np.argsort(d)[:k]
         return [FakeMatch((int(i), float(d[i]))) for i in order if d[i] <= max_distance]
 

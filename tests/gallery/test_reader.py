@@ -39,6 +39,15 @@ def test_query_orders_and_limits(built: Built, metric: str) -> None:
     assert len(idx.query(probe, k=10_000)) == len(idx)
 
 
+@pytest.mark.parametrize("metric", ["cosine", "weighted"])
+def test_query_vector_is_query_for_a_normalised_pose(built: Built, metric: str) -> None:
+    from kiosk.match import pose_vector
+
+    idx = GalleryIndex.open(built.path)
+    probe = idx.entry(5).keypoints
+    assert idx.query_vector(*pose_vector(probe), k=4, metric=metric) == idx.query(probe, k=4, metric=metric)
+
+
 def test_query_unknown_metric(built: Built) -> None:
     idx = GalleryIndex.open(built.path)
     with pytest.raises(ValueError, match="metric"):
