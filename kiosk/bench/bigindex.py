@@ -48,10 +48,16 @@ class BigIndex:
 
     def query(self, pose: Pose, k: int = 1, metric: str = "cosine",
               max_distance: float = float("inf")) -> list[Any]:
-        from kiosk.gallery.reader import Match
         from kiosk.match.normalize import pose_vector
 
-        vec, _ = pose_vector(pose)
+        vec, conf = pose_vector(pose)
+        return self.query_vector(vec, conf, k, metric, max_distance)
+
+    def query_vector(self, vec: np.ndarray, conf: np.ndarray, k: int = 1, metric: str = "cosine",
+                     max_distance: float = float("inf")) -> list[Any]:
+        """As GalleryIndex.query_vector (cosine: the loop benchmark's metric)."""
+        from kiosk.gallery.reader import Match
+
         ids, dists = self._tree.search(vec[None, :], k=k, max_distance=max_distance)
         return [Match(int(i), float(d)) for i, d in zip(ids[0], dists[0], strict=True) if i >= 0]
 

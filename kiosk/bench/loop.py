@@ -169,9 +169,13 @@ def run(args: argparse.Namespace) -> int:
                     per_stage[s].append(t[s])
             states[r.state] = states.get(r.state, 0) + 1
         wall = time.perf_counter() - t0
+        errors = dict(loop.stage_errors)
     finally:
         loop.close()
         display.close()
+    if errors:  # figures of a loop whose stages fail measure nothing
+        print(f"kiosk bench loop: stage errors {errors} (see the log above); no figures", file=sys.stderr)
+        return 1
     result: dict[str, Any] = {
         "frames": args.frames, "size": [w, h], "entries": len(index),
         "index_build_s": round(index.build_s, 2),
