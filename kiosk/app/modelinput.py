@@ -18,7 +18,7 @@ import logging
 
 import numpy as np
 
-from kiosk.match._jit import njit, use_numba
+from kiosk.core.jit import njit, use_numba
 
 log = logging.getLogger(__name__)
 

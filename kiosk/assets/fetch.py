@@ -17,9 +17,9 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from kiosk import paths
+from kiosk.core import paths
 from kiosk.assets.manifest import Manifest, ModelEntry, load_manifest
-from kiosk.checksum import sha256_file
+from kiosk.core.checksum import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def fetch_models(
     *,
     manifest: Manifest | None = None,
 ) -> list[Path]:
-    """Fetch manifest models into dest (default: kiosk.paths.models_dir()).
+    """Fetch manifest models into dest (default: kiosk.core.paths.models_dir()).
 
     mirror: a local directory to copy from (default: $KIOSK_ASSET_MIRROR; None there = download).
     names:  logical model names (default: all). Both variants (cpu, edgetpu) of each are fetched.

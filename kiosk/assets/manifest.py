@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from kiosk import paths
+from kiosk.core import paths
 
 log = logging.getLogger(__name__)
 

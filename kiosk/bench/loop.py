@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _recording(path: Path | None) -> Path:
     if path is not None:
         return path
-    from kiosk.paths import CHECKOUT, asset_mirror
+    from kiosk.core.paths import CHECKOUT, asset_mirror
 
     mirror = asset_mirror() or CHECKOUT.parent / "shared"
     return mirror / RECORDING
@@ -117,9 +117,9 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     os.environ["SDL_VIDEODRIVER"] = "dummy"
-    from kiosk.app.camera_replay import ArrayReplay
-    from kiosk.app.config import parse_config
-    from kiosk.app.display import open_display
+    from kiosk.app.devices.camera.replay_source import ArrayReplay
+    from kiosk.app.service.config import parse_config
+    from kiosk.app.devices.display.base import open_display
     from kiosk.app.loop import MirrorLoop
     from kiosk.bench.bigindex import BigIndex
     from kiosk.gallery.reader import IndexLoadError

@@ -80,7 +80,7 @@ def load_frame(image: Path | None) -> tuple[np.ndarray, Path]:
     """The benchmark frame: a real photo resized (bilinear) to 640x480, (480, 640, 3) uint8."""
     from PIL import Image
 
-    from kiosk import paths
+    from kiosk.core import paths
 
     if image is None:
         mirror = paths.asset_mirror() or paths.CHECKOUT.parent / "shared"

@@ -21,8 +21,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from kiosk.app.components import default_config_path
-    from kiosk.app.config import ConfigError, load_config
+    from kiosk.app.service.service.components import default_config_path
+    from kiosk.app.service.config import ConfigError, load_config
 
     path = default_config_path(args.file)
     try:
@@ -39,9 +39,9 @@ def run_check(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     import yaml
 
-    from kiosk.app.components import default_config_path
-    from kiosk.app.config import ConfigError, load_config
-    from kiosk.app.schema import to_mapping
+    from kiosk.app.service.service.components import default_config_path
+    from kiosk.app.service.config import ConfigError, load_config
+    from kiosk.app.service.schema import to_mapping
 
     path = default_config_path(args.file)
     try:

@@ -1,4 +1,4 @@
-"""`kiosk doctor`: camera, models, delegate, index, display, groups (checks: kiosk/app/doctor.py)."""
+"""`kiosk doctor`: camera, models, delegate, index, display, groups (checks: kiosk/app/service/doctor.py)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kiosk.app.components import Overrides, default_config_path
-    from kiosk.app.config import ConfigError, load_config
-    from kiosk.app.doctor import FAIL, OK, Check, run_all
+    from kiosk.app.service.service.components import Overrides, default_config_path
+    from kiosk.app.service.config import ConfigError, load_config
+    from kiosk.app.service.doctor import FAIL, OK, Check, run_all
 
     path = default_config_path(args.config)
     try:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from kiosk import __version__
-from kiosk.logsetup import setup_logging
+from kiosk.core.logsetup import setup_logging
 
 #: subcommand -> module, in the order `kiosk --help` lists them.
 COMMANDS: dict[str, str] = {

@@ -32,7 +32,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from kiosk import paths
+    from kiosk.core import paths
     from kiosk.assets.fetch import FetchError, fetch_models
     from kiosk.assets.manifest import ManifestError
 
@@ -47,7 +47,7 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from kiosk import paths
+    from kiosk.core import paths
     from kiosk.assets.manifest import load_manifest
 
     manifest = load_manifest()
@@ -80,7 +80,7 @@ def run_strip(args: argparse.Namespace) -> int:
 
 def run_info(args: argparse.Namespace) -> int:
     from kiosk.assets.tflite_edit import DECODER_OP, custom_ops, decoder_options, read_model
-    from kiosk.checksum import sha256_file
+    from kiosk.core.checksum import sha256_file
 
     try:
         model = read_model(args.model)

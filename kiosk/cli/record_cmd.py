@@ -50,8 +50,8 @@ def _open_stream(container: Any, codec: str, fps: float, width: int, height: int
 
 
 def run(args: argparse.Namespace) -> int:
-    from kiosk.app.camera import CameraError, EndOfStream, open_camera
-    from kiosk.app.config import ConfigError, load_config
+    from kiosk.app.devices.camera.source import CameraError, EndOfStream, open_camera
+    from kiosk.app.service.config import ConfigError, load_config
 
     try:
         import av

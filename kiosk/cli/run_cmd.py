@@ -1,4 +1,4 @@
-"""`kiosk run`: the kiosk itself (what systemd starts). See kiosk/app/service.py."""
+"""`kiosk run`: the kiosk itself (what systemd starts). See kiosk/app/service/service.py."""
 
 from __future__ import annotations
 
@@ -52,9 +52,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kiosk.app.components import Overrides, default_config_path
-    from kiosk.app.config import _check_source
-    from kiosk.app.service import KioskService, RunOptions
+    from kiosk.app.service.service.components import Overrides, default_config_path
+    from kiosk.app.service.config import _check_source
+    from kiosk.app.service.service import KioskService, RunOptions
 
     if args.source is not None:
         problem = _check_source(args.source)

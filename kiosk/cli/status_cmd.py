@@ -35,8 +35,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _resolve(args: argparse.Namespace) -> tuple[Path, float]:
-    from kiosk.app.components import default_config_path
-    from kiosk.app.config import ConfigError, KioskConfig, load_config
+    from kiosk.app.service.service.components import default_config_path
+    from kiosk.app.service.config import ConfigError, KioskConfig, load_config
 
     config = KioskConfig()
     path = default_config_path(args.config)
@@ -53,7 +53,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, float]:
 
 def problems_of(data: dict[str, Any], max_age: float, now: float | None = None) -> list[str]:
     """Why this status is not healthy: stale, or the process gone."""
-    from kiosk.app.status import pid_alive
+    from kiosk.app.service.status import pid_alive
 
     now = time.time() if now is None else now
     problems = []
@@ -82,7 +82,7 @@ def _table(data: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kiosk.app.status import StatusError, read_status
+    from kiosk.app.service.status import StatusError, read_status
 
     status_path, max_age = _resolve(args)
     try:

@@ -51,7 +51,7 @@ class BuildOptions:
 
 
 def default_cache_dir() -> Path:
-    from kiosk.paths import cache_dir
+    from kiosk.core.paths import cache_dir
 
     return cache_dir() / "builder"
 

@@ -1,6 +1,6 @@
 """Per-source extraction cache, keyed by content hash, so a rebuild only processes new sources.
 
-Layout under the cache root (default: kiosk.paths.cache_dir() / "builder"):
+Layout under the cache root (default: kiosk.core.paths.cache_dir() / "builder"):
 
     poses/<settings>/<sha[:2]>/<sha256>.json       every frame's poses (before any filter)
     renditions/<spec>/<sha[:2]>/<sha256>-<key>.jpg rendered crops, reused when unchanged

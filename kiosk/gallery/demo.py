@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from kiosk.checksum import sha256_file
+from kiosk.core.checksum import sha256_file
 from kiosk.gallery.cache import atomic_write
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def _fetch(asset: dict[str, Any], dest: Path, mirror: Path | None) -> Path:
 
 def fetch_demo_assets(dest: Path, mirror: Path | None = None) -> tuple[list[Path], Path]:
     """(asset files, metadata YAML) under dest, copied from the mirror or downloaded."""
-    from kiosk.paths import CHECKOUT, asset_mirror
+    from kiosk.core.paths import CHECKOUT, asset_mirror
 
     if mirror is None:
         # The README's convention: ../shared beside the checkout is the mirror when present.
@@ -118,7 +118,7 @@ def ensure_demo_index(
 ) -> Path:
     """The demo index directory, built on first use (reused while it verifies)."""
     from kiosk.gallery.builder import BuildOptions, build, default_cache_dir
-    from kiosk.paths import cache_dir
+    from kiosk.core.paths import cache_dir
 
     dest = Path(dest) if dest is not None else cache_dir() / "demo-index"
     expected = {a["sha256"] for a in load_asset_list()["assets"]}

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kiosk.checksum import sha256_file
+from kiosk.core.checksum import sha256_file
 from kiosk.gallery.cache import atomic_write
 
 log = logging.getLogger(__name__)

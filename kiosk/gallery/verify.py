@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.checksum import sha256_file
+from kiosk.core.checksum import sha256_file
 from kiosk.gallery import manifest as mf
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.checksum import sha256_file
+from kiosk.core.checksum import sha256_file
 from kiosk.gallery import extract as ex
 from kiosk.gallery.cache import (
     ExtractionCache,

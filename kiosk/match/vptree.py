@@ -56,7 +56,7 @@ import numpy as np
 
 from kiosk.match import treefile
 from kiosk.match import vptree_build as vb
-from kiosk.match._jit import use_numba
+from kiosk.core.jit import use_numba
 from kiosk.match.treefile import IndexFormatError
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ import logging
 
 import numpy as np
 
-from kiosk.match._jit import njit
+from kiosk.core.jit import njit
 
 log = logging.getLogger(__name__)
 

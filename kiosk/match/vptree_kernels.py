@@ -9,7 +9,7 @@ import logging
 
 import numpy as np
 
-from kiosk.match._jit import njit
+from kiosk.core.jit import njit
 from kiosk.match.vptree_build import CHUNK
 
 log = logging.getLogger(__name__)

@@ -94,7 +94,7 @@ def compare(size: str, shared: Path, models_dir: Path | None = None, coral_quirk
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kiosk import paths
+    from kiosk.core import paths
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(

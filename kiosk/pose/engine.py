@@ -19,7 +19,7 @@ import numpy as np
 
 from kiosk.assets.fetch import verified_model_file
 from kiosk.assets.manifest import load_manifest
-from kiosk.checksum import sha256_file
+from kiosk.core.checksum import sha256_file
 from kiosk.pose.movenet import MoveNetModel, is_movenet_output
 from kiosk.pose.posenet import PoseNetModel, raw_output_order
 from kiosk.pose.preprocess import MODES

@@ -26,7 +26,7 @@ re-sorted. Because the part graph is a tree, each part has exactly one path from
 the walk is done level by level, vectorised across all root candidates at once.
 
 That walk is this module's only hot loop (48 small numpy calls per batch). When numba is
-available (:func:`kiosk.match._jit.use_numba`) it runs as one compiled loop instead
+available (:func:`kiosk.core.jit.use_numba`) it runs as one compiled loop instead
 (:mod:`kiosk.pose.posenet_walk`, same arithmetic, same results); this numpy code is the reference
 and the fallback, forced with ``jit=False`` or KIOSK_NO_NUMBA=1.
 """
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kiosk.match._jit import use_numba
+from kiosk.core.jit import use_numba
 
 log = logging.getLogger(__name__)
 

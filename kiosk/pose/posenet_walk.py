@@ -11,14 +11,14 @@ and clamping, so both give the same keypoints (to float rounding).
 
 All positions are grid units in (y, x) order; tensors are the zero-padded, flattened
 ``(h + 1) * (w + 1) * c`` arrays of :class:`kiosk.pose.posenet_decode._Grid`.
-Used when :func:`kiosk.match._jit.use_numba` is true (numba installed, KIOSK_NO_NUMBA unset).
+Used when :func:`kiosk.core.jit.use_numba` is true (numba installed, KIOSK_NO_NUMBA unset).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from kiosk.match._jit import njit, use_numba
+from kiosk.core.jit import njit, use_numba
 from kiosk.pose.posenet_decode import (
     _DEPTH,
     _EDGE,

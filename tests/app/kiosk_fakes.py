@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from kiosk.app.camera import CameraError, CameraTimeout, EndOfStream
+from kiosk.app.devices.camera.source import CameraError, CameraTimeout, EndOfStream
 from kiosk.pose.types import Pose
 
 # A standing person in a 720x1280 frame (x, y per COCO-17 keypoint).

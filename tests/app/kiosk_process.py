@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kiosk.app.status import StatusError, read_status
+from kiosk.app.service.status import StatusError, read_status
 from tests.app.notify_helpers import NotifySocket
 
 SQUATS = "data/recordings/pose_squats.mp4"

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kiosk.app.camera import EndOfStream, open_camera
-from kiosk.app.config import parse_config
-from kiosk.app.display import open_display
+from kiosk.app.devices.camera.source import EndOfStream, open_camera
+from kiosk.app.service.config import parse_config
+from kiosk.app.devices.display.base import open_display
 from kiosk.app.loop import FrameReport, MirrorLoop
 
 RECORDING = "data/recordings/pose_squats.mp4"

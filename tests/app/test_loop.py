@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kiosk.app.camera import CameraFailed, EndOfStream
-from kiosk.app.camera_replay import ArrayReplay
-from kiosk.app.config import parse_config
-from kiosk.app.display import MemoryDisplay
+from kiosk.app.devices.camera.source import CameraFailed, EndOfStream
+from kiosk.app.devices.camera.replay_source import ArrayReplay
+from kiosk.app.service.config import parse_config
+from kiosk.app.devices.display.base import MemoryDisplay
 from kiosk.app.loop import FrameReport, MirrorLoop
 from tests.app.kiosk_fakes import STAND, FakeCamera, FakeIndex, ScriptedModel, arms_up, pose_at, squat
 

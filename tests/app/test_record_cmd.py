@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from kiosk.app.camera import open_camera
-from kiosk.app.config import CameraConfig
+from kiosk.app.devices.camera.source import open_camera
+from kiosk.app.service.config import CameraConfig
 from kiosk.cli.main import main
 
 

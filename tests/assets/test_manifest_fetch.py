@@ -19,7 +19,7 @@ from kiosk.assets.fetch import (
     verified_model_file,
 )
 from kiosk.assets.manifest import Manifest, load_manifest
-from kiosk.checksum import sha256_file
+from kiosk.core.checksum import sha256_file
 
 REQUIRED = {
     "movenet-lightning",

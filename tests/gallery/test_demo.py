@@ -10,7 +10,7 @@ from kiosk.gallery.verify import problems
 
 
 def test_asset_pins_match_the_mirror(shared_dir: Path) -> None:
-    from kiosk.checksum import sha256_file
+    from kiosk.core.checksum import sha256_file
 
     spec = load_asset_list()
     assert len(spec["assets"]) == 25

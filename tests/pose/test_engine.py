@@ -11,7 +11,7 @@ import pytest
 
 from kiosk.assets.fetch import ChecksumError, ModelNotFoundError
 from kiosk.assets.manifest import load_manifest
-from kiosk.checksum import sha256_file
+from kiosk.core.checksum import sha256_file
 from kiosk.pose.engine import PoseModel, load_pose_model
 from kiosk.pose.fake import FakePoseModel
 from kiosk.pose.images import load_image

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk.match._jit import HAVE_NUMBA
+from kiosk.core.jit import HAVE_NUMBA
 from kiosk.pose.engine import load_pose_model
 from kiosk.pose.images import load_image
 from kiosk.pose.posenet_decode import DecodedPose, decode_multiple_poses

@@ -1,0 +1,100 @@
+"""Camera sources: one small interface, three adapters (picamera2, webcam, replay).
+
+`open_camera(source, config)` parses a source string and imports only the adapter it needs:
+
+    picamera2        the Raspberry Pi camera (picamera2_source.py)
+    webcam:N         a USB webcam through OpenCV, device N (webcam_source.py, extra `webcam`)
+    replay:PATH      a video file or a folder of images (replay_source.py)
+
+Every source returns frames as (H, W, 3) uint8 RGB arrays. Mirroring and rotation
+(camera.mirror, camera.rotation) are not applied by the sources: the loop handles them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from kiosk.app.service.config import CameraConfig
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CameraError",
+    "CameraFailed",
+    "CameraSource",
+    "CameraTimeout",
+    "EndOfStream",
+    "open_camera",
+]
+
+
+class CameraError(RuntimeError):
+    """A capture failed (device missing, read error, ...). The message says what to do."""
+
+
+class CameraTimeout(CameraError):
+    """A capture took longer than camera.capture_timeout_s."""
+
+
+class CameraFailed(CameraError):
+    """The grabber gave up after camera.max_failures consecutive failures."""
+
+
+class EndOfStream(Exception):
+    """A replay that does not loop has shown its last frame."""
+
+
+@runtime_checkable
+class CameraSource(Protocol):
+    """What the grabber needs from a camera.
+
+    name:     a short description for logs and the status file ("replay:clip.mp4").
+    paced:    True when capture() itself waits for the next frame (a real camera, a
+              real-time replay); False when it returns at once (replay as fast as possible),
+              in which case the grabber only captures when the loop has taken the last frame.
+    """
+
+    name: str
+    paced: bool
+
+    def start(self) -> None: ...
+
+    def capture(self, timeout: float) -> np.ndarray:
+        """The next frame, (H, W, 3) uint8 RGB. Raises CameraTimeout, CameraError or EndOfStream."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def parse_source(source: str) -> tuple[str, str]:
+    """'webcam:0' -> ('webcam', '0'); 'picamera2' -> ('picamera2', '')."""
+    kind, _, arg = source.partition(":")
+    kind = kind.strip().lower()
+    if kind not in ("picamera2", "webcam", "replay"):
+        raise CameraError(f"{source!r} is not a camera source: use picamera2, webcam:N or replay:PATH")
+    if kind == "webcam" and not arg.strip().isdigit():
+        raise CameraError(f"{source!r}: a webcam source needs a device number, e.g. webcam:0")
+    if kind == "replay" and not arg.strip():
+        raise CameraError(f"{source!r}: a replay source needs a path, e.g. replay:clip.mp4")
+    return kind, arg.strip()
+
+
+def open_camera(source: str, config: CameraConfig) -> CameraSource:
+    """The camera for `source` (not started yet). Raises CameraError naming what is missing."""
+    kind, arg = parse_source(source)
+    if kind == "picamera2":
+        from kiosk.app.devices.camera.picamera2_source import Picamera2Source
+
+        return Picamera2Source(config.width, config.height)
+    if kind == "webcam":
+        from kiosk.app.devices.camera.webcam_source import WebcamSource
+
+        return WebcamSource(int(arg), config.width, config.height)
+    from kiosk.app.devices.camera.replay_source import open_replay
+
+    return open_replay(Path(arg).expanduser(), realtime=config.replay_realtime, loop=config.replay_loop)

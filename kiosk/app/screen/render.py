@@ -1,0 +1,289 @@
+"""Compose the screen (pygame): live camera with skeleton, the photo "card", hints, overlay.
+
+Per frame the renderer blits the photo card (or crossfades two), draws the camera image into
+its slot (cropped, scaled and mirrored by SDL; the only image scaled per frame), the skeleton,
+the "step back" hint and the debug overlay, then rotates the canvas for portrait screens.
+A card (photo + caption, or a message panel) is built once when the content changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kiosk.app.screen.blit import CameraBlitter
+from kiosk.app.screen.layout import CoverMap, Layout, centred, cover, make_layout
+from kiosk.pose.types import SKELETON, Pose
+
+if TYPE_CHECKING:
+    from kiosk.app.service.config import DisplayConfig
+
+log = logging.getLogger(__name__)
+
+BLACK = (0, 0, 0)
+WHITE = (255, 255, 255)
+PANEL_BG = (18, 18, 22)
+SKELETON_RGB = (40, 230, 120)
+JOINT_RGB = (255, 255, 255)
+HINT_BG = (200, 60, 40)
+
+PANELS = {
+    "prompt": ("Strike a pose!", "the gallery answers with a photo of someone in the same pose"),
+    "no_match": ("No good match", "try another pose"),
+    "no_index": ("No index loaded", "deploy a gallery index (see `kiosk doctor`)"),
+}
+#: Cards (photo + caption, or a message panel) kept ready: a squat goes back and forth between a few.
+CARD_CACHE = 8
+ATTRACT_TEXT = "Step in front of the camera and strike a pose"
+STEP_BACK_TEXT = "Step back so the camera sees all of you"
+
+
+@dataclass
+class Scene:
+    """What to draw this frame."""
+
+    frame: np.ndarray | None = None  # (H, W, 3) uint8 RGB camera frame, not mirrored
+    mirror: bool = True
+    pose: Pose | None = None  # main person, in the coordinates of the (mirrored) frame
+    content: Hashable = ("panel", "prompt")  # ("photo", ...unique key) or ("panel", name)
+    photo: Any = None  # pygame Surface for a ("photo", ...) content
+    caption: tuple[str, str] | None = None  # (title, credit)
+    step_back: bool = False
+    attract: bool = False
+    debug: Sequence[str] = field(default_factory=tuple)
+    now: float = 0.0  # seconds (time.monotonic()) for the crossfade
+
+
+class Renderer:
+    def __init__(self, config: DisplayConfig, screen: tuple[int, int], *, keypoint_threshold: float = 0.3,
+                 target: Any = None) -> None:
+        import pygame
+
+        if not pygame.font.get_init():
+            pygame.font.init()
+        self.pg = pygame
+        self.screen = (int(screen[0]), int(screen[1]))
+        self.keypoint_threshold = keypoint_threshold
+        self._target = target
+        self._camera_size: tuple[int, int] | None = None
+        self._card: Any = None
+        self._card_key: Hashable = None
+        self._fading = False
+        self._fade_start = 0.0
+        self._fade_w = 0.0  # the new card's weight on the canvas so far
+        self._cover: CoverMap | None = None
+        self._cover_for: tuple[Any, ...] = ()
+        self._blitter = CameraBlitter()
+        self.configure(config)
+
+    # ---- configuration -----------------------------------------------------------------
+    def configure(self, config: DisplayConfig) -> None:
+        pg = self.pg
+        self.config = config
+        self.layout: Layout = make_layout(config, self.screen, self._camera_size)
+        cw, ch = self.layout.canvas
+        if self.layout.rotation == 0 and self._target is not None and self._target.get_size() == (cw, ch):
+            self.canvas = self._target
+        else:
+            self.canvas = pg.Surface((cw, ch))
+        m = min(cw, ch)
+        self.font_title = pg.font.Font(None, max(m // 24, 12))
+        self.font_small = pg.font.Font(None, max(m // 36, 10))
+        self.font_big = pg.font.Font(None, max(m // 14, 14))
+        self.font_debug = pg.font.Font(None, max(m // 40, 10))
+        self._hint = self._banner(STEP_BACK_TEXT, HINT_BG)
+        self._attract_banner = self._banner(ATTRACT_TEXT, (30, 30, 36))
+        self._cover = None
+        self._card_key = None  # rebuild the cards at the new size
+        self._fading = False
+        self._overlays: list[Any] = []  # rects drawn over the canvas last frame (banners, overlay)
+        self._cards: OrderedDict[Hashable, Any] = OrderedDict()
+        self._card_on_canvas = False
+
+    def pixel_format(self) -> Any:
+        """A 1x1 surface in the canvas's pixel format (for converting photos in another thread)."""
+        return self.pg.Surface((1, 1), 0, self.canvas)
+
+    @property
+    def photo_slot(self) -> tuple[int, int]:
+        return self.layout.photo.size
+
+    @property
+    def fading(self) -> bool:
+        return self._fading
+
+    def _banner(self, text: str, bg: tuple[int, int, int]) -> Any:
+        label = self.font_title.render(text, True, WHITE)
+        pad = label.get_height() // 2
+        surf = self.pg.Surface((label.get_width() + 2 * pad, label.get_height() + pad))
+        surf.fill(bg)
+        surf.blit(label, (pad, pad // 2))
+        return surf
+
+    # ---- cards ------------------------------------------------------------------------------
+    def _make_card(self, scene: Scene) -> Any:
+        pg = self.pg
+        rect = self.layout.photo
+        card = pg.Surface(rect.size)
+        kind, what = scene.content[:2] if isinstance(scene.content, tuple) else ("panel", "prompt")
+        if kind == "photo" and scene.photo is not None:
+            card.fill(BLACK)
+            pw, ph = scene.photo.get_size()
+            card.blit(scene.photo, ((rect.w - pw) // 2, (rect.h - ph) // 2))
+            if self.config.caption and scene.caption:
+                self._draw_caption(card, *scene.caption)
+            return card
+        card.fill(PANEL_BG)
+        title, sub = PANELS.get(str(what), (str(what), ""))
+        big = self.font_big.render(title, True, WHITE)
+        small = self.font_small.render(sub, True, (190, 190, 190))
+        y = rect.h // 2 - big.get_height()
+        card.blit(big, ((rect.w - big.get_width()) // 2, y))
+        card.blit(small, ((rect.w - small.get_width()) // 2, y + big.get_height() + small.get_height() // 2))
+        return card
+
+    def _draw_caption(self, card: Any, title: str, credit: str) -> None:
+        pg = self.pg
+        w, h = card.get_size()
+        pad = self.font_small.get_height() // 2
+        lines = [s for s in (self._fit_text(self.font_title, title, WHITE, w - 2 * pad) if title else None,
+                             self._fit_text(self.font_small, credit, (210, 210, 210), w - 2 * pad)
+                             if credit else None) if s]
+        if not lines:
+            return
+        band_h = sum(s.get_height() for s in lines) + 2 * pad
+        band = pg.Surface((w, band_h))
+        band.fill(BLACK)
+        band.set_alpha(150)
+        card.blit(band, (0, h - band_h))
+        y = h - band_h + pad
+        for s in lines:
+            card.blit(s, (pad, y))
+            y += s.get_height()
+
+    @staticmethod
+    def _fit_text(font: Any, text: str, colour: tuple[int, int, int], width: int) -> Any:
+        """The text rendered, shortened with an ellipsis to fit `width` pixels."""
+        if font.size(text)[0] > width:
+            lo, hi = 0, len(text)
+            while lo < hi:  # longest prefix that fits with the ellipsis
+                mid = (lo + hi + 1) // 2
+                if font.size(text[:mid].rstrip() + "…")[0] <= width:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            text = text[:lo].rstrip() + "…"
+        return font.render(text, True, colour)
+
+    # ---- per frame ------------------------------------------------------------------------------
+    def render(self, scene: Scene) -> Any:
+        """Compose the scene; returns the surface to show (the display's own canvas when possible)."""
+        pg = self.pg
+        if scene.frame is not None:
+            size = (scene.frame.shape[1], scene.frame.shape[0])
+            if size != self._camera_size:
+                self._camera_size = size
+                if self.config.layout == "full_mirror":
+                    self.configure(self.config)
+        if scene.content != self._card_key:
+            had_card = self._card is not None and (self._card_on_canvas or self._fading)
+            self._card = self._cards.get(scene.content)
+            if self._card is None:
+                self._card = self._cards[scene.content] = self._make_card(scene)
+                while len(self._cards) > CARD_CACHE:
+                    self._cards.popitem(last=False)
+            self._cards.move_to_end(scene.content)
+            self._card_key = scene.content
+            self._card_on_canvas = False
+            # crossfade from whatever the canvas shows (a photo, or a fade cut short)
+            self._fading = self.config.crossfade_ms > 0 and had_card
+            self._fade_start, self._fade_w = scene.now, 0.0
+        canvas, lay = self.canvas, self.layout
+        photo_pos = (lay.photo.x, lay.photo.y)
+        if self._fading:  # what is drawn over the photo meanwhile is repaired when the fade ends
+            self._fade_step(scene.now, photo_pos)
+        if not self._fading and not self._card_on_canvas:
+            canvas.blit(self._card, photo_pos)
+            self._card_on_canvas = True
+        elif not self._fading:  # the card is still there: repair what was drawn over it last frame
+            for r in self._overlays:
+                canvas.blit(self._card, r.topleft, area=r.move(-photo_pos[0], -photo_pos[1]))
+        self._overlays.clear()
+        if scene.frame is not None:
+            cmap = self._draw_camera(scene.frame, scene.mirror)
+            if scene.pose is not None and self.config.show_skeleton:
+                self._draw_skeleton(scene.pose, cmap)
+        else:
+            pg.draw.rect(canvas, BLACK, lay.camera.as_tuple())
+        if scene.attract:
+            self._blit_banner(self._attract_banner, top=True)
+        elif scene.step_back and self.config.step_back_hint:
+            self._blit_banner(self._hint, top=lay.inset)
+        if self.config.debug_overlay and scene.debug:
+            self._draw_debug(scene.debug)
+        if lay.rotation:
+            return pg.transform.rotate(canvas, -lay.rotation)
+        return canvas
+
+    def _fade_step(self, now: float, pos: tuple[int, int]) -> None:
+        """Blend the new card over the canvas so that its weight grows linearly with time: one
+        alpha blit per frame (weight w after w_prev: alpha = (w - w_prev) / (1 - w_prev))."""
+        w = (now - self._fade_start) * 1000.0 / self.config.crossfade_ms
+        if w >= 1.0:
+            self._fading = False
+            self._card_on_canvas = False  # the opaque blit that follows ends the fade exactly
+            return
+        if w > self._fade_w:
+            alpha = (w - self._fade_w) / (1.0 - self._fade_w)
+            self._card.set_alpha(max(1, round(255 * alpha)))
+            self.canvas.blit(self._card, pos)
+            self._card.set_alpha(None)
+            self._fade_w = w
+
+    def _draw_camera(self, frame: np.ndarray, mirror: bool) -> CoverMap:
+        pg = self.pg
+        rect = self.layout.camera
+        h, w = frame.shape[:2]
+        if self._cover is None or self._cover_for != (w, h, rect):
+            self._cover = cover(w, h, rect)
+            self._cover_for = (w, h, rect)
+        if self.layout.inset:
+            pg.draw.rect(self.canvas, WHITE, (rect.x - 2, rect.y - 2, rect.w + 4, rect.h + 4))
+        self._blitter.blit(self.canvas, frame, self._cover, mirror)
+        return self._cover
+
+    def _draw_skeleton(self, pose: Pose, cmap: CoverMap) -> None:
+        pg = self.pg
+        ok = pose.scores >= self.keypoint_threshold
+        pts = [cmap.point(float(x), float(y)) for x, y in pose.xy]
+        width = max(self.layout.camera.h // 160, 2)
+        clip = self.canvas.get_clip()
+        self.canvas.set_clip(self.layout.camera.as_tuple())
+        for a, b in SKELETON:
+            if ok[a] and ok[b]:
+                pg.draw.line(self.canvas, SKELETON_RGB, pts[a], pts[b], width)
+        for i, p in enumerate(pts):
+            if ok[i]:
+                pg.draw.circle(self.canvas, JOINT_RGB, p, width + 1)
+        self.canvas.set_clip(clip)
+
+    def _blit_banner(self, banner: Any, *, top: bool) -> None:
+        lay = self.layout
+        area = lay.camera if not lay.inset else lay.photo
+        bw, bh = banner.get_size()
+        x = centred(bw, bh, area)[0]
+        margin = bh // 2
+        y = area.y + margin if top else area.y + area.h - bh - margin
+        self._overlays.append(self.canvas.blit(banner, (max(x, 0), y)))
+
+    def _draw_debug(self, lines: Sequence[str]) -> None:
+        y = 4
+        for line in lines:
+            s = self.font_debug.render(line, True, (255, 255, 0), BLACK)
+            self._overlays.append(self.canvas.blit(s, (4, y)))
+            y += s.get_height()

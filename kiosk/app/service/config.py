@@ -1,0 +1,179 @@
+"""The kiosk's configuration (config/kiosk.yaml): typed, frozen, validated.
+
+`load_config(path)` reads YAML and returns a `KioskConfig`, or raises `ConfigError`
+listing every problem with its key path. Every key has a default, so an empty file is
+a valid configuration. config/kiosk.yaml documents every key (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kiosk.core import paths
+from kiosk.app.service.schema import ConfigError, build, doc_field, section
+
+__all__ = ["ConfigError", "KioskConfig", "load_config", "parse_config"]
+
+_SOURCE_RE = re.compile(r"^(picamera2|webcam:\d+|replay:.+)$")
+
+
+def _check_source(value: str) -> str | None:
+    if _SOURCE_RE.match(value):
+        return None
+    return f"{value!r} is not a camera source (use picamera2, webcam:N or replay:PATH)"
+
+
+ROTATIONS = (0, 90, 180, 270)
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    source: str = doc_field("picamera2", "picamera2 | webcam:N | replay:PATH (video file or image folder)",
+                            check=_check_source)
+    width: int = doc_field(1280, "capture width in pixels", min=160, max=4096)
+    height: int = doc_field(720, "capture height in pixels", min=120, max=4096)
+    mirror: bool = doc_field(True, "flip the camera image horizontally, so the screen acts as a mirror")
+    rotation: int = doc_field(0, "rotate camera frames clockwise by this many degrees", choices=ROTATIONS)
+    capture_timeout_s: float = doc_field(2.0, "a capture taking longer than this counts as a failure",
+                                         gt=0, max=60)
+    max_failures: int = doc_field(5, "consecutive capture failures before the process exits for systemd "
+                                  "to restart it", min=1, max=1000)
+    replay_realtime: bool = doc_field(True, "replay sources: pace frames at their recorded rate "
+                                      "(false: as fast as possible)")
+    replay_loop: bool = doc_field(True, "replay sources: start again at the end")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = doc_field("movenet-lightning",
+                          "pose model: a name from models/manifest.yaml or a .tflite path")
+    delegate: str = doc_field("auto", "auto (Edge TPU if present, else CPU) | cpu | edgetpu",
+                              choices=("auto", "cpu", "edgetpu"))
+    num_threads: int = doc_field(2, "CPU interpreter threads", min=1, max=16)
+    preprocess: str = doc_field("default", "default (keep aspect, pad) | coral (stretch, nearest)",
+                                choices=("default", "coral"))
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    path: str = doc_field("", "index directory; empty means <index root>/current (KIOSK_INDEX_ROOT)")
+    metric: str = doc_field("cosine", "cosine | weighted (Move Mirror's confidence-weighted distance)",
+                            choices=("cosine", "weighted"))
+
+
+@dataclass(frozen=True)
+class SmoothingConfig:
+    enabled: bool = doc_field(True, "One Euro filter on keypoints")
+    min_cutoff: float = doc_field(1.0, "One Euro minimum cutoff frequency (Hz): lower = smoother",
+                                  gt=0, max=100)
+    beta: float = doc_field(0.05, "One Euro speed coefficient: higher = less lag on fast moves",
+                            min=0, max=100)
+    d_cutoff: float = doc_field(1.0, "One Euro derivative cutoff (Hz)", gt=0, max=100)
+
+
+@dataclass(frozen=True)
+class PoseConfig:
+    min_pose_score: float = doc_field(0.25, "ignore people whose pose score is below this", min=0, max=1)
+    keypoint_threshold: float = doc_field(0.3, "a keypoint counts as confident at or above this score",
+                                          min=0, max=1)
+    min_confident_keypoints: int = doc_field(8, "ignore people with fewer confident keypoints",
+                                             min=0, max=17)
+    smoothing: SmoothingConfig = section(SmoothingConfig, "keypoint smoothing")
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    max_distance: float = doc_field(0.35, "beyond this match distance show the 'no good match' state",
+                                    gt=0, max=2)
+    hysteresis_margin: float = doc_field(0.03, "switch photo at once if the new match is better by this",
+                                         min=0, max=2)
+    hysteresis_frames: int = doc_field(3, "...or if the new match persists for this many frames",
+                                       min=1, max=1000)
+
+
+@dataclass(frozen=True)
+class DisplayConfig:
+    width: int = doc_field(1920, "screen width in pixels (before rotation)", min=160, max=7680)
+    height: int = doc_field(1080, "screen height in pixels (before rotation)", min=120, max=7680)
+    fullscreen: bool = doc_field(True, "fullscreen window (kmsdrm on the Pi)")
+    rotation: int = doc_field(0, "rotate the composed screen clockwise (portrait screens: 90 or 270)",
+                              choices=ROTATIONS)
+    layout: str = doc_field("side_by_side",
+                            "side_by_side (camera | photo) or full_mirror (photo, live inset)",
+                            choices=("side_by_side", "full_mirror"))
+    show_skeleton: bool = doc_field(True, "draw the visitor's skeleton on the live image")
+    inset_fraction: float = doc_field(0.25, "full_mirror: live inset width as a fraction of the screen",
+                                      min=0.05, max=0.5)
+    crossfade_ms: int = doc_field(250, "crossfade between photos (0 = cut)", min=0, max=5000)
+    caption: bool = doc_field(True, "show the photo's title and credit")
+    step_back_hint: bool = doc_field(True, "ask the visitor to step back when the body is cut off")
+    debug_overlay: bool = doc_field(False, "fps, per-stage ms, match distance, index id")
+    max_fps: int = doc_field(30, "frame rate cap (0 = uncapped)", min=0, max=240)
+
+
+@dataclass(frozen=True)
+class AttractConfig:
+    idle_timeout_s: float = doc_field(15.0, "seconds without a visitor before the attract slideshow",
+                                      gt=0, max=3600)
+    slide_seconds: float = doc_field(5.0, "seconds per slide in the attract slideshow", gt=0, max=600)
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    path: str = doc_field("", "status JSON file; empty means <runtime dir>/status.json")
+    interval_s: float = doc_field(1.0, "seconds between status file updates", gt=0, max=60)
+
+
+@dataclass(frozen=True)
+class KioskConfig:
+    camera: CameraConfig = section(CameraConfig, "where frames come from")
+    model: ModelConfig = section(ModelConfig, "pose model and accelerator")
+    index: IndexConfig = section(IndexConfig, "the gallery index")
+    pose: PoseConfig = section(PoseConfig, "who counts as a visitor")
+    match: MatchConfig = section(MatchConfig, "when a match is shown")
+    display: DisplayConfig = section(DisplayConfig, "screen and layout")
+    attract: AttractConfig = section(AttractConfig, "attract mode when nobody is there")
+    status: StatusConfig = section(StatusConfig, "status file for `kiosk status` and deploy health checks")
+
+    # ---- resolved paths -------------------------------------------------------------
+    def index_path(self) -> Path:
+        return Path(self.index.path).expanduser() if self.index.path else paths.index_root() / "current"
+
+    def status_path(self) -> Path:
+        if self.status.path:
+            return Path(self.status.path).expanduser()
+        return paths.runtime_dir() / "status.json"
+
+
+def parse_config(data: Any, source: str = "<config>") -> KioskConfig:
+    """Validate a parsed mapping; raises ConfigError naming every bad key path."""
+    problems: list[str] = []
+    config = build(KioskConfig, data, "", problems)
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def load_config(path: Path | str | None) -> KioskConfig:
+    """Read and validate a YAML file (None: all defaults)."""
+    if path is None:
+        return KioskConfig()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problem = f"cannot read the file ({exc.strerror or exc}); check the path"
+        raise ConfigError(str(path), [problem]) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(str(path), [f"{where}not valid YAML ({problem})"]) from exc
+    return parse_config(data, str(path))

@@ -1,0 +1,307 @@
+"""kiosk.app.service.service in-process, with fake parts: start-up, reload, degraded start, exits."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiosk.app.service.service.components import LoadedModel, Overrides
+from kiosk.app.service.config import KioskConfig
+from kiosk.app.service.service.sdnotify import Notifier
+from kiosk.app.service.service import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Factories, KioskService, RunOptions
+from kiosk.app.service.status import read_status
+from tests.app.notify_helpers import NotifySocket
+
+
+class FakeCameraFailed(Exception):
+    pass
+
+
+class FakeEnd(Exception):
+    pass
+
+
+@dataclass
+class FakeIndex:
+    path: Path
+    index_id: str
+    closed: bool = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class Report:
+    state: str = "running"
+
+
+@dataclass
+class FakeLoop:
+    config: KioskConfig
+    index: Any
+    script: dict[int, Callable[[FakeLoop], Any]] = field(default_factory=dict)
+    frames: int = 0
+    applied: list[tuple[Any, Any]] = field(default_factory=list)
+    closed: bool = False
+    fps: float = 12.5
+
+    def step(self) -> Report:
+        self.frames += 1
+        if self.frames > 2000:  # a safety net: a broken test ends instead of hanging
+            raise FakeEnd("the fake loop ran too long")
+        action = self.script.get(self.frames)
+        if action is not None:
+            result = action(self)
+            if isinstance(result, BaseException):
+                raise result
+            if isinstance(result, Report):
+                return result
+        return Report()
+
+    def apply(self, config: KioskConfig | None = None, index: Any = None) -> None:
+        self.applied.append((config, index))
+        self.config = config or self.config
+        self.index = index
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def open_fake_index(config: KioskConfig, *, verify: bool = False) -> FakeIndex:
+    path = config.index_path().resolve()
+    marker = path / "INDEX_ID"
+    if not marker.is_file():
+        raise FileNotFoundError(f"no index at {path}")
+    index_id = marker.read_text().strip()
+    if index_id == "broken":
+        raise ValueError(f"index {path}: manifest.json is corrupt")
+    return FakeIndex(path, index_id)
+
+
+def make_release(root: Path, index_id: str) -> Path:
+    release = root / "releases" / index_id
+    release.mkdir(parents=True)
+    (release / "INDEX_ID").write_text(index_id)
+    return release
+
+
+def point_current(root: Path, release: Path) -> None:
+    tmp = root / "current.tmp"
+    tmp.symlink_to(release)
+    os.replace(tmp, root / "current")
+
+
+class Harness:
+    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.tmp = tmp_path
+        self.root = tmp_path / "index"
+        self.config_file = tmp_path / "kiosk.yaml"
+        self.status_file = tmp_path / "run" / "status.json"
+        self.write_config("display:\n  layout: side_by_side\n")
+        self.loops: list[FakeLoop] = []
+        self.script: dict[int, Callable[[FakeLoop], Any]] = {}
+        self.notify = NotifySocket(tmp_path)
+        monkeypatch.setenv("NOTIFY_SOCKET", str(self.notify.path))
+        monkeypatch.setenv("WATCHDOG_USEC", "2000000")
+        monkeypatch.delenv("WATCHDOG_PID", raising=False)
+        monkeypatch.delenv("KIOSK_TEST_STALL_AFTER_FRAMES", raising=False)
+        self.model_delegate = "cpu"
+
+    def write_config(self, text: str) -> None:
+        self.config_file.write_text(f"index:\n  path: {self.root / 'current'}\n{text}")
+
+    def make_loop(self, config: KioskConfig, camera: Any, model: Any, index: Any, display: Any,
+                  screenshots: Path | None) -> FakeLoop:
+        loop = FakeLoop(config, index, self.script)
+        self.loops.append(loop)
+        return loop
+
+    def load_model(self, config: KioskConfig) -> LoadedModel:
+        model = type("M", (), {"name": config.model.name, "delegate": self.model_delegate})()
+        warning = None if self.model_delegate == "edgetpu" or config.model.delegate != "edgetpu" else "cpu!"
+        return LoadedModel(model, self.model_delegate, warning)
+
+    def service(self, max_frames: int | None = 50) -> KioskService:
+        factories = Factories(load_model=self.load_model, open_index=open_fake_index,
+                              open_camera=lambda source, config: object(),
+                              open_display=lambda config, headless: object(), make_loop=self.make_loop,
+                              camera_exceptions=lambda: (FakeCameraFailed, FakeEnd))
+        options = RunOptions(config_path=self.config_file, max_frames=max_frames,
+                             overrides=Overrides(status_file=str(self.status_file)))
+        return KioskService(options, factories=factories, notifier=Notifier(use_python_systemd=False))
+
+    def status(self) -> dict[str, Any]:
+        return read_status(self.status_file)
+
+
+@pytest.fixture()
+def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    h = Harness(tmp_path, monkeypatch)
+    yield h
+    h.notify.close()
+
+
+def test_runs_and_notifies(harness: Harness) -> None:
+    point_current(harness.root, make_release(harness.root, "idx-a"))
+    assert harness.service(max_frames=5).run() == EXIT_OK
+    harness.notify.drain(0.2)
+    keys = [next(iter(m)) for m in harness.notify.messages]
+    assert "READY" in keys and "STOPPING" in keys
+    assert keys.index("READY") < keys.index("STOPPING")
+    assert harness.notify.count("WATCHDOG") >= 1
+    status = harness.status()
+    assert status["state"] == "stopping"
+    assert status["index_id"] == "idx-a"
+    assert status["frames"] == 5
+    assert status["delegate"] == "cpu"
+    assert harness.loops[0].closed
+
+
+def test_sigterm_stops_cleanly(harness: Harness) -> None:
+    point_current(harness.root, make_release(harness.root, "idx-a"))
+    harness.script[3] = lambda loop: os.kill(os.getpid(), signal.SIGTERM)
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    assert harness.service(max_frames=None).run() == EXIT_OK
+    assert harness.loops[0].frames == 3
+    assert harness.loops[0].closed
+    assert {sig: signal.getsignal(sig) for sig in before} == before  # handlers restored
+    harness.notify.wait_for("STOPPING", timeout=5)
+
+
+def test_reload_switches_index_and_refuses_bad_ones(harness: Harness) -> None:
+    root = harness.root
+    point_current(root, make_release(root, "idx-a"))
+    make_release(root, "idx-b")
+    make_release(root, "broken")
+    seen: dict[str, Any] = {}
+
+    def switch_to_b(loop: FakeLoop) -> None:
+        point_current(root, root / "releases" / "idx-b")
+        os.kill(os.getpid(), signal.SIGHUP)
+
+    def bad_config(loop: FakeLoop) -> None:
+        seen["after_b"] = harness.status()
+        harness.write_config("display:\n  layout: grid\n")
+        os.kill(os.getpid(), signal.SIGHUP)
+
+    def bad_index(loop: FakeLoop) -> None:
+        seen["after_bad_config"] = harness.status()
+        harness.write_config("display:\n  layout: full_mirror\n")
+        point_current(root, root / "releases" / "broken")
+        os.kill(os.getpid(), signal.SIGHUP)
+
+    def done(loop: FakeLoop) -> None:
+        seen["after_bad_index"] = harness.status()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    harness.script.update({2: switch_to_b, 4: bad_config, 6: bad_index, 8: done})
+    assert harness.service(max_frames=None).run() == EXIT_OK
+    loop = harness.loops[0]
+
+    assert seen["after_b"]["index_id"] == "idx-b"
+    assert seen["after_b"]["state"] == "running"
+    assert seen["after_b"]["last_error"] is None
+    assert len(loop.applied) == 1  # the two refused reloads never reached the loop
+    assert loop.index.index_id == "idx-b"
+    assert loop.config.display.layout == "side_by_side"
+
+    assert seen["after_bad_config"]["state"] == "running"
+    assert seen["after_bad_config"]["index_id"] == "idx-b"
+    assert "display.layout" in seen["after_bad_config"]["last_error"]
+    assert "reload refused" in seen["after_bad_config"]["last_error"]
+
+    assert seen["after_bad_index"]["index_id"] == "idx-b"
+    assert "corrupt" in seen["after_bad_index"]["last_error"]
+
+    harness.notify.drain(0.2)
+    reloading = [i for i, m in enumerate(harness.notify.messages) if "RELOADING" in m]
+    assert len(reloading) == 3
+    for i in reloading:
+        assert "MONOTONIC_USEC" in harness.notify.messages[i]
+        harness.notify.wait_for("READY", after=i + 1, timeout=1)
+
+
+def test_missing_index_is_degraded_until_a_deploy(harness: Harness) -> None:
+    root = harness.root
+    seen: dict[str, Any] = {}
+
+    def deploy(loop: FakeLoop) -> None:
+        seen["before"] = harness.status()
+        point_current(root, make_release(root, "idx-new"))
+        os.kill(os.getpid(), signal.SIGHUP)
+
+    harness.script.update({2: deploy, 4: lambda loop: seen.setdefault("after", harness.status())})
+    assert harness.service(max_frames=5).run() == EXIT_OK
+    assert harness.loops[0].frames == 5
+    assert seen["before"]["state"] == "degraded"
+    assert seen["before"]["index_id"] is None
+    assert "no usable index" in seen["before"]["last_error"]
+    assert seen["after"]["state"] == "running"
+    assert seen["after"]["index_id"] == "idx-new"
+    assert seen["after"]["last_error"] is None
+
+
+def test_idle_state_is_reported(harness: Harness) -> None:
+    point_current(harness.root, make_release(harness.root, "idx-a"))
+    seen = {}
+    harness.script.update({2: lambda loop: Report("idle"),
+                           3: lambda loop: seen.setdefault("idle", harness.status())})
+    assert harness.service(max_frames=3).run() == EXIT_OK
+    assert seen["idle"]["state"] == "idle"
+
+
+def test_camera_failed_exits_non_zero(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    point_current(harness.root, make_release(harness.root, "idx-a"))
+    harness.script[3] = lambda loop: FakeCameraFailed("5 captures in a row failed")
+    assert harness.service(max_frames=None).run() == EXIT_FAILURE
+    assert any("camera gave up" in r.message for r in caplog.records)
+    assert "camera gave up" in harness.status()["last_error"]
+
+
+def test_end_of_stream_exits_zero(harness: Harness) -> None:
+    point_current(harness.root, make_release(harness.root, "idx-a"))
+    harness.script[4] = lambda loop: FakeEnd()
+    assert harness.service(max_frames=None).run() == EXIT_OK
+    assert harness.status()["frames"] == 3
+
+
+def test_bad_config_at_start_exits_2(harness: Harness) -> None:
+    harness.write_config("camera:\n  source: usb\n")
+    assert harness.service().run() == EXIT_CONFIG
+    assert "camera.source" in harness.status()["last_error"]
+    assert harness.loops == []
+
+
+def test_stall_hook_stops_pinging(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    point_current(harness.root, make_release(harness.root, "idx-a"))
+    monkeypatch.setenv("KIOSK_TEST_STALL_AFTER_FRAMES", "2")
+    service = harness.service(max_frames=None)
+
+    def stop_later(*_: Any) -> None:
+        service._stop_signal = signal.SIGTERM
+
+    previous = signal.signal(signal.SIGALRM, stop_later)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        assert service.run() == EXIT_OK
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert harness.loops[0].frames == 2
+
+
+def test_an_unexpected_loop_error_exits_1(harness: Harness) -> None:
+    point_current(harness.root, make_release(harness.root, "idx-a"))
+    harness.script[2] = lambda loop: ZeroDivisionError("bug")
+    assert harness.service(max_frames=None).run() == EXIT_FAILURE
+    status = harness.status()
+    assert status["state"] == "stopping"
+    assert "ZeroDivisionError" in status["last_error"]
+    harness.notify.wait_for("STOPPING", timeout=5)
