@@ -21,7 +21,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from kiosk.app.service.service.components import default_config_path
+    from kiosk.app.service.components import default_config_path
     from kiosk.app.service.config import ConfigError, load_config
 
     path = default_config_path(args.file)
@@ -39,7 +39,7 @@ def run_check(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     import yaml
 
-    from kiosk.app.service.service.components import default_config_path
+    from kiosk.app.service.components import default_config_path
     from kiosk.app.service.config import ConfigError, load_config
     from kiosk.app.service.schema import to_mapping
 

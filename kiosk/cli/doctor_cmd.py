@@ -19,7 +19,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kiosk.app.service.service.components import Overrides, default_config_path
+    from kiosk.app.service.components import Overrides, default_config_path
     from kiosk.app.service.config import ConfigError, load_config
     from kiosk.app.service.doctor import FAIL, OK, Check, run_all
 

@@ -52,7 +52,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kiosk.app.service.service.components import Overrides, default_config_path
+    from kiosk.app.service.components import Overrides, default_config_path
     from kiosk.app.service.config import _check_source
     from kiosk.app.service.service import KioskService, RunOptions
 

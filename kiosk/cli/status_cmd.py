@@ -35,7 +35,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _resolve(args: argparse.Namespace) -> tuple[Path, float]:
-    from kiosk.app.service.service.components import default_config_path
+    from kiosk.app.service.components import default_config_path
     from kiosk.app.service.config import ConfigError, KioskConfig, load_config
 
     config = KioskConfig()

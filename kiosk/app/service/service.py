@@ -32,9 +32,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kiosk.app import components
+from kiosk.app.service import components
 from kiosk.app.service.config import ConfigError, KioskConfig, load_config
-from kiosk.app.service.service.sdnotify import Notifier, watchdog_interval
+from kiosk.app.service.sdnotify import Notifier, watchdog_interval
 from kiosk.app.service.status import KioskStatus, write_status
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from kiosk.app import components
-from kiosk.app.service.service.components import Overrides, default_config_path, load_model
+from kiosk.app.service import components
+from kiosk.app.service.components import Overrides, default_config_path, load_model
 from kiosk.app.service.config import parse_config
 
 

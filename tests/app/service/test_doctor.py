@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.app import doctor
+from kiosk.app.service import doctor
 from kiosk.app.service.config import parse_config
 from kiosk.app.service.doctor import FAIL, OK, WARN
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.app import sdnotify
-from kiosk.app.service.service.sdnotify import Notifier, watchdog_interval
+from kiosk.app.service import sdnotify
+from kiosk.app.service.sdnotify import Notifier, watchdog_interval
 from tests.app.notify_helpers import NotifySocket
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from kiosk.app.service.service.components import LoadedModel, Overrides
+from kiosk.app.service.components import LoadedModel, Overrides
 from kiosk.app.service.config import KioskConfig
-from kiosk.app.service.service.sdnotify import Notifier
+from kiosk.app.service.sdnotify import Notifier
 from kiosk.app.service.service import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Factories, KioskService, RunOptions
 from kiosk.app.service.status import read_status
 from tests.app.notify_helpers import NotifySocket
