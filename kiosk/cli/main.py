@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "config": "kiosk.cli.config_cmd",
     "status": "kiosk.cli.status_cmd",
     "doctor": "kiosk.cli.doctor_cmd",
+    "deploy": "kiosk.cli.deploy_cmd",
+    "releases": "kiosk.cli.releases_cmd",
 }
 
 

@@ -238,14 +238,17 @@ def host_b(_host_b: KioskHost, indexes: dict[str, Index]) -> KioskHost:
 
 # ------------------------------------------------------------------ running the deploy
 class Deploy:
-    def __init__(self, flavor: Flavor, client_key: Path, tmp: Path) -> None:
+    def __init__(self, flavor: Flavor, client_key: Path, tmp: Path, kiosk_env: dict[str, str]) -> None:
         self.flavor = flavor
         self.client_key = client_key
         self.tmp = tmp
+        self.kiosk_env = kiosk_env
 
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
-        env["PATH"] = f"{self.flavor.bin_dir}:{env.get('PATH', '')}"  # the local `kiosk index verify`
+        env["PATH"] = f"{self.flavor.bin_dir}:{env.get('PATH', '')}"  # the workstation's `kiosk`
+        if "KIOSK_MODELS_DIR" in self.kiosk_env:  # the models the indexes were built with
+            env["KIOSK_MODELS_DIR"] = self.kiosk_env["KIOSK_MODELS_DIR"]
         env.update(extra)
         return env
 
@@ -266,13 +269,15 @@ class Deploy:
               f"{proc.stdout}\n{proc.stderr}")
         return proc
 
-    def run_and_kill_at(self, pause_at: str, *args: str, timeout: float = 60) -> str:
+    def run_and_kill_at(self, pause_at: str, *args: str, timeout: float = 60,
+                        status_timeout: int = 20) -> str:
         """Start a deploy paused at `pause_at`, SIGKILL its whole process group there; its output."""
         out = self.tmp / f"killed-{pause_at}-{time.monotonic_ns()}.log"
         with open(out, "wb") as f:
-            proc = subprocess.Popen(self.argv(*args), env=self.env(DEPLOY_TEST_PAUSE_AT=pause_at,
-                                                                  DEPLOY_TEST_PAUSE_SECONDS="120"),
-                                    stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(self.argv("--test-pause-at", pause_at, "--test-pause-seconds", "120",
+                                              *args, status_timeout=status_timeout),
+                                    env=self.env(), stdout=f, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
         try:
             wait_until(lambda: f"test pause at {pause_at}" in out.read_text() or proc.poll() is not None,
                        timeout, f"the deploy to reach {pause_at}")
@@ -287,9 +292,9 @@ class Deploy:
 
 
 @pytest.fixture(scope="session")
-def deploy(flavor: Flavor, client_key: Path, deploy_tmp: Path) -> Deploy:
+def deploy(flavor: Flavor, client_key: Path, deploy_tmp: Path, kiosk_env: dict[str, str]) -> Deploy:
     if shutil.which("rsync") is None or (not Path("/usr/sbin/sshd").exists() and not shutil.which("sshd")):
         pytest.fail("the deploy tests need rsync and openssh-server (scripts/test.sh installs them "
                     "as root: apt-get install openssh-server rsync)")
-    return Deploy(flavor, client_key, deploy_tmp)
+    return Deploy(flavor, client_key, deploy_tmp, kiosk_env)
 

@@ -1,0 +1,187 @@
+"""`kiosk releases`: the kiosk's side of a deploy. Every verb prints one JSON object.
+
+Run on the kiosk (by `kiosk deploy` over ssh, or by hand). Exit codes: 0 done, 1 refused or
+failed (`error` says why), 3 another deploy or release operation holds the lock.
+Every call first reverts a pending activation whose deadline has passed (the dead-man switch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+HELP = "the releases on this kiosk: list, stage, promote, activate, confirm, rollback, prune (JSON)"
+
+EXIT_OK, EXIT_FAILED, EXIT_BUSY = 0, 1, 3
+
+
+def _add(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=help)
+
+
+def _transaction_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--confirm-within", metavar="SECONDS", type=float, default=120.0,
+                   help="revert unless `confirm` comes within this many seconds (default 120)")
+    p.add_argument("--reload-cmd", metavar="CMD", default=None,
+                   help="shell command that reloads the kiosk (default: systemctl reload move-mirror)")
+    p.add_argument("--no-reload", dest="reload", action="store_false",
+                   help="switch only; the caller runs `kiosk releases reload` next")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index-root", metavar="DIR", help="index root (default: $KIOSK_INDEX_ROOT, "
+                        "else the parent of the config's index.path `current`, else the checkout's index/)")
+    parser.add_argument("--models-dir", metavar="DIR", help="models directory (default: $KIOSK_MODELS_DIR)")
+    parser.add_argument("--json", action="store_true", help="JSON output (always on; accepted for symmetry)")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    _add(sub, "list", "current, previous, releases, stagings, free space, pending activation")
+    p = _add(sub, "stage", "make the upload staging dir for INDEX_ID (refused when the disk is too full)")
+    p.add_argument("index_id")
+    p.add_argument("--bytes", type=int, default=0, help="size of the upload")
+    p = _add(sub, "drop", "remove INDEX_ID's staging dir (a failed upload)")
+    p.add_argument("index_id")
+    p = _add(sub, "promote", "verify the upload of INDEX_ID (kiosk index verify) and move it into releases/")
+    p.add_argument("index_id")
+    p = _add(sub, "activate", "switch current to INDEX_ID as a pending transaction, then reload")
+    p.add_argument("index_id")
+    _transaction_args(p)
+    p = _add(sub, "confirm", "end the pending activation of INDEX_ID (it is healthy)")
+    p.add_argument("index_id")
+    p = _add(sub, "revert", "undo the pending activation now, then reload")
+    p = _add(sub, "reload", "run the reload command (tell the kiosk to re-read current)")
+    p.add_argument("--reload-cmd", metavar="CMD", default=None)
+    p = _add(sub, "rollback", "activate the previous release (pending, like activate)")
+    _transaction_args(p)
+    p = _add(sub, "prune", "delete old releases: keep the N newest, always current and previous")
+    p.add_argument("--keep", type=int, default=3)
+    p.add_argument("--dry-run", action="store_true")
+    p = _add(sub, "hold", "hold the deploy lock until stdin closes (a deploy session)")
+    p.add_argument("--owner", default="someone")
+    p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for the lock")
+    p = _add(sub, "model", "is the model NAME with SHA256 installed? --install: move an upload in")
+    p.add_argument("name")
+    p.add_argument("sha256")
+    p.add_argument("--install", action="store_true", help="install the upload in <models>/.incoming-model")
+    p = sub.add_parser("watch")  # the dead-man watcher `activate` starts (internal)
+    p.add_argument("token")
+    parser.set_defaults(func=run)
+
+
+def index_root(explicit: str | None) -> Path:
+    """--index-root, else $KIOSK_INDEX_ROOT, else the config's `current`'s parent, else the default."""
+    from kiosk.core import paths
+
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get("KIOSK_INDEX_ROOT", "").strip():
+        return paths.index_root()
+    from kiosk.app.service.components import default_config_path
+    from kiosk.app.service.config import ConfigError, load_config
+
+    config_path = default_config_path()
+    if config_path.is_file():
+        try:
+            configured = load_config(config_path).index_path()
+            if configured.name == "current":
+                return configured.parent
+        except ConfigError:
+            pass
+    return paths.index_root()
+
+
+def models_dir(explicit: str | None) -> Path:
+    from kiosk.core import paths
+
+    return Path(explicit).expanduser() if explicit else paths.models_dir()
+
+
+def _verify(path: Path) -> list[str]:
+    from kiosk.gallery.verify import problems
+
+    return problems(path, deep=True)
+
+
+def _model(args: argparse.Namespace) -> dict[str, Any]:
+    from kiosk.gallery import delivery
+    from kiosk.gallery.releases import ReleaseError
+
+    mdir = models_dir(args.models_dir)
+    staged = mdir / delivery.INCOMING_MODEL
+    try:
+        if args.install:
+            found = delivery.install_model(args.name, args.sha256, staged, mdir)
+            return {"present": True, "files": list(found.files), "models_dir": str(mdir)}
+        found = delivery.find_model(args.name, args.sha256, mdir)
+    except delivery.DeliveryError as exc:
+        raise ReleaseError(str(exc)) from exc
+    return {"present": found is not None, "files": list(found.files) if found else [],
+            "models_dir": str(mdir), "staging": str(staged)}
+
+
+def _hold(rel: Any, args: argparse.Namespace) -> dict[str, Any]:
+    with rel.session(args.owner, wait=args.wait):
+        print(json.dumps({"ok": True, "locked": True, "pid": os.getpid()}), flush=True)
+        while sys.stdin.buffer.read(4096):
+            pass
+    return {"locked": False}
+
+
+def _dispatch(rel: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from kiosk.gallery.releases import DEFAULT_RELOAD, run_reload
+
+    verb = args.verb
+    reload_cmd = getattr(args, "reload_cmd", None) or DEFAULT_RELOAD
+    if verb == "list":
+        return rel.describe()
+    if verb == "stage":
+        return rel.stage(args.index_id, args.bytes, session=rel.session_busy())
+    if verb == "drop":
+        return {"dropped": rel.drop(args.index_id)}
+    if verb == "promote":
+        return rel.promote(args.index_id, _verify)
+    if verb == "activate":
+        return rel.activate(args.index_id, confirm_within=args.confirm_within, reload_cmd=reload_cmd,
+                            reload=args.reload)
+    if verb == "reload":
+        code, out = run_reload(reload_cmd)
+        return {"reload_exit": code, "reload_output": out[-500:]}
+    if verb == "confirm":
+        return rel.confirm(args.index_id)
+    if verb == "revert":
+        return rel.revert("reverted on request")
+    if verb == "rollback":
+        return rel.rollback(confirm_within=args.confirm_within, reload_cmd=reload_cmd, reload=args.reload)
+    if verb == "prune":
+        return rel.prune(args.keep, dry_run=args.dry_run, staging=rel.session_busy())
+    if verb == "model":
+        return _model(args)
+    raise AssertionError(verb)
+
+
+def run(args: argparse.Namespace) -> int:
+    from kiosk.gallery.releases import LockBusy, ReleaseError, ReleaseRoot
+
+    rel = ReleaseRoot(index_root(args.index_root))
+    code = EXIT_OK
+    try:
+        if args.verb == "watch":
+            result = rel.watch(args.token)
+        elif args.verb == "hold":
+            rel.expire()
+            result = _hold(rel, args)
+        else:
+            expired = rel.expire()
+            result = _dispatch(rel, args)
+            if expired.get("reverted"):
+                result["expired_activation"] = expired
+        result = {"ok": True, **result}
+    except LockBusy as exc:
+        result, code = {"ok": False, "busy": True, "error": str(exc)}, EXIT_BUSY
+    except (ReleaseError, OSError) as exc:
+        result, code = {"ok": False, "error": str(exc)}, EXIT_FAILED
+    print(json.dumps(result, indent=1, sort_keys=True, default=str))
+    return code

@@ -1,0 +1,428 @@
+"""The release layout on a kiosk, and the transactions on it (the one owner of this layout).
+
+Under the index root (KIOSK_INDEX_ROOT; /var/lib/move-mirror/index on an installed kiosk):
+
+    releases/<index-id>/            one directory per deployed index (named by its manifest's index id)
+    releases/.incoming-<index-id>/  upload staging (rsync --partial: a re-run resumes it)
+    current  -> releases/<id>       what the kiosk serves (replaced by rename(2), never deleted first)
+    previous -> releases/<id>       what a rollback returns to
+    .pending.json                   an activation not yet confirmed healthy (the dead-man switch)
+    .lock                           flock held by every change (short)
+    .deploy.lock                    flock held for a whole deploy session (`kiosk releases hold`)
+
+An activation is a transaction: `activate` records `.pending.json` (the links before, a deadline,
+the reload command), switches the links and reloads; `confirm` ends it. If nobody confirms by the
+deadline (the deploying machine died mid-health-check), the detached watcher `activate` started,
+or any later `kiosk releases` call, puts the links back and reloads. A new activation first
+reverts an unconfirmed one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+RELEASES = "releases"
+CURRENT = "current"
+PREVIOUS = "previous"
+PENDING = ".pending.json"
+OP_LOCK = ".lock"
+SESSION_LOCK = ".deploy.lock"
+INCOMING = ".incoming-"
+PARTIAL_DIR = ".rsync-partial"
+DEFAULT_RELOAD = "systemctl reload move-mirror"
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+#: headroom asked for beyond the upload itself: 10 % plus this many bytes
+SPACE_MARGIN = 1024 * 1024
+
+
+class ReleaseError(RuntimeError):
+    """A release operation cannot be done; the message says why and what to do."""
+
+
+class LockBusy(ReleaseError):
+    """Another process holds the lock."""
+
+
+def check_id(index_id: str) -> str:
+    if not ID_RE.match(index_id):
+        raise ReleaseError(f"index id {index_id!r} has characters unsafe in a path "
+                           "(expected letters, digits, '.', '_', '-')")
+    return index_id
+
+
+@dataclass
+class Pending:
+    """An activation waiting for its health check to be confirmed."""
+
+    token: str
+    release: str               # the index id activated
+    old_current: str | None    # link targets before the activation ("releases/<id>" or None)
+    old_previous: str | None
+    deadline_unix: float
+    reload_cmd: str
+    created_unix: float
+
+
+def _tree_bytes(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total
+
+
+def run_reload(cmd: str, timeout: float = 60) -> tuple[int, str]:
+    """Run the operator's reload command (a shell command line by design; no names in it)."""
+    if not cmd:
+        return 0, ""
+    try:
+        proc = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return 124, f"timed out after {timeout:g}s"
+    return proc.returncode, (proc.stdout + proc.stderr).strip()
+
+
+class ReleaseRoot:
+    """One kiosk's index root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.releases = self.root / RELEASES
+
+    # ---- paths ------------------------------------------------------------------------
+    def release_dir(self, index_id: str) -> Path:
+        return self.releases / check_id(index_id)
+
+    def staging_dir(self, index_id: str) -> Path:
+        return self.releases / f"{INCOMING}{check_id(index_id)}"
+
+    @staticmethod
+    def link_target(index_id: str) -> str:
+        return f"{RELEASES}/{check_id(index_id)}"
+
+    def _read_link(self, name: str) -> str | None:
+        try:
+            return os.readlink(self.root / name)
+        except OSError:
+            return None
+
+    @staticmethod
+    def id_of(target: str | None) -> str | None:
+        return None if not target else Path(target).name
+
+    # ---- locks ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _flock(self, name: str, wait: float, what: str) -> Iterator[int]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / name, os.O_RDWR | os.O_CREAT, 0o664)
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "unknown"
+                        raise LockBusy(f"{what} on {self.root} is in progress ({holder}); "
+                                       "wait for it to finish, or retry later") from None
+                    time.sleep(0.1)
+            yield fd
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def locked(self, wait: float = 30) -> Iterator[None]:
+        """The short lock every change takes (and the dead-man watcher)."""
+        with self._flock(OP_LOCK, wait, "another release operation"):
+            yield
+
+    @contextlib.contextmanager
+    def session(self, owner: str, wait: float = 0) -> Iterator[None]:
+        """The deploy-session lock: one deploy at a time per kiosk."""
+        with self._flock(SESSION_LOCK, wait, "another deploy") as fd:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"deploy by {owner}, pid {os.getpid()}, since {time.ctime()}".encode(), 0)
+            yield
+
+    def session_busy(self) -> bool:
+        if not (self.root / SESSION_LOCK).exists():
+            return False
+        try:
+            with self._flock(SESSION_LOCK, 0, "another deploy"):
+                return False
+        except LockBusy:
+            return True
+
+    # ---- pending activation -----------------------------------------------------------
+    def pending(self) -> Pending | None:
+        try:
+            data = json.loads((self.root / PENDING).read_text())
+            return Pending(**data)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError) as exc:
+            log.warning("ignoring an unreadable %s (%s)", self.root / PENDING, exc)
+            return None
+
+    def _write_pending(self, pending: Pending) -> None:
+        tmp = self.root / f"{PENDING}.tmp"
+        tmp.write_text(json.dumps(asdict(pending), indent=1) + "\n")
+        os.replace(tmp, self.root / PENDING)
+
+    def _clear_pending(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / PENDING).unlink()
+
+    # ---- links ------------------------------------------------------------------------
+    def _set_link(self, name: str, target: str | None) -> None:
+        """Point `name` at target by rename(2) of a fresh link (None: remove it)."""
+        path = self.root / name
+        if target is None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return
+        tmp = self.root / f".{name}.new"
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        tmp.symlink_to(target)
+        os.replace(tmp, path)
+
+    def _check_links(self) -> None:
+        for name in (CURRENT, PREVIOUS):
+            path = self.root / name
+            if path.exists() and not path.is_symlink():
+                raise ReleaseError(f"{path} exists but is not a symlink; move it to "
+                                   f"{self.releases}/<its index id> and make {name} a symlink to it")
+
+    # ---- queries ----------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """Everything a deploy needs to know, as JSON-able data."""
+        releases, staging = [], []
+        if self.releases.is_dir():
+            for p in sorted(self.releases.iterdir()):
+                if not p.is_dir() or p.is_symlink():
+                    continue
+                item = {"id": p.name, "mtime_unix": p.stat().st_mtime}
+                if p.name.startswith(INCOMING):
+                    item = {"id": p.name[len(INCOMING):], "bytes": _tree_bytes(p)}
+                    staging.append(item)
+                elif not p.name.startswith("."):
+                    releases.append(item)
+        probe = self.root if self.root.exists() else next(
+            (p for p in self.root.parents if p.exists()), Path("/"))
+        st = os.statvfs(probe)
+        pending = self.pending()
+        current = self._read_link(CURRENT)
+        last = None
+        if current and (self.root / CURRENT).is_symlink():
+            last = (self.root / CURRENT).lstat().st_mtime
+        return {"root": str(self.root), "current": current, "previous": self._read_link(PREVIOUS),
+                "current_id": self.id_of(current), "previous_id": self.id_of(self._read_link(PREVIOUS)),
+                "current_is_link": not (self.root / CURRENT).exists() or (self.root / CURRENT).is_symlink(),
+                "releases": releases, "staging": staging, "avail_bytes": st.f_bavail * st.f_frsize,
+                "pending": asdict(pending) if pending else None, "last_deploy_unix": last,
+                "deploy_in_progress": self.session_busy()}
+
+    # ---- staging ----------------------------------------------------------------------
+    def stage(self, index_id: str, need_bytes: int, *, session: bool = True) -> dict[str, Any]:
+        """Make releases/.incoming-<id> for an upload of need_bytes; fails (leaving nothing) when
+        the disk cannot hold it. Abandoned stagings of other indexes are removed first when this
+        caller holds the deploy session (so nobody else is uploading)."""
+        check_id(index_id)
+        with self.locked():
+            self._check_links()
+            if self.release_dir(index_id).is_dir():
+                return {"release_exists": True, "staging": None, "staged_bytes": 0}
+            if session:
+                for p in self.releases.glob(f"{INCOMING}*"):
+                    if p.name != f"{INCOMING}{index_id}":
+                        log.info("removing %s, an abandoned upload", p)
+                        shutil.rmtree(p, ignore_errors=True)
+            staging = self.staging_dir(index_id)
+            staged = _tree_bytes(staging) if staging.is_dir() else 0
+            self.releases.mkdir(parents=True, exist_ok=True)
+            st = os.statvfs(self.releases)
+            avail = st.f_bavail * st.f_frsize
+            missing = max(0, need_bytes - staged)
+            need = missing + missing // 10 + SPACE_MARGIN
+            if avail < need:
+                self.drop(index_id, locked=True)
+                raise ReleaseError(f"not enough disk space on the host: need about {need // 2**20} MB, "
+                                   f"{avail // 2**20} MB free under {self.root}; free space or prune "
+                                   "old releases (kiosk releases prune --keep 1)")
+            staging.mkdir(exist_ok=True)
+            return {"release_exists": False, "staging": str(staging), "staged_bytes": staged,
+                    "avail_bytes": avail}
+
+    def drop(self, index_id: str, *, locked: bool = False) -> bool:
+        """Remove the staging directory of index_id (a failed or corrupt upload)."""
+        staging = self.staging_dir(index_id)
+        with contextlib.nullcontext() if locked else self.locked():
+            existed = staging.exists()
+            shutil.rmtree(staging, ignore_errors=True)
+            return existed
+
+    def promote(self, index_id: str, check: Any) -> dict[str, Any]:
+        """Verify the staging dir with check(path) -> [problems] and rename it to releases/<id>.
+        A staging that fails is removed (the next deploy uploads afresh); a release already in
+        place is verified again."""
+        staging, release = self.staging_dir(index_id), self.release_dir(index_id)
+        with self.locked():
+            target = release if release.is_dir() else staging
+            if not target.is_dir():
+                raise ReleaseError(f"nothing uploaded for {index_id}: no {staging}")
+            shutil.rmtree(target / PARTIAL_DIR, ignore_errors=True)
+            problems = list(check(target))
+            if problems:
+                if target == staging:
+                    shutil.rmtree(staging, ignore_errors=True)
+                elif index_id not in (self.id_of(self._read_link(CURRENT)),
+                                      self.id_of(self._read_link(PREVIOUS))):
+                    shutil.rmtree(release, ignore_errors=True)
+                raise ReleaseError("verification failed on the host: " + "; ".join(problems[:5]))
+            if target == staging:
+                if release.exists():
+                    shutil.rmtree(staging)
+                else:
+                    os.rename(staging, release)
+            return {"release": str(release), "verified": True}
+
+    # ---- activation transaction ---------------------------------------------------------
+    def activate(self, index_id: str, *, confirm_within: float, reload_cmd: str,
+                 previous: str | None = None, reload: bool = True) -> dict[str, Any]:
+        """current -> releases/<id> (previous -> the old current, or `previous` when given),
+        recorded as pending until `confirm`, then the reload command. Returns what was done."""
+        release = self.release_dir(index_id)
+        with self.locked():
+            self._check_links()
+            if not (release / "manifest.json").is_file():
+                raise ReleaseError(f"{release} is not a complete release; deploy it first")
+            self._revert_pending("superseded by a new activation", reload=False)
+            old_cur, old_prev = self._read_link(CURRENT), self._read_link(PREVIOUS)
+            new_prev = previous if previous is not None else (old_cur or old_prev)
+            if self.id_of(new_prev) == index_id:
+                new_prev = old_prev if self.id_of(old_prev) != index_id else None
+            pending = Pending(token=uuid.uuid4().hex, release=index_id, old_current=old_cur,
+                              old_previous=old_prev, deadline_unix=time.time() + confirm_within,
+                              reload_cmd=reload_cmd, created_unix=time.time())
+            self._write_pending(pending)
+            self._set_link(PREVIOUS, new_prev)
+            self._set_link(CURRENT, self.link_target(index_id))
+            os.utime(release)
+        self.spawn_watcher()
+        code, out = run_reload(reload_cmd) if reload else (0, "")
+        return {"current": self.link_target(index_id), "previous": self._read_link(PREVIOUS),
+                "token": pending.token, "deadline_unix": pending.deadline_unix,
+                "reload_exit": code, "reload_output": out[-500:]}
+
+    def confirm(self, index_id: str) -> dict[str, Any]:
+        with self.locked():
+            pending = self.pending()
+            if pending is None:
+                if self.id_of(self._read_link(CURRENT)) == index_id:
+                    return {"confirmed": True, "note": "nothing pending"}
+                raise ReleaseError(f"no pending activation of {index_id} (reverted after its deadline?)")
+            if pending.release != index_id:
+                raise ReleaseError(f"the pending activation is of {pending.release}, not {index_id}")
+            self._clear_pending()
+            return {"confirmed": True}
+
+    def revert(self, reason: str, *, reload: bool = True) -> dict[str, Any]:
+        """Undo the pending activation now (the deploy's health check failed)."""
+        with self.locked():
+            return self._revert_pending(reason, reload=reload)
+
+    def _revert_pending(self, reason: str, *, reload: bool) -> dict[str, Any]:
+        pending = self.pending()
+        if pending is None:
+            return {"reverted": False}
+        log.warning("reverting the activation of %s (%s): current -> %s", pending.release, reason,
+                    pending.old_current)
+        self._set_link(PREVIOUS, pending.old_previous)
+        self._set_link(CURRENT, pending.old_current)
+        self._clear_pending()
+        code, out = run_reload(pending.reload_cmd) if reload else (0, "")
+        return {"reverted": True, "release": pending.release, "current": pending.old_current,
+                "reload_exit": code, "reload_output": out[-500:]}
+
+    def expire(self, now: float | None = None) -> dict[str, Any]:
+        """Revert a pending activation whose deadline has passed (the dead-man switch)."""
+        now = time.time() if now is None else now
+        pending = self.pending()
+        if pending is None or pending.deadline_unix > now:
+            return {"reverted": False}
+        with self.locked():
+            pending = self.pending()
+            if pending is None or pending.deadline_unix > now:
+                return {"reverted": False}
+            return self._revert_pending("not confirmed before its deadline", reload=True)
+
+    def watch(self, token: str, poll: float = 0.5) -> dict[str, Any]:
+        """Wait for the pending activation `token` to be confirmed or superseded; revert it at its
+        deadline otherwise. Run detached by `activate`."""
+        while True:
+            pending = self.pending()
+            if pending is None or pending.token != token:
+                return {"reverted": False}
+            if time.time() >= pending.deadline_unix:
+                return self.expire()
+            time.sleep(min(poll, max(0.05, pending.deadline_unix - time.time())))
+
+    def spawn_watcher(self) -> None:
+        pending = self.pending()
+        if pending is None:
+            return
+        argv = [sys.executable, "-m", "kiosk", "releases", "--index-root", str(self.root),
+                "watch", pending.token]
+        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+
+    def rollback(self, *, confirm_within: float, reload_cmd: str, reload: bool = True) -> dict[str, Any]:
+        """Activate `previous` (the old current becomes previous): a pending activation too."""
+        prev = self.id_of(self._read_link(PREVIOUS))
+        if prev is None:
+            raise ReleaseError("no previous release to roll back to")
+        if not self.release_dir(prev).is_dir():
+            raise ReleaseError(f"previous release {prev} is missing on the host")
+        return self.activate(prev, confirm_within=confirm_within, reload_cmd=reload_cmd, reload=reload)
+
+    # ---- pruning ----------------------------------------------------------------------
+    def prune(self, keep: int, *, dry_run: bool = False, staging: bool = True) -> dict[str, Any]:
+        """Keep the `keep` newest releases, always current, previous and a pending one's old
+        links; remove abandoned stagings too when `staging` (the caller holds the session)."""
+        if keep < 1:
+            raise ReleaseError("--keep must be at least 1")
+        with contextlib.nullcontext() if dry_run else self.locked():
+            protected = {self.id_of(self._read_link(CURRENT)), self.id_of(self._read_link(PREVIOUS))}
+            pending = self.pending()
+            if pending:
+                protected |= {pending.release, self.id_of(pending.old_current),
+                              self.id_of(pending.old_previous)}
+            rels = [p for p in self.releases.iterdir() if p.is_dir() and not p.name.startswith(".")] \
+                if self.releases.is_dir() else []
+            rels.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+            deleted = [p.name for n, p in enumerate(rels, 1) if n > keep and p.name not in protected]
+            stale = [p.name for p in self.releases.glob(f"{INCOMING}*")] if staging else []
+            if not dry_run:
+                for name in deleted + stale:
+                    shutil.rmtree(self.releases / name, ignore_errors=True)
+            return {"deleted": deleted, "deleted_staging": stale, "dry_run": dry_run}
