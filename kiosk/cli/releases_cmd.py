@@ -116,6 +116,8 @@ def _model(args: argparse.Namespace) -> dict[str, Any]:
             found = delivery.install_model(args.name, args.sha256, staged, mdir)
             return {"present": True, "files": list(found.files), "models_dir": str(mdir)}
         found = delivery.find_model(args.name, args.sha256, mdir)
+        if found is None:
+            staged.mkdir(parents=True, exist_ok=True)
     except delivery.DeliveryError as exc:
         raise ReleaseError(str(exc)) from exc
     return {"present": found is not None, "files": list(found.files) if found else [],
@@ -183,5 +185,6 @@ def run(args: argparse.Namespace) -> int:
         result, code = {"ok": False, "busy": True, "error": str(exc)}, EXIT_BUSY
     except (ReleaseError, OSError) as exc:
         result, code = {"ok": False, "error": str(exc)}, EXIT_FAILED
-    print(json.dumps(result, indent=1, sort_keys=True, default=str))
+    # one line: `hold`'s answer is read line by line
+    print(json.dumps(result, sort_keys=True, default=str), flush=True)
     return code

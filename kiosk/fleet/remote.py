@@ -122,11 +122,15 @@ class RemoteKiosk:
         data = parse_json_out(line) if line else None
         if data and data.get("locked"):
             return proc
+        # read through the same buffered wrappers as readline (communicate() would bypass them)
+        assert proc.stdin is not None and proc.stderr is not None
+        proc.stdin.close()
         try:
-            rest, stderr = proc.communicate(timeout=30)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            rest, stderr = proc.communicate()
+            proc.wait()
+        rest, stderr = proc.stdout.read(), proc.stderr.read()
         data = data or parse_json_out(line + rest)
         if proc.returncode == 255:
             raise RemoteError(ssh_error(stderr, 255))

@@ -42,6 +42,7 @@ def verify(root: Path) -> str | None:
 
 
 def write_status(state: dict) -> None:
+    state["updated_unix"] = time.time()
     path = status_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -74,6 +75,8 @@ def run(index: Path) -> int:
                 state.update(index_id=manifest["index_id"], index_path=str(real), last_error=None)
             state["state"] = "running" if state["index_id"] else "degraded"
             write_status(state)
+        elif time.time() - state.get("updated_unix", 0) > 1:
+            write_status(state)  # fresh, as the real kiosk's status.interval_s
         time.sleep(0.05)
 
 
