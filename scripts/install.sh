@@ -178,6 +178,17 @@ if [ -n "$DEPLOY_USER" ]; then
   run visudo -cf /etc/sudoers.d/move-mirror
 fi
 
+# The hardware watchdog (the Pi's bcm2835_wdt, /dev/watchdog): systemd pets it and the board
+# resets when systemd itself hangs (RebootWatchdogSec bounds a hung reboot too). docs/fleet.md.
+enable_hardware_watchdog() {
+  step "hardware watchdog (systemd RuntimeWatchdogSec)"
+  run install -d -m 0755 /etc/systemd/system.conf.d
+  printf '[Manager]\nRuntimeWatchdogSec=15\nRebootWatchdogSec=2min\n' |
+    write_file /etc/systemd/system.conf.d/move-mirror-watchdog.conf 0644
+  run systemctl daemon-reexec
+}
+enable_hardware_watchdog
+
 step "the systemd unit"
 run install -m 0644 "$SRC_DIR/systemd/move-mirror.service" "$UNIT_DIR/move-mirror.service"
 run systemctl daemon-reload

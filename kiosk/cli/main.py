@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "doctor": "kiosk.cli.doctor_cmd",
     "deploy": "kiosk.cli.deploy_cmd",
     "releases": "kiosk.cli.releases_cmd",
+    "fleet": "kiosk.cli.fleet_cmd",
 }
 
 

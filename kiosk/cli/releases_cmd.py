@@ -38,7 +38,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models-dir", metavar="DIR", help="models directory (default: $KIOSK_MODELS_DIR)")
     parser.add_argument("--json", action="store_true", help="JSON output (always on; accepted for symmetry)")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
-    _add(sub, "list", "current, previous, releases, stagings, free space, pending activation")
+    p = _add(sub, "list", "current, previous, releases, stagings, free space, pending activation")
+    p.add_argument("--model", nargs=2, metavar=("NAME", "SHA256"), help="also: is this model installed?")
     p = _add(sub, "stage", "make the upload staging dir for INDEX_ID (refused when the disk is too full)")
     p.add_argument("index_id")
     p.add_argument("--bytes", type=int, default=0, help="size of the upload")
@@ -51,6 +52,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     _transaction_args(p)
     p = _add(sub, "confirm", "end the pending activation of INDEX_ID (it is healthy)")
     p.add_argument("index_id")
+    p.add_argument("--prune", metavar="KEEP", type=int, help="then prune, keeping KEEP releases")
     p = _add(sub, "revert", "undo the pending activation now, then reload")
     p = _add(sub, "reload", "run the reload command (tell the kiosk to re-read current)")
     p.add_argument("--reload-cmd", metavar="CMD", default=None)
@@ -93,10 +95,18 @@ def index_root(explicit: str | None) -> Path:
     return paths.index_root()
 
 
-def models_dir(explicit: str | None) -> Path:
+def models_dir(explicit: str | None, root: Path) -> Path:
+    """--models-dir, else $KIOSK_MODELS_DIR, else `models` beside the index root when it exists
+    (install.sh's /var/lib/move-mirror/{index,models}: an ssh session lacks the unit's
+    environment), else the default."""
     from kiosk.core import paths
 
-    return Path(explicit).expanduser() if explicit else paths.models_dir()
+    if explicit:
+        return Path(explicit).expanduser()
+    beside = root.parent / "models"
+    if not os.environ.get("KIOSK_MODELS_DIR", "").strip() and beside.is_dir():
+        return beside
+    return paths.models_dir()
 
 
 def _verify(path: Path) -> list[str]:
@@ -109,7 +119,7 @@ def _model(args: argparse.Namespace) -> dict[str, Any]:
     from kiosk.gallery import delivery
     from kiosk.gallery.releases import ReleaseError
 
-    mdir = models_dir(args.models_dir)
+    mdir = models_dir(args.models_dir, index_root(args.index_root))
     staged = mdir / delivery.INCOMING_MODEL
     try:
         if args.install:
@@ -138,7 +148,11 @@ def _dispatch(rel: Any, args: argparse.Namespace) -> dict[str, Any]:
     verb = args.verb
     reload_cmd = getattr(args, "reload_cmd", None) or DEFAULT_RELOAD
     if verb == "list":
-        return rel.describe()
+        out = rel.describe()
+        if args.model:
+            args.name, args.sha256, args.install = *args.model, False
+            out["model"] = _model(args)
+        return out
     if verb == "stage":
         return rel.stage(args.index_id, args.bytes, session=rel.session_busy())
     if verb == "drop":
@@ -152,7 +166,10 @@ def _dispatch(rel: Any, args: argparse.Namespace) -> dict[str, Any]:
         code, out = run_reload(reload_cmd)
         return {"reload_exit": code, "reload_output": out[-500:]}
     if verb == "confirm":
-        return rel.confirm(args.index_id)
+        out = rel.confirm(args.index_id)
+        if args.prune:
+            out["pruned"] = rel.prune(args.prune, staging=rel.session_busy())
+        return out
     if verb == "revert":
         return rel.revert("reverted on request")
     if verb == "rollback":

@@ -30,7 +30,7 @@ from kiosk.fleet.ssh import Connection, SshError, SshOptions, Target
 log = logging.getLogger(__name__)
 
 #: where a test may pause a deploy (to kill it there): see DeploySettings.pause_at
-PAUSE_POINTS = ("lock", "upload", "switch", "reload", "health", "confirm", "prune")
+PAUSE_POINTS = ("lock", "upload", "switch", "reload", "health", "confirm", "done")
 
 
 class HostFailed(RuntimeError):
@@ -106,7 +106,8 @@ class HostDeploy:
             if not self.s.dry_run:
                 lock = self.kiosk.hold_lock(f"kiosk deploy from {os.uname().nodename}", self.s.lock_wait)
                 self.pause("lock")
-            self.info = self.kiosk.releases("list")
+            model = self.index.model if self.index else None
+            self.info = self.kiosk.releases("list", *(("--model", model.name, model.sha256) if model else ()))
             self.say(f"index root {self.info['root']}; current -> {self.info['current'] or 'none'}; "
                      f"previous -> {self.info['previous'] or 'none'}")
             if not self.info.get("current_is_link", True):
@@ -193,7 +194,7 @@ class HostDeploy:
         model = self.index.model
         if model is None:
             return
-        found = self.kiosk.releases("model", model.name, model.sha256)
+        found = self.info["model"]
         if found["present"]:
             return
         if self.s.dry_run:
@@ -272,13 +273,12 @@ class HostDeploy:
             raise HostFailed(self._revert(str(exc), old)) from None
         self.say(f"kiosk serves {index_id} ({health.summary})")
         self.pause("confirm")
-        self.kiosk.releases("confirm", index_id)
-        self.pause("prune")
-        if self.index is not None:
-            pruned = self.kiosk.releases("prune", "--keep", str(self.s.keep))
-            gone = pruned.get("deleted", []) + [f".incoming-{i}" for i in pruned.get("deleted_staging", [])]
-            if gone:
-                self.say(f"deleted old releases: {' '.join(gone)}")
+        prune = ("--prune", str(self.s.keep)) if self.index is not None else ()
+        pruned = self.kiosk.releases("confirm", index_id, *prune).get("pruned") or {}
+        gone = pruned.get("deleted", []) + [f".incoming-{i}" for i in pruned.get("deleted_staging", [])]
+        if gone:
+            self.say(f"deleted old releases: {' '.join(gone)}")
+        self.pause("done")
         self.result.current = f"releases/{index_id}"
         return f"current -> releases/{index_id}"
 

@@ -128,6 +128,9 @@ class ReleaseRoot:
     def id_of(target: str | None) -> str | None:
         return None if not target else Path(target).name
 
+    def current_id(self) -> str | None:
+        return self.id_of(self._read_link(CURRENT))
+
     # ---- locks ------------------------------------------------------------------------
     @contextlib.contextmanager
     def _flock(self, name: str, wait: float, what: str) -> Iterator[int]:

@@ -91,11 +91,11 @@ def test_killed_at_every_step_the_kiosk_settles_on_a_good_release(deploy: Deploy
                                                                   step: str) -> None:
     """SIGKILL of the whole deploy (its ssh master too) at each step. Before the switch nothing
     changed; after it, the kiosk reverts to A at the --confirm-within deadline unless the deploy
-    had confirmed B (killed at prune)."""
+    had confirmed B (killed when done)."""
     a, b = indexes["A"], indexes["B"]
     out = deploy.run_and_kill_at(step, "--confirm-within", "5", str(b.path), fast.spec, status_timeout=3)
     assert f"test pause at {step}" in out
-    settled(fast, b if step == "prune" else a, timeout=30)
+    settled(fast, b if step == "done" else a, timeout=30)
 
 
 def test_refused_index_killed_during_health_check_reverts(deploy: Deploy, host_a: KioskHost,
@@ -252,3 +252,28 @@ def test_json_results_and_a_host_that_is_down(deploy: Deploy, fast: KioskHost,
     assert rows[fast.spec]["result"] == "ok" and rows[fast.spec]["current"] == f"releases/{indexes['B'].id}"
     assert rows[down]["result"] == "FAILED" and "unreachable" in rows[down]["detail"]
     settled(fast, indexes["B"])
+
+
+# ------------------------------------------------------------------ fleet status
+def test_fleet_status_table_and_json(deploy: Deploy, host_a: KioskHost, fast: KioskHost,
+                                     indexes: dict[str, Index], flavor: Flavor) -> None:
+    from tests.scripts.kiosk_hosts import free_port, ssh_client_options
+
+    down = f"127.0.0.1:{free_port()}"
+    base = [str(flavor.bin_dir / "kiosk"), "fleet", "status", *ssh_client_options(deploy.client_key),
+            "--connect-timeout", "3", "--remote-kiosk", str(flavor.bin_dir / "kiosk")]
+    proc = subprocess.run([*base, "--json", host_a.spec, fast.spec, down], env=deploy.env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr  # one host is down
+    rows = {r["host"]: r for r in json.loads(proc.stdout)}
+    a = rows[host_a.spec]
+    assert a["ok"] and a["index_id"] == indexes["A"].id and a["current"] == indexes["A"].id
+    assert a["state"] in ("running", "idle") and a["model"] and a["delegate"] == "cpu"
+    assert a["fps"] > 0 and a["kiosk_uptime_s"] >= 0 and a["last_deploy"]
+    assert rows[down]["state"] == "unreachable" and "unreachable" in rows[down]["last_error"]
+    table = subprocess.run([*base, host_a.spec], env=deploy.env(), capture_output=True, text=True,
+                           timeout=60)
+    assert table.returncode == 0, table.stderr
+    head, row = table.stdout.splitlines()[:2]
+    assert head.split()[:5] == ["HOST", "INDEX", "MODEL", "DELEGATE", "STATE"]
+    assert row.startswith(host_a.spec) and indexes["A"].id in row

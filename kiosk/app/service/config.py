@@ -130,6 +130,13 @@ class StatusConfig:
 
 
 @dataclass(frozen=True)
+class TelemetryConfig:
+    textfile: str = doc_field("", "Prometheus metrics file for node_exporter's textfile collector, "
+                              "e.g. /run/move-mirror/metrics.prom (point node_exporter there); empty: off")
+    interval_s: float = doc_field(15.0, "seconds between rewrites of the metrics file", gt=0, max=3600)
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     camera: CameraConfig = section(CameraConfig, "where frames come from")
     model: ModelConfig = section(ModelConfig, "pose model and accelerator")
@@ -139,6 +146,7 @@ class KioskConfig:
     display: DisplayConfig = section(DisplayConfig, "screen and layout")
     attract: AttractConfig = section(AttractConfig, "attract mode when nobody is there")
     status: StatusConfig = section(StatusConfig, "status file for `kiosk status` and deploy health checks")
+    telemetry: TelemetryConfig = section(TelemetryConfig, "metrics for Prometheus (a file; no port opened)")
 
     # ---- resolved paths -------------------------------------------------------------
     def index_path(self) -> Path:

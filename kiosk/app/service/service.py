@@ -32,7 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kiosk.app.service import components
+from kiosk.app.service import components, telemetry
 from kiosk.app.service.config import ConfigError, KioskConfig, load_config
 from kiosk.app.service.sdnotify import Notifier, watchdog_interval
 from kiosk.app.service.status import KioskStatus, write_status
@@ -122,6 +122,7 @@ class KioskService:
         self._last_ping = 0.0
         self._last_status = 0.0
         self._watchdog = watchdog_interval()
+        self.telemetry: telemetry.Telemetry | None = None
 
     # ---- signals ----------------------------------------------------------------------
     def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
@@ -231,6 +232,7 @@ class KioskService:
             self._write_status(state="stopping")
             return EXIT_FAILURE
         self._write_status(state="degraded" if self.index is None else "running")
+        self.telemetry = telemetry.from_config(config)
         self.notifier.ready(self._status_text())
         log.info("kiosk running: %s", self._status_text())
         self._ping(force=True)
@@ -249,6 +251,9 @@ class KioskService:
             try:
                 report = self.loop.step()
             except camera_failed as exc:
+                if self.telemetry is not None:
+                    self.telemetry.on_camera_failure()
+                    telemetry.after_step(self.telemetry, None, self.status, force=True)
                 self._error(f"the camera gave up: {exc}; exiting so systemd restarts the kiosk "
                             "(check the camera cable and `kiosk doctor`)")
                 return self._stop(EXIT_FAILURE)
@@ -278,6 +283,7 @@ class KioskService:
         if state != self.status.state or due:
             self._write_status(state=state)
             self.notifier.status(self._status_text())
+        telemetry.after_step(self.telemetry, report, self.status)
 
     def _ping(self, *, force: bool = False) -> None:
         if self._watchdog is None:
@@ -321,6 +327,8 @@ class KioskService:
     # ---- reload -----------------------------------------------------------------------
     def _reload(self) -> None:
         self._reload_requested = False
+        if self.telemetry is not None:
+            self.telemetry.on_reload()
         self.notifier.reloading()
         self._ping(force=True)
         path = self.options.config_path
