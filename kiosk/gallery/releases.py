@@ -135,7 +135,12 @@ class ReleaseRoot:
     @contextlib.contextmanager
     def _flock(self, name: str, wait: float, what: str) -> Iterator[int]:
         self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / name, os.O_RDWR | os.O_CREAT, 0o664)
+        try:
+            fd = os.open(self.root / name, os.O_RDWR | os.O_CREAT, 0o664)
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, 0o664)  # the kiosk's user and the deploy user share the group
+        except PermissionError:  # another user's lock file: flock works on a read-only fd too
+            fd = os.open(self.root / name, os.O_RDONLY)
         try:
             deadline = time.monotonic() + wait
             while True:
@@ -162,8 +167,9 @@ class ReleaseRoot:
     def session(self, owner: str, wait: float = 0) -> Iterator[None]:
         """The deploy-session lock: one deploy at a time per kiosk."""
         with self._flock(SESSION_LOCK, wait, "another deploy") as fd:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"deploy by {owner}, pid {os.getpid()}, since {time.ctime()}".encode(), 0)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"deploy by {owner}, pid {os.getpid()}, since {time.ctime()}".encode(), 0)
             yield
 
     def session_busy(self) -> bool:
@@ -367,8 +373,9 @@ class ReleaseRoot:
         return {"reverted": True, "release": pending.release, "current": pending.old_current,
                 "reload_exit": code, "reload_output": out[-500:]}
 
-    def expire(self, now: float | None = None) -> dict[str, Any]:
-        """Revert a pending activation whose deadline has passed (the dead-man switch)."""
+    def expire(self, now: float | None = None, *, reload: bool = True) -> dict[str, Any]:
+        """Revert a pending activation whose deadline has passed (the dead-man switch). The
+        running kiosk calls this too (reload=False: it reloads itself)."""
         now = time.time() if now is None else now
         pending = self.pending()
         if pending is None or pending.deadline_unix > now:
@@ -377,7 +384,12 @@ class ReleaseRoot:
             pending = self.pending()
             if pending is None or pending.deadline_unix > now:
                 return {"reverted": False}
-            return self._revert_pending("not confirmed before its deadline", reload=True)
+            return self._revert_pending("not confirmed before its deadline", reload=reload)
+
+    @classmethod
+    def of_index_path(cls, index_path: Path) -> ReleaseRoot | None:
+        """The release root an index path `<root>/current` belongs to (None for a plain index)."""
+        return cls(index_path.parent) if index_path.name == CURRENT else None
 
     def watch(self, token: str, poll: float = 0.5) -> dict[str, Any]:
         """Wait for the pending activation `token` to be confirmed or superseded; revert it at its
@@ -429,3 +441,19 @@ class ReleaseRoot:
                 for name in deleted + stale:
                     shutil.rmtree(self.releases / name, ignore_errors=True)
             return {"deleted": deleted, "deleted_staging": stale, "dry_run": dry_run}
+
+
+def expire_for_index(index_path: Path) -> bool:
+    """For the running kiosk: revert an activation of `<root>/current` nobody confirmed in time
+    (the deploying machine died, or this kiosk rebooted mid-deploy). True when it reverted (the
+    caller reloads). Problems are logged, never raised: the kiosk keeps running."""
+    root = ReleaseRoot.of_index_path(index_path)
+    if root is None:
+        return False
+    try:
+        if root.expire(reload=False)["reverted"]:
+            log.warning("reverted an activation of %s that was not confirmed in time", root.root)
+            return True
+    except (ReleaseError, OSError) as exc:
+        log.warning("cannot revert the unconfirmed activation in %s: %s", root.root, exc)
+    return False

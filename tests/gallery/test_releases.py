@@ -127,3 +127,19 @@ def test_one_deploy_session_at_a_time(rel: ReleaseRoot) -> None:
 def test_unsafe_ids_are_refused(rel: ReleaseRoot, bad: str) -> None:
     with pytest.raises(ReleaseError, match="unsafe"):
         rel.release_dir(bad)
+
+
+def test_the_running_kiosk_reverts_an_overdue_activation_itself(rel: ReleaseRoot, tmp_path: Path) -> None:
+    """expire_for_index is the service's hook: it reverts without running the reload command
+    (the kiosk reloads itself). The detached watcher is retired by a token change."""
+    from kiosk.gallery.releases import expire_for_index
+
+    marker = tmp_path / "reloaded"
+    rel.activate("bbb", confirm_within=60, reload_cmd=f"touch '{marker}'")
+    marker.unlink()
+    data = json.loads((rel.root / PENDING).read_text())
+    (rel.root / PENDING).write_text(json.dumps({**data, "token": "other", "deadline_unix": time.time() - 1}))
+    assert expire_for_index(rel.root / "current") is True
+    assert links(rel) == ("releases/aaa", None) and not marker.exists()
+    assert expire_for_index(rel.root / "current") is False
+    assert expire_for_index(tmp_path / "plain-index") is False

@@ -207,6 +207,7 @@ class KioskService:
             self._close()
 
     def _open_first_index(self, config: KioskConfig) -> None:
+        self._expire_activation()
         try:
             self.index = self.factories.open_index(config)
             self.index_dir = components.resolve_index_dir(config)
@@ -284,6 +285,15 @@ class KioskService:
             self._write_status(state=state)
             self.notifier.status(self._status_text())
         telemetry.after_step(self.telemetry, report, self.status)
+        if due:
+            self._expire_activation()
+
+    def _expire_activation(self) -> None:
+        """The kiosk's own dead-man switch (kiosk/gallery/releases.py): reload after a revert."""
+        from kiosk.gallery.releases import expire_for_index
+
+        assert self.config is not None
+        self._reload_requested |= expire_for_index(self.config.index_path())
 
     def _ping(self, *, force: bool = False) -> None:
         if self._watchdog is None:
