@@ -34,6 +34,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--local", action="store_true", help="this kiosk's record (run on the kiosk)")
     p.add_argument("--index-root", metavar="DIR", help="index root (on the kiosk)")
     p.add_argument("--status-file", metavar="PATH", help="status file (on the kiosk)")
+    p = sub.add_parser("screenshot", help="a PNG of a kiosk's screen (live camera blanked)",
+                       description="a PNG of a kiosk's screen, through `kiosk screenshot` on it")
+    _ssh_args(p)
+    p.add_argument("-O", "--output", metavar="FILE", help="where to write it (default: HOST.png)")
+    p.add_argument("--include-camera", action="store_true", help="keep the live camera image")
     parser.set_defaults(func=run)
 
 
@@ -83,8 +88,39 @@ def _remote_fetcher(args: argparse.Namespace):
     return fetch
 
 
+def _screenshot(args: argparse.Namespace) -> int:
+    import shlex
+    import subprocess
+
+    from kiosk.fleet.ssh import SshOptions, Target, remote_command, ssh_error
+
+    hosts = _targets(args)
+    if len(hosts) != 1:
+        raise SystemExit("kiosk fleet screenshot: give exactly one HOST")
+    target = Target.parse(hosts[0])
+    options = SshOptions(port=args.port, identity=args.identity, user=args.user,
+                         options=tuple(args.ssh_option), connect_timeout=args.connect_timeout)
+    words = [*shlex.split(args.remote_kiosk), "screenshot", "-o", "-"]
+    if args.include_camera:
+        words.append("--include-camera")
+    proc = subprocess.run([*options.argv(target), target.host, remote_command(words)], capture_output=True,
+                          timeout=args.connect_timeout + 60, stdin=subprocess.DEVNULL)
+    err = proc.stderr.decode(errors="replace").strip()
+    if proc.returncode != 0 or not proc.stdout.startswith(b"\x89PNG"):
+        why = ssh_error(err, 255) if proc.returncode == 255 else (err.splitlines() or ["no PNG"])[-1]
+        print(f"kiosk fleet screenshot: {target.spec}: {why}", file=sys.stderr)
+        return 1
+    out = Path(args.output or f"{target.host}.png")
+    out.write_bytes(proc.stdout)
+    print(f"kiosk fleet screenshot: {out} ({len(proc.stdout) // 1024} KB)", file=sys.stderr)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from kiosk.fleet.status import collect, table
+
+    if args.verb == "screenshot":
+        return _screenshot(args)
 
     if args.local:
         record = _local(args)

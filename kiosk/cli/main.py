@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "deploy": "kiosk.cli.deploy_cmd",
     "releases": "kiosk.cli.releases_cmd",
     "fleet": "kiosk.cli.fleet_cmd",
+    "screenshot": "kiosk.cli.screenshot_cmd",
 }
 
 

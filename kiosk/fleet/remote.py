@@ -16,7 +16,7 @@ from kiosk.fleet.ssh import Connection, ssh_error
 
 log = logging.getLogger(__name__)
 
-HEALTHY_STATES = ("running", "idle", "degraded", "starting", "paused")
+HEALTHY_STATES = ("running", "idle", "degraded", "starting", "closed")
 
 
 class RemoteError(RuntimeError):

@@ -277,3 +277,24 @@ def test_fleet_status_table_and_json(deploy: Deploy, host_a: KioskHost, fast: Ki
     head, row = table.stdout.splitlines()[:2]
     assert head.split()[:5] == ["HOST", "INDEX", "MODEL", "DELEGATE", "STATE"]
     assert row.startswith(host_a.spec) and indexes["A"].id in row
+
+
+def test_fleet_screenshot_blanks_the_camera(deploy: Deploy, host_a: KioskHost, flavor: Flavor,
+                                            tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from tests.scripts.kiosk_hosts import ssh_client_options
+
+    base = [str(flavor.bin_dir / "kiosk"), "fleet", "screenshot", *ssh_client_options(deploy.client_key),
+            "--remote-kiosk", str(flavor.bin_dir / "kiosk"), host_a.spec]
+    shots = {}
+    for name, extra in (("blanked", []), ("camera", ["--include-camera"])):
+        out = tmp_path / f"{name}.png"
+        proc = subprocess.run([*base, "-O", str(out), *extra], env=deploy.env(), capture_output=True,
+                              text=True, timeout=90)
+        assert proc.returncode == 0, proc.stderr
+        shots[name] = np.asarray(Image.open(out).convert("RGB"))
+    w = shots["blanked"].shape[1]
+    assert shots["blanked"][:, : w // 2].max() == 0  # side by side: the camera is the left half
+    assert shots["camera"][:, : w // 2].std() > 5

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from kiosk.core import paths
+from kiosk.app.service.schedule import POWER_CHOICES, check_dates, check_hours
 from kiosk.app.service.schema import ConfigError, build, doc_field, section
 
 __all__ = ["ConfigError", "KioskConfig", "load_config", "parse_config"]
@@ -136,6 +137,26 @@ class TelemetryConfig:
     interval_s: float = doc_field(15.0, "seconds between rewrites of the metrics file", gt=0, max=3600)
 
 
+def _day(name: str) -> Any:
+    return doc_field("09:00-18:00", f"opening hours on {name}: HH:MM-HH:MM, several comma separated; "
+                     "empty: closed all day", check=check_hours)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    enabled: bool = doc_field(False, "outside opening hours power the display down and pause inference")
+    mon: str = _day("Mondays")
+    tue: str = _day("Tuesdays")
+    wed: str = _day("Wednesdays")
+    thu: str = _day("Thursdays")
+    fri: str = _day("Fridays")
+    sat: str = _day("Saturdays")
+    sun: str = _day("Sundays")
+    closed: str = doc_field("", "closed dates (holidays): YYYY-MM-DD, comma separated", check=check_dates)
+    power: str = doc_field("auto", "how the display is powered down: auto | vcgencmd | wlr-randr | black "
+                           "(a black screen)", choices=POWER_CHOICES)
+
+
 @dataclass(frozen=True)
 class KioskConfig:
     camera: CameraConfig = section(CameraConfig, "where frames come from")
@@ -147,6 +168,7 @@ class KioskConfig:
     attract: AttractConfig = section(AttractConfig, "attract mode when nobody is there")
     status: StatusConfig = section(StatusConfig, "status file for `kiosk status` and deploy health checks")
     telemetry: TelemetryConfig = section(TelemetryConfig, "metrics for Prometheus (a file; no port opened)")
+    schedule: ScheduleConfig = section(ScheduleConfig, "opening hours (the local time zone)")
 
     # ---- resolved paths -------------------------------------------------------------
     def index_path(self) -> Path:

@@ -32,7 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kiosk.app.service import components, telemetry
+from kiosk.app.service import components, screenshot, telemetry
 from kiosk.app.service.config import ConfigError, KioskConfig, load_config
 from kiosk.app.service.sdnotify import Notifier, watchdog_interval
 from kiosk.app.service.status import KioskStatus, write_status
@@ -62,6 +62,12 @@ def _default_make_loop(config: KioskConfig, camera: Any, model: Any, index: Any,
     return MirrorLoop(config, camera, model, index, display, screenshots=screenshots)
 
 
+def _default_schedule(config: KioskConfig) -> Any:
+    from kiosk.app.service.schedule import gate_from_config
+
+    return gate_from_config(config)
+
+
 def _camera_exceptions() -> tuple[type[BaseException], type[BaseException]]:
     from kiosk.app.devices.camera.source import CameraFailed, EndOfStream
 
@@ -77,6 +83,7 @@ class Factories:
     open_camera: Callable[[str, Any], Any] = _default_open_camera
     open_display: Callable[[Any, bool | None], Any] = _default_open_display
     make_loop: Callable[..., Any] = _default_make_loop
+    make_schedule: Callable[[KioskConfig], Any] = _default_schedule  # ScheduleGate | None
     camera_exceptions: Callable[[], tuple[type[BaseException], type[BaseException]]] = _camera_exceptions
 
 
@@ -123,6 +130,7 @@ class KioskService:
         self._last_status = 0.0
         self._watchdog = watchdog_interval()
         self.telemetry: telemetry.Telemetry | None = None
+        self.schedule: Any = None
 
     # ---- signals ----------------------------------------------------------------------
     def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
@@ -234,6 +242,7 @@ class KioskService:
             return EXIT_FAILURE
         self._write_status(state="degraded" if self.index is None else "running")
         self.telemetry = telemetry.from_config(config)
+        self.schedule = self.factories.make_schedule(config)
         self.notifier.ready(self._status_text())
         log.info("kiosk running: %s", self._status_text())
         self._ping(force=True)
@@ -245,6 +254,9 @@ class KioskService:
                 return self._stop(EXIT_OK)
             if self._reload_requested:
                 self._reload()
+                continue
+            if self.schedule is not None and not self.schedule.open_now():
+                self._closed()
                 continue
             if stall_after is not None and frames >= stall_after:
                 self._stall()
@@ -287,6 +299,19 @@ class KioskService:
         telemetry.after_step(self.telemetry, report, self.status)
         if due:
             self._expire_activation()
+            screenshot.serve_request(self._status_path().parent, self._display, self.config)
+
+    def _closed(self) -> None:
+        """Outside opening hours: a black screen (the display is powered down), no inference."""
+        import numpy as np
+
+        if self.status.state != "closed":
+            w, h = self._display.size
+            self._display.show(np.zeros((h, w, 3), np.uint8))
+        if self.status.state != "closed" or time.monotonic() - self._last_status >= 5:
+            self._write_status(state="closed")
+        self._ping()
+        time.sleep(0.2)
 
     def _expire_activation(self) -> None:
         """The kiosk's own dead-man switch (kiosk/gallery/releases.py): reload after a revert."""
@@ -379,6 +404,7 @@ class KioskService:
             return
         old_index = self.index
         self.config, self.index, self.index_dir = new_config, new_index, new_dir
+        self.schedule = self.factories.make_schedule(new_config)
         if old_index is not None and old_index is not new_index:
             getattr(old_index, "close", lambda: None)()
         index_id, index_path = components.describe_index(new_index)

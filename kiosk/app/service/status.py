@@ -3,7 +3,7 @@
 Written atomically (a temporary file in the same directory, then os.replace), so a reader
 never sees half a file. Fields:
 
-    state        starting | running | idle | degraded | stopping
+    state        starting | running | idle | degraded | closed (outside opening hours) | stopping
     index_id     id of the loaded gallery index (null when none is loaded)
     index_path   the index directory as opened (the `current` symlink resolved)
     model        pose model name; delegate: cpu | edgetpu (the one actually in use)
@@ -27,7 +27,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-STATES = ("starting", "running", "idle", "degraded", "stopping")
+STATES = ("starting", "running", "idle", "degraded", "closed", "stopping")
 
 __all__ = ["STATES", "KioskStatus", "StatusError", "pid_alive", "read_status", "write_status"]
 
