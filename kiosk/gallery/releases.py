@@ -20,7 +20,6 @@ reverts an unconfirmed one.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -34,6 +33,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from kiosk.core.locks import LockBusy, flock
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,6 @@ SPACE_MARGIN = 1024 * 1024
 
 class ReleaseError(RuntimeError):
     """A release operation cannot be done; the message says why and what to do."""
-
-
-class LockBusy(ReleaseError):
-    """Another process holds the lock."""
 
 
 def check_id(index_id: str) -> str:
@@ -132,30 +129,8 @@ class ReleaseRoot:
         return self.id_of(self._read_link(CURRENT))
 
     # ---- locks ------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _flock(self, name: str, wait: float, what: str) -> Iterator[int]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(self.root / name, os.O_RDWR | os.O_CREAT, 0o664)
-            with contextlib.suppress(OSError):
-                os.fchmod(fd, 0o664)  # the kiosk's user and the deploy user share the group
-        except PermissionError:  # another user's lock file: flock works on a read-only fd too
-            fd = os.open(self.root / name, os.O_RDONLY)
-        try:
-            deadline = time.monotonic() + wait
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "unknown"
-                        raise LockBusy(f"{what} on {self.root} is in progress ({holder}); "
-                                       "wait for it to finish, or retry later") from None
-                    time.sleep(0.1)
-            yield fd
-        finally:
-            os.close(fd)
+    def _flock(self, name: str, wait: float, what: str) -> contextlib.AbstractContextManager[int]:
+        return flock(self.root / name, wait, f"{what} on {self.root}")
 
     @contextlib.contextmanager
     def locked(self, wait: float = 30) -> Iterator[None]:
