@@ -206,10 +206,15 @@ def _host_fixture(name: str, request: pytest.FixtureRequest, deploy_tmp: Path, c
     host = KioskHost(name=name, dir=deploy_tmp / name, client_key=client_key, kiosk_bin=flavor.bin_dir,
                      env=request.getfixturevalue("kiosk_env"), kiosk_argv=flavor.kiosk_argv)
     request.addfinalizer(host.stop)
+    return start_host(host, indexes)
+
+
+def start_host(host: KioskHost, indexes: dict[str, Index], timeout: float = 120) -> KioskHost:
+    """sshd up, release A installed as current, the kiosk process serving it."""
     host.start_sshd()
     host.install_release(indexes["A"].path, indexes["A"].id)
     host.start_kiosk()
-    host.wait_serving(indexes["A"].id, timeout=120)
+    host.wait_serving(indexes["A"].id, timeout=timeout)
     return host
 
 

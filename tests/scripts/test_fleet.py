@@ -23,7 +23,7 @@ import pytest
 
 from kiosk.fleet.deploy import PAUSE_POINTS
 from kiosk.gallery.releases import PENDING, ReleaseRoot
-from tests.scripts.conftest import HERE, Deploy, Flavor, Index
+from tests.scripts.conftest import HERE, Deploy, Flavor, Index, start_host
 from tests.scripts.kiosk_hosts import KioskHost, wait_until
 
 pytestmark = pytest.mark.slow
@@ -33,20 +33,12 @@ def _fake_argv(index: Path) -> list[str]:
     return [sys.executable, str(HERE / "fake_kiosk.py"), "run", "--index", str(index)]
 
 
-def _start(host: KioskHost, indexes: dict[str, Index]) -> KioskHost:
-    host.start_sshd()
-    host.install_release(indexes["A"].path, indexes["A"].id)
-    host.start_kiosk()
-    host.wait_serving(indexes["A"].id, timeout=30)
-    return host
-
-
 @pytest.fixture(scope="module")
 def _fast(request, deploy_tmp: Path, client_key: Path, flavor: Flavor, kiosk_env, indexes) -> KioskHost:
     host = KioskHost(name="kiosk-fast", dir=deploy_tmp / "kiosk-fast", client_key=client_key,
                      kiosk_bin=flavor.bin_dir, env=kiosk_env, kiosk_argv=_fake_argv)
     request.addfinalizer(host.stop)
-    return _start(host, indexes)
+    return start_host(host, indexes, timeout=30)
 
 
 @pytest.fixture()
@@ -67,7 +59,7 @@ def small(request, deploy_tmp: Path, client_key: Path, flavor: Flavor, kiosk_env
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "i13-deploy-test", str(host.index_root)],
                    check=True)
     try:
-        yield _start(host, indexes)
+        yield start_host(host, indexes, timeout=30)
     finally:
         host.stop()
         subprocess.run(["umount", "-l", str(host.index_root)], check=False)
