@@ -1,9 +1,10 @@
 """`kiosk index inspect`: the manifest and counts, contact sheets of queries, a coverage map.
 
 Contact sheet: one row per query photo: the photo with its skeleton, then its top-k entries'
-renditions with their skeletons and distances (Move Mirror's hole-finding tool).
-Coverage map: every entry's pose vector projected on the first two principal components;
-a density image (dark = sparse, i.e. poses the gallery lacks), with the entries as dots.
+renditions with their skeletons and distances, each against the kiosk's match threshold
+(Move Mirror's hole-finding tool). Coverage map: every entry's pose vector projected on the first
+two principal components; a density image (dark = sparse, i.e. poses the gallery lacks), with the
+entries as dots, labelled axes, a legend and the threshold drawn to scale.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from kiosk.pose.types import SKELETON, Pose
 log = logging.getLogger(__name__)
 
 THUMB_H = 270
+TILE_W = 240
+GAP = 12
+BG, FG = (24, 24, 24), (235, 235, 235)
+MATCH_RGB, BEYOND_RGB, THRESHOLD_RGB = (60, 200, 110), (230, 70, 60), (255, 60, 60)
 
 
 def summary(index: GalleryIndex) -> dict[str, Any]:
@@ -56,42 +61,90 @@ def _thumb(im: Any, pose: Pose | None) -> Any:
     return im.resize((w, THUMB_H), Image.Resampling.BILINEAR)
 
 
-def contact_sheet(index: GalleryIndex, results: list[QueryResult], out: Path) -> Path:
+def _font(size: int) -> Any:
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
+def _verdict(distance: float, threshold: float) -> tuple[str, tuple[int, int, int]]:
+    if distance <= threshold:
+        return "shown", MATCH_RGB
+    return "beyond threshold: No good match", BEYOND_RGB
+
+
+def contact_sheet(index: GalleryIndex, results: list[QueryResult], out: Path,
+                  threshold: float = float("inf")) -> Path:
+    """One row per query: the photo, then its matches, each labelled with its distance and a bar
+    against the kiosk's threshold (red tick); matches beyond it are framed red and dimmed.
+    Every tile is THUMB_H high and TILE_W wide, so rows line up."""
     from PIL import Image, ImageDraw
 
-    rows = []
+    if not results:
+        raise ValueError("no query images given")
+    k = max((len(r.matches) for r in results), default=0)
+    scale = max(2 * threshold if np.isfinite(threshold) else 0.0,
+                max((m.distance for r in results for m in r.matches), default=0.0), 0.1)
+    f_big, f_small = _font(20), _font(16)
+    head = 64
+    width = (1 + k) * (TILE_W + GAP) + GAP
+    legend_h = 40
+    sheet = Image.new("RGB", (width, legend_h + len(results) * (THUMB_H + head + GAP)), BG)
+    d = ImageDraw.Draw(sheet)
+    d.text((GAP, 10), f"{index.index_id[:12]}: nearest entries per query; red tick = kiosk threshold"
+           f" {threshold:.3f}; red frame = beyond it (\"No good match\")", fill=FG, font=f_small)
+    y = legend_h
     for r in results:
-        tiles = []
-        label = [Path(r.image).name + (f" ({r.error})" if r.error else "")]
-        if r.rgb is not None:
-            tiles.append(_thumb(Image.fromarray(r.rgb), r.pose))
-        else:
-            tiles.append(Image.new("RGB", (THUMB_H, THUMB_H), (60, 0, 0)))
+        x = GAP
+        tile = (_thumb(Image.fromarray(r.rgb), r.pose) if r.rgb is not None
+                else Image.new("RGB", (TILE_W, THUMB_H), (90, 20, 20)))
+        sheet.paste(_fit_tile(tile), (x, y + head))
+        d.text((x, y + 4), _clip(d, Path(r.image).name, f_big, TILE_W), fill=FG, font=f_big)
+        d.text((x, y + 30), _clip(d, r.error or "query", f_small, TILE_W), fill=(255, 170, 90)
+               if r.error else (170, 170, 170), font=f_small)
         for m in r.matches:
+            x += TILE_W + GAP
             e = index.entry(m.entry_id)
             with Image.open(e.rendition) as im:
-                tiles.append(_thumb(im, e.keypoints))
-            t = "" if e.frame_time is None else f"@{e.frame_time:.1f}s"
-            label.append(f"#{m.entry_id} {Path(e.source).name}{t} d={m.distance:.3f}")
-        width = sum(t.width for t in tiles) + 8 * len(tiles)
-        row = Image.new("RGB", (width, THUMB_H + 22), (24, 24, 24))
-        x = 0
-        draw = ImageDraw.Draw(row)
-        for tile, text in zip(tiles, label, strict=False):
-            row.paste(tile, (x, 22))
-            draw.text((x + 2, 4), text, fill=(235, 235, 235))
-            x += tile.width + 8
-        rows.append(row)
-    if not rows:
-        raise ValueError("no query images given")
-    sheet = Image.new("RGB", (max(r.width for r in rows), sum(r.height + 6 for r in rows)))
-    y = 0
-    for row in rows:
-        sheet.paste(row, (0, y))
-        y += row.height + 6
+                tile = _fit_tile(_thumb(im, e.keypoints))
+            verdict, colour = _verdict(m.distance, threshold)
+            if colour == BEYOND_RGB:
+                tile = Image.blend(tile, Image.new("RGB", tile.size, BG), 0.45)
+            sheet.paste(tile, (x, y + head))
+            d.rectangle([x - 2, y + head - 2, x + TILE_W + 1, y + head + THUMB_H + 1], outline=colour,
+                        width=3)
+            d.text((x, y + 2), f"d = {m.distance:.3f}  #{m.entry_id}", fill=FG, font=f_big)
+            _bar(d, x, y + 28, TILE_W, m.distance, threshold, scale, colour)
+            d.text((x, y + 42), _clip(d, verdict, f_small, TILE_W), fill=colour, font=f_small)
+        y += THUMB_H + head + GAP
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out)
     return out
+
+
+def _fit_tile(im: Any) -> Any:
+    """im on a TILE_W x THUMB_H tile (cropped or centred), so every row lines up."""
+    from PIL import Image
+
+    tile = Image.new("RGB", (TILE_W, THUMB_H), (40, 40, 40))
+    x = (TILE_W - im.width) // 2
+    tile.paste(im, (x, 0))
+    return tile
+
+
+def _clip(d: Any, text: str, font: Any, width: int) -> str:
+    while text and d.textlength(text, font=font) > width:
+        text = text[:-2] + "…"
+    return text
+
+
+def _bar(d: Any, x: int, y: int, w: int, dist: float, thr: float, scale: float,
+         colour: tuple[int, int, int]) -> None:
+    d.rectangle([x, y, x + w, y + 10], fill=(60, 60, 60))
+    d.rectangle([x, y, x + round(min(dist / scale, 1.0) * w), y + 10], fill=colour)
+    if np.isfinite(thr):
+        t = x + round(min(thr / scale, 1.0) * w)
+        d.line([t, y - 3, t, y + 13], fill=THRESHOLD_RGB, width=3)
 
 
 def project_2d(vectors: np.ndarray) -> np.ndarray:
@@ -120,24 +173,66 @@ def coverage(index: GalleryIndex, bins: int = 48) -> tuple[np.ndarray, np.ndarra
     return pts, hist, stats
 
 
-def coverage_map(index: GalleryIndex, out: Path, size: int = 720) -> dict[str, Any]:
+def coverage_map(index: GalleryIndex, out: Path, threshold: float = float("inf"),
+                 size: int = 720) -> dict[str, Any]:
+    """The entries on the first two principal components of their pose vectors, over a density
+    image, with labelled axes, a legend, and a circle of radius `threshold` (the kiosk's match
+    threshold, in the same units: a visitor pose farther than it from every dot gets "No good
+    match"; the projection only shrinks distances, so the circle is a lower bound of the reach)."""
     from PIL import Image, ImageDraw, ImageFilter
 
     pts, hist, stats = coverage(index)
+    margin_l, margin_b, margin_t, legend_w = 70, 60, 50, 250
     dens = np.log1p(hist)
     dens = dens / dens.max() if dens.max() > 0 else dens
     rgb = np.stack([dens * 255, dens * 140, 40 + dens * 40], axis=-1).astype(np.uint8)
-    im = Image.fromarray(rgb).resize((size, size), Image.Resampling.NEAREST)
-    im = im.filter(ImageFilter.GaussianBlur(size / 96))
+    plot = Image.fromarray(rgb[::-1]).resize((size, size), Image.Resampling.NEAREST)
+    plot = plot.filter(ImageFilter.GaussianBlur(size / 96))
+    im = Image.new("RGB", (margin_l + size + legend_w, margin_t + size + margin_b), BG)
+    im.paste(plot, (margin_l, margin_t))
     d = ImageDraw.Draw(im)
-    if len(pts):
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
-        span = np.where(hi - lo > 0, hi - lo, 1.0)
-        for x, y in (pts - lo) / span * (size - 1):
-            d.ellipse([x - 2, y - 2, x + 2, y + 2], fill=(255, 255, 255))
-    d.text((6, 6), f"{index.index_id}: {stats['entries']} entries, "
-           f"{stats['occupied_bins']}/{stats['bins']} cells occupied (dark = sparse)",
-           fill=(255, 255, 255))
+    f, fs = _font(18), _font(15)
+    lo = pts.min(axis=0) if len(pts) else np.zeros(2)
+    hi = pts.max(axis=0) if len(pts) else np.ones(2)
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    inner = size - 16
+
+    def to_px(p: np.ndarray) -> tuple[float, float]:
+        q = (p - lo) / span * inner + 8
+        return margin_l + q[0], margin_t + size - q[1]
+
+    for p in pts:
+        x, y = to_px(p)
+        d.ellipse([x - 3, y - 3, x + 3, y + 3], fill=(255, 255, 255))
+    d.rectangle([margin_l, margin_t, margin_l + size, margin_t + size], outline=FG, width=2)
+    for i in range(5):  # ticks in principal-component units
+        v = lo + span * i / 4
+        x, _ = to_px(np.array([v[0], lo[1]]))
+        _, y = to_px(np.array([lo[0], v[1]]))
+        d.line([x, margin_t + size, x, margin_t + size + 6], fill=FG, width=2)
+        d.text((x - 18, margin_t + size + 8), f"{v[0]:+.2f}", fill=FG, font=fs)
+        d.line([margin_l - 6, y, margin_l, y], fill=FG, width=2)
+        d.text((4, y - 8), f"{v[1]:+.2f}", fill=FG, font=fs)
+    d.text((margin_l + size // 2 - 120, margin_t + size + 32), "principal component 1 of the poses",
+           fill=FG, font=f)
+    d.text((margin_l, 12), f"{index.index_id[:12]}: {stats['entries']} entries,"
+           f" {stats.get('occupied_bins', 0)}/{stats.get('bins', 0)} cells occupied", fill=FG, font=f)
+    lx = margin_l + size + 20
+    d.text((lx, margin_t), "vertical: component 2", fill=FG, font=fs)
+    d.ellipse([lx, margin_t + 34, lx + 8, margin_t + 42], fill=(255, 255, 255))
+    d.text((lx + 16, margin_t + 30), "an entry", fill=FG, font=fs)
+    for j, (label, v) in enumerate((("many entries", 1.0), ("few entries", 0.3), ("none (a hole)", 0.0))):
+        c = (int(v * 255), int(v * 140), int(40 + v * 40))
+        yy = margin_t + 60 + 26 * j
+        d.rectangle([lx, yy, lx + 18, yy + 18], fill=c, outline=FG)
+        d.text((lx + 26, yy), label, fill=FG, font=fs)
+    if np.isfinite(threshold) and len(pts):
+        r = threshold / float(span.max()) * inner
+        cx, cy = lx + 60, margin_t + 200 + r
+        d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=THRESHOLD_RGB, width=3)
+        d.text((lx, cy + r + 8), f"kiosk threshold {threshold:.3f}", fill=THRESHOLD_RGB, font=fs)
+        d.text((lx, cy + r + 28), "(to scale: a pose farther", fill=FG, font=fs)
+        d.text((lx, cy + r + 46), "from every dot: no match)", fill=FG, font=fs)
     out.parent.mkdir(parents=True, exist_ok=True)
     im.save(out)
     return stats
