@@ -37,6 +37,9 @@ PANELS = {
     "no_match": ("No good match", "try another pose"),
     "no_index": ("No index loaded", "deploy a gallery index (see `kiosk doctor`)"),
 }
+#: Caption lines at most: the title, then the credit and licence (ellipsized beyond).
+CAPTION_TITLE_LINES = 1
+CAPTION_CREDIT_LINES = 2
 #: Cards (photo + caption, or a message panel) kept ready: a squat goes back and forth between a few.
 CARD_CACHE = 8
 ATTRACT_TEXT = "Step in front of the camera and strike a pose"
@@ -151,9 +154,9 @@ class Renderer:
         pg = self.pg
         w, h = card.get_size()
         pad = self.font_small.get_height() // 2
-        lines = [s for s in (self._fit_text(self.font_title, title, WHITE, w - 2 * pad) if title else None,
-                             self._fit_text(self.font_small, credit, (210, 210, 210), w - 2 * pad)
-                             if credit else None) if s]
+        lines = [*self._wrap_text(self.font_title, title, WHITE, w - 2 * pad, CAPTION_TITLE_LINES),
+                 *self._wrap_text(self.font_small, credit, (210, 210, 210), w - 2 * pad,
+                                  CAPTION_CREDIT_LINES)]
         if not lines:
             return
         band_h = sum(s.get_height() for s in lines) + 2 * pad
@@ -165,6 +168,22 @@ class Renderer:
         for s in lines:
             card.blit(s, (pad, y))
             y += s.get_height()
+
+    @classmethod
+    def _wrap_text(cls, font: Any, text: str, colour: tuple[int, int, int], width: int,
+                   max_lines: int) -> list[Any]:
+        """The text word-wrapped into at most max_lines rendered lines of `width` pixels; only
+        text beyond the last line is shortened with an ellipsis (a word longer than a line too)."""
+        words, lines = text.split(), []
+        while words and len(lines) < max_lines:
+            line = words.pop(0)
+            while words and font.size(f"{line} {words[0]}")[0] <= width:
+                line = f"{line} {words.pop(0)}"
+            if len(lines) == max_lines - 1 and words:
+                line = f"{line} {' '.join(words)}"  # the rest goes on the last line, ellipsized
+                words = []
+            lines.append(cls._fit_text(font, line, colour, width))
+        return lines
 
     @staticmethod
     def _fit_text(font: Any, text: str, colour: tuple[int, int, int], width: int) -> Any:
