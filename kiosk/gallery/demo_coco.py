@@ -74,14 +74,17 @@ def fetch_coco(spec: dict[str, Any], mirror: Path | None, dest: Path) -> tuple[l
         raise CocoAssetError(f"{ann}: sha256 is not the pinned {spec['sha256']}")
     data = json.loads(ann.read_text())
     licences = {int(lic["id"]): lic for lic in data.get("licenses", [])}
-    dest.mkdir(parents=True, exist_ok=True)
-    try:
-        files = [_image(mirror / spec["images"], im, dest) for im in data["images"]]
-    except OSError as e:
-        raise CocoAssetError(f"COCO image missing from {mirror / spec['images']} and its download"
-                             f" failed ({e})") from None
-    got = images_digest([(f.name, sha256_file(f)) for f in files])
-    if got != spec["images_sha256"]:
-        raise CocoAssetError(f"{mirror / spec['images']}: the image set's digest {got} is not the"
-                             f" pinned {spec['images_sha256']}")
-    return files, {im["file_name"]: caption(im, licences) for im in data["images"]}
+    for attempt in (1, 2):  # a damaged copy under dest is fetched again once
+        dest.mkdir(parents=True, exist_ok=True)
+        try:
+            files = [_image(mirror / spec["images"], im, dest) for im in data["images"]]
+        except OSError as e:
+            raise CocoAssetError(f"COCO image missing from {mirror / spec['images']} and its"
+                                 f" download failed ({e})") from None
+        got = images_digest([(f.name, sha256_file(f)) for f in files])
+        if got == spec["images_sha256"]:
+            return files, {im["file_name"]: caption(im, licences) for im in data["images"]}
+        for f in files:
+            f.unlink()
+    raise CocoAssetError(f"{mirror / spec['images']}: the image set's digest {got} is not the"
+                         f" pinned {spec['images_sha256']}")

@@ -69,8 +69,8 @@ def _font(size: int) -> Any:
 
 def _verdict(distance: float, threshold: float) -> tuple[str, tuple[int, int, int]]:
     if distance <= threshold:
-        return "shown", MATCH_RGB
-    return "beyond threshold: No good match", BEYOND_RGB
+        return "shown on the kiosk", MATCH_RGB
+    return "beyond: No good match", BEYOND_RGB
 
 
 def contact_sheet(index: GalleryIndex, results: list[QueryResult], out: Path,
@@ -87,12 +87,14 @@ def contact_sheet(index: GalleryIndex, results: list[QueryResult], out: Path,
                 max((m.distance for r in results for m in r.matches), default=0.0), 0.1)
     f_big, f_small = _font(20), _font(16)
     head = 64
-    width = (1 + k) * (TILE_W + GAP) + GAP
-    legend_h = 40
+    width = max((1 + k) * (TILE_W + GAP) + GAP, 760)
+    legend_h = 46
     sheet = Image.new("RGB", (width, legend_h + len(results) * (THUMB_H + head + GAP)), BG)
     d = ImageDraw.Draw(sheet)
-    d.text((GAP, 10), f"{index.index_id[:12]}: nearest entries per query; red tick = kiosk threshold"
-           f" {threshold:.3f}; red frame = beyond it (\"No good match\")", fill=FG, font=f_small)
+    d.text((GAP, 4), f"{index.index_id[:12]}: nearest entries per query. Red tick on each bar: the"
+           f" kiosk's threshold {threshold:.3f}.", fill=FG, font=f_small)
+    d.text((GAP, 22), "Green frame: the kiosk shows it; red frame: beyond the threshold, the visitor"
+           " sees \"No good match\".", fill=FG, font=f_small)
     y = legend_h
     for r in results:
         x = GAP
@@ -157,14 +159,24 @@ def project_2d(vectors: np.ndarray) -> np.ndarray:
     return c @ vt[:2].T
 
 
+def _frame(pts: np.ndarray, pad: float = 0.06) -> tuple[np.ndarray, float]:
+    """(lower-left corner, side) of a square around the points, equal scale on both axes, with a
+    margin so that no dot sits on the edge."""
+    if len(pts) == 0:
+        return np.zeros(2), 1.0
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    side = float((hi - lo).max()) or 1.0
+    side *= 1 + 2 * pad
+    return (lo + hi) / 2 - side / 2, side
+
+
 def coverage(index: GalleryIndex, bins: int = 48) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """(2-D points, bins x bins histogram, stats) of the gallery's poses."""
+    """(2-D points (N, 2), bins x bins histogram (row 0 = lowest component 2), stats)."""
     pts = project_2d(index.vectors())
     if len(pts) == 0:
-        return pts, np.zeros((bins, bins)), {"entries": 0}
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    span = np.where(hi - lo > 0, hi - lo, 1.0)
-    cells = np.clip(((pts - lo) / span * bins).astype(int), 0, bins - 1)
+        return pts, np.zeros((bins, bins)), {"entries": 0, "bins": bins * bins, "occupied_bins": 0}
+    lo, side = _frame(pts)
+    cells = np.clip(((pts - lo) / side * bins).astype(int), 0, bins - 1)
     hist = np.zeros((bins, bins))
     np.add.at(hist, (cells[:, 1], cells[:, 0]), 1)
     occupied = int((hist > 0).sum())
@@ -173,66 +185,89 @@ def coverage(index: GalleryIndex, bins: int = 48) -> tuple[np.ndarray, np.ndarra
     return pts, hist, stats
 
 
+def reach(pts: np.ndarray, lo: np.ndarray, side: float, threshold: float, res: int = 160) -> np.ndarray:
+    """(res, res) bool, row 0 = lowest component 2: grid cells within `threshold` (plot units) of
+    an entry. The projection never lengthens distances, so this over-states the real reach."""
+    if len(pts) == 0 or not np.isfinite(threshold):
+        return np.zeros((res, res), bool)
+    steps = (np.arange(res) + 0.5) / res * side
+    gx, gy = np.meshgrid(lo[0] + steps, lo[1] + steps)
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    fine = np.unique(np.round((pts - lo) / side * 512), axis=0) / 512 * side + lo  # <= 512^2 points
+    near = np.zeros(len(grid), bool)
+    for start in range(0, len(fine), 2048):
+        d = ((grid[:, None, :] - fine[None, start:start + 2048, :]) ** 2).sum(axis=2)
+        near |= (d <= threshold * threshold).any(axis=1)
+    return near.reshape(res, res)
+
+
 def coverage_map(index: GalleryIndex, out: Path, threshold: float = float("inf"),
                  size: int = 720) -> dict[str, Any]:
-    """The entries on the first two principal components of their pose vectors, over a density
-    image, with labelled axes, a legend, and a circle of radius `threshold` (the kiosk's match
-    threshold, in the same units: a visitor pose farther than it from every dot gets "No good
-    match"; the projection only shrinks distances, so the circle is a lower bound of the reach)."""
+    """The entries on the first two principal components of their pose vectors (equal scale),
+    over a density image, with labelled axes and a legend. The kiosk's match threshold is drawn
+    to scale: a red outline around the area within `threshold` of some entry (a visitor pose
+    outside it gets "No good match"; inside it, probably not: the projection shortens distances)
+    and a red scale bar of that length."""
     from PIL import Image, ImageDraw, ImageFilter
 
     pts, hist, stats = coverage(index)
-    margin_l, margin_b, margin_t, legend_w = 70, 60, 50, 250
+    lo, side = _frame(pts)
+    ml, mb, mt, legend_w = 80, 70, 50, 280
     dens = np.log1p(hist)
     dens = dens / dens.max() if dens.max() > 0 else dens
     rgb = np.stack([dens * 255, dens * 140, 40 + dens * 40], axis=-1).astype(np.uint8)
     plot = Image.fromarray(rgb[::-1]).resize((size, size), Image.Resampling.NEAREST)
     plot = plot.filter(ImageFilter.GaussianBlur(size / 96))
-    im = Image.new("RGB", (margin_l + size + legend_w, margin_t + size + margin_b), BG)
-    im.paste(plot, (margin_l, margin_t))
+    within = reach(pts, lo, side, threshold)
+    edge = within & ~(np.roll(within, 1, 0) & np.roll(within, -1, 0) & np.roll(within, 1, 1)
+                      & np.roll(within, -1, 1))
+    mask = Image.fromarray((edge[::-1] * 255).astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST)
+    plot.paste(Image.new("RGB", plot.size, THRESHOLD_RGB), (0, 0), mask)
+    im = Image.new("RGB", (ml + size + legend_w, mt + size + mb), BG)
+    im.paste(plot, (ml, mt))
     d = ImageDraw.Draw(im)
     f, fs = _font(18), _font(15)
-    lo = pts.min(axis=0) if len(pts) else np.zeros(2)
-    hi = pts.max(axis=0) if len(pts) else np.ones(2)
-    span = np.where(hi - lo > 0, hi - lo, 1.0)
-    inner = size - 16
 
-    def to_px(p: np.ndarray) -> tuple[float, float]:
-        q = (p - lo) / span * inner + 8
-        return margin_l + q[0], margin_t + size - q[1]
+    def to_px(x: float, y: float) -> tuple[float, float]:
+        return ml + (x - lo[0]) / side * size, mt + size - (y - lo[1]) / side * size
 
-    for p in pts:
-        x, y = to_px(p)
-        d.ellipse([x - 3, y - 3, x + 3, y + 3], fill=(255, 255, 255))
-    d.rectangle([margin_l, margin_t, margin_l + size, margin_t + size], outline=FG, width=2)
+    for x, y in pts:
+        px, py = to_px(x, y)
+        d.ellipse([px - 3, py - 3, px + 3, py + 3], fill=(255, 255, 255))
+    d.rectangle([ml, mt, ml + size, mt + size], outline=FG, width=2)
     for i in range(5):  # ticks in principal-component units
-        v = lo + span * i / 4
-        x, _ = to_px(np.array([v[0], lo[1]]))
-        _, y = to_px(np.array([lo[0], v[1]]))
-        d.line([x, margin_t + size, x, margin_t + size + 6], fill=FG, width=2)
-        d.text((x - 18, margin_t + size + 8), f"{v[0]:+.2f}", fill=FG, font=fs)
-        d.line([margin_l - 6, y, margin_l, y], fill=FG, width=2)
-        d.text((4, y - 8), f"{v[1]:+.2f}", fill=FG, font=fs)
-    d.text((margin_l + size // 2 - 120, margin_t + size + 32), "principal component 1 of the poses",
-           fill=FG, font=f)
-    d.text((margin_l, 12), f"{index.index_id[:12]}: {stats['entries']} entries,"
+        vx, vy = lo[0] + side * i / 4, lo[1] + side * i / 4
+        px, _ = to_px(vx, lo[1])
+        _, py = to_px(lo[0], vy)
+        d.line([px, mt + size, px, mt + size + 6], fill=FG, width=2)
+        d.text((px - 20, mt + size + 8), f"{vx:+.2f}", fill=FG, font=fs)
+        d.line([ml - 6, py, ml, py], fill=FG, width=2)
+        d.text((8, py - 8), f"{vy:+.2f}", fill=FG, font=fs)
+    d.text((ml + size // 2 - 150, mt + size + 36), "pose principal component 1", fill=FG, font=f)
+    d.text((ml, 14), f"{index.index_id[:12]}: {stats['entries']} entries,"
            f" {stats.get('occupied_bins', 0)}/{stats.get('bins', 0)} cells occupied", fill=FG, font=f)
-    lx = margin_l + size + 20
-    d.text((lx, margin_t), "vertical: component 2", fill=FG, font=fs)
-    d.ellipse([lx, margin_t + 34, lx + 8, margin_t + 42], fill=(255, 255, 255))
-    d.text((lx + 16, margin_t + 30), "an entry", fill=FG, font=fs)
-    for j, (label, v) in enumerate((("many entries", 1.0), ("few entries", 0.3), ("none (a hole)", 0.0))):
-        c = (int(v * 255), int(v * 140), int(40 + v * 40))
-        yy = margin_t + 60 + 26 * j
-        d.rectangle([lx, yy, lx + 18, yy + 18], fill=c, outline=FG)
-        d.text((lx + 26, yy), label, fill=FG, font=fs)
-    if np.isfinite(threshold) and len(pts):
-        r = threshold / float(span.max()) * inner
-        cx, cy = lx + 60, margin_t + 200 + r
-        d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=THRESHOLD_RGB, width=3)
-        d.text((lx, cy + r + 8), f"kiosk threshold {threshold:.3f}", fill=THRESHOLD_RGB, font=fs)
-        d.text((lx, cy + r + 28), "(to scale: a pose farther", fill=FG, font=fs)
-        d.text((lx, cy + r + 46), "from every dot: no match)", fill=FG, font=fs)
+    _coverage_legend(d, ml + size + 20, mt, threshold, side, size, fs)
     out.parent.mkdir(parents=True, exist_ok=True)
     im.save(out)
     return stats
+
+
+def _coverage_legend(d: Any, x: int, y: int, threshold: float, side: float, size: int, font: Any) -> None:
+    d.text((x, y), "vertical axis: pose principal", fill=FG, font=font)
+    d.text((x, y + 18), "component 2 (same scale)", fill=FG, font=font)
+    d.ellipse([x, y + 52, x + 8, y + 60], fill=(255, 255, 255))
+    d.text((x + 16, y + 48), "an entry", fill=FG, font=font)
+    for j, (label, v) in enumerate((("many entries", 1.0), ("few entries", 0.3), ("none: a hole", 0.0))):
+        c = (int(v * 255), int(v * 140), int(40 + v * 40))
+        yy = y + 78 + 26 * j
+        d.rectangle([x, yy, x + 18, yy + 18], fill=c, outline=FG)
+        d.text((x + 26, yy), label, fill=FG, font=font)
+    if np.isfinite(threshold):
+        yy = y + 170
+        bar = min(threshold / side * size, 240)
+        d.line([x, yy, x + bar, yy], fill=THRESHOLD_RGB, width=4)
+        d.text((x, yy + 8), f"kiosk threshold {threshold:.3f}" + (" (to scale)" if bar < 240 else ""),
+               fill=THRESHOLD_RGB, font=font)
+        d.rectangle([x, yy + 36, x + 18, yy + 54], outline=THRESHOLD_RGB, width=3)
+        d.text((x + 26, yy + 36), "within the threshold of", fill=FG, font=font)
+        d.text((x + 26, yy + 54), "an entry (outside: no match)", fill=FG, font=font)

@@ -88,7 +88,7 @@ def rejects(index: GalleryIndex) -> str:
     items = []
     for r in _rejects(index):
         thumb = r.get("thumbnail")
-        pic = (f'<img alt="" src="{image_uri(index.path / thumb, 140)}">'
+        pic = (f'<img class="thumb" alt="" src="{image_uri(index.path / thumb, 140)}">'
                if thumb and (index.path / thumb).is_file() else placeholder_svg("no picture"))
         items.append(f'<figure class="reject">{pic}<figcaption><b>{esc(r["file"])}</b><br>'
                      f'<span class="reason">{esc(reason_of(r["reason"]))}</span>'
@@ -174,7 +174,8 @@ def contact_sheets(index: GalleryIndex, results: list[QueryResult], threshold: f
             beyond = m.distance > threshold
             verdict = "No good match on the kiosk" if beyond else "shown on the kiosk"
             cells.append(
-                f'<figure class="match{" beyond" if beyond else ""}" data-distance="{m.distance:.4f}">'
+                f'<figure class="match{" beyond" if beyond else ""}" data-distance="{m.distance:.4f}"'
+                f' data-source="{esc(index.entry(m.entry_id).source)}">'
                 f'<img alt="" src="{image_uri(index.rendition_path(m.entry_id), 150)}"><figcaption>'
                 f'#{m.entry_id} {esc(Path(index.entry(m.entry_id).source).name)}<br>'
                 f'd = <b>{m.distance:.3f}</b> {distance_bar(m.distance, threshold, scale, 140)}'
