@@ -74,7 +74,7 @@ def fetch_coco(spec: dict[str, Any], mirror: Path | None, dest: Path) -> tuple[l
         raise CocoAssetError(f"{ann}: sha256 is not the pinned {spec['sha256']}")
     data = json.loads(ann.read_text())
     licences = {int(lic["id"]): lic for lic in data.get("licenses", [])}
-    for attempt in (1, 2):  # a damaged copy under dest is fetched again once
+    for _attempt in (1, 2):  # a damaged copy under dest is fetched again once
         dest.mkdir(parents=True, exist_ok=True)
         try:
             files = [_image(mirror / spec["images"], im, dest) for im in data["images"]]
