@@ -95,7 +95,7 @@ def test_report_of_a_gallery_with_broken_files(broken_index: Path, shared_dir: P
     for name in ("corrupt.jpg", "empty.jpg", "notes.png", "readme.txt"):
         assert f"photos/{name}" in text
     # each with a picture: the "no picture" tile for the unreadable ones, a thumbnail for the others
-    assert len(dom.find("svg", class_="ph")) == 4
+    assert len(dom.find("svg", class_="ph")) == 4 + 1  # and the unreadable query photo
     assert len(dom.find("img", class_="thumb")) == sections["rejects"] - 4
     # warnings: every kept source lacks credit and licence (no metadata given)
     sources = json.loads((broken_index / "sources.json").read_text())["sources"]
