@@ -187,10 +187,14 @@ def contact_sheets(index: GalleryIndex, results: list[QueryResult], threshold: f
     return _section("sheets", "Contact sheets", body, len(results), note)
 
 
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
 def coverage(clusters: list[Cluster], total: int) -> str:
     figs = "".join(f'<div class="cluster" data-size="{c.count}">'
-                   f'{stick_svg(c.medoid, 110, f"{c.count} entries ({100 * c.count / max(total, 1):.0f}%)")}'
-                   "</div>" for c in clusters)
+                   + stick_svg(c.medoid, 110, f"{_entries(c.count)} ({100 * c.count / max(total, 1):.0f}%)")
+                   + "</div>" for c in clusters)
     note = ("The archive's poses grouped into clusters (k-means on the normalised pose vectors); each "
             "figure is the cluster's most typical entry, left limbs green, right limbs orange.")
     return _section("coverage", "Coverage", f'<div class="grid">{figs}</div>', len(clusters), note)
