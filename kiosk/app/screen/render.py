@@ -62,6 +62,35 @@ class Scene:
     now: float = 0.0  # seconds (time.monotonic()) for the crossfade
 
 
+def fit_line(font: Any, text: str, width: int) -> str:
+    """text, shortened with an ellipsis to fit `width` pixels of `font` (font.size(text) -> (w, h))."""
+    if font.size(text)[0] <= width:
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:  # longest prefix that fits with the ellipsis
+        mid = (lo + hi + 1) // 2
+        if font.size(text[:mid].rstrip() + "…")[0] <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo].rstrip() + "…"
+
+
+def wrap_lines(font: Any, text: str, width: int, max_lines: int) -> list[str]:
+    """text word-wrapped into at most max_lines lines of `width` pixels; only what does not fit
+    on the last line is shortened with an ellipsis (a single word longer than a line too)."""
+    words, lines = text.split(), []
+    while words and len(lines) < max_lines:
+        line = words.pop(0)
+        while words and font.size(f"{line} {words[0]}")[0] <= width:
+            line = f"{line} {words.pop(0)}"
+        if len(lines) == max_lines - 1 and words:
+            line = f"{line} {' '.join(words)}"  # the rest goes on the last line, ellipsized
+            words = []
+        lines.append(fit_line(font, line, width))
+    return lines
+
+
 class Renderer:
     def __init__(self, config: DisplayConfig, screen: tuple[int, int], *, keypoint_threshold: float = 0.3,
                  target: Any = None) -> None:
@@ -172,32 +201,7 @@ class Renderer:
     @classmethod
     def _wrap_text(cls, font: Any, text: str, colour: tuple[int, int, int], width: int,
                    max_lines: int) -> list[Any]:
-        """The text word-wrapped into at most max_lines rendered lines of `width` pixels; only
-        text beyond the last line is shortened with an ellipsis (a word longer than a line too)."""
-        words, lines = text.split(), []
-        while words and len(lines) < max_lines:
-            line = words.pop(0)
-            while words and font.size(f"{line} {words[0]}")[0] <= width:
-                line = f"{line} {words.pop(0)}"
-            if len(lines) == max_lines - 1 and words:
-                line = f"{line} {' '.join(words)}"  # the rest goes on the last line, ellipsized
-                words = []
-            lines.append(cls._fit_text(font, line, colour, width))
-        return lines
-
-    @staticmethod
-    def _fit_text(font: Any, text: str, colour: tuple[int, int, int], width: int) -> Any:
-        """The text rendered, shortened with an ellipsis to fit `width` pixels."""
-        if font.size(text)[0] > width:
-            lo, hi = 0, len(text)
-            while lo < hi:  # longest prefix that fits with the ellipsis
-                mid = (lo + hi + 1) // 2
-                if font.size(text[:mid].rstrip() + "…")[0] <= width:
-                    lo = mid
-                else:
-                    hi = mid - 1
-            text = text[:lo].rstrip() + "…"
-        return font.render(text, True, colour)
+        return [font.render(line, True, colour) for line in wrap_lines(font, text, width, max_lines)]
 
     # ---- per frame ------------------------------------------------------------------------------
     def render(self, scene: Scene) -> Any:

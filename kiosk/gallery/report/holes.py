@@ -7,6 +7,7 @@ so Move Mirror's cosine distance is the Euclidean distance between them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -105,14 +106,15 @@ def holes(index: GalleryIndex, ref: ReferenceSet, threshold: float, metric: str 
 
 
 def near_duplicates(vectors: np.ndarray, sources: np.ndarray, mirrored: np.ndarray,
-                    distance: float = DUPLICATE_DISTANCE) -> list[list[int]]:
+                    distance: float = DUPLICATE_DISTANCE,
+                    neighbours: Callable[[int], Iterable[int]] | None = None) -> list[list[int]]:
     """Clusters (entry ids, >= 2) of unmirrored entries from different sources closer than
-    `distance` to each other (single linkage). vectors (N, 34), sources (N,), mirrored (N,)."""
-    ids = np.flatnonzero(~np.asarray(mirrored, dtype=bool))
-    if len(ids) < 2:
-        return []
-    v = np.asarray(vectors, dtype=np.float64)[ids]
-    parent = list(range(len(ids)))
+    `distance` to each other (single linkage). vectors (N, 34), sources (N,), mirrored (N,).
+    neighbours(i): ids within `distance` of entry i (e.g. from the index's tree); default: brute
+    force in blocks of rows."""
+    mirrored = np.asarray(mirrored, dtype=bool)
+    src = np.asarray(sources)
+    parent = list(range(len(src)))
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -120,12 +122,20 @@ def near_duplicates(vectors: np.ndarray, sources: np.ndarray, mirrored: np.ndarr
             i = parent[i]
         return i
 
-    close = _sqdist(v, v) < distance * distance
-    src = np.asarray(sources)[ids]
-    for a, b in zip(*np.nonzero(np.triu(close, 1)), strict=True):
-        if src[a] != src[b]:
-            parent[find(int(a))] = find(int(b))
+    near = neighbours or _brute_neighbours(np.asarray(vectors, dtype=np.float32), distance)
+    for a in np.flatnonzero(~mirrored):
+        for b in near(int(a)):
+            if b != a and not mirrored[b] and src[a] != src[b]:
+                parent[find(int(a))] = find(int(b))
     groups: dict[int, list[int]] = {}
-    for i in range(len(ids)):
-        groups.setdefault(find(i), []).append(int(ids[i]))
+    for i in np.flatnonzero(~mirrored):
+        groups.setdefault(find(int(i)), []).append(int(i))
     return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g))
+
+
+def _brute_neighbours(v: np.ndarray, distance: float) -> Callable[[int], Iterable[int]]:
+    def near(i: int) -> Iterable[int]:
+        d = ((v - v[i]) ** 2).sum(axis=1)
+        return np.flatnonzero(d < distance * distance).tolist()
+
+    return near

@@ -69,7 +69,13 @@ def render(inp: ReportInput) -> str:
     n = len(index)
     srcs = np.asarray([index.entry(i).source for i in range(n)]) if n else np.zeros(0)
     mirrored = np.asarray([index.entry(i).mirrored for i in range(n)], dtype=bool)
-    dups = hl.near_duplicates(vectors, srcs, mirrored)
+    conf = np.ones(17, np.float32)
+
+    def neighbours(i: int) -> list[int]:  # the index's own search (a VP-tree) for large galleries
+        found = index.query_vector(vectors[i], conf, 8, "cosine", hl.DUPLICATE_DISTANCE)
+        return [m.entry_id for m in found if m.distance < hl.DUPLICATE_DISTANCE]
+
+    dups = hl.near_duplicates(vectors, srcs, mirrored, neighbours=neighbours)
     origin = inp.reference.origin if inp.reference is not None else "none given"
     if inp.reference is not None:
         found, answered = hl.holes(index, inp.reference, inp.threshold, inp.metric)
