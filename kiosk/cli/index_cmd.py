@@ -1,4 +1,4 @@
-"""`kiosk index build|verify|inspect|query|demo`: the gallery builder and index tools."""
+"""`kiosk index build|verify|inspect|report|query|demo`: the gallery builder and index tools."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HELP = "gallery index: build from photos/videos, verify, inspect, query, demo"
+HELP = "gallery index: build from photos/videos, verify, inspect, report, query, demo"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -124,6 +124,8 @@ def _threshold(args: argparse.Namespace) -> tuple[str, float]:
     from kiosk.app.service.threshold import match_threshold
 
     t = match_threshold(args.config)
+    if args.threshold is not None and not 0 < args.threshold < float("inf"):
+        raise ValueError(f"--threshold {args.threshold}: give a match distance > 0")
     return t.metric, (args.threshold if args.threshold is not None else t.max_distance)
 
 
@@ -201,12 +203,14 @@ def _open(path: Path) -> GalleryIndex:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
+    from kiosk.app.service.config import ConfigError
     from kiosk.gallery import inspect
     from kiosk.gallery.reader import IndexLoadError
 
     try:
         index = _open(args.dir)
-    except IndexLoadError as e:
+        metric, threshold = _threshold(args)
+    except (IndexLoadError, ConfigError, ValueError) as e:
         print(f"kiosk index inspect: {e}", file=sys.stderr)
         return 1
     if (args.query or args.coverage) and not args.out:
@@ -216,12 +220,11 @@ def run_inspect(args: argparse.Namespace) -> int:
         from kiosk.gallery.query import load_query_model, query_images
 
         model = load_query_model(index, args.model, args.models_dir)
-        metric, threshold = _threshold(args)
         results = query_images(index, args.query, model, k=args.k, metric=metric)
         inspect.contact_sheet(index, results, args.out, threshold)
         print(f"contact sheet: {args.out}", file=sys.stderr)
     elif args.coverage:
-        stats = inspect.coverage_map(index, args.out, _threshold(args)[1])
+        stats = inspect.coverage_map(index, args.out, threshold)
         print(f"coverage map: {args.out} ({stats})", file=sys.stderr)
     info = inspect.summary(index)
     if args.json:
@@ -250,7 +253,7 @@ def run_report(args: argparse.Namespace) -> int:
         index = _open(args.dir)
         metric, threshold = _threshold(args)
         ref = reference_set(ReferenceSource(args.reference), args.mirror or asset_mirror())
-    except (IndexLoadError, ConfigError, ReferenceError) as e:
+    except (IndexLoadError, ConfigError, ReferenceError, ValueError) as e:
         print(f"kiosk index report: {e}", file=sys.stderr)
         return 1
     results = []

@@ -49,6 +49,7 @@ def test_report_marks_the_config_threshold(small_index: Path, tmp_path: Path, ca
     [
         (["--config", "/nonexistent/k.yaml"], "cannot read"),
         (["--reference", "mirror", "--mirror", "/nonexistent"], "cannot read"),
+        (["--threshold", "nan"], "give a match distance > 0"),
     ],
 )
 def test_report_errors_say_what_to_do(small_index: Path, tmp_path: Path, args, message, capsys) -> None:
