@@ -115,7 +115,8 @@ def _verify(path: Path) -> list[str]:
     return problems(path, deep=True)
 
 
-def _model(args: argparse.Namespace) -> dict[str, Any]:
+def _model(args: argparse.Namespace, *, prepare: bool = True) -> dict[str, Any]:
+    """Is the model installed? When not and `prepare`, make the upload dir for it."""
     from kiosk.gallery import delivery
     from kiosk.gallery.releases import ReleaseError
 
@@ -126,7 +127,7 @@ def _model(args: argparse.Namespace) -> dict[str, Any]:
             found = delivery.install_model(args.name, args.sha256, staged, mdir)
             return {"present": True, "files": list(found.files), "models_dir": str(mdir)}
         found = delivery.find_model(args.name, args.sha256, mdir)
-        if found is None:
+        if found is None and prepare:
             staged.mkdir(parents=True, exist_ok=True)
     except delivery.DeliveryError as exc:
         raise ReleaseError(str(exc)) from exc
@@ -151,7 +152,7 @@ def _dispatch(rel: Any, args: argparse.Namespace) -> dict[str, Any]:
         out = rel.describe()
         if args.model:
             args.name, args.sha256, args.install = *args.model, False
-            out["model"] = _model(args)
+            out["model"] = _model(args, prepare=False)  # read only (also in a dry run)
         return out
     if verb == "stage":
         return rel.stage(args.index_id, args.bytes, session=rel.session_busy())

@@ -201,6 +201,7 @@ class HostDeploy:
             self.say(f"would upload the model {model.name} ({len(model.files)} file(s)) to "
                      f"{found['models_dir']}")
             return
+        found = self.kiosk.releases("model", model.name, model.sha256)  # makes its upload dir
         self.say(f"uploading the model {model.name} to {found['models_dir']}")
         self._rsync(str(model.root) + "/", found["staging"] + "/",
                     ["-rlt", "--chmod=D0755,F0644", "--partial", "--files-from=-", "--from0"],

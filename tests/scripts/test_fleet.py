@@ -215,6 +215,9 @@ def test_the_model_the_index_names_is_delivered_and_verified(deploy: Deploy, fas
                                                              tmp_path: Path) -> None:
     b, c = indexes["B"], indexes["C"]
     remote_models = tmp_path / "kiosk-models"  # a kiosk without the model
+    plan = deploy.run("--dry-run", "--models-dir", str(remote_models), str(b.path), fast.spec)
+    assert plan.returncode == 0 and "would upload the model" in plan.stdout
+    assert not remote_models.exists()  # a dry run writes nothing
     proc = deploy.run("--models-dir", str(remote_models), str(b.path), fast.spec)
     assert proc.returncode == 0, proc.stdout
     assert "uploading the model" in proc.stdout and "verified on the host" in proc.stdout
@@ -290,3 +293,16 @@ def test_fleet_screenshot_blanks_the_camera(deploy: Deploy, host_a: KioskHost, f
     w = shots["blanked"].shape[1]
     assert shots["blanked"][:, : w // 2].max() == 0  # side by side: the camera is the left half
     assert shots["camera"][:, : w // 2].std() > 5
+
+
+def test_deploy_sh_finds_kiosk_in_the_checkouts_venv_when_not_on_path(tmp_path: Path) -> None:
+    """The README's entry point works on a workstation where `kiosk` is not on PATH."""
+    from tests.scripts.conftest import DEPLOY
+
+    venv_kiosk = DEPLOY.parents[1] / ".venv" / "bin" / "kiosk"
+    if not venv_kiosk.exists():
+        pytest.fail(f"{venv_kiosk} missing: scripts/test.sh creates the checkout's .venv")
+    proc = subprocess.run([str(DEPLOY), "--help"], env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: kiosk deploy" in proc.stdout and "--confirm-within" in proc.stdout
