@@ -255,6 +255,7 @@ def test_fleet_status_table_and_json(deploy: Deploy, host_a: KioskHost, fast: Ki
     from tests.scripts.kiosk_hosts import free_port, ssh_client_options
 
     down = f"127.0.0.1:{free_port()}"
+    wait_until(lambda: (host_a.status().get("pose_rate") or 0) > 0, 30, "a measured pose rate")
     base = [str(flavor.bin_dir / "kiosk"), "fleet", "status", *ssh_client_options(deploy.client_key),
             "--connect-timeout", "3", "--remote-kiosk", str(flavor.bin_dir / "kiosk")]
     proc = subprocess.run([*base, "--json", host_a.spec, fast.spec, down], env=deploy.env(),
@@ -264,7 +265,7 @@ def test_fleet_status_table_and_json(deploy: Deploy, host_a: KioskHost, fast: Ki
     a = rows[host_a.spec]
     assert a["ok"] and a["index_id"] == indexes["A"].id and a["current"] == indexes["A"].id
     assert a["state"] in ("running", "idle") and a["model"] and a["delegate"] == "cpu"
-    assert a["fps"] > 0 and a["kiosk_uptime_s"] >= 0 and a["last_deploy"]
+    assert a["fps"] > 0 and a["pose_rate"] > 0 and a["kiosk_uptime_s"] >= 0 and a["last_deploy"]
     assert rows[down]["state"] == "unreachable" and "unreachable" in rows[down]["last_error"]
     table = subprocess.run([*base, host_a.spec], env=deploy.env(), capture_output=True, text=True,
                            timeout=60)

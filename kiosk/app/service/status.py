@@ -7,7 +7,7 @@ never sees half a file. Fields:
     index_id     id of the loaded gallery index (null when none is loaded)
     index_path   the index directory as opened (the `current` symlink resolved)
     model        pose model name; delegate: cpu | edgetpu (the one actually in use)
-    fps          frames per second of the loop
+    fps          frames per second of the loop; pose_rate: poses estimated per second
     last_error   the last problem worth knowing (a refused reload, a missing index), or null
     pid          the kiosk's process id
     updated / updated_unix, started / started_unix   ISO-8601 UTC and unix seconds
@@ -48,6 +48,7 @@ class KioskStatus:
     model: str | None = None
     delegate: str | None = None
     fps: float = 0.0
+    pose_rate: float | None = None  # poses estimated per second (None until measured)
     frames: int = 0
     last_error: str | None = None
     config_path: str | None = None
@@ -59,6 +60,7 @@ class KioskStatus:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["fps"] = round(float(self.fps), 2)
+        data["pose_rate"] = None if self.pose_rate is None else round(float(self.pose_rate), 2)
         data["started"] = _iso(self.started_unix)
         data["updated"] = _iso(self.updated_unix)
         return data

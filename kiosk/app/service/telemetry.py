@@ -52,9 +52,9 @@ def _label(value: object) -> str:
 
 
 class Telemetry:
-    def __init__(self, path: Path, interval_s: float, sensors: Sensors,
+    def __init__(self, path: Path | None, interval_s: float, sensors: Sensors,
                  clock: Callable[[], float] = time.monotonic, window: int = 2000) -> None:
-        self.path = Path(path)
+        self.path = Path(path) if path is not None else None  # None: rates only, no file
         self.interval_s = interval_s
         self.sensors = sensors
         self.clock = clock
@@ -69,7 +69,7 @@ class Telemetry:
         self._last_state: str | None = None
         self._last_frame: float | None = None
         self._last_write: float | None = None
-        self.pose_rate = 0.0
+        self.pose_rate: float | None = None  # measured at the first interval's end
 
     # ---- feeding ----------------------------------------------------------------------
     def on_frame(self, state: str, distance: float | None, estimated_pose: bool) -> None:
@@ -105,6 +105,8 @@ class Telemetry:
         if elapsed > 0:
             self.pose_rate = self._poses_since / elapsed
         self._poses_since, self._last_write = 0, now
+        if self.path is None:
+            return False
         try:
             self.write(snapshot)
         except OSError as exc:
@@ -113,6 +115,7 @@ class Telemetry:
         return True
 
     def write(self, snapshot: Snapshot) -> None:
+        assert self.path is not None
         text = self.render(snapshot)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
@@ -141,7 +144,8 @@ class Telemetry:
         metric("state", "gauge", "the service state (1 for the current one)",
                [(f'{{state="{_label(s.state)}"}}', 1)])
         metric("display_fps", "gauge", "frames per second on the screen", [("", s.fps)])
-        metric("pose_rate", "gauge", "poses estimated per second (last interval)", [("", self.pose_rate)])
+        metric("pose_rate", "gauge", "poses estimated per second (last interval)",
+               [("", self.pose_rate or 0.0)])
         qs = np.quantile(np.fromiter(self.distances, float), QUANTILES) if self.distances else \
             [float("nan")] * len(QUANTILES)
         metric("match_distance", "summary", "distance of the shown photo to the visitor's pose",
@@ -164,14 +168,15 @@ class Telemetry:
         return "\n".join(out) + "\n"
 
 
-def from_config(config: object) -> Telemetry | None:
-    """The service's Telemetry when `telemetry.textfile` is set, else None."""
+def from_config(config: object) -> Telemetry:
+    """The service's Telemetry: it writes `telemetry.textfile` when set; else it only measures
+    the rates the status file reports (pose_rate, over the status interval)."""
     from kiosk.app.service.config import KioskConfig
     from kiosk.core.sensors import SysSensors
 
     assert isinstance(config, KioskConfig)
     if not config.telemetry.textfile:
-        return None
+        return Telemetry(None, config.status.interval_s, SysSensors())
     return Telemetry(Path(config.telemetry.textfile).expanduser(), config.telemetry.interval_s, SysSensors())
 
 
@@ -185,5 +190,6 @@ def after_step(telemetry: Telemetry | None, report: object, status: object, forc
     if isinstance(report, FrameReport):
         telemetry.on_frame(report.state, report.distance, "pose" in report.timings)
     assert isinstance(status, KioskStatus)
+    status.pose_rate = telemetry.pose_rate
     telemetry.maybe_write(Snapshot(state=status.state, index_id=status.index_id, model=status.model,
                                    delegate=status.delegate, fps=status.fps), force=force)
