@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.core.keypoints import NUM_KEYPOINTS
 from kiosk.gallery import extract as ex
 from kiosk.gallery import manifest as mf
 from kiosk.gallery.atomic import BuildError, check_out_dir, clean_stale, swap_into_place
@@ -297,8 +298,8 @@ def _write_index(
     n = len(entries)
     vectors = np.asarray(vecs, dtype=np.float32).reshape(n, 34)
     np.save(tmp / mf.VECTORS, vectors)
-    np.save(tmp / mf.CONFIDENCES, np.asarray(confs, dtype=np.float32).reshape(n, 17))
-    np.save(tmp / mf.KEYPOINTS, np.asarray(kps, dtype=np.float32).reshape(n, 17, 3))
+    np.save(tmp / mf.CONFIDENCES, np.asarray(confs, dtype=np.float32).reshape(n, NUM_KEYPOINTS))
+    np.save(tmp / mf.KEYPOINTS, np.asarray(kps, dtype=np.float32).reshape(n, NUM_KEYPOINTS, 3))
     (tmp / mf.ENTRIES).write_text(json.dumps({"entries": entries}, separators=(",", ":")) + "\n")
     (tmp / mf.SOURCES).write_text(json.dumps({"sources": sources_out}, indent=1) + "\n")
     if n:

@@ -14,8 +14,9 @@ from typing import Any
 
 import yaml
 
-from kiosk.core import paths
 from kiosk.app.service.schema import ConfigError, build, doc_field, section
+from kiosk.core import paths
+from kiosk.core.enums import Delegate, Metric, Preprocess
 
 __all__ = ["ConfigError", "KioskConfig", "load_config", "parse_config"]
 
@@ -53,17 +54,17 @@ class ModelConfig:
     name: str = doc_field("movenet-lightning",
                           "pose model: a name from models/manifest.yaml or a .tflite path")
     delegate: str = doc_field("auto", "auto (Edge TPU if present, else CPU) | cpu | edgetpu",
-                              choices=("auto", "cpu", "edgetpu"))
+                              choices=Delegate.values())
     num_threads: int = doc_field(2, "CPU interpreter threads", min=1, max=16)
     preprocess: str = doc_field("default", "default (keep aspect, pad) | coral (stretch, nearest)",
-                                choices=("default", "coral"))
+                                choices=Preprocess.values())
 
 
 @dataclass(frozen=True)
 class IndexConfig:
     path: str = doc_field("", "index directory; empty means <index root>/current (KIOSK_INDEX_ROOT)")
     metric: str = doc_field("cosine", "cosine | weighted (Move Mirror's confidence-weighted distance)",
-                            choices=("cosine", "weighted"))
+                            choices=Metric.values())
 
 
 @dataclass(frozen=True)

@@ -57,10 +57,15 @@ class CameraSource(Protocol):
     paced:    True when capture() itself waits for the next frame (a real camera, a
               real-time replay); False when it returns at once (replay as fast as possible),
               in which case the grabber only captures when the loop has taken the last frame.
+    timestamp: the media time (s) of the last frame for replays; None for live cameras (the
+              grabber then stamps frames with time.monotonic()).
     """
 
     name: str
     paced: bool
+
+    @property
+    def timestamp(self) -> float | None: ...
 
     def start(self) -> None: ...
 
