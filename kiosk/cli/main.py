@@ -100,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _pipe_closed()
     except _user_errors() as exc:
-        command = " ".join(a for a in (args.command, getattr(args, "index_command", None)) if a)
+        actions = [v for k, v in vars(args).items() if k.endswith("_command") and isinstance(v, str)]
+        command = " ".join([args.command, *actions])  # e.g. "index query"
         message = " ".join(str(exc).split()) or type(exc).__name__
         if isinstance(exc, OSError) and exc.filename and exc.strerror:  # "[Errno 2] ..." -> "PATH: ..."
             message = f"{exc.filename}: {exc.strerror}"

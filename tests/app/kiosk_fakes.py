@@ -70,6 +70,7 @@ class FakeCamera:
         self.name = name
         self.paced = paced
         self.timestamp: float | None = None
+        self.fps: float | None = None
         self.size = size
         self.interval = interval
         self.plan = plan or (lambda n: "ok")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,22 @@ def test_pages_cover_their_source(page: str, must_hold: list[str]) -> None:
     text = docgen.PAGES[page]()
     for item in must_hold:
         assert item in text
+
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+def _doc_files() -> list[Path]:
+    return [CHECKOUT / "README.md", *sorted((CHECKOUT / "docs").rglob("*.md"))]
+
+
+@pytest.mark.parametrize("doc", _doc_files(), ids=lambda p: str(p.relative_to(CHECKOUT)))
+def test_relative_links_resolve(doc: Path) -> None:
+    broken = [target for target in LINK.findall(doc.read_text())
+              if "://" not in target and not (doc.parent / target).exists()]
+    assert not broken, f"{doc.relative_to(CHECKOUT)} links to missing files: {broken}"
+
+
+def test_readme_stays_short() -> None:
+    assert len((CHECKOUT / "README.md").read_text().splitlines()) <= 150

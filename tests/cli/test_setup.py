@@ -27,14 +27,14 @@ def _has_edgetpu_runtime() -> bool:
 
 
 @pytest.mark.parametrize("argv", [
-    "pose {image} --model movenet-lightning --models-dir {models}",
-    "compare {image} {image} --model movenet-lightning --models-dir {models}",
+    "pose {image} --model movenet-lightning",
+    "compare {image} {image} --model movenet-lightning",
 ])
-def test_no_edge_tpu_is_an_info_line_under_auto(argv: str, shared_dir: Path, models_dir: Path,
+def test_no_edge_tpu_is_an_info_line_under_auto(argv: str, shared_dir: Path, use_models_dir: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     if _has_edgetpu_runtime():
         pytest.fail(f"this test needs a machine without {EDGETPU_LIB}")
-    assert main(argv.format(image=shared_dir / IMAGE, models=models_dir).split()) == 0
+    assert main(argv.format(image=shared_dir / IMAGE).split()) == 0
     err = capsys.readouterr().err
     assert "INFO kiosk.pose.runtime: Edge TPU delegate failed to load" in err
     assert "WARNING" not in err

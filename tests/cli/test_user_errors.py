@@ -50,9 +50,9 @@ def tiny_index(shared_dir: Path, models_dir: Path, tmp_path_factory: pytest.Temp
 
 
 CASES = [  # (argv with {index} {image} {models} placeholders, exit code, words in the message)
-    ("pose {image} --model nope --models-dir {models}", ExitCode.USAGE,
+    ("pose {image} --model nope", ExitCode.USAGE,
      ["kiosk pose", "unknown model 'nope'"]),
-    ("pose /no/such.jpg --model movenet-lightning --models-dir {models}", ExitCode.FAILURE, ["no such file"]),
+    ("pose /no/such.jpg --model movenet-lightning", ExitCode.FAILURE, ["no such file"]),
     ("index build {image} -o {tmp}/out --model nope --models-dir {models} --no-cache --quiet",
      ExitCode.USAGE, ["kiosk index build", "unknown model"]),
     ("index build /no/such.jpg -o {tmp}/out --models-dir {models} --no-cache --quiet", ExitCode.USAGE,
@@ -68,16 +68,17 @@ CASES = [  # (argv with {index} {image} {models} placeholders, exit code, words 
     ("models info /no/such.tflite", ExitCode.FAILURE, ["kiosk models info", "/no/such.tflite"]),
     ("config check /no/such.yaml", ExitCode.FAILURE, ["/no/such.yaml", "check the path"]),
     ("status --status-file /no/such.json", ExitCode.FAILURE, ["no status file"]),
-    ("compare {image} /no/such.jpg --model movenet-lightning --models-dir {models}", None, ["/no/such.jpg"]),
+    ("compare {image} /no/such.jpg --model movenet-lightning", None, ["/no/such.jpg"]),
 ]
 
 
 @pytest.mark.parametrize(("argv", "code", "words"), CASES, ids=[c[0].split(" {")[0] + f"-{i}"
                                                                for i, c in enumerate(CASES)])
 def test_user_errors_are_one_clear_line(argv: str, code: int | None, words: list[str], tiny_index: Path,
-                                        shared_dir: Path, models_dir: Path, tmp_path: Path,
+                                        shared_dir: Path, use_models_dir: Path, tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    args = argv.format(index=tiny_index, image=shared_dir / IMAGE, models=models_dir, tmp=tmp_path).split()
+    args = argv.format(index=tiny_index, image=shared_dir / IMAGE, models=use_models_dir,
+                       tmp=tmp_path).split()
     rc = main(args)
     err = capsys.readouterr().err
     assert rc != ExitCode.OK, err

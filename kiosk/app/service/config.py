@@ -7,26 +7,21 @@ a valid configuration. config/kiosk.yaml documents every key (a test keeps them 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from kiosk.app.devices.camera.source import source_problem
 from kiosk.app.service.schema import ConfigError, build, doc_field, section
 from kiosk.core import paths
 from kiosk.core.enums import Delegate, Metric, Preprocess
 
 __all__ = ["ConfigError", "KioskConfig", "load_config", "parse_config"]
 
-_SOURCE_RE = re.compile(r"^(picamera2|webcam:\d+|replay:.+)$")
-
-
 def _check_source(value: str) -> str | None:
-    if _SOURCE_RE.match(value):
-        return None
-    return f"{value!r} is not a camera source (use picamera2, webcam:N or replay:PATH)"
+    return source_problem(value)  # the grammar's one owner: kiosk.app.devices.camera.source
 
 
 ROTATIONS = (0, 90, 180, 270)
