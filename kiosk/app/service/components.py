@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiosk.app.service.config import KioskConfig
+from kiosk.core import paths
+from kiosk.core.enums import Delegate
+from kiosk.core.settings import env_path
 
 if TYPE_CHECKING:
     from kiosk.gallery.protocol import MatchIndex
     from kiosk.pose.model import PoseModel
-from kiosk.core import paths
-from kiosk.core.enums import Delegate
-from kiosk.core.settings import env_path
 
 log = logging.getLogger(__name__)
 
