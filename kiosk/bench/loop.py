@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from kiosk.cli import options
+from kiosk.core.enums import ScreenLayout
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="movenet-lightning", help="pose model name or .tflite path "
                         "(default: %(default)s)")
     parser.add_argument("--num-threads", type=int, default=None, help="default: model.num_threads")
-    parser.add_argument("--layout", default="side_by_side", choices=("side_by_side", "full_mirror"),
+    parser.add_argument("--layout", default="side_by_side", choices=ScreenLayout.values(),
                         help="screen layout, as display.layout (default: %(default)s)")
     parser.add_argument("--debug-overlay", action="store_true", help="draw the debug overlay, as "
                         "display.debug_overlay")

@@ -68,6 +68,13 @@ class Backend(_Named):
     TFLITE = "tflite"
 
 
+class ScreenLayout(_Named):
+    """display.layout. SIDE_BY_SIDE: camera | photo; FULL_MIRROR: the photo, the camera as an inset."""
+
+    SIDE_BY_SIDE = "side_by_side"
+    FULL_MIRROR = "full_mirror"
+
+
 class ServiceState(_Named):
     """The kiosk service's state, as status.py writes it and `kiosk status`/deploy.sh read it."""
 

@@ -7,7 +7,15 @@ import pytest
 
 from kiosk.app.service.config import KioskConfig
 from kiosk.app.service.schema import iter_docs
-from kiosk.core.enums import EXIT_CODE_MEANING, Delegate, ExitCode, Metric, Preprocess, ServiceState
+from kiosk.core.enums import (
+    EXIT_CODE_MEANING,
+    Delegate,
+    ExitCode,
+    Metric,
+    Preprocess,
+    ScreenLayout,
+    ServiceState,
+)
 from kiosk.core.keypoints import FLIP_INDEX, KEYPOINT_NAMES, NUM_KEYPOINTS, SKELETON
 from kiosk.match import query_status as qs
 
@@ -15,7 +23,7 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(("key", "enum"), [("model.delegate", Delegate), ("model.preprocess", Preprocess),
-                                           ("index.metric", Metric)])
+                                           ("index.metric", Metric), ("display.layout", ScreenLayout)])
 def test_config_choices_come_from_the_enum(key: str, enum: type) -> None:
     import dataclasses
 

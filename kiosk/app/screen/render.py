@@ -18,6 +18,7 @@ import numpy as np
 
 from kiosk.app.screen.blit import CameraBlitter
 from kiosk.app.screen.layout import CoverMap, Layout, centred, cover, make_layout
+from kiosk.core.enums import ScreenLayout
 from kiosk.pose.types import SKELETON, Pose
 
 if TYPE_CHECKING:
@@ -188,7 +189,7 @@ class Renderer:
             size = (scene.frame.shape[1], scene.frame.shape[0])
             if size != self._camera_size:
                 self._camera_size = size
-                if self.config.layout == "full_mirror":
+                if self.config.layout == ScreenLayout.FULL_MIRROR:
                     self.configure(self.config)
         if scene.content != self._card_key:
             had_card = self._card is not None and (self._card_on_canvas or self._fading)

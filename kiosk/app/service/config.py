@@ -16,7 +16,7 @@ import yaml
 from kiosk.app.devices.camera.source import source_problem
 from kiosk.app.service.schema import ConfigError, build, doc_field, section
 from kiosk.core import paths
-from kiosk.core.enums import Delegate, Metric, Preprocess
+from kiosk.core.enums import Delegate, Metric, Preprocess, ScreenLayout
 
 __all__ = ["ConfigError", "KioskConfig", "load_config", "parse_config"]
 
@@ -101,7 +101,7 @@ class DisplayConfig:
                               choices=ROTATIONS)
     layout: str = doc_field("side_by_side",
                             "side_by_side (camera | photo) or full_mirror (photo, live inset)",
-                            choices=("side_by_side", "full_mirror"))
+                            choices=ScreenLayout.values())
     show_skeleton: bool = doc_field(True, "draw the visitor's skeleton on the live image")
     inset_fraction: float = doc_field(0.25, "full_mirror: live inset width as a fraction of the screen",
                                       min=0.05, max=0.5)
