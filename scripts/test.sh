@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run). On a fresh machine it:
-#   1. installs the system tools the tests drive (openssh-server, rsync) when root and missing;
+#   1. installs the system tools the tests drive (openssh-server, rsync, chromium for the curator
+#      report's browser test) when root and missing;
 #   2. creates .venv and installs the kiosk with its test and bench extras;
 #   3. runs ruff, the layer contracts (lint-imports), the type checker (mypy), checks that the
 #      generated reference docs are current (python -m kiosk.cli.docgen --check), then the whole
@@ -19,6 +20,7 @@ need_apt=()
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v rsync >/dev/null 2>&1 || need_apt+=(rsync)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${need_apt[*]}"
