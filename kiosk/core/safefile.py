@@ -88,6 +88,9 @@ def _open_fd(path: Path, root: Path | None) -> tuple[int, os.stat_result]:
             where = f" inside {root}" if root is not None else ""
             raise FileRefused(f"{path}: is a symlink{where} or a symlink loop; point it at a "
                               "regular file") from None
+        if exc.errno in (errno.ENXIO, errno.ENODEV):  # a socket, a device without its driver
+            raise FileRefused(f"{path}: is {_kind(os.stat(path).st_mode)}, not a regular file; "
+                              "replace it with the real file") from None
         raise
     try:
         st = os.fstat(fd)

@@ -101,8 +101,9 @@ class _StrictLoader(yaml.SafeLoader):
 
 def parse_yaml(text: str, source: str = "<yaml>") -> Any:
     """Parse one YAML document with the rules above; raises YamlRefused."""
-    loader = _StrictLoader(text, source)
+    loader: _StrictLoader | None = None
     try:
+        loader = _StrictLoader(text, source)
         return loader.get_single_data()
     except YamlRefused:
         raise
@@ -110,10 +111,14 @@ def parse_yaml(text: str, source: str = "<yaml>") -> Any:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "syntax error"
         raise YamlRefused(source, f"not valid YAML ({problem})", _line(mark)) from None
+    except yaml.reader.ReaderError as exc:
+        raise YamlRefused(source, f"not valid YAML text ({exc.reason}: character #x{exc.character:04x}); "
+                          "save it as plain UTF-8 text") from None
     except (yaml.YAMLError, ValueError, OverflowError, RecursionError, TypeError) as exc:
         raise YamlRefused(source, f"not valid YAML ({type(exc).__name__}: {exc})") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_yaml(path: Path | str, *, max_bytes: int = CONFIG_LIMIT) -> Any:
