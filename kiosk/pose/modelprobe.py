@@ -14,6 +14,7 @@ import logging
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,13 @@ def _advice(path: Path) -> str:
             "first; use a model from `kiosk models list` (kiosk models fetch) or re-export this one")
 
 
-def probe_model(path: Path, delegate: str, timeout: float = PROBE_TIMEOUT_S) -> None:
-    """Load path and run one inference in a child process; raises ModelRefused unless it survives."""
-    cmd = [sys.executable, "-m", "kiosk.pose.modelprobe", str(path), delegate]
+def probe_model(path: Path, delegate: str, timeout: float = PROBE_TIMEOUT_S,
+                argv: Sequence[str] | None = None) -> None:
+    """Load path and run one inference in a child process; raises ModelRefused unless it survives.
+
+    argv: the child's command line instead of this module's (tests)."""
+    cmd = list(argv) if argv is not None else [sys.executable, "-m", "kiosk.pose.modelprobe", str(path),
+                                               delegate]
     log.info("trying the unpinned model %s in a separate process first", path)
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)

@@ -31,7 +31,9 @@ def load_photo(path: Any, slot: tuple[int, int], like: Any = None) -> Any:
     import pygame
     from PIL import Image
 
-    with Image.open(path) as im:
+    from kiosk.pose.images import open_image
+
+    with open_image(path) as im:
         im = im.convert("RGB")
         if im.size != slot:
             r = fit(im.size[0], im.size[1], Rect(0, 0, *slot))
