@@ -60,7 +60,8 @@ def test_a_fuzzed_model_never_takes_the_process_down(tmp_path: Path, movenet_byt
 
 
 @pytest.mark.parametrize(("argv", "words"), [
-    ([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGABRT)"], ["SIGABRT", "crashed"]),
+    ([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGABRT)"],
+     ["SIGABRT", "crashed"]),
     ([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"], ["SIGSEGV"]),
     ([sys.executable, "-c", "import sys; print('ValueError: bad tensor', file=sys.stderr); sys.exit(3)"],
      ["bad tensor"]),
