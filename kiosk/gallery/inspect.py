@@ -59,6 +59,8 @@ def _thumb(im: Any, pose: Pose | None) -> Any:
 def contact_sheet(index: GalleryIndex, results: list[QueryResult], out: Path) -> Path:
     from PIL import Image, ImageDraw
 
+    from kiosk.pose.images import open_image
+
     rows = []
     for r in results:
         tiles = []
@@ -69,7 +71,7 @@ def contact_sheet(index: GalleryIndex, results: list[QueryResult], out: Path) ->
             tiles.append(Image.new("RGB", (THUMB_H, THUMB_H), (60, 0, 0)))
         for m in r.matches:
             e = index.entry(m.entry_id)
-            with Image.open(e.rendition) as im:
+            with open_image(e.rendition) as im:
                 tiles.append(_thumb(im, e.keypoints))
             t = "" if e.frame_time is None else f"@{e.frame_time:.1f}s"
             label.append(f"#{m.entry_id} {Path(e.source).name}{t} d={m.distance:.3f}")

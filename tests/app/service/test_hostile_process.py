@@ -14,7 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,21 +39,6 @@ def index_root(tmp_path: Path, built_a: tuple[Path, str]) -> Path:
     shutil.copytree(built_a[0], release)
     switch_current(root, release)
     return root
-
-
-@pytest.fixture()
-def kiosk(tmp_path: Path, shared_dir: Path, models_dir: Path,
-          index_root: Path) -> Iterator[Callable[..., KioskProcess]]:
-    started: list[KioskProcess] = []
-
-    def start(**kwargs: object) -> KioskProcess:
-        k = KioskProcess(tmp_path, shared_dir, models_dir, index_root, **kwargs)  # type: ignore[arg-type]
-        started.append(k)
-        return k.start()
-
-    yield start
-    for k in started:
-        k.kill()
 
 
 def reload(k: KioskProcess) -> None:
@@ -167,8 +152,8 @@ def test_a_fifo_config_at_start_exits_with_a_message(kiosk: Callable[..., KioskP
     assert "FIFO" in k.log() and "Traceback" not in k.log()
 
 
-def test_a_truncated_model_is_refused_and_the_process_exits_cleanly(kiosk: Callable[..., KioskProcess],
-                                                                     models_dir: Path, tmp_path: Path) -> None:
+def test_a_truncated_model_is_refused_and_the_process_exits_cleanly(
+        kiosk: Callable[..., KioskProcess], models_dir: Path, tmp_path: Path) -> None:
     model = tmp_path / "cut.tflite"
     model.write_bytes((models_dir / "movenet_single_pose_lightning_ptq.tflite").read_bytes()[:300_000])
     k = kiosk(config=f"model:\n  name: {model}\n  delegate: cpu\n")

@@ -7,7 +7,6 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,13 +21,6 @@ from tests.app.service.test_service import (
     open_fake_index,
     point_current,
 )
-
-
-@pytest.fixture()
-def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    h = Harness(tmp_path, monkeypatch)
-    yield h
-    h.notify.close()
 
 
 def test_slow_reload_runs_beside_the_loop_until_an_atomic_swap(harness: Harness) -> None:
