@@ -95,14 +95,14 @@ class MetadataTable:
 
 
 def _load_file(path: Path) -> list[tuple[str, SourceMeta]]:
-    if not path.is_file():
-        raise MetadataError(f"{path}: metadata file not found")
     suffix = path.suffix.lower()
     try:
         text = decode_utf8(read_bytes(path), str(path))
         data = parse_yaml(text, str(path)) if suffix in (".yaml", ".yml") else None
     except (YamlRefused, FileRefused) as e:
         raise MetadataError(str(e)) from None
+    except FileNotFoundError:
+        raise MetadataError(f"{path}: metadata file not found") from None
     except OSError as e:
         raise MetadataError(f"{path}: cannot read ({e.strerror or e})") from None
     if suffix == ".csv":
