@@ -64,7 +64,7 @@ def open_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Iterator[Any]:
         except ImageLoadError:
             raise
         except UnidentifiedImageError:
-            raise ImageLoadError(path, "not a recognised image format") from None
+            raise ImageLoadError(path, "not a readable image (not a recognised image format)") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageLoadError(path, f"too large to decode safely ({exc}); scale it down") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:

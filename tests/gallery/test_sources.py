@@ -26,7 +26,7 @@ def bad_files(folder: Path, good: Path) -> dict[str, str]:
     return {
         "corrupt.jpg": "corrupt or truncated",
         "empty.jpg": "empty file",
-        "notes.png": "not a recognised image format",
+        "notes.png": "not a readable image",
     }
 
 
