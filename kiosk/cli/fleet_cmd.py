@@ -52,14 +52,20 @@ def _targets(args: argparse.Namespace) -> list[str]:
 
 
 def _local(args: argparse.Namespace) -> dict:
+    from kiosk.app.service.status import StatusError, read_status
     from kiosk.cli.releases_cmd import index_root
-    from kiosk.cli.status_cmd import _resolve
+    from kiosk.cli.status_cmd import _resolve, problems_of
     from kiosk.core.sensors import SysSensors
     from kiosk.fleet.status import local_record
 
     status_path, max_age = _resolve(argparse.Namespace(status_file=args.status_file, config=None,
                                                        max_age=None))
-    return local_record(status_path, max_age, index_root(args.index_root), SysSensors())
+    try:
+        status = read_status(status_path)
+        problems = problems_of(status, max_age)
+    except StatusError as exc:
+        status, problems = {}, [str(exc)]
+    return local_record(status, problems, index_root(args.index_root), SysSensors())
 
 
 def _remote_fetcher(args: argparse.Namespace):

@@ -124,8 +124,8 @@ def _model(args: argparse.Namespace, *, prepare: bool = True) -> dict[str, Any]:
     staged = mdir / delivery.INCOMING_MODEL
     try:
         if args.install:
-            found = delivery.install_model(args.name, args.sha256, staged, mdir)
-            return {"present": True, "files": list(found.files), "models_dir": str(mdir)}
+            installed = delivery.install_model(args.name, args.sha256, staged, mdir)
+            return {"present": True, "files": list(installed.files), "models_dir": str(mdir)}
         found = delivery.find_model(args.name, args.sha256, mdir)
         if found is None and prepare:
             staged.mkdir(parents=True, exist_ok=True)
@@ -151,7 +151,8 @@ def _dispatch(rel: Any, args: argparse.Namespace) -> dict[str, Any]:
     if verb == "list":
         out = rel.describe()
         if args.model:
-            args.name, args.sha256, args.install = *args.model, False
+            args.name, args.sha256 = args.model
+            args.install = False
             out["model"] = _model(args, prepare=False)  # read only (also in a dry run)
         return out
     if verb == "stage":

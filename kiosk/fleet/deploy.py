@@ -171,6 +171,7 @@ class HostDeploy:
         return f"current -> releases/{index_id} (already current, reloaded)"
 
     def _plan(self, index_id: str, have: bool) -> str:
+        assert self.index is not None
         if have:
             self.say(f"would skip the upload: releases/{index_id} already on the host")
         else:

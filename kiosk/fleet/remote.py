@@ -12,11 +12,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.core.enums import ServiceState
 from kiosk.fleet.ssh import Connection, ssh_error
 
 log = logging.getLogger(__name__)
 
-HEALTHY_STATES = ("running", "idle", "degraded", "starting", "closed")
+#: states in which a deploy counts the kiosk as serving (one owner: ServiceState.healthy())
+HEALTHY_STATES = frozenset(s.value for s in ServiceState.healthy())
 
 
 class RemoteError(RuntimeError):

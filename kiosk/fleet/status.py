@@ -37,20 +37,12 @@ def system_uptime(proc_uptime: Path = Path("/proc/uptime")) -> float | None:
         return None
 
 
-def local_record(status_path: Path, max_age: float, root: Path, sensors: Sensors,
+def local_record(status: dict[str, Any], problems: list[str], root: Path, sensors: Sensors,
                  now: float | None = None) -> dict[str, Any]:
-    """This kiosk's record (what `kiosk fleet status --local --json` prints)."""
-    from kiosk.app.service.status import StatusError, read_status
-    from kiosk.cli.status_cmd import problems_of
-
+    """This kiosk's record (what `kiosk fleet status --local --json` prints): its status file
+    (already read, with its problems: stale, process gone), sensors and release root."""
     now = time.time() if now is None else now
-    record: dict[str, Any] = {"ok": True, "problems": []}
-    try:
-        status = read_status(status_path)
-        record["problems"] = problems_of(status, max_age, now)
-    except StatusError as exc:
-        status = {}
-        record["problems"] = [str(exc)]
+    record: dict[str, Any] = {"ok": not problems, "problems": list(problems)}
     for key in ("index_id", "model", "delegate", "state", "fps", "pose_rate", "last_error", "pid"):
         record[key] = status.get(key)
     started = status.get("started_unix")

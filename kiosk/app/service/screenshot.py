@@ -56,8 +56,8 @@ def camera_rect(config: Any, screen: tuple[int, int]) -> tuple[int, int, int, in
 def blank(png: Path, rect: tuple[int, int, int, int]) -> None:
     from PIL import Image, ImageDraw
 
-    with Image.open(png) as im:
-        im = im.convert("RGB")
+    with Image.open(png) as src:
+        im = src.convert("RGB")
     x, y, w, h = rect
     ImageDraw.Draw(im).rectangle((x, y, x + w - 1, y + h - 1), fill=(0, 0, 0))
     tmp = png.with_suffix(".blank.png")
