@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.settings import env_str
+
 HELP = "the releases on this kiosk: list, stage, promote, activate, confirm, rollback, prune (JSON)"
 
 EXIT_OK, EXIT_FAILED, EXIT_BUSY = 0, 1, 3
@@ -79,7 +81,7 @@ def index_root(explicit: str | None) -> Path:
 
     if explicit:
         return Path(explicit).expanduser()
-    if os.environ.get("KIOSK_INDEX_ROOT", "").strip():
+    if env_str("KIOSK_INDEX_ROOT") is not None:
         return paths.index_root()
     from kiosk.app.service.components import default_config_path
     from kiosk.app.service.config import ConfigError, load_config
@@ -104,7 +106,7 @@ def models_dir(explicit: str | None, root: Path) -> Path:
     if explicit:
         return Path(explicit).expanduser()
     beside = root.parent / "models"
-    if not os.environ.get("KIOSK_MODELS_DIR", "").strip() and beside.is_dir():
+    if env_str("KIOSK_MODELS_DIR") is None and beside.is_dir():
         return beside
     return paths.models_dir()
 

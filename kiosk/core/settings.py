@@ -48,6 +48,8 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("KIOSK_TFLITE_BACKEND", "force the TFLite interpreter: litert or tflite (`kiosk bench pose "
            "--backend` wins)", "litert if installed, else tflite"),
     EnvVar("KIOSK_EDGETPU_LIB", "the Edge TPU delegate library to load", "libedgetpu.so.1"),
+    EnvVar("WAYLAND_DISPLAY", "set by a Wayland compositor: `schedule.power: auto` may then switch the "
+           "screen off with wlr-randr", "unset"),
     EnvVar("KIOSK_NO_NUMBA", "1: use the pure-numpy paths even when numba is installed", "0"),
     EnvVar("KIOSK_DEMO_RECORDING", "scripts/demo.sh: the recording replayed as the camera",
            "pose_squats.mp4 from the cache or the asset mirror", Scope.SCRIPTS),

@@ -177,9 +177,9 @@ def next_opening(hours: OpeningHours, after: datetime, horizon_days: int = 366) 
 
 
 def gate_from_config(config: Any, clock: Callable[[], datetime] = datetime.now) -> ScheduleGate | None:
-    import os
+    from kiosk.core.settings import env_str
 
     if not config.schedule.enabled:
         return None
-    power = open_power(config.schedule.power, wayland=bool(os.environ.get("WAYLAND_DISPLAY")))
+    power = open_power(config.schedule.power, wayland=env_str("WAYLAND_DISPLAY") is not None)
     return ScheduleGate(OpeningHours.from_config(config.schedule), power, clock)
