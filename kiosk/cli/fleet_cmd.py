@@ -17,20 +17,22 @@ HELP = "fleet status of kiosks over ssh: index, model, state, fps, temperature, 
 def _ssh_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("hosts", nargs="*", metavar="HOST", help="[user@]host[:port] or a ~/.ssh/config alias")
     p.add_argument("--hosts", dest="hosts_file", metavar="FILE", type=Path, help="one HOST per line")
-    p.add_argument("--remote-kiosk", metavar="CMD", default="kiosk")
-    p.add_argument("--parallel", type=int, default=8)
-    p.add_argument("-p", "--port", type=int)
-    p.add_argument("-i", "--identity", metavar="FILE")
-    p.add_argument("-l", "--user")
-    p.add_argument("-o", "--ssh-option", metavar="OPT", action="append", default=[])
-    p.add_argument("--connect-timeout", type=int, default=10)
+    p.add_argument("--remote-kiosk", metavar="CMD", default="kiosk",
+                   help="the kiosk command on the hosts (default: kiosk)")
+    p.add_argument("--parallel", type=int, default=8, help="hosts asked at the same time (default 8)")
+    p.add_argument("-p", "--port", type=int, help="ssh port (a host's own :port wins)")
+    p.add_argument("-i", "--identity", metavar="FILE", help="ssh identity file")
+    p.add_argument("-l", "--user", help="ssh user (a host's own user@ wins)")
+    p.add_argument("-o", "--ssh-option", metavar="OPT", action="append", default=[],
+                   help="extra ssh -o option (repeatable)")
+    p.add_argument("--connect-timeout", type=int, default=10, help="ssh ConnectTimeout (default 10)")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     p = sub.add_parser("status", help="one line per kiosk (or --json)", description=HELP)
     _ssh_args(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON record per kiosk")
     p.add_argument("--local", action="store_true", help="this kiosk's record (run on the kiosk)")
     p.add_argument("--index-root", metavar="DIR", help="index root (on the kiosk)")
     p.add_argument("--status-file", metavar="PATH", help="status file (on the kiosk)")

@@ -15,7 +15,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="where to write the PNG ('-': standard output; default screenshot.png)")
     parser.add_argument("--include-camera", action="store_true",
                         help="keep the live camera image (frames of visitors leave the device)")
-    parser.add_argument("--timeout", type=float, default=15.0, metavar="S")
+    parser.add_argument("--timeout", type=float, default=15.0, metavar="S",
+                        help="seconds to wait for the kiosk's answer (default 15)")
     parser.add_argument("--status-file", metavar="PATH", help="the kiosk's status file (its runtime dir)")
     parser.add_argument("--config", metavar="FILE", help="configuration to take status.path from")
     parser.set_defaults(func=run)
