@@ -3,7 +3,8 @@
 Start-up: load and validate the config, apply the command-line overrides, load the pose model
 (`auto` without an Edge TPU runs on the CPU), open the index (missing or bad: state `degraded`,
 the "no index" screen, and keep running so a deploy can fix it), the camera and the display;
-then READY, and `MirrorLoop.step()` in the main thread until told to stop.
+then `MirrorLoop.start()` (camera, pose worker), READY, and `MirrorLoop.step()` (one displayed
+frame) in the main thread until told to stop.
 
 Signals (handlers only set flags; the work happens between frames):
     SIGHUP           RELOADING; re-read the config file and re-open the index (re-resolving the
@@ -11,19 +12,18 @@ Signals (handlers only set flags; the work happens between frames):
                      status `last_error`, and the kiosk keeps running the old; then READY.
     SIGTERM, SIGINT  STOPPING, clean close, exit 0.
 
-WATCHDOG pings are sent by the loop itself after a step, so a stalled loop stops pinging and
-systemd restarts the kiosk. Exit codes: 0 clean stop (signal, --max-frames, end of a non-looping
-replay), 1 runtime failure (camera gave up, model failed to load, unexpected error), 2 bad config.
-
-Test hook: KIOSK_TEST_STALL_AFTER_FRAMES=N makes the loop stop stepping (and so stop pinging the
-watchdog) after N frames, as a hung camera or model would; it still obeys SIGTERM. Never set it
-in production.
+WATCHDOG pings are sent after a displayed frame, and only while every stage of the loop (camera,
+pose worker, render) has made progress within the watchdog interval (`loop.stale_stages`): a
+hung model, a camera stuck in capture or a stuck render loop each stop the pings even while the
+rest keeps running, and systemd restarts the kiosk. The stale stages are named in the log and
+the status file (`stalled`). Exit codes: 0 clean stop (signal, --max-frames, end of a
+non-looping replay), 1 runtime failure (camera gave up, model failed to load, unexpected error),
+2 bad config.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -40,7 +40,6 @@ from kiosk.app.service.status import KioskStatus, write_status
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
-STALL_ENV = "KIOSK_TEST_STALL_AFTER_FRAMES"
 
 
 def _default_open_camera(source: str, config: Any) -> Any:
@@ -90,6 +89,14 @@ class RunOptions:
     verify_on_reload: bool = True
 
 
+def _shown(report: Any) -> str | None:
+    """What the report says is on screen: `entry33`, `entry33 (fading in)`, or the state."""
+    entry = getattr(report, "shown_entry", None)
+    if entry is None:
+        return str(getattr(report, "state", "")) or None
+    return f"entry{entry}" + (" (fading in)" if getattr(report, "fading", False) else "")
+
+
 def _restart_only_changes(old: KioskConfig, new: KioskConfig) -> list[str]:
     """Sections a reload cannot change in a running kiosk (they need a restart)."""
     changed = []
@@ -106,7 +113,7 @@ def _restart_only_changes(old: KioskConfig, new: KioskConfig) -> list[str]:
 
 class KioskService:
     def __init__(self, options: RunOptions, *, factories: Factories | None = None,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.options = options
         self.factories = factories or Factories()
         self.notifier = notifier or Notifier()
@@ -122,6 +129,8 @@ class KioskService:
         self._last_ping = 0.0
         self._last_status = 0.0
         self._watchdog = watchdog_interval()
+        self._clock = clock
+        self._stalled: list[str] = []
 
     # ---- signals ----------------------------------------------------------------------
     def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
@@ -150,6 +159,7 @@ class KioskService:
             setattr(self.status, key, value)
         if self.loop is not None:
             self.status.fps = float(getattr(self.loop, "fps", 0.0) or 0.0)
+            self.status.pose_rate = float(getattr(self.loop, "pose_rate", 0.0) or 0.0)
         path = self._status_path()
         try:
             write_status(path, self.status)
@@ -161,7 +171,8 @@ class KioskService:
     def _status_text(self) -> str:
         s = self.status
         index = s.index_id or "no index"
-        return f"{s.state}: index {index}, {s.model} on {s.delegate}, {s.fps:.1f} fps"
+        return (f"{s.state}: index {index}, {s.model} on {s.delegate}, {s.fps:.1f} fps, "
+                f"{s.pose_rate:.1f} poses/s")
 
     def _error(self, message: str) -> None:
         log.error("%s", message)
@@ -226,6 +237,7 @@ class KioskService:
             self._display = self.factories.open_display(config.display, self.options.headless)
             self.loop = self.factories.make_loop(config, self._camera, model, self.index, self._display,
                                                  self.options.screenshots)
+            self.loop.start()
         except Exception as exc:
             self._error(f"cannot start the kiosk: {exc}")
             self._write_status(state="stopping")
@@ -234,7 +246,6 @@ class KioskService:
         self.notifier.ready(self._status_text())
         log.info("kiosk running: %s", self._status_text())
         self._ping(force=True)
-        stall_after = self._stall_after()
         frames = 0
         while True:
             if self._stop_signal is not None:
@@ -242,9 +253,6 @@ class KioskService:
                 return self._stop(EXIT_OK)
             if self._reload_requested:
                 self._reload()
-                continue
-            if stall_after is not None and frames >= stall_after:
-                self._stall()
                 continue
             try:
                 report = self.loop.step()
@@ -274,6 +282,7 @@ class KioskService:
             state = "degraded"
         else:
             state = "idle" if getattr(report, "state", "running") == "idle" else "running"
+        self.status.shown = _shown(report)
         due = time.monotonic() - self._last_status >= self.config.status.interval_s
         if state != self.status.state or due:
             self._write_status(state=state)
@@ -282,24 +291,31 @@ class KioskService:
     def _ping(self, *, force: bool = False) -> None:
         if self._watchdog is None:
             return
-        now = time.monotonic()
-        if force or now - self._last_ping >= self._watchdog / 2:
-            self.notifier.watchdog()
-            self._last_ping = now
+        now = self._clock()
+        if not force and now - self._last_ping < self._watchdog / 2:
+            return
+        if not force and self._stale():
+            return
+        self.notifier.watchdog()
+        self._last_ping = now
 
-    def _stall_after(self) -> int | None:
-        value = os.environ.get(STALL_ENV, "").strip()
-        if not value:
-            return None
-        log.warning("%s=%s: test hook, the loop will stall after %s frames", STALL_ENV, value, value)
-        return int(value)
-
-    def _stall(self) -> None:
-        """The test hook: sit here without stepping (or pinging) until a stop signal."""
-        log.warning("%s: stalling after %d frames (test hook)", STALL_ENV, self.status.frames)
-        self._write_status()
-        while self._stop_signal is None:
-            time.sleep(0.05)
+    def _stale(self) -> bool:
+        """True (and said once per episode) while a stage of the loop has made no progress for a
+        watchdog interval: then no ping, so systemd restarts the kiosk."""
+        assert self._watchdog is not None
+        stale = self.loop.stale_stages(self._watchdog) if self.loop is not None else {}
+        names = sorted(str(s) for s in stale)
+        if names != self._stalled:
+            self._stalled = names
+            if names:
+                ages = ", ".join(f"{s} for {age:.1f} s" for s, age in sorted(stale.items()))
+                self._error(f"no progress from {ages}: not pinging the watchdog, so systemd restarts "
+                            "the kiosk (journalctl -u move-mirror shows what hung)")
+            else:
+                log.info("all stages make progress again: pinging the watchdog")
+            self.status.stalled = names
+            self._write_status()
+        return bool(names)
 
     def _stop(self, code: int) -> int:
         self.notifier.stopping()

@@ -7,7 +7,11 @@ never sees half a file. Fields:
     index_id     id of the loaded gallery index (null when none is loaded)
     index_path   the index directory as opened (the `current` symlink resolved)
     model        pose model name; delegate: cpu | edgetpu (the one actually in use)
-    fps          frames per second of the loop
+    fps          frames per second presented on the screen
+    pose_rate    pose estimates per second (the model's rate, apart from the display's)
+    shown        what is on screen: entryN, "entryN (fading in)", or the state (no_match, ...)
+    stalled      stages of the loop (camera, pose, render) that made no progress for a watchdog
+                 interval: the watchdog is not pinged while this is not empty
     last_error   the last problem worth knowing (a refused reload, a missing index), or null
     pid          the kiosk's process id
     updated / updated_unix, started / started_unix   ISO-8601 UTC and unix seconds
@@ -48,6 +52,9 @@ class KioskStatus:
     model: str | None = None
     delegate: str | None = None
     fps: float = 0.0
+    pose_rate: float = 0.0
+    shown: str | None = None
+    stalled: list[str] = field(default_factory=list)
     frames: int = 0
     last_error: str | None = None
     config_path: str | None = None
@@ -59,6 +66,7 @@ class KioskStatus:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["fps"] = round(float(self.fps), 2)
+        data["pose_rate"] = round(float(self.pose_rate), 2)
         data["started"] = _iso(self.started_unix)
         data["updated"] = _iso(self.updated_unix)
         return data
