@@ -6,7 +6,9 @@ systemd watchdog only while every stage's last beat is recent.
     render   the render loop presented a frame
 
 A hung model, a camera stuck inside capture or a stuck render loop each go quiet on their own,
-while the others keep running; `stale(limit)` names them.
+while the others keep running; `stale(limit)` names them. A stage that waits on another
+(the pose worker for a new frame, an on-demand camera for the worker) says so with
+`waiting(stage)`: it does not count as stale until its next beat, the one it waits on does.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Heartbeats:
         self.clock = clock
         self._lock = threading.Lock()
         self._last: dict[Stage, float] = {}
+        self._waiting: set[Stage] = set()
 
     def start(self, *stages: Stage) -> None:
         """Watch these stages from now on (each counts as just beaten)."""
@@ -43,6 +46,14 @@ class Heartbeats:
         now = self.clock()
         with self._lock:
             self._last[stage] = now
+            self._waiting.discard(stage)
+
+    def waiting(self, stage: Stage) -> None:
+        """The stage waits for another one: not stale meanwhile (its next beat ends the wait)."""
+        now = self.clock()
+        with self._lock:
+            self._last[stage] = now
+            self._waiting.add(stage)
 
     def forget(self, stage: Stage) -> None:
         """No longer watch a stage (it has ended on purpose, e.g. a replay that does not loop)."""
@@ -55,5 +66,7 @@ class Heartbeats:
             return {stage: now - t for stage, t in self._last.items()}
 
     def stale(self, limit: float) -> dict[Stage, float]:
-        """Stages whose last beat is more than `limit` seconds old, with their age."""
-        return {stage: age for stage, age in self.ages().items() if age > limit}
+        """Stages whose last beat is more than `limit` seconds old (and not waiting), with their age."""
+        with self._lock:
+            waiting = set(self._waiting)
+        return {stage: age for stage, age in self.ages().items() if age > limit and stage not in waiting}

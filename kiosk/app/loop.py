@@ -132,7 +132,8 @@ class MirrorLoop:
                                      transform=_rotator(config.camera.rotation),
                                      model_input=ModelInput(getattr(model, "input_size", None),
                                                             getattr(model, "preprocess", "default")),
-                                     on_alive=lambda: self.heartbeats.beat(Stage.CAMERA))
+                                     on_alive=lambda: self.heartbeats.beat(Stage.CAMERA),
+                                     on_idle=lambda: self.heartbeats.waiting(Stage.CAMERA))
         self._worker = PoseWorker(self._grabber, model, self._perceiver, mirror=config.camera.mirror,
                                   heartbeats=self.heartbeats)
         self.frame = 0

@@ -95,10 +95,11 @@ class PoseWorker:
         """Estimate and perceive the newest frame not taken yet (None: no new frame in time).
         Raises CameraFailed / EndOfStream from the grabber."""
         t0 = time.perf_counter()
+        self.heartbeats.waiting(Stage.POSE)  # for the camera: its own heartbeat covers the wait
         grabbed = self.grabber.get(timeout)
-        self.heartbeats.beat(Stage.POSE)
         if grabbed is None:
             return None
+        self.heartbeats.beat(Stage.POSE)
         t1 = time.perf_counter()
         timings = {"capture_wait": (t1 - t0) * 1000.0, "prepare": grabbed.prepare_ms}
         poses = self._stage("pose", self._estimate, grabbed, timings) or []

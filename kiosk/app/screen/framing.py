@@ -64,7 +64,10 @@ def _place(lo: float, size: float, want_lo: float, want_hi: float, extent: float
 
 
 def body_window(frame_w: int, frame_h: int, aspect: float, box: Box) -> Window:
-    """The smallest window of aspect, at least the cover window, holding box plus MARGIN."""
+    """The smallest window of aspect, at least the cover window, holding box plus MARGIN (the box
+    clipped to the image: what the camera does not see cannot be shown)."""
+    box = (min(max(box[0], 0.0), frame_w), min(max(box[1], 0.0), frame_h),
+           min(max(box[2], 0.0), frame_w), min(max(box[3], 0.0), frame_h))
     m = MARGIN * max(box[3] - box[1], 1.0)
     x0, y0, x1, y1 = box[0] - m, box[1] - m, box[2] + m, box[3] + m
     base = cover_window(frame_w, frame_h, aspect)

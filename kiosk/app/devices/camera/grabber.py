@@ -7,8 +7,8 @@ the next one (counted in `dropped`). Sources that return frames at once (a repla
 possible", `paced = False`) are read on demand instead: the next frame is captured only once
 the pose worker has taken the last one, so every recorded frame is estimated once.
 
-`on_alive` (the camera's heartbeat) is called whenever the camera answers a capture, or the
-capture thread waits for demand: a camera stuck inside capture() goes quiet.
+`on_alive` (the camera's heartbeat) is called whenever the camera answers a capture, `on_idle`
+when the capture thread waits for demand: a camera stuck inside capture() goes quiet.
 
 Failures (CameraError, CameraTimeout, any exception from the source) are counted; after
 camera.max_failures in a row the grabber stops and `get()` raises CameraFailed, on which the
@@ -47,9 +47,11 @@ class FrameGrabber:
     def __init__(self, camera: CameraSource, *, timeout: float, max_failures: int,
                  transform: Callable[[np.ndarray], np.ndarray] | None = None,
                  model_input: Callable[[np.ndarray], tuple[np.ndarray, int]] | None = None,
-                 on_alive: Callable[[], None] | None = None) -> None:
+                 on_alive: Callable[[], None] | None = None,
+                 on_idle: Callable[[], None] | None = None) -> None:
         self.camera = camera
         self.on_alive = on_alive
+        self.on_idle = on_idle
         #: applied to each frame in the capture thread (camera.rotation), off the loop's time
         self.transform = transform
         #: makes the pose model's small copy of each frame, in the capture thread too
@@ -129,11 +131,14 @@ class FrameGrabber:
         def demanded() -> bool:
             return self._stop or self._newest is None or self._taken >= self._newest.seq
 
-        while True:
-            with self._cond:
-                if self._cond.wait_for(demanded, 0.25):
-                    return not self._stop
-            self._alive()  # waiting for the consumer is not a hung camera
+        with self._cond:
+            if demanded():
+                return not self._stop
+        if self.on_idle is not None:
+            self.on_idle()  # waiting for the consumer is not a hung camera
+        with self._cond:
+            self._cond.wait_for(demanded)
+            return not self._stop
 
     def _alive(self) -> None:
         if self.on_alive is not None:
