@@ -94,6 +94,7 @@ class FakeIndex:
 
         self.path = root
         self.index_id = index_id
+        self.model_name: str | None = None
         self.display_size = size
         self.entries: list[FakeEntry] = []
         root.mkdir(parents=True, exist_ok=True)

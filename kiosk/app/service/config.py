@@ -50,8 +50,8 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = doc_field("movenet-lightning",
-                          "pose model: a name from models/manifest.yaml or a .tflite path")
+    name: str = doc_field("", "pose model: empty = the model the index was built with (its manifest "
+                          "names it); or a name from models/manifest.yaml, or a .tflite path")
     delegate: str = doc_field("auto", "auto (Edge TPU if present, else CPU) | cpu | edgetpu",
                               choices=("auto", "cpu", "edgetpu"))
     num_threads: int = doc_field(2, "CPU interpreter threads", min=1, max=16)

@@ -27,13 +27,14 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from kiosk.app.service import components
 from kiosk.app.service.config import ConfigError, KioskConfig, load_config
+from kiosk.app.service.modelchoice import ModelChoice, choose_model
 from kiosk.app.service.sdnotify import Notifier, watchdog_interval
 from kiosk.app.service.status import KioskStatus, write_status
 
@@ -197,24 +198,38 @@ class KioskService:
             return EXIT_CONFIG
         config = self.config
         self.status.source = config.camera.source
-        self._write_status(state="starting", model=config.model.name)
+        self._open_first_index(config)
+        choice = choose_model(config.model.name, self._index_model(self.index))
+        self._note_model_choice(choice)
+        self._write_status(state="starting", model=choice.name)
         self.notifier.status("starting: loading the pose model")
         try:
-            loaded = self.factories.load_model(config)
+            loaded = self.factories.load_model(replace(config, model=replace(config.model, name=choice.name)))
         except Exception as exc:
-            self._error(f"cannot load the pose model {config.model.name!r}: {exc}; check model.name "
+            self._error(f"cannot load the pose model {choice.name!r}: {exc}; check model.name "
                         "and that the models are fetched (kiosk models fetch, kiosk doctor)")
             self._write_status(state="stopping")
             return EXIT_FAILURE
-        self.status.model = str(getattr(loaded.model, "name", config.model.name))
+        self.status.model = str(getattr(loaded.model, "name", choice.name))
         self.status.delegate = loaded.delegate
-        if loaded.warning:
+        if loaded.warning and self.status.last_error is None:
             self.status.last_error = loaded.warning
-        self._open_first_index(config)
         try:
             return self._serve(config, loaded.model)
         finally:
             self._close()
+
+    @staticmethod
+    def _index_model(index: Any) -> str | None:
+        return None if index is None else index.model_name
+
+    def _note_model_choice(self, choice: ModelChoice) -> None:
+        self.status.index_model = choice.index_model
+        self.status.model_mismatch = choice.mismatch
+        if choice.mismatch:
+            log.warning("%s", choice.mismatch)
+        elif choice.index_model:
+            log.info("pose model %s (the index was built with %s)", choice.name, choice.index_model)
 
     def _open_first_index(self, config: KioskConfig) -> None:
         try:
@@ -382,6 +397,13 @@ class KioskService:
         index_id, index_path = components.describe_index(new_index)
         self.status.index_id, self.status.index_path = index_id, index_path
         self.status.source = new_config.camera.source
+        running = self.status.model or ""
+        wanted = choose_model(new_config.model.name, self._index_model(new_index))
+        choice = choose_model(running, wanted.index_model)
+        if wanted.name != running and choice.mismatch is None and wanted.index_model:
+            choice = replace(choice, mismatch=f"the index was built with {wanted.index_model}, the kiosk "
+                             f"runs {running}: restart it to run {wanted.name} (systemctl restart move-mirror)")
+        self._note_model_choice(choice)
         if new_index is not None:
             self.status.last_error = None
             self.status.state = "running"

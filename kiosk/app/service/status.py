@@ -7,6 +7,8 @@ never sees half a file. Fields:
     index_id     id of the loaded gallery index (null when none is loaded)
     index_path   the index directory as opened (the `current` symlink resolved)
     model        pose model name; delegate: cpu | edgetpu (the one actually in use)
+    index_model  the pose model the index was built with (its manifest names it)
+    model_mismatch  why model and index_model do not fit, and the fix (null when they do)
     fps          frames per second presented on the screen
     pose_rate    pose estimates per second (the model's rate, apart from the display's)
     shown        what is on screen: entryN, "entryN (fading in)", or the state (no_match, ...)
@@ -51,6 +53,8 @@ class KioskStatus:
     index_path: str | None = None
     model: str | None = None
     delegate: str | None = None
+    index_model: str | None = None
+    model_mismatch: str | None = None
     fps: float = 0.0
     pose_rate: float = 0.0
     shown: str | None = None

@@ -32,6 +32,7 @@ class FakeIndex:
     path: Path
     index_id: str
     closed: bool = False
+    model_name: str | None = None
 
     def close(self) -> None:
         self.closed = True
@@ -94,7 +95,8 @@ def open_fake_index(config: KioskConfig, *, verify: bool = False) -> FakeIndex:
     index_id = marker.read_text().strip()
     if index_id == "broken":
         raise ValueError(f"index {path}: manifest.json is corrupt")
-    return FakeIndex(path, index_id)
+    model = path / "MODEL"
+    return FakeIndex(path, index_id, model_name=model.read_text().strip() if model.is_file() else None)
 
 
 def make_release(root: Path, index_id: str) -> Path:
@@ -126,6 +128,7 @@ class Harness:
         monkeypatch.setenv("WATCHDOG_USEC", "2000000")
         monkeypatch.delenv("WATCHDOG_PID", raising=False)
         self.model_delegate = "cpu"
+        self.loaded_models: list[str] = []
 
     def write_config(self, text: str) -> None:
         self.config_file.write_text(f"index:\n  path: {self.root / 'current'}\n{text}")
@@ -137,6 +140,7 @@ class Harness:
         return loop
 
     def load_model(self, config: KioskConfig) -> LoadedModel:
+        self.loaded_models.append(config.model.name)
         model = type("M", (), {"name": config.model.name, "delegate": self.model_delegate})()
         warning = None if self.model_delegate == "edgetpu" or config.model.delegate != "edgetpu" else "cpu!"
         return LoadedModel(model, self.model_delegate, warning)
@@ -318,3 +322,44 @@ def test_an_unexpected_loop_error_exits_1(harness: Harness) -> None:
     assert status["state"] == "stopping"
     assert "ZeroDivisionError" in status["last_error"]
     harness.notify.wait_for("STOPPING", timeout=5)
+
+
+def test_the_kiosk_runs_the_model_the_index_was_built_with(harness: Harness) -> None:
+    release = make_release(harness.root, "idx-a")
+    (release / "MODEL").write_text("posenet-481x641")
+    point_current(harness.root, release)
+    assert harness.service(max_frames=3).run() == EXIT_OK
+    assert harness.loaded_models == ["posenet-481x641"]  # model.name is empty by default
+    status = harness.status()
+    assert status["model"] == "posenet-481x641" and status["index_model"] == "posenet-481x641"
+    assert status["model_mismatch"] is None
+
+
+def test_a_model_that_does_not_fit_the_index_is_reported(harness: Harness) -> None:
+    release = make_release(harness.root, "idx-a")
+    (release / "MODEL").write_text("posenet-481x641")
+    point_current(harness.root, release)
+    harness.write_config("model:\n  name: movenet-lightning\n")
+    assert harness.service(max_frames=3).run() == EXIT_OK
+    assert harness.loaded_models == ["movenet-lightning"]  # as told...
+    status = harness.status()
+    assert "posenet-481x641" in status["model_mismatch"]  # ...and said
+    assert "movenet-lightning" in status["model_mismatch"]
+
+
+def test_a_deployed_index_of_another_model_asks_for_a_restart(harness: Harness) -> None:
+    root = harness.root
+    point_current(root, make_release(root, "idx-a"))
+    other = make_release(root, "idx-b")
+    (other / "MODEL").write_text("posenet-481x641")
+    harness.write_config("model:\n  name: movenet-lightning\n")
+    seen: dict[str, Any] = {}
+
+    def deploy(loop: FakeLoop) -> None:
+        point_current(root, other)
+        os.kill(os.getpid(), signal.SIGHUP)
+
+    harness.script.update({2: deploy, 4: lambda loop: seen.setdefault("after", harness.status())})
+    assert harness.service(max_frames=5).run() == EXIT_OK
+    assert seen["after"]["index_id"] == "idx-b"
+    assert "posenet-481x641" in seen["after"]["model_mismatch"]
