@@ -116,7 +116,8 @@ class MirrorLoop:
         self.heartbeats = heartbeats or Heartbeats()
         self.screenshots = Path(screenshots) if screenshots else None
         self._shots = Screenshots(self.screenshots, display) if self.screenshots else None
-        self._renderer = Renderer(config.display, display.size, keypoint_threshold=config.pose.keypoint_threshold,
+        self._renderer = Renderer(config.display, display.size,
+                                  keypoint_threshold=config.pose.keypoint_threshold,
                                   target=getattr(display, "canvas", None))
         #: photos are converted to the canvas's pixel format (a 1x1 template made here, in the main thread)
         self._photo_format = self._renderer.pixel_format()
@@ -220,7 +221,7 @@ class MirrorLoop:
         t2 = time.perf_counter()
         report.fading = self._renderer.fading
         report.timings.update(render=(t2 - t1) * 1000.0, decide=(t1 - t0) * 1000.0)
-        if changed and perception is not None and choice.entry is not None and choice.state is MirrorState.RUNNING:
+        if changed and perception is not None and choice.state is MirrorState.RUNNING:
             report.timings["switch_latency"] = (time.monotonic() - perception.captured_at) * 1000.0
         if self._shots is not None:
             what = f"entry{choice.entry}" if choice.entry is not None else str(choice.state)
@@ -313,7 +314,8 @@ class MirrorLoop:
         th = self.config.pose.keypoint_threshold
         scene = Scene(frame=frame, mirror=self.config.camera.mirror, pose=pose,
                       body=pose.bbox(th) if pose is not None and frame is not None else None,
-                      content=content, photo=photo, caption=self._captions.for_entry(self.index, choice.entry),
+                      content=content, photo=photo,
+                      caption=self._captions.for_entry(self.index, choice.entry),
                       step_back=perception is not None and perception.step_back and pose is not None,
                       attract=choice.state is MirrorState.IDLE, now=self.clock())
         if self.config.display.debug_overlay:

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kiosk.app.devices.camera.source import CameraFailed, EndOfStream
 from kiosk.app.devices.camera.replay_source import ArrayReplay
-from kiosk.app.service.config import parse_config
+from kiosk.app.devices.camera.source import CameraFailed, EndOfStream
 from kiosk.app.devices.display.base import MemoryDisplay
 from kiosk.app.loop import FrameReport, MirrorLoop
+from kiosk.app.service.config import parse_config
 from tests.app.kiosk_fakes import STAND, FakeCamera, FakeIndex, ScriptedModel, arms_up, pose_at, squat
 
 POSES = [STAND, squat(1.0), arms_up()]
@@ -49,6 +49,14 @@ class _FrameClock:
     def __call__(self) -> float:
         self.t += 1 / 30
         return self.t
+
+
+def _step_until(loop: MirrorLoop, done, bound: int = 500) -> FrameReport:
+    for _ in range(bound):
+        r = loop.step()
+        if done(r):
+            return r
+    raise AssertionError(f"not reached in {bound} frames (last: {r})")
 
 
 def _run(loop: MirrorLoop) -> list[FrameReport]:
@@ -163,15 +171,13 @@ def test_apply_swaps_index_and_config_between_frames(index: FakeIndex, tmp_path:
     display = MemoryDisplay((960, 540))
     cam = ArrayReplay([np.zeros((1280, 720, 3), np.uint8)], fps=10, realtime=False, loop=True)
     loop = _serial(_config(), cam, model, index, display)
-    for _ in range(5):
-        r = loop.step()
-    assert r.shown_entry == 1
+    r = _step_until(loop, lambda r: r.shown_entry == 1)  # once its photo is loaded (another thread)
     other = FakeIndex(tmp_path / "other", [pose_at(arms_up()), pose_at(squat(1.0))], size=(480, 540),
                       index_id="fake-2")
     loop.apply(index=other)
-    for _ in range(5):
-        r = loop.step()
-    assert r.shown_entry == 1 and loop.index is other and other.queries >= 5
+    assert loop.step().shown_entry is None  # nothing of the old index stays on screen
+    r = _step_until(loop, lambda r: r.shown_entry == 1)
+    assert loop.index is other and other.queries >= 2
     loop.apply(config=_config(display={"layout": "full_mirror"}))
     for _ in range(30):  # the photo is reloaded for the new slot, then crossfaded in
         r = loop.step()

@@ -32,7 +32,8 @@ def _bench(index: Path, models_dir: Path, *extra: str) -> list[str]:
 
 def test_bench_loop_reports_a_running_loop(small_index: Path, models_dir: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(_bench(small_index, models_dir, "--compare", "--model-latency", "100", "--max-fps", "30")) == 0
+    args = _bench(small_index, models_dir, "--compare", "--model-latency", "100", "--max-fps", "30")
+    assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["frames"] == 40 and result["entries"] == 3000 and result["max_fps"] == 30
     assert set(result["modes"]) == {"threaded", "serial"}

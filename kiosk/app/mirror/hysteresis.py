@@ -21,7 +21,7 @@ from kiosk.app.mirror.target import NO_MATCH, NOBODY, Target
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NO_MATCH", "NOBODY", "Decision", "Hysteresis", "Target"]
+__all__ = ["NOBODY", "NO_MATCH", "Decision", "Hysteresis", "Target"]
 
 
 @dataclass(frozen=True)

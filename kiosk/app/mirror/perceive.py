@@ -100,7 +100,8 @@ class Perceiver:
                           self.tracker.track is not None, candidate, distance, decision.target,
                           decision.shown_distance, step_back, dict(timings or {}))
 
-    def _match(self, poses: Sequence[Pose], w: int, h: int, t: float) -> tuple[Pose | None, Target, float | None]:
+    def _match(self, poses: Sequence[Pose], w: int, h: int,
+               t: float) -> tuple[Pose | None, Target, float | None]:
         track = self.tracker.update(poses, w, h)
         if track is None:
             if self.tracker.track is None:

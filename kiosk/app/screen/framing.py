@@ -81,13 +81,12 @@ def window_map(win: Window, frame_w: int, frame_h: int, slot: Rect) -> CoverMap:
     s = slot.w / win.w
     cx0, cy0 = max(win.x, 0.0), max(win.y, 0.0)
     cx1, cy1 = min(win.x + win.w, float(frame_w)), min(win.y + win.h, float(frame_h))
-    x, y = min(int(round(cx0)), frame_w - 1), min(int(round(cy0)), frame_h - 1)
-    crop = Rect(x, y, max(1, min(int(round(cx1 - cx0)), frame_w - x)),
-                max(1, min(int(round(cy1 - cy0)), frame_h - y)))
-    dx0 = slot.x + int(round((crop.x - win.x) * s))
-    dy0 = slot.y + int(round((crop.y - win.y) * s))
-    dw = min(max(1, int(round(crop.w * s))), slot.x + slot.w - dx0)
-    dh = min(max(1, int(round(crop.h * s))), slot.y + slot.h - dy0)
+    x, y = min(round(cx0), frame_w - 1), min(round(cy0), frame_h - 1)
+    crop = Rect(x, y, max(1, min(round(cx1 - cx0), frame_w - x)), max(1, min(round(cy1 - cy0), frame_h - y)))
+    dx0 = slot.x + round((crop.x - win.x) * s)
+    dy0 = slot.y + round((crop.y - win.y) * s)
+    dw = min(max(1, round(crop.w * s)), slot.x + slot.w - dx0)
+    dh = min(max(1, round(crop.h * s)), slot.y + slot.h - dy0)
     return CoverMap(crop, s, Rect(dx0, dy0, dw, dh))
 
 

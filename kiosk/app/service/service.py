@@ -37,6 +37,7 @@ from kiosk.app.service.config import ConfigError, KioskConfig, load_config
 from kiosk.app.service.modelchoice import ModelChoice, choose_model
 from kiosk.app.service.sdnotify import Notifier, watchdog_interval
 from kiosk.app.service.status import KioskStatus, write_status
+from kiosk.app.service.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +128,8 @@ class KioskService:
         self._display: Any = None
         self._stop_signal: int | None = None
         self._reload_requested = False
-        self._last_ping = 0.0
         self._last_status = 0.0
-        self._watchdog = watchdog_interval()
-        self._clock = clock
-        self._stalled: list[str] = []
+        self._watchdog = Watchdog(self.notifier, watchdog_interval(), clock)
 
     # ---- signals ----------------------------------------------------------------------
     def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
@@ -304,33 +302,13 @@ class KioskService:
             self.notifier.status(self._status_text())
 
     def _ping(self, *, force: bool = False) -> None:
-        if self._watchdog is None:
-            return
-        now = self._clock()
-        if not force and now - self._last_ping < self._watchdog / 2:
-            return
-        if not force and self._stale():
-            return
-        self.notifier.watchdog()
-        self._last_ping = now
-
-    def _stale(self) -> bool:
-        """True (and said once per episode) while a stage of the loop has made no progress for a
-        watchdog interval: then no ping, so systemd restarts the kiosk."""
-        assert self._watchdog is not None
-        stale = self.loop.stale_stages(self._watchdog) if self.loop is not None else {}
-        names = sorted(str(s) for s in stale)
-        if names != self._stalled:
-            self._stalled = names
-            if names:
-                ages = ", ".join(f"{s} for {age:.1f} s" for s, age in sorted(stale.items()))
-                self._error(f"no progress from {ages}: not pinging the watchdog, so systemd restarts "
-                            "the kiosk (journalctl -u move-mirror shows what hung)")
-            else:
-                log.info("all stages make progress again: pinging the watchdog")
-            self.status.stalled = names
+        stalled = list(self._watchdog.stalled)
+        message = self._watchdog.ping(self.loop.stale_stages if self.loop is not None else None, force=force)
+        if message:
+            self.status.last_error = message
+        if self._watchdog.stalled != stalled:
+            self.status.stalled = list(self._watchdog.stalled)
             self._write_status()
-        return bool(names)
 
     def _stop(self, code: int) -> int:
         self.notifier.stopping()
@@ -402,7 +380,8 @@ class KioskService:
         choice = choose_model(running, wanted.index_model)
         if wanted.name != running and choice.mismatch is None and wanted.index_model:
             choice = replace(choice, mismatch=f"the index was built with {wanted.index_model}, the kiosk "
-                             f"runs {running}: restart it to run {wanted.name} (systemctl restart move-mirror)")
+                             f"runs {running}: restart it to run {wanted.name} "
+                             "(systemctl restart move-mirror)")
         self._note_model_choice(choice)
         if new_index is not None:
             self.status.last_error = None
