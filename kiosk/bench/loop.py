@@ -78,6 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="the old single-thread loop: the display waits for the model")
     mode.add_argument("--compare", action="store_true",
                       help="run the threaded loop and the serial one, one after the other")
+    parser.add_argument("--serial-frames", type=int, default=None, metavar="N",
+                        help="timed frames of the serial loop (default: --frames; it runs at the model's rate)")
     parser.add_argument("--entries", type=int, default=80_000, help="index size (default 80000)")
     parser.add_argument("--size", default="1920x1080", help="camera frames and screen, WxH")
     parser.add_argument("--recording", type=Path, default=None,
@@ -247,7 +249,9 @@ def run(args: argparse.Namespace) -> int:
             loop.grabber.model_input = None
         loop.start()
         try:
-            results[mode] = measure(loop, args.frames, args.warmup)
+            serial = mode == "serial" and args.serial_frames
+            results[mode] = measure(loop, args.serial_frames if serial else args.frames,
+                                    min(args.warmup, args.serial_frames) if serial else args.warmup)
         finally:
             loop.close()
             display.close()
