@@ -79,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--compare", action="store_true",
                       help="run the threaded loop and the serial one, one after the other")
     parser.add_argument("--serial-frames", type=int, default=None, metavar="N",
-                        help="timed frames of the serial loop (default: --frames; it runs at the model's rate)")
+                        help="timed frames of the serial loop (default: --frames; it goes at the model rate)")
     parser.add_argument("--entries", type=int, default=80_000, help="index size (default 80000)")
     parser.add_argument("--size", default="1920x1080", help="camera frames and screen, WxH")
     parser.add_argument("--recording", type=Path, default=None,
