@@ -136,7 +136,7 @@ class MirrorLoop:
                                      on_alive=lambda: self.heartbeats.beat(Stage.CAMERA),
                                      on_idle=lambda: self.heartbeats.waiting(Stage.CAMERA))
         self._worker = PoseWorker(self._grabber, model, self._perceiver, mirror=config.camera.mirror,
-                                  heartbeats=self.heartbeats)
+                                  heartbeats=self.heartbeats, on_perception=self._prefetch)
         self.frame = 0
         self._started = False
         self._last_report: FrameReport | None = None
@@ -203,8 +203,6 @@ class MirrorLoop:
         grabbed = self._grabber.peek()
         self.frame += 1
         now = grabbed.timestamp if grabbed is not None else (perception.t if perception else 0.0)
-        if perception is not None and perception.seq != self._presented_seq and perception.candidate.is_photo:
-            self._shelf.request(perception.candidate.entry)  # type: ignore[arg-type]
         target = perception.target if perception is not None else NOBODY
         seen = perception.t if perception is not None and perception.visitor else None
         choice = self._director.decide(target, seen, now, self._shelf)
@@ -285,6 +283,11 @@ class MirrorLoop:
             if not isinstance(error, EndOfStream) or latest is None or latest.seq == self._presented_seq:
                 raise error  # CameraFailed at once; the end of a replay once its last pose is shown
         return latest
+
+    def _prefetch(self, perception: Perception) -> None:
+        """In the pose worker: start loading the best match's photo before the render asks for it."""
+        if perception.candidate.entry is not None:
+            self._shelf.request(perception.candidate.entry)
 
     def _carried(self, perception: Perception | None, t: float | None, grabbed: Any) -> Pose | None:
         if perception is None or perception.main is None:
