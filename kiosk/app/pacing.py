@@ -10,21 +10,25 @@ log = logging.getLogger(__name__)
 
 
 class Pacer:
-    """Sleeps so that successive `wait()` calls are at least 1 / max_fps apart (no catching up:
-    a late frame starts the next interval from now)."""
+    """`wait()` returns on a fixed schedule of 1 / max_fps steps: a sleep that wakes a little late
+    is made up on the next frame (so the rate holds on a busy machine), but a frame more than a
+    whole step late starts the schedule again from now (no burst to catch up)."""
 
     def __init__(self, max_fps: float, *, clock: Callable[[], float] = time.perf_counter,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.max_fps = float(max_fps)
         self.clock = clock
         self.sleep = sleep
-        self._last = 0.0
+        self._due: float | None = None
 
     def wait(self) -> None:
         now = self.clock()
-        if self.max_fps > 0 and self._last:
-            wait = 1.0 / self.max_fps - (now - self._last)
-            if wait > 0:
-                self.sleep(wait)
-                now = self.clock()
-        self._last = now
+        if self.max_fps <= 0:
+            return
+        step = 1.0 / self.max_fps
+        if self._due is None or now - self._due > step:
+            self._due = now + step
+            return
+        if self._due > now:
+            self.sleep(self._due - now)
+        self._due += step
