@@ -77,7 +77,7 @@ def test_overrides(tmp_path: Path) -> None:
     assert Overrides().apply(config) == config
 
 
-def test_an_empty_model_name_without_an_index_loads_the_default_model(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_empty_model_name_without_index_loads_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     from kiosk.app.service.modelchoice import default_model
 
     calls = fake_engine(monkeypatch, has_tpu=False)
