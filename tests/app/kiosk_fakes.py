@@ -213,3 +213,16 @@ class BlockingModel:
             self.blocked.set()
             self.release.wait(60.0)
         return list(self.poses)
+
+
+class FrameClock:
+    """A display clock that moves on `step` seconds each time it is read (the renderer reads it
+    once per presented frame): crossfades counted in frames, whatever the machine's speed."""
+
+    def __init__(self, step: float = 1 / 60) -> None:
+        self.step = step
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        self.t += self.step
+        return self.t

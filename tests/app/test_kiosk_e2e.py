@@ -28,6 +28,7 @@ from kiosk.app.loop import FrameReport, MirrorLoop
 from kiosk.app.screen.layout import CoverMap, Rect, cover
 from kiosk.app.screen.screenshots import FADING_SUFFIX
 from kiosk.app.service.config import parse_config
+from tests.app.kiosk_fakes import FrameClock
 
 RECORDING = "data/recordings/pose_squats.mp4"
 REFERENCE = "data/recordings/pose_squats.full.json"
@@ -57,20 +58,9 @@ def demo_index(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
             os.environ["KIOSK_CACHE_DIR"] = old
 
 
-class DisplayClock:
-    """1/60 s per read: the renderer reads it once per presented frame (crossfades in frames)."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        self.t += 1 / 60
-        return self.t
-
-
 def _replay(config, model, index, display, shots=None) -> tuple[MirrorLoop, list[FrameReport], list]:
     camera = open_camera(config.camera.source, config.camera)
-    loop = MirrorLoop(config, camera, model, index, display, screenshots=shots, clock=DisplayClock())
+    loop = MirrorLoop(config, camera, model, index, display, screenshots=shots, clock=FrameClock())
     reports: list[FrameReport] = []
     views: list[CoverMap | None] = []
     loop.start()

@@ -15,7 +15,16 @@ from kiosk.app.devices.camera.source import CameraFailed, EndOfStream
 from kiosk.app.devices.display.base import MemoryDisplay
 from kiosk.app.loop import FrameReport, MirrorLoop
 from kiosk.app.service.config import parse_config
-from tests.app.kiosk_fakes import STAND, FakeCamera, FakeIndex, ScriptedModel, arms_up, pose_at, squat
+from tests.app.kiosk_fakes import (
+    STAND,
+    FakeCamera,
+    FakeIndex,
+    FrameClock,
+    ScriptedModel,
+    arms_up,
+    pose_at,
+    squat,
+)
 
 POSES = [STAND, squat(1.0), arms_up()]
 
@@ -35,20 +44,9 @@ def _replay(n: int, fps: float = 10.0) -> ArrayReplay:
 
 def _serial(*args, **kwargs) -> MirrorLoop:
     """A started loop estimating inside step() (one pose per displayed frame: exact frame counts)."""
-    loop = MirrorLoop(*args, threaded=False, clock=_FrameClock(), **kwargs)
+    loop = MirrorLoop(*args, threaded=False, clock=FrameClock(1 / 30), **kwargs)
     loop.start()
     return loop
-
-
-class _FrameClock:
-    """A display clock that moves on 1/30 s each time it is read (once per displayed frame)."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        self.t += 1 / 30
-        return self.t
 
 
 def _step_until(loop: MirrorLoop, done, bound: int = 500) -> FrameReport:
