@@ -141,6 +141,9 @@ class MirrorLoop:
         self._started = False
         self._last_report: FrameReport | None = None
         self._presented_seq = 0  # the newest perception presented
+        #: the target of the newest perception, and when the camera frame that first proposed it
+        #: was captured (time.monotonic()): a switch's latency runs from there to the screen
+        self._target_since: tuple[Target, float] = (NOBODY, 0.0)
         self._shown_content: Hashable = None  # the director's content on the last frame
         self._set_index(index)
 
@@ -219,8 +222,11 @@ class MirrorLoop:
         t2 = time.perf_counter()
         report.fading = self._renderer.fading
         report.timings.update(render=(t2 - t1) * 1000.0, decide=(t1 - t0) * 1000.0)
-        if changed and perception is not None and choice.state is MirrorState.RUNNING:
-            report.timings["switch_latency"] = (time.monotonic() - perception.captured_at) * 1000.0
+        if perception is not None and perception.target != self._target_since[0]:
+            self._target_since = (perception.target, perception.captured_at)
+        target_now, since = self._target_since
+        if changed and choice.state is MirrorState.RUNNING and choice.entry == target_now.entry:
+            report.timings["switch_latency"] = (time.monotonic() - since) * 1000.0
         if self._shots is not None:
             what = f"entry{choice.entry}" if choice.entry is not None else str(choice.state)
             self._shots.after_render(report.frame, changed, what, report.fading)

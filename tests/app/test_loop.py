@@ -85,6 +85,8 @@ def test_the_photo_follows_the_pose(index: FakeIndex, tmp_path: Path, caplog) ->
     assert shown[10] == 0 and shown[22] == 1 and shown[35] == 2
     changes = [r.shown_entry for r in reports if r.changed]
     assert changes == [None, 0, 1, 2]  # the first frame shows the prompt, then three photos
+    switches = [r.timings.get("switch_latency") for r in reports if r.changed and r.shown_entry is not None]
+    assert all(ms is not None and ms >= 0 for ms in switches)  # measured from the deciding camera frame
     assert all(r.state == "running" for r in reports if r.shown_entry is not None)
     assert all(r.distance is not None and r.distance < 0.05 for r in reports[11::12])
     names = sorted(p.name for p in shots.iterdir())
