@@ -131,12 +131,12 @@ class MirrorLoop:
         self._grabber = FrameGrabber(camera, timeout=config.camera.capture_timeout_s,
                                      max_failures=config.camera.max_failures,
                                      transform=_rotator(config.camera.rotation),
-                                     model_input=ModelInput(getattr(model, "input_size", None),
-                                                            getattr(model, "preprocess", "default")),
                                      on_alive=lambda: self.heartbeats.beat(Stage.CAMERA),
                                      on_idle=lambda: self.heartbeats.waiting(Stage.CAMERA))
         self._worker = PoseWorker(self._grabber, model, self._perceiver, mirror=config.camera.mirror,
-                                  heartbeats=self.heartbeats, on_perception=self._prefetch)
+                                  heartbeats=self.heartbeats, on_perception=self._prefetch,
+                                  model_input=ModelInput(getattr(model, "input_size", None),
+                                                         getattr(model, "preprocess", "default")))
         self.frame = 0
         self._started = False
         self._last_report: FrameReport | None = None

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from kiosk.app.devices.camera.grabber import FrameGrabber, Grabbed
 from kiosk.app.heartbeat import Heartbeats, Stage
 from kiosk.app.mirror.perceive import Perceiver, Perception
@@ -31,8 +33,12 @@ log = logging.getLogger(__name__)
 
 class PoseWorker:
     def __init__(self, grabber: FrameGrabber, model: Any, perceiver: Perceiver, *, mirror: bool,
-                 heartbeats: Heartbeats, on_perception: Callable[[Perception], None] | None = None) -> None:
+                 heartbeats: Heartbeats, on_perception: Callable[[Perception], None] | None = None,
+                 model_input: Callable[[np.ndarray], tuple[np.ndarray, int]] | None = None) -> None:
         self.grabber = grabber
+        #: the model's reduced copy of a frame (modelinput.py), made here for the frames estimated
+        #: only, not for every camera frame (None: the model gets the full frame)
+        self.model_input = model_input
         self.model = model
         self.perceiver = perceiver
         self.mirror = mirror
@@ -133,12 +139,16 @@ class PoseWorker:
             return None
 
     def _estimate(self, grabbed: Grabbed, timings: dict[str, float]) -> list[Pose]:
-        small = grabbed.model_frame
+        small, scale = grabbed.model_frame, grabbed.model_scale
+        if small is None and self.model_input is not None:
+            t0 = time.perf_counter()
+            small, scale = self.model_input(grabbed.frame)
+            timings["reduce"] = (time.perf_counter() - t0) * 1000.0
         poses = self.model.estimate(grabbed.frame if small is None else small)
         for k, v in (getattr(self.model, "last_timings", None) or {}).items():
             timings[k] = float(v)
-        if small is not None and grabbed.model_scale != 1:
-            poses = [p.scaled(grabbed.model_scale) for p in poses]
+        if small is not None and scale != 1:
+            poses = [p.scaled(scale) for p in poses]
         if self.mirror:
             w = grabbed.frame.shape[1]
             poses = [p.flipped(w) for p in poses]

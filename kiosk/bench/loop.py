@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 HELP = "loop: display fps, pose rate, frame time and switch latency at 1920x1080 (threaded vs serial)"
 
 RECORDING = "data/recordings/pose_squats.mp4"
-STAGES = ("capture_wait", "preprocess", "invoke", "decode", "pose", "match", "decide", "render", "frame",
-          "prepare")
+STAGES = ("capture_wait", "reduce", "preprocess", "invoke", "decode", "pose", "match", "decide", "render",
+          "frame", "prepare")
 CAMERA_FPS = 30.0
 
 
@@ -92,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="screen layout")
     parser.add_argument("--debug-overlay", action="store_true", help="draw the debug overlay")
     parser.add_argument("--full-frame-model", action="store_true",
-                        help="give the model the full frame (no reduced copy from the capture thread)")
+                        help="give the model the full frame (no reduced copy)")
     parser.add_argument("--models-dir", type=Path, default=None, help="default: KIOSK_MODELS_DIR")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
@@ -186,7 +186,7 @@ def measure(loop: Any, frames: int, warmup: int) -> dict[str, Any]:
     worker = loop.stage_percentile(50)
     worker95 = loop.stage_percentile(95)
     stages = {s: _stats(v) for s, v in per_stage.items() if v}
-    for s in ("capture_wait", "preprocess", "invoke", "decode", "pose", "match"):
+    for s in ("capture_wait", "reduce", "preprocess", "invoke", "decode", "pose", "match"):
         if s in worker and s not in stages:  # the worker's stages (its own recent window)
             stages[s] = {"p50": worker[s], "p95": worker95[s], "min": worker[s]}
     lat = _percentiles(latencies)
@@ -246,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
                              name=f"replay:{recording.name}@{w}x{h}")
         loop = MirrorLoop(config, camera, model, index, display, threaded=mode == "threaded")
         if args.full_frame_model:
-            loop.grabber.model_input = None
+            loop.worker.model_input = None
         loop.start()
         try:
             serial = mode == "serial" and args.serial_frames
