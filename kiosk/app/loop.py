@@ -145,6 +145,10 @@ class MirrorLoop:
         #: was captured (time.monotonic()): a switch's latency runs from there to the screen
         self._target_since: tuple[Target, float] = (NOBODY, 0.0)
         self._shown_content: Hashable = None  # the director's content on the last frame
+        #: what the last composed picture was made of (camera frame, perception, content),
+        #: and the picture: a frame with nothing new is presented again, not composed again
+        self._composed: tuple[Any, ...] = ()
+        self._surface: Any = None
         self._set_index(index)
 
     # ---- public ------------------------------------------------------------------------------
@@ -218,7 +222,12 @@ class MirrorLoop:
         if self._shots is not None:
             self._shots.before_render(changed)
         t1 = time.perf_counter()
-        self._render(grabbed.frame if grabbed else None, pose, choice, perception, report)
+        same = (grabbed.seq if grabbed else 0, perception.seq if perception else 0, choice.content)
+        if same == self._composed and not self._renderer.fading and not self.config.display.debug_overlay:
+            self.display.show(self._surface)  # nothing new to draw: present the same picture again
+        else:
+            self._surface = self._render(grabbed.frame if grabbed else None, pose, choice, perception, report)
+            self._composed = same
         t2 = time.perf_counter()
         report.fading = self._renderer.fading
         report.timings.update(render=(t2 - t1) * 1000.0, decide=(t1 - t0) * 1000.0)
@@ -255,6 +264,7 @@ class MirrorLoop:
                 self._worker.mirror = config.camera.mirror
             self._renderer.keypoint_threshold = config.pose.keypoint_threshold
             self._renderer.configure(config.display)
+            self._composed = ()  # compose the next frame anew
             self._director.configure(config.attract.idle_timeout_s, config.attract.slide_seconds)
             self._pacer.max_fps = config.display.max_fps
             if self._cache is not None:
@@ -314,7 +324,7 @@ class MirrorLoop:
         return None
 
     def _render(self, frame: np.ndarray | None, pose: Pose | None, choice: Any, perception: Perception | None,
-                report: FrameReport) -> None:
+                report: FrameReport) -> Any:
         content = choice.content
         photo = None
         if choice.entry is not None:
@@ -333,7 +343,9 @@ class MirrorLoop:
                                       distance=report.distance, entry=report.shown_entry,
                                       fading=self._renderer.fading, index_id=self._index_id(),
                                       poses=report.poses)
-        self.display.show(self._renderer.render(scene))
+        surface = self._renderer.render(scene)
+        self.display.show(surface)
+        return surface
 
     def _index_id(self) -> str | None:
         return None if self.index is None else str(getattr(self.index, "index_id", "?"))
@@ -345,6 +357,7 @@ class MirrorLoop:
             if self._started:
                 self._perceiver.warm_up()
         self._director.reset(len(index) if index is not None else None)
+        self._composed = ()
         self._captions.clear()
         if self._cache is not None:
             self._cache.clear()
