@@ -105,13 +105,17 @@ def test_squats_through_the_whole_kiosk(shared_dir: Path, models_dir: Path, demo
     # the shown photo follows the squat: visitor depth (reference keypoints) vs the photo's depth
     ref = np.asarray(json.loads((shared_dir / REFERENCE).read_text()))
     visitor, photo = [], []
+    last_for: dict[int, FrameReport] = {}  # per estimated frame: the last displayed frame it drove
     for r in reports:
+        if r.perception is not None:
+            last_for[r.perception.seq] = r
+    for r in last_for.values():
         if r.shown_entry is None or r.perception is None:
             continue
         visitor.append(depth(ref[r.perception.camera_seq - 1], BP_HIPS, BP_KNEES, BP_ANKLES))
         photo.append(depth(index.entry(r.shown_entry).keypoints.xy, [11, 12], [13, 14], [15, 16]))
     visitor_d, photo_d = np.array(visitor), np.array(photo)
-    assert np.corrcoef(visitor_d, photo_d)[0, 1] > 0.7
+    assert np.corrcoef(visitor_d, photo_d)[0, 1] > 0.8
     assert np.mean(photo_d[visitor_d < 0.4] < 0.7) >= 0.7  # at the bottom of a squat: a squatting photo
     assert np.mean(photo_d[visitor_d > 1.0] > 0.7) >= 0.7  # standing: a standing photo
     changes = [r for r in reports if r.changed and r.shown_entry is not None]
