@@ -95,7 +95,7 @@ status: {path: $workdir/status.json}
 EOF
 echo "demo: no display: running headless (SDL_VIDEODRIVER=dummy), one pass of $recording"
 SDL_VIDEODRIVER=dummy "${kiosk[@]}" run --config "$config" --index "$index" --source "replay:$recording" \
-  --fast --once --max-frames 200 --screenshots "$screens" ${run_args[@]+"${run_args[@]}"}
+  --realtime --once --max-frames 5000 --screenshots "$screens" ${run_args[@]+"${run_args[@]}"}
 count=$(find "$screens" -name '*.png' | wc -l)
 echo "demo: $count screenshots in $screens (one per change once its crossfade has finished, named"
 echo "      frameNNNNN_entryE.png; a change cut short while fading is named ..._fading.png; plus last.png)"
