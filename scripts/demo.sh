@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The kiosk demo (README): the squats recording replayed as "the camera", the demo index.
+# The kiosk demo (README): the squats recording replayed as "the camera", answered by the demo index
+# (other people: every suitable person in the PoseNet demo photos and the COCO slice; never the
+# recording itself). The debug overlay stays as configured (off by default).
 #   1. creates .venv (python3 -m venv) and installs the kiosk with the video, display and fast extras;
 #   2. fetches the pose models (from the asset mirror KIOSK_ASSET_MIRROR, default ../shared if it
 #      exists, else from their upstream addresses, pinned by sha256);

@@ -55,6 +55,8 @@ from kiosk.app.screen.render import Renderer, Scene
 from kiosk.app.screen.screenshots import Screenshots
 from kiosk.app.service.config import KioskConfig
 from kiosk.app.stats import StageStats
+from kiosk.gallery.protocol import MatchIndex
+from kiosk.pose.model import PoseModel
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -103,7 +105,7 @@ class _Shelf:
 
 
 class MirrorLoop:
-    def __init__(self, config: KioskConfig, camera: CameraSource, model: Any, index: Any | None,
+    def __init__(self, config: KioskConfig, camera: CameraSource, model: PoseModel, index: MatchIndex | None,
                  display: Display, *, screenshots: Path | None = None, threaded: bool = True,
                  clock: Callable[[], float] = time.monotonic, heartbeats: Heartbeats | None = None) -> None:
         self.config = config
@@ -118,7 +120,7 @@ class MirrorLoop:
         self._shots = Screenshots(self.screenshots, display) if self.screenshots else None
         self._renderer = Renderer(config.display, display.size,
                                   keypoint_threshold=config.pose.keypoint_threshold,
-                                  target=getattr(display, "canvas", None))
+                                  target=display.canvas)
         #: photos are converted to the canvas's pixel format (a 1x1 template made here, in the main thread)
         self._photo_format = self._renderer.pixel_format()
         self._cache: ImageCache | None = None  # started by start()
@@ -135,8 +137,7 @@ class MirrorLoop:
                                      on_idle=lambda: self.heartbeats.waiting(Stage.CAMERA))
         self._worker = PoseWorker(self._grabber, model, self._perceiver, mirror=config.camera.mirror,
                                   heartbeats=self.heartbeats, on_perception=self._prefetch,
-                                  model_input=ModelInput(getattr(model, "input_size", None),
-                                                         getattr(model, "preprocess", "default")))
+                                  model_input=ModelInput(model.input_size, model.preprocess))
         self.frame = 0
         self._started = False
         self._last_report: FrameReport | None = None
@@ -249,7 +250,7 @@ class MirrorLoop:
         self._last_report = report
         return report
 
-    def apply(self, config: KioskConfig | None = None, index: Any | None = None) -> None:
+    def apply(self, config: KioskConfig | None = None, index: MatchIndex | None = None) -> None:
         """Swap in a new configuration and/or index (call between frames)."""
         if config is not None and config != self.config:
             old, self.config = self.config, config
@@ -273,7 +274,7 @@ class MirrorLoop:
             log.info("configuration applied")
         if index is not None and index is not self.index:
             self._set_index(index)
-            log.info("index %s applied (%d entries)", getattr(index, "index_id", "?"), len(index))
+            log.info("index %s applied (%d entries)", index.index_id, len(index))
 
     def close(self) -> None:
         """Stop the worker, the grabber and the loader, close the camera; save the last screen."""
@@ -348,9 +349,9 @@ class MirrorLoop:
         return surface
 
     def _index_id(self) -> str | None:
-        return None if self.index is None else str(getattr(self.index, "index_id", "?"))
+        return None if self.index is None else self.index.index_id
 
-    def _set_index(self, index: Any | None) -> None:
+    def _set_index(self, index: MatchIndex | None) -> None:
         self.index = index
         with self._worker.lock:
             self._perceiver.set_index(index)
@@ -363,7 +364,7 @@ class MirrorLoop:
             self._cache.clear()
 
     def _key(self, entry: int) -> Hashable:
-        return (getattr(self.index, "index_id", id(self.index)), entry, self._renderer.photo_slot)
+        return (self.index.index_id if self.index is not None else None, entry, self._renderer.photo_slot)
 
     def _photo(self, entry: int) -> Any | None:
         return self._cache.get(self._key(entry)) if self._cache is not None else None
@@ -371,7 +372,7 @@ class MirrorLoop:
     def _load(self, key: Hashable) -> Any:
         index_id, entry, slot = key  # type: ignore[misc]
         index = self.index
-        if index is None or getattr(index, "index_id", id(index)) != index_id:
+        if index is None or index.index_id != index_id:
             raise LookupError(f"index {index_id} is no longer loaded")
         return load_photo(index.rendition_path(entry), slot, self._photo_format)
 

@@ -26,13 +26,14 @@ from kiosk.app.devices.camera.grabber import FrameGrabber, Grabbed
 from kiosk.app.heartbeat import Heartbeats, Stage
 from kiosk.app.mirror.perceive import Perceiver, Perception
 from kiosk.app.stats import StageStats
+from kiosk.pose.model import PoseModel
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
 
 
 class PoseWorker:
-    def __init__(self, grabber: FrameGrabber, model: Any, perceiver: Perceiver, *, mirror: bool,
+    def __init__(self, grabber: FrameGrabber, model: PoseModel, perceiver: Perceiver, *, mirror: bool,
                  heartbeats: Heartbeats, on_perception: Callable[[Perception], None] | None = None,
                  model_input: Callable[[np.ndarray], tuple[np.ndarray, int]] | None = None) -> None:
         self.grabber = grabber
@@ -145,7 +146,7 @@ class PoseWorker:
             small, scale = self.model_input(grabbed.frame)
             timings["reduce"] = (time.perf_counter() - t0) * 1000.0
         poses = self.model.estimate(grabbed.frame if small is None else small)
-        for k, v in (getattr(self.model, "last_timings", None) or {}).items():
+        for k, v in self.model.last_timings.items():
             timings[k] = float(v)
         if small is not None and scale != 1:
             poses = [p.scaled(scale) for p in poses]

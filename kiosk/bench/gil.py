@@ -125,7 +125,7 @@ def measure(path: Path, backends: list[str], seconds: float) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from kiosk.pose.runtime import available_backends
 
-    backends = args.backend or available_backends()
+    backends: list[str] = list(args.backend or [str(b) for b in available_backends()])
     if not backends:
         print("kiosk bench gil: no interpreter installed (pip install ai-edge-litert)", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from kiosk.core.enums import Metric
 from kiosk.gallery import manifest as mf
 from kiosk.gallery.manifest import IndexLoadError
 from kiosk.pose.types import Pose
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Entry", "GalleryIndex", "IndexLoadError", "Match"]
 
-METRICS = ("cosine", "weighted")
 
 
 @dataclass(frozen=True)
@@ -149,8 +149,7 @@ class GalleryIndex:
         max_distance: float = float("inf"),
     ) -> list[Match]:
         """query() for a pose already normalised: vec (34,) from pose_vector, conf (17,)."""
-        if metric not in METRICS:
-            raise ValueError(f"metric {metric!r}: expected one of {', '.join(METRICS)}")
+        metric = Metric.parse(metric, "metric")
         if not len(self) or k <= 0:
             return []
         k = min(int(k), len(self))
@@ -203,6 +202,12 @@ class GalleryIndex:
     def vectors(self) -> np.ndarray:
         """(N, 34) float32 normalised pose vectors (memory-mapped, read-only)."""
         return self._vectors
+
+    def close(self) -> None:
+        """Drop the references to the memory-mapped arrays (the maps close when unreferenced)."""
+        self._vectors = np.empty((0, self._vectors.shape[1]), np.float32)
+        self._keypoints = np.empty((0, *self._keypoints.shape[1:]), np.float32)
+        self._tree = None
 
     def source_records(self) -> list[dict[str, Any]]:
         return list(self._sources)

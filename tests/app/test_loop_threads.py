@@ -63,7 +63,7 @@ def test_the_display_runs_on_while_the_model_is_blocked(index: FakeIndex) -> Non
             pixels.add(_live_pixel(display))
             if display.shown - first >= 10 and len(seqs) >= 3 and len(pixels) >= 3:
                 break
-        assert model.blocked.is_set() and not model.release.is_set() and model.calls == 2
+        assert model.blocked.is_set() and not model.release.is_set() and model.entered == 2
         assert loop.worker.latest is not None and loop.worker.latest.seq == 1  # still the first pose
         assert display.shown - first >= 10  # presented while the model was blocked
         assert len(seqs) >= 3 and len(pixels) >= 3  # ...and the live image kept changing

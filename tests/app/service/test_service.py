@@ -16,6 +16,7 @@ from kiosk.app.service.config import KioskConfig
 from kiosk.app.service.sdnotify import Notifier
 from kiosk.app.service.service import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Factories, KioskService, RunOptions
 from kiosk.app.service.status import read_status
+from kiosk.gallery.fake import FakeIndex
 from tests.app.notify_helpers import NotifySocket
 
 
@@ -28,19 +29,10 @@ class FakeEnd(Exception):
 
 
 @dataclass
-class FakeIndex:
-    path: Path
-    index_id: str
-    closed: bool = False
-    model_name: str | None = None
-
-    def close(self) -> None:
-        self.closed = True
-
-
-@dataclass
 class Report:
     state: str = "running"
+    shown_entry: int | None = None
+    fading: bool = False
 
 
 @dataclass
@@ -95,8 +87,10 @@ def open_fake_index(config: KioskConfig, *, verify: bool = False) -> FakeIndex:
     index_id = marker.read_text().strip()
     if index_id == "broken":
         raise ValueError(f"index {path}: manifest.json is corrupt")
+    index = FakeIndex(path, [], index_id=index_id)
     model = path / "MODEL"
-    return FakeIndex(path, index_id, model_name=model.read_text().strip() if model.is_file() else None)
+    index.model_name = model.read_text().strip() if model.is_file() else None
+    return index
 
 
 def make_release(root: Path, index_id: str) -> Path:

@@ -147,7 +147,7 @@ class FrameGrabber:
     def _run(self) -> None:
         seq = 0
         while True:
-            if not getattr(self.camera, "paced", True):
+            if not self.camera.paced:
                 if not self._wait_for_demand():
                     return
             elif self._stop:
@@ -166,7 +166,7 @@ class FrameGrabber:
                 continue
             captured_at = time.monotonic()
             self._alive()
-            ts = getattr(self.camera, "timestamp", None)
+            ts = self.camera.timestamp
             ts = float(ts) if ts is not None else captured_at
             t0 = time.perf_counter()
             try:
