@@ -184,7 +184,13 @@ class MirrorLoop:
 
     @property
     def stage_errors(self) -> dict[str, int]:
+        """Failures per stage (pose, match) so far (the service's StageHealth reads them)."""
         return dict(self._worker.stage_errors)
+
+    @property
+    def stage_last_error(self) -> dict[str, str]:
+        """The last failure of each stage, as "Type: message"."""
+        return dict(self._worker.stage_last_error)
 
     @property
     def grabber(self) -> FrameGrabber:

@@ -48,6 +48,7 @@ class PoseWorker:
         self.lock = threading.Lock()
         self.stats = StageStats()
         self.stage_errors: dict[str, int] = {}
+        self.stage_last_error: dict[str, str] = {}
         self.estimated = 0
         self.error: BaseException | None = None
         self._latest: Perception | None = None
@@ -134,6 +135,7 @@ class PoseWorker:
             return fn(*args, **kwargs)
         except Exception as exc:
             n = self.stage_errors[name] = self.stage_errors.get(name, 0) + 1
+            self.stage_last_error[name] = f"{type(exc).__name__}: {exc}"
             if n == 1 or n % 100 == 0:
                 log.error("%s stage failed on estimate %d (%d so far): %s", name, self.estimated + 1, n,
                           exc, exc_info=n == 1)

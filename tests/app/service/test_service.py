@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,8 @@ class FakeLoop:
     started: bool = False
     fps: float = 12.5
     pose_rate: float = 4.0
+    stage_errors: dict[str, int] = field(default_factory=dict)
+    stage_last_error: dict[str, str] = field(default_factory=dict)
     #: frames from which a stage reports no progress (stage -> first frame), and the fake clock
     stalls: dict[str, int] = field(default_factory=dict)
     clock: list[float] = field(default_factory=lambda: [0.0])
@@ -57,6 +60,7 @@ class FakeLoop:
         return {stage: limit + 1.0 for stage, first in self.stalls.items() if self.frames >= first}
 
     def step(self) -> Report:
+        time.sleep(0.002)  # reloads run in a background thread: give it time between frames
         self.clock[0] += 0.1  # each frame is 100 ms on the service's clock
         self.frames += 1
         if self.frames > 2000:  # a safety net: a broken test ends instead of hanging
@@ -213,7 +217,7 @@ def test_reload_switches_index_and_refuses_bad_ones(harness: Harness) -> None:
         seen["after_bad_index"] = harness.status()
         os.kill(os.getpid(), signal.SIGTERM)
 
-    harness.script.update({2: switch_to_b, 4: bad_config, 6: bad_index, 8: done})
+    harness.script.update({2: switch_to_b, 60: bad_config, 120: bad_index, 180: done})
     assert harness.service(max_frames=None).run() == EXIT_OK
     loop = harness.loops[0]
 
@@ -249,9 +253,9 @@ def test_missing_index_is_degraded_until_a_deploy(harness: Harness) -> None:
         point_current(root, make_release(root, "idx-new"))
         os.kill(os.getpid(), signal.SIGHUP)
 
-    harness.script.update({2: deploy, 4: lambda loop: seen.setdefault("after", harness.status())})
-    assert harness.service(max_frames=5).run() == EXIT_OK
-    assert harness.loops[0].frames == 5
+    harness.script.update({2: deploy, 60: lambda loop: seen.setdefault("after", harness.status())})
+    assert harness.service(max_frames=65).run() == EXIT_OK
+    assert harness.loops[0].frames == 65
     assert seen["before"]["state"] == "degraded"
     assert seen["before"]["index_id"] is None
     assert "no usable index" in seen["before"]["last_error"]
