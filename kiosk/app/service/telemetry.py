@@ -190,6 +190,5 @@ def after_step(telemetry: Telemetry | None, report: object, status: object, forc
     if isinstance(report, FrameReport):
         telemetry.on_frame(report.state, report.distance, "pose" in report.timings)
     assert isinstance(status, KioskStatus)
-    status.pose_rate = telemetry.pose_rate
     telemetry.maybe_write(Snapshot(state=status.state, index_id=status.index_id, model=status.model,
                                    delegate=status.delegate, fps=status.fps), force=force)

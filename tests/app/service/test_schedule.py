@@ -143,4 +143,5 @@ def test_service_pauses_inference_while_closed_and_wakes(tmp_path: Path,
     assert all(frames == 0 and state == "closed" for frames, state in states)  # no inference
     assert len(states) == 4  # 08:58:00 .. 08:59:30, then 09:00 opens
     assert h.loops[0].frames == 30
+    assert h.loops[0].paused == [True, False]  # the pose worker paused while closed, resumed at 09:00
     h.notify.close()
