@@ -6,7 +6,7 @@ every `telemetry.interval_s` the whole file is rewritten atomically (temp file +
 same directory, as node_exporter requires). Metrics (all prefixed `kiosk_`):
 
     up 1 / info{index_id, model, delegate} 1 / state{state} 1 for the current service state
-    display_fps, pose_rate (poses estimated per second over the last interval)
+    display_fps, pose_rate (the loop's figures, as in the status file)
     match_distance{quantile="0.5|0.9|0.99"}, match_distance_sum, match_distance_count (summary)
     state_seconds_total{state}   seconds the loop spent in each of its states
     visitor_sessions_total       times a visitor appeared (idle/searching -> a pose on screen)
@@ -45,6 +45,7 @@ class Snapshot:
     model: str | None
     delegate: str | None
     fps: float
+    pose_rate: float = 0.0
 
 
 def _label(value: object) -> str:
@@ -65,14 +66,12 @@ class Telemetry:
         self.sessions = 0
         self.camera_failures = 0
         self.reloads = 0
-        self._poses_since = 0
         self._last_state: str | None = None
         self._last_frame: float | None = None
         self._last_write: float | None = None
-        self.pose_rate: float | None = None  # measured at the first interval's end
 
     # ---- feeding ----------------------------------------------------------------------
-    def on_frame(self, state: str, distance: float | None, estimated_pose: bool) -> None:
+    def on_frame(self, state: str, distance: float | None) -> None:
         now = self.clock()
         if self._last_frame is not None and self._last_state is not None:
             self.state_seconds[self._last_state] = (self.state_seconds.get(self._last_state, 0.0)
@@ -84,7 +83,6 @@ class Telemetry:
             self.distances.append(float(distance))
             self.distance_sum += float(distance)
             self.distance_count += 1
-        self._poses_since += int(estimated_pose)
 
     def on_reload(self) -> None:
         self.reloads += 1
@@ -102,9 +100,7 @@ class Telemetry:
         elapsed = now - self._last_write
         if not force and elapsed < self.interval_s:
             return False
-        if elapsed > 0:
-            self.pose_rate = self._poses_since / elapsed
-        self._poses_since, self._last_write = 0, now
+        self._last_write = now
         if self.path is None:
             return False
         try:
@@ -145,7 +141,7 @@ class Telemetry:
                [(f'{{state="{_label(s.state)}"}}', 1)])
         metric("display_fps", "gauge", "frames per second on the screen", [("", s.fps)])
         metric("pose_rate", "gauge", "poses estimated per second (last interval)",
-               [("", self.pose_rate or 0.0)])
+               [("", s.pose_rate)])
         qs = np.quantile(np.fromiter(self.distances, float), QUANTILES) if self.distances else \
             [float("nan")] * len(QUANTILES)
         metric("match_distance", "summary", "distance of the shown photo to the visitor's pose",
@@ -168,15 +164,14 @@ class Telemetry:
         return "\n".join(out) + "\n"
 
 
-def from_config(config: object) -> Telemetry:
-    """The service's Telemetry: it writes `telemetry.textfile` when set; else it only measures
-    the rates the status file reports (pose_rate, over the status interval)."""
+def from_config(config: object) -> Telemetry | None:
+    """The service's Telemetry when `telemetry.textfile` is set, else None."""
     from kiosk.app.service.config import KioskConfig
     from kiosk.core.sensors import SysSensors
 
     assert isinstance(config, KioskConfig)
     if not config.telemetry.textfile:
-        return Telemetry(None, config.status.interval_s, SysSensors())
+        return None
     return Telemetry(Path(config.telemetry.textfile).expanduser(), config.telemetry.interval_s, SysSensors())
 
 
@@ -188,7 +183,8 @@ def after_step(telemetry: Telemetry | None, report: object, status: object, forc
     from kiosk.app.service.status import KioskStatus
 
     if isinstance(report, FrameReport):
-        telemetry.on_frame(report.state, report.distance, "pose" in report.timings)
+        telemetry.on_frame(report.state, report.distance)
     assert isinstance(status, KioskStatus)
     telemetry.maybe_write(Snapshot(state=status.state, index_id=status.index_id, model=status.model,
-                                   delegate=status.delegate, fps=status.fps), force=force)
+                                   delegate=status.delegate, fps=status.fps,
+                                   pose_rate=float(status.pose_rate or 0.0)), force=force)

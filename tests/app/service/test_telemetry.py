@@ -37,10 +37,11 @@ def test_metrics_from_frames_with_a_fake_clock(tmp_path: Path) -> None:
     # idle 10 s, a visitor 5 s (running 3, no_match 2), idle 4 s, a second visitor
     for state, seconds, distance in (("idle", 10, None), ("running", 3, 0.1), ("no_match", 2, 0.5),
                                      ("idle", 4, None), ("running", 1, 0.2)):
-        t.on_frame(state, distance, estimated_pose=True)
+        t.on_frame(state, distance)
         clock.t += seconds
     t.on_reload()
-    snap = Snapshot(state="running", index_id='id"1', model="movenet-lightning", delegate="cpu", fps=29.5)
+    snap = Snapshot(state="running", index_id='id"1', model="movenet-lightning", delegate="cpu", fps=29.5,
+                    pose_rate=7.5)
     assert t.maybe_write(snap) is False  # the first call starts the interval
     clock.t += 20
     assert t.maybe_write(snap) is True
@@ -58,7 +59,7 @@ def test_metrics_from_frames_with_a_fake_clock(tmp_path: Path) -> None:
     assert got[("kiosk_info", info)] == 1
     assert got[("kiosk_temperature_celsius", ())] == 61.5
     assert got[("kiosk_throttled", (("flag", "under-voltage"),))] == 1
-    assert got[("kiosk_pose_rate", ())] == pytest.approx(5 / 20)
+    assert got[("kiosk_pose_rate", ())] == 7.5
     assert not list(path.parent.glob(".*.tmp"))  # written by rename, no temp left
 
 
