@@ -39,6 +39,19 @@ def register(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--cache-dir", type=Path, default=None,
                    help="extraction cache (default: $KIOSK_CACHE_DIR/builder)")
     b.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    b.add_argument("--skip-still", type=float, default=0.0, metavar="GREY",
+                   help="skip video frames whose 32x32 grey thumbnail differs from the last frame"
+                   " the model ran on by less than GREY levels (mean abs., 0-255; 0: off; try 1-2)")
+    from kiosk.gallery.builder import Engine
+    from kiosk.gallery.sampling import DEFAULT_CHUNK_FRAMES
+
+    e = b.add_argument_group("engine")
+    e.add_argument("--engine", type=Engine, choices=list(Engine), default=Engine.LOCAL,
+                   help="local worker processes (default) or a Ray cluster (pip install '.[cluster]')")
+    e.add_argument("--address", default=None, metavar="HOST:PORT",
+                   help="Ray cluster to use with --engine ray (default: RAY_ADDRESS or a new local one)")
+    e.add_argument("--chunk-frames", type=int, default=DEFAULT_CHUNK_FRAMES, metavar="N",
+                   help=f"sampled video frames per unit of work (default {DEFAULT_CHUNK_FRAMES})")
     f = b.add_argument_group("filters")
     from kiosk.gallery.extract import Filters
 
@@ -91,7 +104,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from kiosk.gallery.builder import BuildError, BuildOptions, build, default_cache_dir
+    from kiosk.gallery.builder import BuildError, BuildOptions, Engine, build, default_cache_dir
     from kiosk.gallery.extract import Filters
     from kiosk.gallery.metadata import MetadataError
     from kiosk.gallery.rendition import RenditionSpec, parse_size
@@ -104,6 +117,12 @@ def run_build(args: argparse.Namespace) -> int:
         return 2
     if args.workers < 1:
         print("kiosk index build: --workers must be >= 1", file=sys.stderr)
+        return 2
+    if args.skip_still < 0 or args.chunk_frames < 1:
+        print("kiosk index build: --skip-still must be >= 0 and --chunk-frames >= 1", file=sys.stderr)
+        return 2
+    if args.address and args.engine is not Engine.RAY:
+        print("kiosk index build: --address needs --engine ray", file=sys.stderr)
         return 2
     options = BuildOptions(
         fps=args.fps if args.fps > 0 else None,
@@ -124,6 +143,10 @@ def run_build(args: argparse.Namespace) -> int:
         spec=RenditionSpec(size=size, fmt=args.format, quality=args.quality),
         metadata=tuple(args.metadata),
         cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
+        engine=args.engine,
+        ray_address=args.address,
+        still_threshold=args.skip_still,
+        chunk_frames=args.chunk_frames,
     )
     try:
         summary = build(args.sources, args.out, options, progress=not args.quiet)

@@ -14,9 +14,10 @@ import os
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,21 @@ from kiosk.gallery.atomic import BuildError, check_out_dir, clean_stale, swap_in
 from kiosk.gallery.metadata import MetadataTable
 from kiosk.gallery.progress import Progress
 from kiosk.gallery.rendition import RenditionSpec
+from kiosk.gallery.sampling import DEFAULT_CHUNK_FRAMES
 from kiosk.gallery.sources import Source, enumerate_sources
-from kiosk.gallery.worker import SourceResult, WorkerConfig, process_source
+from kiosk.gallery.worker import ModelLoader, SourceResult, WorkerConfig, process_source
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FPS = 2.0
+
+
+class Engine(StrEnum):
+    """Where poses are extracted: worker processes on this machine, or a Ray cluster
+    (kiosk/gallery/cluster.py, the `cluster` extra)."""
+
+    LOCAL = "local"
+    RAY = "ray"
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,10 @@ class BuildOptions:
     spec: RenditionSpec = RenditionSpec()
     metadata: tuple[Path, ...] = ()
     cache_dir: Path | None = None  # None: no cache; see default_cache_dir()
+    engine: Engine = Engine.LOCAL
+    ray_address: str | None = None  # None: RAY_ADDRESS or a new local Ray cluster
+    still_threshold: float = 0.0  # skip still video frames (kiosk/gallery/sampling.py); 0: off
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES
 
 
 def default_cache_dir() -> Path:
@@ -113,10 +127,8 @@ class BuildSummary:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(model: str | None, models_dir: Path | None, cfg: WorkerConfig) -> None:
-    from kiosk.pose.engine import load_pose_model
-
-    _WORKER["model"] = load_pose_model(model, models_dir=models_dir, num_threads=1)
+def _init_worker(loader: ModelLoader, cfg: WorkerConfig) -> None:
+    _WORKER["model"] = loader()
     _WORKER["cfg"] = cfg
 
 
@@ -138,9 +150,11 @@ def build(
     *,
     model: Any = None,
     progress: bool = True,
+    model_factory: Callable[[], Any] | None = None,
 ) -> BuildSummary:
     """Build an index from SOURCE files/folders into out_dir (atomically). `model`: a ready pose
-    model object (e.g. FakePoseModel; forces in-process work), else options.model is loaded."""
+    model object (e.g. FakePoseModel; forces in-process work), else options.model is loaded.
+    `model_factory`: how a Ray actor gets its model (default: ModelLoader of options.model)."""
     import time
 
     options = options or BuildOptions()
@@ -161,6 +175,8 @@ def build(
         cache_dir=options.cache_dir,
         model_name=str(getattr(model, "name", "unknown")),
         model_sha256=str(getattr(model, "sha256", "")),
+        still_threshold=options.still_threshold,
+        chunk_frames=options.chunk_frames,
     )
     summary = BuildSummary(out)
     summary.skipped.extend((s.name, s.reason) for s in skipped)
@@ -169,7 +185,10 @@ def build(
     tmp = out.parent / f".{out.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     (tmp / mf.RENDITIONS).mkdir(parents=True)
     try:
-        results = _run_sources(srcs, options, cfg, model, tmp, progress, in_process=model_given)
+        if options.engine is Engine.RAY:
+            results = _run_on_ray(srcs, options, cfg, tmp, progress, model_factory)
+        else:
+            results = _run_sources(srcs, options, cfg, model, tmp, progress, in_process=model_given)
         _write_index(tmp, srcs, results, meta, options, cfg, model, summary)
         if summary.entries == 0:
             raise BuildError(
@@ -204,16 +223,7 @@ def _run_sources(
     `in_process`: a model object was handed in (it cannot be sent to other processes)."""
     results: list[SourceResult | None] = [None] * len(srcs)
     bar = Progress(len(srcs), "building", enabled=progress)
-    parts = tmp / mf.RENDITIONS
-
-    def collect(i: int, res: SourceResult) -> None:
-        # Renditions go to disk at once (memory stays flat); ids are assigned in source order.
-        for k, d in enumerate(res.drafts):
-            (parts / f"part-{i:06d}-{k:05d}{cfg.spec.ext}").write_bytes(d.rendition)
-            d.rendition = b""
-        results[i] = res
-        bar.update(1, res.frames_seen)
-
+    collect = _collector(results, tmp, cfg, bar)
     if in_process or options.workers <= 1 or len(srcs) <= 1:
         for i, src in enumerate(srcs):
             collect(i, process_source(src, cfg, model))
@@ -225,7 +235,7 @@ def _run_sources(
             max_workers=options.workers,
             mp_context=ctx,
             initializer=_init_worker,
-            initargs=(options.model or cfg.model_name, options.models_dir, cfg),
+            initargs=(ModelLoader(options.model or cfg.model_name, options.models_dir), cfg),
         ) as pool:
             futures = {pool.submit(_run_in_worker, s): i for i, s in enumerate(srcs)}
             try:
@@ -236,6 +246,46 @@ def _run_sources(
                     f.cancel()
                 raise
     bar.close()
+    return results
+
+
+def _collector(
+    results: list[SourceResult | None], tmp: Path, cfg: WorkerConfig, bar: Progress
+) -> Callable[[int, SourceResult], None]:
+    parts = tmp / mf.RENDITIONS
+
+    def collect(i: int, res: SourceResult) -> None:
+        # Renditions go to disk at once (memory stays flat); ids are assigned in source order.
+        for k, d in enumerate(res.drafts):
+            (parts / f"part-{i:06d}-{k:05d}{cfg.spec.ext}").write_bytes(d.rendition)
+            d.rendition = b""
+        results[i] = res
+        bar.update(1, res.frames_seen)
+
+    return collect
+
+
+def _run_on_ray(
+    srcs: list[Source],
+    options: BuildOptions,
+    cfg: WorkerConfig,
+    tmp: Path,
+    progress: bool,
+    model_factory: Callable[[], Any] | None,
+) -> list[SourceResult | None]:
+    """Poses extracted on a Ray cluster, then assembled here from the cache (kiosk/gallery/cluster.py)."""
+    from kiosk.core.paths import models_dir
+    from kiosk.gallery.cluster import ClusterUnavailable, run_on_ray
+
+    results: list[SourceResult | None] = [None] * len(srcs)
+    name, where = options.model or cfg.model_name, options.models_dir or models_dir()
+    factory = model_factory or ModelLoader(name, where)
+    collect = _collector(results, tmp, cfg, Progress(len(srcs), "assembling", enabled=progress))
+    try:
+        run_on_ray(srcs, cfg, collect, factory, address=options.ray_address, progress=progress,
+                   scratch_parent=tmp)
+    except ClusterUnavailable as e:
+        raise BuildError(str(e)) from None
     return results
 
 
@@ -333,6 +383,7 @@ def _manifest_body(
             "every_person": options.every_person,
             "mirror": options.mirror,
             "filters": options.filters.to_dict(),
+            "skip_still": options.still_threshold,
         },
         "counts": {
             "entries": summary.entries,

@@ -1,0 +1,162 @@
+"""The Ray engine on a real local Ray cluster (2 CPUs, started here): the demo archive (the 24
+PoseNet demo photos and the squats recording, MoveNet) gives the same index id as the local
+builder; a pose actor killed mid-build (SIGKILL to its own PID) is restarted and the index is
+complete and verifies; an interrupted build leaves no index and its rerun reuses the cache."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiosk.gallery import cluster
+from kiosk.gallery.builder import BuildOptions, Engine, build
+from kiosk.gallery.verify import problems
+from kiosk.gallery.worker import ModelLoader
+
+pytestmark = pytest.mark.slow
+
+#: Small chunks, so the recording is cut in several pieces decoded on different workers.
+CHUNK = 16
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory):
+    import ray  # the cluster extra: scripts/test.sh installs it
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need KillOnce
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             object_store_memory=256 * 1024**2, _temp_dir=str(tmp_path_factory.mktemp("ray")))
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> tuple[list[Path], Path]:
+    from kiosk.gallery.demo import fetch_demo_assets
+
+    files, meta = fetch_demo_assets(tmp_path_factory.mktemp("demo-assets"), mirror=shared_dir)
+    bad = files[0].parent / "zz-broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    return [*files, bad], meta
+
+
+@pytest.fixture(scope="module")
+def options(demo, models_dir: Path) -> BuildOptions:
+    _, meta = demo
+    return BuildOptions(fps=5.0, model="movenet-lightning", models_dir=models_dir, mirror=True,
+                        metadata=(meta,), chunk_frames=CHUNK)
+
+
+@pytest.fixture(scope="module")
+def local_id(demo, options: BuildOptions, tmp_path_factory) -> str:
+    files, _ = demo
+    summary = build(files, tmp_path_factory.mktemp("local") / "idx", options, progress=False)
+    return summary.index_id
+
+
+@dataclass(frozen=True)
+class KillOnce:
+    """Model factory whose model SIGKILLs its own process on its `after`-th frame, once per
+    build (the marker file is created exclusively by the one that dies)."""
+
+    inner: ModelLoader
+    marker: Path
+    after: int
+
+    def __call__(self) -> Any:
+        return _Killer(self.inner(), self.marker, self.after)
+
+
+class _Killer:
+    def __init__(self, model: Any, marker: Path, after: int) -> None:
+        self.model, self.marker, self.after, self.calls = model, marker, after, 0
+
+    def estimate(self, rgb: Any) -> Any:
+        self.calls += 1
+        if self.calls == self.after:
+            try:
+                fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                pass
+            else:
+                os.write(fd, str(os.getpid()).encode())
+                os.close(fd)
+                os.kill(os.getpid(), signal.SIGKILL)
+        return self.model.estimate(rgb)
+
+
+def test_demo_archive_on_ray_gives_the_local_index_id(
+    ray_cluster, demo, options, local_id, tmp_path, capfd
+) -> None:
+    files, _ = demo
+    out = tmp_path / "idx"
+    s = build(files, out, replace(options, engine=Engine.RAY, cache_dir=tmp_path / "cache"))
+    assert s.index_id == local_id
+    assert problems(out, deep=True) == []
+    assert s.sources_read == 25 and len(s.sources_extracted) == 25
+    assert s.skipped == [("zz-broken.jpg", "zz-broken.jpg: not a readable image (unknown or corrupt format)")]
+    err = capfd.readouterr().err
+    assert "extracting on ray [" in err and "26/26 sources, 89 frames" in err
+
+
+def test_killed_worker_is_retried_and_the_index_is_complete(
+    ray_cluster, demo, options, local_id, models_dir, tmp_path
+) -> None:
+    files, _ = demo
+    marker = tmp_path / "killed"
+    factory = KillOnce(ModelLoader("movenet-lightning", models_dir), marker, after=20)
+    out = tmp_path / "idx"
+    s = build(files, out, replace(options, engine=Engine.RAY), progress=False, model_factory=factory)
+    assert marker.is_file(), "no actor was killed: the test proves nothing"
+    assert problems(out, deep=True) == []
+    assert s.index_id == local_id
+    assert s.frames_seen == 89
+
+
+def test_interrupted_build_leaves_no_index_and_the_rerun_reuses_the_cache(
+    ray_cluster, demo, options, local_id, tmp_path, monkeypatch
+) -> None:
+    files, _ = demo
+    out, cache = tmp_path / "idx", tmp_path / "cache"
+    opts = replace(options, engine=Engine.RAY, cache_dir=cache)
+    real, done = cluster._finish, []
+
+    def finish_then_interrupt(*args: Any) -> None:
+        real(*args)
+        done.append(args[0])
+        if len(done) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cluster, "_finish", finish_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        build(files, out, opts, progress=False)
+    assert not out.exists() and not list(tmp_path.glob(".idx.*"))
+    monkeypatch.setattr(cluster, "_finish", real)
+    s = build(files, out, opts, progress=False)
+    assert len(s.sources_cached) >= 3 and len(s.sources_extracted) == 25 - len(s.sources_cached)
+    assert s.index_id == local_id
+
+
+def test_skip_still_same_on_both_engines_and_saves_model_runs(
+    ray_cluster, shared_dir, options, tmp_path
+) -> None:
+    video = [shared_dir / "data/recordings/pose_squats.mp4"]
+    opts = replace(options, metadata=(), still_threshold=2.0)
+    local = build(video, tmp_path / "local", opts, progress=False)
+    on_ray = build(video, tmp_path / "ray", replace(opts, engine=Engine.RAY), progress=False)
+    assert on_ray.index_id == local.index_id
+    skipped = local.discarded["unchanged frame"]
+    assert 0 < skipped < local.frames_seen == 65
+
+
+def test_without_ray_the_message_names_the_extra(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(cluster.ClusterUnavailable, match=r"pip install '\.\[cluster\]'"):
+        cluster.import_ray()
