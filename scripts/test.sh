@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run). On a fresh machine it:
 #   1. installs the system tools the tests drive (openssh-server, rsync) when root and missing;
-#   2. creates .venv and installs the kiosk with its test and bench extras;
+#   2. creates .venv and installs the kiosk with its test, bench and cluster (Ray) extras;
 #   3. runs the whole pytest suite with the real models/data in ../shared as the asset mirror;
 #   4. runs the pose and matching tests again on numpy 1.24 with tflite-runtime 2.14
 #      (Raspberry Pi OS bookworm's numpy), in .venv-np124.
@@ -31,7 +31,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench,cluster]'
 
 .venv/bin/python -m ruff check kiosk tests
 status=0

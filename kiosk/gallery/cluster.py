@@ -11,17 +11,20 @@ after it is the local builder's own code on the driver. The pipeline:
 3. `map_batches(decode_chunk)` (tasks) decodes a chunk into frames, skipping still frames when
    asked, then one end-of-chunk row (frame count or the reason the source is bad);
 4. `map_batches(PoseActor)` (an actor pool, one model loaded per actor) runs the model on each
-   frame (`worker.frame_record`, the local engine's per-frame code) and returns the record;
-5. the driver streams the rows back, and as soon as every chunk of a source is in, writes the
-   source's records to the cache (so an interrupted build keeps finished sources);
+   frame (`worker.frame_record`, the local engine's per-frame code) and renders the poses that
+   pass the filters (`worker.candidate_renditions`), returning the record and the renditions;
+5. the driver streams the rows back, stores the renditions in the cache, and as soon as every
+   chunk of a source is in, writes the source's records to the cache (so an interrupted build
+   keeps finished sources);
 6. the builder then assembles the index exactly as a local build with a warm cache does
-   (`worker.process_source`: filters, dedupe, renditions), hence the same index id.
+   (`worker.process_source`: filters, dedupe, renditions found in the cache), hence the same
+   index id, without decoding anything again.
 
 A chunk whose worker dies is retried (decode tasks by Ray core's task retries; pose actors are
-restarted, Ray Data's `max_restarts=-1`, and their calls retried, `max_task_retries=-1`). Workers read sources and
-models by path: on a multi-node cluster both must be on storage every node mounts at the same
-path, and the kiosk package (with its `cluster` extra) installed on every node. Only the driver
-reads and writes the cache (docs/cluster.md).
+restarted, Ray Data's `max_restarts=-1`, and their calls retried, `max_task_retries=-1`).
+Workers read sources and models by path: on a multi-node cluster both must be on storage every
+node mounts at the same path, and the kiosk package (with its `cluster` extra) installed on
+every node. Only the driver reads and writes the cache (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -46,6 +50,7 @@ from kiosk.gallery.sources import Source, SourceError
 from kiosk.gallery.worker import (
     SourceResult,
     WorkerConfig,
+    candidate_renditions,
     frame_record,
     pose_cache,
     process_source,
@@ -92,7 +97,7 @@ class ExtractOutcome:
 # ---- the two stages (run on cluster workers) ----------------------------------------------
 def _row(source: int, chunk: int, **kw: Any) -> dict[str, np.ndarray]:
     base = {"source": source, "chunk": chunk, "end": False, "count": 0, "error": "",
-            "record": "", "frame": b"", "still": False}
+            "record": "", "frame": b"", "still": False, "renditions": b""}
     base.update(kw)
     return {k: np.array([v], dtype=object if isinstance(v, bytes | str) else None)
             for k, v in base.items()}
@@ -122,30 +127,35 @@ def decode_chunk(
 
 
 class PoseActor:
-    """Ray Data callable class: the pose model, loaded once per actor by `factory()`.
+    """Ray Data callable class: the pose model, loaded once per actor by `factory()`, and the
+    build's settings (for the renditions).
 
-    Use `PoseActor.using(factory)`: the factory travels with the class definition rather than
-    as constructor arguments in the object store, so a restarted actor can always rebuild it."""
+    Use `PoseActor.using(factory, cfg)`: both travel with the class definition rather than as
+    constructor arguments in the object store, so a restarted actor can always rebuild them."""
 
     factory: Callable[[], Any]
+    cfg: WorkerConfig
 
     def __init__(self) -> None:
         self.model = type(self).factory()
 
     @classmethod
-    def using(cls, factory: Callable[[], Any]) -> type[PoseActor]:
-        return type(cls.__name__, (cls,), {"factory": staticmethod(factory)})
+    def using(cls, factory: Callable[[], Any], cfg: WorkerConfig) -> type[PoseActor]:
+        return type(cls.__name__, (cls,), {"factory": staticmethod(factory), "cfg": cfg})
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        records = list(batch["record"])
+        records, renditions = list(batch["record"]), list(batch["renditions"])
         for i, frame in enumerate(batch["frame"]):
             if batch["end"][i] or batch["still"][i]:
                 continue
             rec = FrameRecord.from_json(json.loads(records[i]))
             rgb = np.frombuffer(frame, dtype=np.uint8).reshape(rec.height, rec.width, 3)
-            records[i] = json.dumps(frame_record(Sample(rec.time, rgb), self.model).to_json())
+            rec = frame_record(Sample(rec.time, rgb), self.model)
+            records[i] = json.dumps(rec.to_json())
+            renditions[i] = pickle.dumps(candidate_renditions(rec, rgb, self.cfg))
         out = {k: v for k, v in batch.items() if k != "frame"}
         out["record"] = np.array(records, dtype=object)
+        out["renditions"] = np.array(renditions, dtype=object)
         return out
 
 
@@ -201,6 +211,13 @@ def _plan(
     return rows, pending, shas
 
 
+def _keep_renditions(blob: bytes, sha: str, kind: str, cfg: WorkerConfig) -> None:
+    if blob:
+        cache = pose_cache(cfg, kind)
+        for key, data in pickle.loads(blob).items():
+            cache.save_rendition(sha, key, cfg.spec.key(), cfg.spec.ext, data)
+
+
 def _finish(i: int, p: _Pending, src: Source, sha: str, cfg: WorkerConfig, out: ExtractOutcome) -> None:
     if p.error is None and not p.records:
         p.error = source_error(src, SourceError(f"{src.path}: no decodable frames"))
@@ -215,7 +232,7 @@ def _finish(i: int, p: _Pending, src: Source, sha: str, cfg: WorkerConfig, out: 
 def run_on_ray(
     srcs: list[Source],
     cfg: WorkerConfig,
-    collect: Callable[[int, SourceResult], None],
+    collector: Callable[[], Callable[[int, SourceResult], None]],
     model_factory: Callable[[], Any],
     *,
     address: str | None = None,
@@ -223,14 +240,16 @@ def run_on_ray(
     scratch_parent: Path | None = None,
 ) -> ExtractOutcome:
     """The Ray engine's share of a build: poses extracted on the cluster into the cache, then
-    each source's result made from the cache by the local code and handed to `collect(i, res)`
-    in source order. Without a cache (--no-cache) a temporary one (under `scratch_parent`, the
-    build's temp directory) serves this build only."""
+    each source's result made from the cache by the local code and handed, in source order, to
+    the `collect(i, res)` that `collector()` returns once extraction is over. Without a cache
+    (--no-cache) a temporary one (under `scratch_parent`, the build's temp dir) serves this
+    build only."""
     scratch = None if cfg.cache_dir else Path(tempfile.mkdtemp(prefix=".ray-cache-", dir=scratch_parent))
     try:
         if scratch is not None:
             cfg = replace(cfg, cache_dir=scratch)
         done = extract_on_ray(srcs, cfg, model_factory, address=address, progress=progress)
+        collect = collector()
         for i, src in enumerate(srcs):
             if i in done.errors:
                 collect(i, SourceResult(src.name, src.kind, error=done.errors[i]))
@@ -303,7 +322,7 @@ def _stream(
                      fn_kwargs={"fps": cfg.fps, "still_threshold": cfg.still_threshold})
         # Ray Data's actor pools restart dead actors and retry their calls by default
         # (max_restarts=-1, max_task_retries=-1); tasks are retried by Ray core.
-        .map_batches(PoseActor.using(model_factory), batch_size=POSE_BATCH, num_cpus=ACTOR_CPUS,
+        .map_batches(PoseActor.using(model_factory, cfg), batch_size=POSE_BATCH, num_cpus=ACTOR_CPUS,
                      compute=ray.data.ActorPoolStrategy(size=actors))
     )
     bar = Progress(len(pending), "extracting on ray", enabled=progress)
@@ -318,6 +337,7 @@ def _stream(
             p.ends[k] = int(row["count"])
         else:
             rec = FrameRecord.from_json(json.loads(row["record"]))
+            _keep_renditions(row["renditions"], shas[i], srcs[i].kind, cfg)
             if p.add(k, rec):
                 out.frames += 1
                 out.model_runs += not rec.still

@@ -157,6 +157,20 @@ def _drafts_for(
     return out
 
 
+def candidate_renditions(rec: FrameRecord, rgb: np.ndarray, cfg: WorkerConfig) -> dict[str, bytes]:
+    """{rendition cache key: bytes} for every pose of a frame that passes the filters, before the
+    within-source dedupe (which needs the whole source). The Ray engine renders these on the
+    worker that holds the frame, so assembling from the cache never decodes a video again."""
+    out: dict[str, bytes] = {}
+    if rec.still:
+        return out
+    for pose in ex.select(rec.poses, cfg.every_person, cfg.filters.keypoint_score):
+        if ex.reject_reason(pose, rec.height, cfg.filters) is None:
+            for mirrored, box, *_ in _drafts_for(pose, rec, cfg):
+                out[_rendition_key(rec.time, box, mirrored)] = render(rgb, box, cfg.spec, mirrored)
+    return out
+
+
 def process_source(src: Source, cfg: WorkerConfig, model: Any) -> SourceResult:
     """Everything about one source; never raises for a bad file (the reason goes in .error).
     `model` may be None when the source's poses are known to be cached."""
