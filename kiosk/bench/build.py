@@ -95,8 +95,8 @@ def run(args: argparse.Namespace) -> int:
                 if ray is not None:
                     ray.shutdown()
             row.update(runs[0])
-            row["seconds"] = median(r["seconds"] for r in runs)
-            row["frames_per_s"] = median(r["frames_per_s"] for r in runs)
+            row["seconds"] = round(median(r["seconds"] for r in runs), 2)
+            row["frames_per_s"] = round(median(r["frames_per_s"] for r in runs), 2)
             row["runs"] = runs
             rows.append(row)
             log.info("%s", row)
