@@ -280,12 +280,9 @@ def _run_on_ray(
     results: list[SourceResult | None] = [None] * len(srcs)
     name, where = options.model or cfg.model_name, options.models_dir or models_dir()
     factory = model_factory or ModelLoader(name, where)
-
-    def collector() -> Callable[[int, SourceResult], None]:  # its progress bar starts now
-        return _collector(results, tmp, cfg, Progress(len(srcs), "assembling", enabled=progress))
-
+    collect = _collector(results, tmp, cfg, Progress(len(srcs), enabled=False))  # cluster.py has a bar
     try:
-        run_on_ray(srcs, cfg, collector, factory, address=options.ray_address, progress=progress,
+        run_on_ray(srcs, cfg, collect, factory, address=options.ray_address, progress=progress,
                    scratch_parent=tmp)
     except ClusterUnavailable as e:
         raise BuildError(str(e)) from None

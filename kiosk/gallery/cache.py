@@ -136,3 +136,7 @@ class ExtractionCache:
     def save_rendition(self, sha: str, key: str, spec_key: str, ext: str, data: bytes) -> None:
         if self.root is not None:
             atomic_write(self._rendition_path(sha, key, spec_key, ext), data)
+
+    def drop_rendition(self, sha: str, key: str, spec_key: str, ext: str) -> None:
+        if self.root is not None:
+            self._rendition_path(sha, key, spec_key, ext).unlink(missing_ok=True)

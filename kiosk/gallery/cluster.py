@@ -13,12 +13,14 @@ after it is the local builder's own code on the driver. The pipeline:
 4. `map_batches(PoseActor)` (an actor pool, one model loaded per actor) runs the model on each
    frame (`worker.frame_record`, the local engine's per-frame code) and renders the poses that
    pass the filters (`worker.candidate_renditions`), returning the record and the renditions;
-5. the driver streams the rows back, stores the renditions in the cache, and as soon as every
-   chunk of a source is in, writes the source's records to the cache (so an interrupted build
-   keeps finished sources);
-6. the builder then assembles the index exactly as a local build with a warm cache does
-   (`worker.process_source`: filters, dedupe, renditions found in the cache), hence the same
-   index id, without decoding anything again.
+5. the driver streams the rows back and stores the renditions in the cache; as soon as every
+   chunk of a source is in, it writes the source's records to the cache (so an interrupted build
+   keeps finished sources) and makes the source's entries from the cache exactly as a local
+   build with a warm cache does (`worker.process_source`: filters, dedupe, renditions found in
+   the cache), hence the same index id, without decoding anything again; the renditions of
+   candidates the dedupe dropped are then removed from the cache (only kept ones stay, as
+   locally), so the cache holds at most the candidates of the sources in flight;
+6. sources whose poses were cached already are assembled the same way at the end.
 
 A chunk whose worker dies is retried (decode tasks by Ray core's task retries; pose actors are
 restarted, Ray Data's `max_restarts=-1`, and their calls retried, `max_task_retries=-1`).
@@ -54,6 +56,7 @@ from kiosk.gallery.worker import (
     frame_record,
     pose_cache,
     process_source,
+    rendition_keys,
     source_error,
 )
 
@@ -168,6 +171,7 @@ class _Pending:
     chunks: int
     records: dict[tuple[int, float | None], FrameRecord] = field(default_factory=dict)
     ends: dict[int, int] = field(default_factory=dict)  # chunk -> frames it yielded
+    renditions: set[str] = field(default_factory=set)  # candidate rendition keys stored
     got: dict[int, int] = field(default_factory=dict)  # chunk -> distinct frames received
     error: str | None = None
 
@@ -211,11 +215,25 @@ def _plan(
     return rows, pending, shas
 
 
-def _keep_renditions(blob: bytes, sha: str, kind: str, cfg: WorkerConfig) -> None:
-    if blob:
-        cache = pose_cache(cfg, kind)
-        for key, data in pickle.loads(blob).items():
-            cache.save_rendition(sha, key, cfg.spec.key(), cfg.spec.ext, data)
+def _keep_renditions(blob: bytes, sha: str, kind: str, cfg: WorkerConfig) -> set[str]:
+    """Store a frame's candidate renditions in the cache; their keys."""
+    if not blob:
+        return set()
+    cache, found = pose_cache(cfg, kind), pickle.loads(blob)
+    for key, data in found.items():
+        cache.save_rendition(sha, key, cfg.spec.key(), cfg.spec.ext, data)
+    return set(found)
+
+
+def _assemble(src: Source, cfg: WorkerConfig, candidates: set[str]) -> SourceResult:
+    """A freshly extracted source's result from the cache; candidate renditions it did not keep
+    are dropped from the cache."""
+    res = process_source(src, cfg, None)
+    res.extracted = True
+    cache = pose_cache(cfg, src.kind)
+    for key in candidates - rendition_keys(res):
+        cache.drop_rendition(res.sha256, key, cfg.spec.key(), cfg.spec.ext)
+    return res
 
 
 def _finish(i: int, p: _Pending, src: Source, sha: str, cfg: WorkerConfig, out: ExtractOutcome) -> None:
@@ -232,31 +250,32 @@ def _finish(i: int, p: _Pending, src: Source, sha: str, cfg: WorkerConfig, out: 
 def run_on_ray(
     srcs: list[Source],
     cfg: WorkerConfig,
-    collector: Callable[[], Callable[[int, SourceResult], None]],
+    collect: Callable[[int, SourceResult], None],
     model_factory: Callable[[], Any],
     *,
     address: str | None = None,
     progress: bool = True,
     scratch_parent: Path | None = None,
 ) -> ExtractOutcome:
-    """The Ray engine's share of a build: poses extracted on the cluster into the cache, then
-    each source's result made from the cache by the local code and handed, in source order, to
-    the `collect(i, res)` that `collector()` returns once extraction is over. Without a cache
-    (--no-cache) a temporary one (under `scratch_parent`, the build's temp dir) serves this
-    build only."""
+    """The Ray engine's share of a build: poses extracted on the cluster into the cache, and
+    each source's result made from the cache by the local code and handed to `collect(i, res)`
+    (extracted sources as they finish, cached ones at the end). Without a cache (--no-cache) a
+    temporary one (under `scratch_parent`, the build's temp dir) serves this build only."""
     scratch = None if cfg.cache_dir else Path(tempfile.mkdtemp(prefix=".ray-cache-", dir=scratch_parent))
     try:
         if scratch is not None:
             cfg = replace(cfg, cache_dir=scratch)
-        done = extract_on_ray(srcs, cfg, model_factory, address=address, progress=progress)
-        collect = collector()
+
+        def assemble(i: int, candidates: set[str]) -> None:
+            collect(i, _assemble(srcs[i], cfg, candidates))
+
+        done = extract_on_ray(srcs, cfg, model_factory, address=address, progress=progress,
+                              on_extracted=assemble)
         for i, src in enumerate(srcs):
             if i in done.errors:
                 collect(i, SourceResult(src.name, src.kind, error=done.errors[i]))
-                continue
-            res = process_source(src, cfg, None)
-            res.extracted = i in done.extracted
-            collect(i, res)
+            elif i not in done.extracted:
+                collect(i, process_source(src, cfg, None))
         return done
     finally:
         if scratch is not None:
@@ -270,11 +289,13 @@ def extract_on_ray(
     *,
     address: str | None = None,
     progress: bool = True,
+    on_extracted: Callable[[int, set[str]], None] | None = None,
 ) -> ExtractOutcome:
     """Fill the extraction cache (cfg.cache_dir, required) for every source on a Ray cluster.
 
     Connects to `address` (None: Ray's default, i.e. RAY_ADDRESS or a new local cluster) unless
-    Ray is already initialised in this process; a cluster it started is shut down afterwards."""
+    Ray is already initialised in this process; a cluster it started is shut down afterwards.
+    `on_extracted(i, candidate rendition keys)` is called as each source's poses are cached."""
     if cfg.cache_dir is None:
         raise ValueError("the Ray engine needs an extraction cache directory")
     ray = import_ray()
@@ -293,7 +314,7 @@ def extract_on_ray(
                 " start it with `ray start --head` or pass --address HOST:PORT"
             ) from None
     try:
-        _stream(ray, rows, pending, srcs, shas, cfg, model_factory, progress, out)
+        _stream(ray, rows, pending, srcs, shas, cfg, model_factory, progress, out, on_extracted)
     finally:
         if started:
             ray.shutdown()
@@ -310,6 +331,7 @@ def _stream(
     model_factory: Callable[[], Any],
     progress: bool,
     out: ExtractOutcome,
+    on_extracted: Callable[[int, set[str]], None] | None,
 ) -> None:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     ctx = ray.data.DataContext.get_current()
@@ -337,13 +359,15 @@ def _stream(
             p.ends[k] = int(row["count"])
         else:
             rec = FrameRecord.from_json(json.loads(row["record"]))
-            _keep_renditions(row["renditions"], shas[i], srcs[i].kind, cfg)
+            p.renditions |= _keep_renditions(row["renditions"], shas[i], srcs[i].kind, cfg)
             if p.add(k, rec):
                 out.frames += 1
                 out.model_runs += not rec.still
                 bar.update(0, 1)
         if p.complete():
             _finish(i, p, srcs[i], shas[i], cfg, out)
+            if on_extracted is not None and i in out.extracted:
+                on_extracted(i, p.renditions)
             bar.update(1, 0)
     bar.close()
     for i, p in pending.items():

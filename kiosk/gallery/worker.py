@@ -171,6 +171,11 @@ def candidate_renditions(rec: FrameRecord, rgb: np.ndarray, cfg: WorkerConfig) -
     return out
 
 
+def rendition_keys(res: SourceResult) -> set[str]:
+    """The rendition cache keys of a result's entries."""
+    return {_rendition_key(d.frame_time, d.crop_box, d.mirrored) for d in res.drafts}
+
+
 def process_source(src: Source, cfg: WorkerConfig, model: Any) -> SourceResult:
     """Everything about one source; never raises for a bad file (the reason goes in .error).
     `model` may be None when the source's poses are known to be cached."""

@@ -102,6 +102,9 @@ def test_demo_archive_on_ray_gives_the_local_index_id(
     assert s.index_id == local_id
     assert problems(out, deep=True) == []
     assert s.sources_read == 25 and len(s.sources_extracted) == 25
+    # Candidates rendered on the workers that the dedupe dropped are not left in the cache.
+    cached = [p for p in (tmp_path / "cache/renditions").rglob("*") if p.is_file()]
+    assert len(cached) == s.entries
     assert s.skipped == [("zz-broken.jpg", "zz-broken.jpg: not a readable image (unknown or corrupt format)")]
     err = capfd.readouterr().err
     assert "extracting on ray [" in err and "26/26 sources, 89 frames" in err
