@@ -311,7 +311,9 @@ def extract_on_ray(
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise ClusterUnavailable(
                 f"cannot reach the Ray cluster at {address or 'the default address'} ({e});"
-                " start it with `ray start --head` or pass --address HOST:PORT"
+                " start it with `ray start --head` or pass --address HOST:PORT; a cluster started"
+                " with `ray start` wants its token: set RAY_AUTH_MODE=token here and copy the"
+                " head's ~/.ray/auth_token"
             ) from None
     try:
         _stream(ray, rows, pending, srcs, shas, cfg, model_factory, progress, out, on_extracted)
