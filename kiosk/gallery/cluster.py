@@ -148,17 +148,23 @@ class PoseActor:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         records, renditions = list(batch["record"]), list(batch["renditions"])
+        errors = list(batch["error"])
         for i, frame in enumerate(batch["frame"]):
             if batch["end"][i] or batch["still"][i]:
                 continue
             rec = FrameRecord.from_json(json.loads(records[i]))
             rgb = np.frombuffer(frame, dtype=np.uint8).reshape(rec.height, rec.width, 3)
-            rec = frame_record(Sample(rec.time, rgb), self.model)
+            try:
+                rec = frame_record(Sample(rec.time, rgb), self.model)
+                renditions[i] = pickle.dumps(candidate_renditions(rec, rgb, self.cfg))
+            except Exception as e:  # as locally: the source is skipped, the build goes on
+                log.warning("pose extraction failed on a frame", exc_info=True)
+                errors[i] = f"{type(e).__name__}: {e}"
             records[i] = json.dumps(rec.to_json())
-            renditions[i] = pickle.dumps(candidate_renditions(rec, rgb, self.cfg))
         out = {k: v for k, v in batch.items() if k != "frame"}
         out["record"] = np.array(records, dtype=object)
         out["renditions"] = np.array(renditions, dtype=object)
+        out["error"] = np.array(errors, dtype=object)
         return out
 
 
@@ -355,8 +361,9 @@ def _stream(
         p = pending.get(i)
         if p is None or p.complete():
             continue  # a source already finished (or failed): late rows of a retried chunk
-        if row["error"]:
-            p.error = str(row["error"])
+        if row["error"]:  # an end row's is complete; a frame row's names the exception
+            err = str(row["error"])
+            p.error = err if row["end"] else f"{srcs[i].name}: unexpected error ({err})"
         elif row["end"]:
             p.ends[k] = int(row["count"])
         else:
@@ -372,6 +379,8 @@ def _stream(
                 on_extracted(i, p.renditions)
             bar.update(1, 0)
     bar.close()
+    log.info("ray: %d sources extracted, %d frames, %d model runs", len(out.extracted), out.frames,
+             out.model_runs)
     for i, p in pending.items():
         if not p.complete():
             out.errors[i] = f"{srcs[i].name}: extraction did not finish on the cluster"

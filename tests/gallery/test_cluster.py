@@ -6,19 +6,24 @@ same on both engines. Four Ray executions, about a minute on an idle 2-core mach
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
 import signal
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from kiosk.gallery import cluster
 from kiosk.gallery.builder import BuildOptions, Engine, build
+from kiosk.gallery.extract import Filters
+from kiosk.gallery.rendition import RenditionSpec
 from kiosk.gallery.verify import problems
-from kiosk.gallery.worker import ModelLoader
+from kiosk.gallery.worker import ModelLoader, WorkerConfig
 
 pytestmark = pytest.mark.slow
 
@@ -159,3 +164,48 @@ def test_without_ray_the_message_names_the_extra(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(cluster.ClusterUnavailable, match=r"pip install '\.\[cluster\]'"):
         cluster.import_ray()
+
+
+# ---- the two stages in-process (no cluster): what each row carries -------------------------
+def _chunk_batch(path: Path, kind: str) -> dict[str, np.ndarray]:
+    return {"source": np.array([0]), "chunk": np.array([0]), "path": np.array([str(path)], dtype=object),
+            "name": np.array([path.name], dtype=object), "kind": np.array([kind], dtype=object),
+            "start": np.array([0.0]), "end": np.array([np.nan])}
+
+
+def _concat(rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+
+
+class _Boom:
+    def estimate(self, rgb: Any) -> Any:
+        raise ValueError("bad tensor")
+
+
+@pytest.fixture()
+def worker_cfg(tmp_path: Path) -> WorkerConfig:
+    return WorkerConfig(fps=2.0, every_person=False, mirror=True, filters=Filters(), spec=RenditionSpec(),
+                        cache_dir=tmp_path, model_name="movenet-lightning", model_sha256="")
+
+
+def test_stages_in_process_frame_rows_carry_poses_and_renditions(shared_dir, models_dir, worker_cfg) -> None:
+    photo = shared_dir / "data/posenet-demo-images/frisbee.jpg"
+    rows = list(cluster.decode_chunk(_chunk_batch(photo, "image"), fps=2.0, still_threshold=0.0))
+    assert [bool(r["end"][0]) for r in rows] == [False, True] and int(rows[1]["count"][0]) == 1
+    actor = cluster.PoseActor.using(ModelLoader("movenet-lightning", models_dir), worker_cfg)()
+    out = actor(_concat(rows))
+    assert "frame" not in out and list(out["error"]) == ["", ""]
+    record = json.loads(out["record"][0])
+    assert record["t"] is None and len(record["poses"]) == 1
+    assert len(pickle.loads(out["renditions"][0])) == 2  # the pose and its mirror image
+
+
+def test_stages_in_process_errors_become_rows(tmp_path, shared_dir, worker_cfg) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 nope")
+    (row,) = cluster.decode_chunk(_chunk_batch(broken, "image"), fps=2.0, still_threshold=0.0)
+    assert row["end"][0] and "broken.jpg: not a readable image" in row["error"][0]
+    photo = shared_dir / "data/posenet-demo-images/frisbee.jpg"
+    rows = list(cluster.decode_chunk(_chunk_batch(photo, "image"), fps=2.0, still_threshold=0.0))
+    out = cluster.PoseActor.using(_Boom, worker_cfg)()(_concat(rows))
+    assert list(out["error"]) == ["ValueError: bad tensor", ""]
