@@ -3,7 +3,7 @@
 Every configuration builds the same sources from scratch (no extraction cache) into a temporary
 directory; the wall time is the whole `build()` call (model load, worker start-up, hashing,
 renditions, the VP-tree), so it is what a curator waits for. Ray's cluster start-up
-(`ray.init`, a local cluster of `--ray-cpus` CPUs) is timed apart and not included: a real
+(`ray.init`, a local cluster of N CPUs for `--configs ray:N`) is timed apart and not included: a real
 cluster is started once for many builds. Default sources: the shared data's 24 PoseNet demo
 photos, its COCO val2017 slice and the squats recording (2 fps), as in the README's builder
 figures. The load average (`os.getloadavg`) before and after each run is printed beside it:
@@ -24,7 +24,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-HELP = "build: index builder frames/s, local 1 and 2 workers and Ray (--ray-cpus), same sources"
+HELP = "build: index builder frames/s, local 1 and 2 workers and Ray with 2 CPUs, same sources"
 
 DEFAULT_SOURCES = ("data/posenet-demo-images", "data/coco-mini/val2017", "data/recordings/pose_squats.mp4")
 DEFAULT_CONFIGS = "local:1,local:2,ray:2"

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from kiosk.core.checksum import sha256_file
+from kiosk.gallery.atomic import BuildError
 from kiosk.gallery.cache import FrameRecord
 from kiosk.gallery.progress import Progress
 from kiosk.gallery.sampling import Sample, chunk_spans, sample_span
@@ -70,7 +71,7 @@ DECODE_CPUS = 0.25
 POSE_BATCH = 8
 
 
-class ClusterUnavailable(Exception):
+class ClusterUnavailable(BuildError):
     """Ray is not installed or the cluster cannot be reached; the message says what to do."""
 
 

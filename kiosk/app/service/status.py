@@ -3,7 +3,7 @@
 Written atomically (a temporary file in the same directory, then os.replace), so a reader
 never sees half a file. Fields:
 
-    state        starting | running | idle | degraded | stopping
+    state        starting | running | idle | degraded | stopping (kiosk.core.enums.ServiceState)
     index_id     id of the loaded gallery index (null when none is loaded)
     index_path   the index directory as opened (the `current` symlink resolved)
     model        pose model name; delegate: cpu | edgetpu (the one actually in use)
@@ -25,11 +25,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.enums import ServiceState
+from kiosk.core.safefile import FileRefused, read_bytes
+
 log = logging.getLogger(__name__)
 
-STATES = ("starting", "running", "idle", "degraded", "stopping")
+#: A status file is a few hundred bytes; anything bigger is not one.
+STATUS_LIMIT = 1 << 16
 
-__all__ = ["STATES", "KioskStatus", "StatusError", "pid_alive", "read_status", "write_status"]
+__all__ = ["KioskStatus", "StatusError", "pid_alive", "read_status", "write_status"]
 
 
 class StatusError(RuntimeError):
@@ -42,7 +46,7 @@ def _iso(unix: float) -> str:
 
 @dataclass
 class KioskStatus:
-    state: str = "starting"
+    state: ServiceState = ServiceState.STARTING
     index_id: str | None = None
     index_path: str | None = None
     model: str | None = None
@@ -58,6 +62,7 @@ class KioskStatus:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["state"] = str(self.state)
         data["fps"] = round(float(self.fps), 2)
         data["started"] = _iso(self.started_unix)
         data["updated"] = _iso(self.updated_unix)
@@ -86,11 +91,11 @@ def write_status(path: Path, status: KioskStatus) -> None:
 def read_status(path: Path) -> dict[str, Any]:
     """The status file as a dict; raises StatusError when missing or not valid JSON."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_bytes(Path(path), max_bytes=STATUS_LIMIT).decode("utf-8")
     except FileNotFoundError as exc:
         raise StatusError(f"no status file at {path}: is the kiosk running (systemctl status "
                           "move-mirror)? Use --status-file or --config to point elsewhere") from exc
-    except OSError as exc:
+    except (OSError, FileRefused, UnicodeDecodeError) as exc:
         raise StatusError(f"cannot read the status file {path}: {exc}") from exc
     try:
         data = json.loads(text)
