@@ -178,7 +178,8 @@ def build(
                 f" {dict(summary.discarded) or 'nothing'}; skipped: {len(summary.skipped)}"
                 " (relax the filters, e.g. --partial-body, or add photos of whole people)"
             )
-        manifest = mf.write_manifest(tmp, _manifest_body(tmp, options, cfg, model, summary))
+        body = {**_manifest_body(tmp, options, cfg, model, summary), **_matching_extras(tmp)}
+        manifest = mf.write_manifest(tmp, body)
         summary.index_id = manifest["index_id"]
         swap_into_place(tmp, out)
     except BaseException:
@@ -308,6 +309,23 @@ def _write_index(
             log.warning("kiosk.match.vptree unavailable: index written without a VP-tree")
             return
         VPTree.build(vectors, metric="cosine", seed=0).save(tmp / mf.TREE)
+
+
+def _matching_extras(tmp: Path) -> dict[str, Any]:
+    """The visible metric's profile trees (written now) and the distance calibration."""
+    from kiosk.gallery.calibrate import compute_calibration
+    from kiosk.gallery.visible_index import write_visible
+    from kiosk.match.visible import VISIBLE_MIN_SCORE, VISIBLE_VERSION
+
+    kp = np.load(tmp / mf.KEYPOINTS)
+    entries = json.loads((tmp / mf.ENTRIES).read_text())["entries"]
+    groups = np.asarray([e["source"] for e in entries], dtype=np.int64)
+    counts = write_visible(tmp, kp) if len(kp) else {}
+    calibration = compute_calibration(np.load(tmp / mf.VECTORS), np.load(tmp / mf.CONFIDENCES),
+                                      kp, groups)
+    return {"visible": {"version": VISIBLE_VERSION, "min_score": VISIBLE_MIN_SCORE,
+                        "profiles": counts},
+            "calibration": calibration}
 
 
 def _manifest_body(

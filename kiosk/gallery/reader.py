@@ -22,13 +22,13 @@ import numpy as np
 
 from kiosk.gallery import manifest as mf
 from kiosk.gallery.manifest import IndexLoadError
+from kiosk.match.metrics import COSINE, VISIBLE, check_metric
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Entry", "GalleryIndex", "IndexLoadError", "Match"]
+__all__ = ["Entry", "Found", "GalleryIndex", "IndexLoadError", "Match"]
 
-METRICS = ("cosine", "weighted")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,14 @@ class Entry:
 class Match(NamedTuple):
     entry_id: int
     distance: float
+
+
+class Found(NamedTuple):
+    """A search's answer: the visible profile used (None for cosine/weighted, or a pose
+    showing no profile) and the matches, nearest first."""
+
+    profile: str | None
+    matches: list[Match]
 
 
 class GalleryIndex:
@@ -74,6 +82,11 @@ class GalleryIndex:
         self._vectors = vectors
         self._keypoints = keypoints
         self._tree = tree
+        self._calibration: dict[str, Any] | None = manifest.get("calibration")
+        from kiosk.gallery.visible_index import VisibleSearch
+
+        stored = int(manifest.get("format_version", 1)) >= 2
+        self._visible = VisibleSearch(path, keypoints, stored=stored)
 
     @classmethod
     def open(cls, path: Path, *, verify: bool = False) -> GalleryIndex:
@@ -121,18 +134,61 @@ class GalleryIndex:
         self,
         pose: Pose,
         k: int = 1,
-        metric: str = "cosine",
+        metric: str = COSINE,
         max_distance: float = float("inf"),
     ) -> list[Match]:
         """The k nearest entries to the pose, nearest first (fewer if beyond max_distance).
 
-        metric: "cosine" (Move Mirror's sqrt(2(1-cos)) on normalised vectors, VP-tree search)
-        or "weighted" (Move Mirror's confidence-weighted distance).
+        metric: "cosine" (Move Mirror's sqrt(2(1-cos)) on normalised vectors, VP-tree search),
+        "weighted" (Move Mirror's confidence-weighted distance) or "visible" (the keypoints
+        the camera sees, kiosk.match.visible).
         """
+        return self.search(pose, k, metric, max_distance).matches
+
+    def search(self, pose: Pose, k: int = 1, metric: str = COSINE,
+               max_distance: float = float("inf")) -> Found:
+        """query() with the visible profile used (see Found)."""
+        check_metric(metric)
+        if metric == VISIBLE:
+            if not len(self) or k <= 0:
+                return Found(None, [])
+            name, ids, dists = self._visible.search(pose.xy, pose.scores, int(k), max_distance)
+            return Found(name, [Match(int(i), float(d)) for i, d in zip(ids, dists, strict=True)
+                                if i >= 0 and d <= max_distance])
         from kiosk.match.normalize import pose_vector
 
         vec, conf = pose_vector(pose)
-        return self.query_vector(vec, conf, k, metric, max_distance)
+        return Found(None, self.query_vector(vec, conf, k, metric, max_distance))
+
+    def distance(self, pose: Pose, entry_id: int, metric: str, profile: str | None = None) -> float:
+        """The distance of one entry to the pose (visible: under the given profile)."""
+        from kiosk.match.distance import cosine_distance, weighted_distance
+        from kiosk.match.normalize import pose_vector
+        from kiosk.match.visible import choose_profile
+
+        check_metric(metric)
+        if metric == VISIBLE:
+            profile = profile or choose_profile(pose.scores)
+            return float("inf") if profile is None else self._visible.distance(pose.xy, profile, entry_id)
+        vec, conf = pose_vector(pose)
+        g = np.asarray(self._vectors[entry_id])
+        if metric == COSINE:
+            return float(cosine_distance(vec, g))
+        return float(weighted_distance(vec, conf, g))
+
+    def groups(self) -> np.ndarray:
+        """(N,) int64: each entry's source number (mirrored twins and video frames share it)."""
+        return np.asarray([e["source"] for e in self._entries], dtype=np.int64)
+
+    def calibration(self) -> dict[str, Any]:
+        """The manifest's calibration block; computed now for an index built without one."""
+        if self._calibration is None:
+            from kiosk.gallery.calibrate import compute_calibration
+
+            log.info("index %s has no stored calibration (format 1): calibrating now", self.index_id)
+            kp = np.asarray(self._keypoints, dtype=np.float32)
+            self._calibration = compute_calibration(self._vectors, kp[:, :, 2], kp, self.groups())
+        return self._calibration
 
     def query_vector(
         self,
@@ -142,9 +198,10 @@ class GalleryIndex:
         metric: str = "cosine",
         max_distance: float = float("inf"),
     ) -> list[Match]:
-        """query() for a pose already normalised: vec (34,) from pose_vector, conf (17,)."""
-        if metric not in METRICS:
-            raise ValueError(f"metric {metric!r}: expected one of {', '.join(METRICS)}")
+        """query() for a pose already normalised (cosine, weighted): vec (34,) from
+        pose_vector, conf (17,)."""
+        if check_metric(metric) == VISIBLE:
+            raise ValueError("metric 'visible' needs the pose's keypoints: use query() or search()")
         if not len(self) or k <= 0:
             return []
         k = min(int(k), len(self))

@@ -112,6 +112,39 @@ class FakeIndex:
     def vectors(self) -> np.ndarray:
         return self._vectors
 
+    def calibration(self) -> dict:
+        """Uncalibrated: the config's match distances are raw cosine distances."""
+        return {}
+
+    def groups(self) -> np.ndarray:
+        return np.arange(len(self.entries))
+
+    def _keypoints(self) -> np.ndarray:
+        return np.stack([np.concatenate([e.keypoints.xy, e.keypoints.scores[:, None]], axis=1)
+                         for e in self.entries])
+
+    def search(self, pose: Pose, k: int = 1, metric: str = "visible",
+               max_distance: float = float("inf")):
+        """The visible metric by brute force (kiosk.match.visible), as GalleryIndex.search."""
+        from kiosk.gallery.reader import Found
+        from kiosk.match.visible import brute_visible
+
+        if metric != "visible":
+            return Found(None, self.query(pose, k, metric, max_distance))
+        self.queries += 1
+        kp = self._keypoints()
+        profile, ids, d = brute_visible(kp[:, :, :2], kp[:, :, 2], pose.xy, pose.scores, k)
+        return Found(profile, [FakeMatch((int(i), float(x))) for i, x in zip(ids, d, strict=True)
+                               if i >= 0 and x <= max_distance])
+
+    def distance(self, pose: Pose, entry_id: int, metric: str, profile: str | None = None) -> float:
+        from kiosk.match.visible import eligible, visible_distance
+
+        e = self.entries[entry_id].keypoints
+        if profile is None or not eligible(e.scores, profile)[0]:
+            return float("inf")
+        return float(visible_distance(pose.xy, e.xy, profile))
+
     def query(self, pose: Pose, k: int = 1, metric: str = "cosine", max_distance: float = float("inf")):
         from kiosk.match import pose_vector
 
