@@ -115,7 +115,10 @@ def run(args: argparse.Namespace) -> int:
     model = load_pose_model(index.manifest["model"]["name"], models_dir=args.models_dir)
     other = load_pose_model(args.other_model, models_dir=args.models_dir)
     models = {k: (other if k == "other_model" else model) for k in KINDS}
-    queries = _cached_queries(work / f"queries-{index.index_id}-{other.name}-{len(people)}.json",
+    import hashlib
+
+    key = hashlib.sha256(repr([(p.source, p.crop_box) for p in people]).encode()).hexdigest()[:12]
+    queries = _cached_queries(work / f"queries-{model.name}-{other.name}-{key}.json",
                               lambda: detect_queries(people, paths, models))
     stats = evaluate(index, people, queries, metrics, max_d)
     doc: dict[str, Any] = {
@@ -151,10 +154,21 @@ def _cached_queries(path: Path, detect: Any) -> list[Any]:
 def _calm(index: Any, model: Any, args: argparse.Namespace, metrics: list[str]) -> dict[str, Any]:
     from kiosk.app.evalcalm import held_poses, simulate
     from kiosk.app.service.config import MatchConfig
+    from kiosk.gallery.builder import default_cache_dir
+    from kiosk.gallery.cache import pose_from_list, pose_to_list
     from kiosk.gallery.sources import iter_video_frames
 
-    frames = [rgb for _, rgb in iter_video_frames(args.recording, 1.0 / args.spacing)]
-    holds = held_poses(frames, model, args.fps, args.hold)
+    work = args.work or default_cache_dir().parent / "evalmatch"
+    key = f"{args.recording.stem}-{model.name}-{args.fps:g}-{args.hold:g}-{args.spacing:g}"
+    cached = work / f"holds-{key}.json"
+    if cached.exists():
+        holds = [[None if p is None else pose_from_list(p) for p in h]
+                 for h in json.loads(cached.read_text())]
+    else:
+        frames = [rgb for _, rgb in iter_video_frames(args.recording, 1.0 / args.spacing)]
+        holds = held_poses(frames, model, args.fps, args.hold)
+        cached.write_text(json.dumps([[None if p is None else pose_to_list(p) for p in h]
+                                      for h in holds]))
     match = MatchConfig() if args.max_distance is None else MatchConfig(max_distance=args.max_distance)
     calm = {m: simulate(index, m, holds, args.fps, match).to_dict() for m in metrics}
     info = (f"{len(holds)} holds of {args.hold:g} s at {args.fps:g} fps from {args.recording.name},"

@@ -315,7 +315,7 @@ def _matching_extras(tmp: Path) -> dict[str, Any]:
     """The visible metric's profile trees (written now) and the distance calibration."""
     from kiosk.gallery.calibrate import compute_calibration
     from kiosk.gallery.visible_index import write_visible
-    from kiosk.match.visible import VISIBLE_MIN_SCORE, VISIBLE_VERSION
+    from kiosk.match.visible import ENTRY_MIN_SCORE, VISIBLE_MIN_SCORE, VISIBLE_VERSION
 
     kp = np.load(tmp / mf.KEYPOINTS)
     entries = json.loads((tmp / mf.ENTRIES).read_text())["entries"]
@@ -324,6 +324,7 @@ def _matching_extras(tmp: Path) -> dict[str, Any]:
     calibration = compute_calibration(np.load(tmp / mf.VECTORS), np.load(tmp / mf.CONFIDENCES),
                                       kp, groups)
     return {"visible": {"version": VISIBLE_VERSION, "min_score": VISIBLE_MIN_SCORE,
+                        "entry_min_score": ENTRY_MIN_SCORE,
                         "profiles": counts},
             "calibration": calibration}
 

@@ -10,6 +10,7 @@ for one index and metric: the kiosk, the benchmark and the curator's contact she
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from kiosk.match.calibration import (
 )
 from kiosk.match.distance import query_weights
 from kiosk.match.metrics import COSINE, VISIBLE, WEIGHTED, check_metric
-from kiosk.match.visible import PROFILES
+from kiosk.match.visible import PROFILES, Profile, nearest_stored
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,19 @@ def _table(dist_fn: Any, n: int, groups: np.ndarray, sample: int, seed: int) -> 
     return quantile_table(nn) if np.isfinite(nn).any() else None
 
 
+def profile_table(keypoints: np.ndarray, groups: np.ndarray, profile: Profile,
+                  sample: int = DEFAULT_SAMPLE, seed: int = 0) -> list[float] | None:
+    """The calibration table of one visible profile (stored or dynamic), or None (too few)."""
+    from kiosk.gallery.visible_index import profile_rows
+
+    g = np.asarray(groups)
+    if len(np.unique(g)) < 2:
+        g = np.arange(len(g))
+    ids, pv = profile_rows(keypoints, profile)
+    pv64 = pv.astype(np.float64)
+    return _table(lambda i: np.linalg.norm(pv64 - pv64[i], axis=1), len(ids), g[ids], sample, seed)
+
+
 def compute_calibration(vectors: np.ndarray, confidences: np.ndarray, keypoints: np.ndarray,
                         groups: np.ndarray, sample: int = DEFAULT_SAMPLE, seed: int = 0
                         ) -> dict[str, Any]:
@@ -47,8 +61,6 @@ def compute_calibration(vectors: np.ndarray, confidences: np.ndarray, keypoints:
     score), groups (N,) source ids (an entry's nearest neighbour is sought in other groups;
     an archive of one source, e.g. a single video, is calibrated entry against entry).
     """
-    from kiosk.gallery.visible_index import profile_rows
-
     v = np.asarray(vectors, dtype=np.float64)
     c = np.asarray(confidences, dtype=np.float64)
     g = np.asarray(groups)
@@ -61,10 +73,7 @@ def compute_calibration(vectors: np.ndarray, confidences: np.ndarray, keypoints:
     }
     vis: dict[str, list[float]] = {}
     for name in PROFILES:
-        ids, pv = profile_rows(keypoints, name)
-        pv64 = pv.astype(np.float64)
-        t = _table(lambda i, pv64=pv64: np.linalg.norm(pv64 - pv64[i], axis=1), len(ids),
-                   g[ids], sample, seed)
+        t = profile_table(keypoints, g, name, sample, seed)
         if t is not None:
             vis[name] = t
     tables[VISIBLE] = vis
@@ -84,18 +93,24 @@ class MatchThreshold:
     max_distance: float
     hysteresis_margin: float
     tables: dict[str, list[float]] = field(repr=False)
+    #: a dynamic visible profile's table (computed by the index on first use), or None
+    dynamic: Callable[[tuple[int, ...]], list[float] | None] | None = field(default=None, repr=False)
 
-    def _table(self, profile: str | None) -> list[float] | None:
+    def _table(self, profile: Profile | None) -> list[float] | None:
         if self.metric != VISIBLE:
             return self.tables.get(self.metric)
-        return self.tables.get(profile or "full") or self.tables.get("full")
+        if isinstance(profile, tuple) and self.dynamic is not None:
+            t = self.dynamic(profile)
+            if t is not None:
+                return t
+        return self.tables.get(nearest_stored(profile or "full")) or self.tables.get("full")
 
-    def to_unit(self, distance: float, profile: str | None = None) -> float:
+    def to_unit(self, distance: float, profile: Profile | None = None) -> float:
         """A raw distance of this metric (and visible profile) in calibrated units."""
         t = self._table(profile)
         return float(distance) if t is None else float(to_unit(distance, t))
 
-    def raw_max_distance(self, profile: str | None = None) -> float:
+    def raw_max_distance(self, profile: Profile | None = None) -> float:
         """match.max_distance as a raw distance of this metric (the line on contact sheets)."""
         t = self._table(profile)
         return self.max_distance if t is None else from_unit(self.max_distance, t)
@@ -123,4 +138,5 @@ def kiosk_threshold(index: Any, metric: str, max_distance: float,
     if not tables:
         log.info("index %s has no %s calibration: match.max_distance used as a raw distance",
                     index.index_id, metric)
-    return MatchThreshold(metric, float(max_distance), float(hysteresis_margin), tables)
+    return MatchThreshold(metric, float(max_distance), float(hysteresis_margin), tables,
+                          index.profile_table if metric == VISIBLE else None)

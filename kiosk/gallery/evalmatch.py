@@ -2,7 +2,9 @@
 and does it say "no good match" when it does not hold the visitor?
 
 For every archive person and query kind (kiosk.gallery.evalqueries) the pose model runs on the
-query image, the dominant pose is searched with every metric, and:
+query image; the pose nearest the person's own keypoints is the visitor (a crop of a group
+photo holds other people, whom a kiosk's tracker would not follow); it is searched with every
+metric, and:
 
 - top-1 / top-5: the person's own entry (or its mirrored twin) is first / among the first 5;
 - matched: top-1 is right *and* within the kiosk's threshold (match.max_distance);
@@ -86,10 +88,35 @@ def detect_queries(people: Sequence[Person], paths: dict[str, Path], models: dic
                 img = query_image(rgb, people[i], kind, turn=i)
                 if img is None:
                     continue
-                pose = dominant(models[kind].estimate(img), keypoint_score) if img.size else None
-                out.append(Query(i, kind, pose))
+                poses = models[kind].estimate(img) if img.size else []
+                ref = reference_pose(people[i], kind, img.shape[1])
+                out.append(Query(i, kind, the_visitor(poses, ref, img.shape[:2], keypoint_score)))
     log.info("%d query images run for %d people", len(out), len(people))
     return out
+
+
+def reference_pose(p: Person, kind: str, width: int) -> Pose:
+    """The person's archive pose in the query image's pixels."""
+    ref = p.pose.translated(-p.crop_box[0], -p.crop_box[1])
+    return ref.flipped(width) if kind == "mirrored" else ref
+
+
+def the_visitor(poses: Sequence[Pose], ref: Pose, shape: tuple[int, ...],
+                keypoint_score: float) -> Pose | None:
+    """The detected pose that is the person shown (a crop of a group photo holds others too):
+    the one nearest the reference keypoints inside the image, else the dominant pose."""
+    h, w = shape[:2]
+    inside = ((ref.xy[:, 0] >= 0) & (ref.xy[:, 0] < w) & (ref.xy[:, 1] >= 0) & (ref.xy[:, 1] < h)
+              & (ref.scores >= keypoint_score))
+    best, best_d = None, np.inf
+    for p in poses:
+        both = inside & (p.scores >= keypoint_score)
+        if both.sum() < 3:
+            continue
+        d = float(np.median(np.linalg.norm(p.xy[both] - ref.xy[both], axis=1)))
+        if d < best_d:
+            best, best_d = p, d
+    return best if best is not None else dominant(poses, keypoint_score)
 
 
 def evaluate(index: GalleryIndex, people: Sequence[Person], queries: Sequence[Query],

@@ -55,7 +55,7 @@ class Found(NamedTuple):
     """A search's answer: the visible profile used (None for cosine/weighted, or a pose
     showing no profile) and the matches, nearest first."""
 
-    profile: str | None
+    profile: str | tuple[int, ...] | None
     matches: list[Match]
 
 
@@ -83,6 +83,7 @@ class GalleryIndex:
         self._keypoints = keypoints
         self._tree = tree
         self._calibration: dict[str, Any] | None = manifest.get("calibration")
+        self._dynamic_tables: dict[tuple[int, ...], list[float] | None] = {}
         from kiosk.gallery.visible_index import VisibleSearch
 
         stored = int(manifest.get("format_version", 1)) >= 2
@@ -160,7 +161,8 @@ class GalleryIndex:
         vec, conf = pose_vector(pose)
         return Found(None, self.query_vector(vec, conf, k, metric, max_distance))
 
-    def distance(self, pose: Pose, entry_id: int, metric: str, profile: str | None = None) -> float:
+    def distance(self, pose: Pose, entry_id: int, metric: str,
+                 profile: str | tuple[int, ...] | None = None) -> float:
         """The distance of one entry to the pose (visible: under the given profile)."""
         from kiosk.match.distance import cosine_distance, weighted_distance
         from kiosk.match.normalize import pose_vector
@@ -179,6 +181,14 @@ class GalleryIndex:
     def groups(self) -> np.ndarray:
         """(N,) int64: each entry's source number (mirrored twins and video frames share it)."""
         return np.asarray([e["source"] for e in self._entries], dtype=np.int64)
+
+    def profile_table(self, profile: tuple[int, ...]) -> list[float] | None:
+        """The calibration table of a dynamic visible profile (computed once, then kept)."""
+        if profile not in self._dynamic_tables:
+            from kiosk.gallery.calibrate import profile_table
+
+            self._dynamic_tables[profile] = profile_table(self._keypoints, self.groups(), profile)
+        return self._dynamic_tables[profile]
 
     def calibration(self) -> dict[str, Any]:
         """The manifest's calibration block; computed now for an index built without one."""

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.match.visible import PROFILES, choose_profile, eligible, profile_vectors
+from kiosk.match.visible import PROFILES, Profile, choose_profile, eligible, profile_vectors
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def ids_name(profile: str) -> str:
     return f"{DIRNAME}/{profile}.ids.npy"
 
 
-def profile_rows(keypoints: np.ndarray, profile: str) -> tuple[np.ndarray, np.ndarray]:
+def profile_rows(keypoints: np.ndarray, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
     """(ids (M,) int32 of the eligible entries, their (M, 2|P|) vectors); keypoints (N, 17, 3)."""
     kp = np.asarray(keypoints, dtype=np.float32).reshape(-1, 17, 3)
     ids = np.flatnonzero(eligible(kp[:, :, 2], profile)).astype(np.int32)
@@ -93,7 +93,7 @@ class VisibleSearch:
         return _Profile(ids.astype(np.int64), None, vecs)
 
     def search(self, xy: np.ndarray, scores: np.ndarray, k: int = 1,
-               max_distance: float = float("inf")) -> tuple[str | None, np.ndarray, np.ndarray]:
+               max_distance: float = float("inf")) -> tuple[Profile | None, np.ndarray, np.ndarray]:
         """(profile or None, (k,) entry ids, (k,) distances), nearest first; -1 / inf pad.
 
         xy (17, 2) and scores (17,) of the query pose (any pixel units).
@@ -103,7 +103,11 @@ class VisibleSearch:
         name = choose_profile(scores)
         if name is None:
             return None, ids, dist
-        p = self.profile(name)
+        if isinstance(name, str):
+            p = self.profile(name)
+        else:  # a dynamic profile: exhaustive over the entries showing it
+            ids_, vecs = profile_rows(self._keypoints, name)
+            p = _Profile(ids_.astype(np.int64), None, vecs)
         if len(p.ids) == 0:
             return name, ids, dist
         q = profile_vectors(np.asarray(xy), name)
@@ -121,7 +125,7 @@ class VisibleSearch:
         dist[: int(ok.sum())] = d[ok]
         return name, ids, dist
 
-    def distance(self, xy: np.ndarray, profile: str, entry_id: int) -> float:
+    def distance(self, xy: np.ndarray, profile: Profile, entry_id: int) -> float:
         """Distance from a query pose (17, 2) to one entry under the given profile (inf if
         the entry does not show every keypoint of the profile)."""
         kp = np.asarray(self._keypoints[entry_id], dtype=np.float32)

@@ -1,10 +1,12 @@
 """The ``visible`` metric: poses compared on the keypoints the camera sees.
 
-A *profile* is a fixed set of body keypoints (COCO-17 indices). A query uses the largest
-profile whose keypoints it all shows (score >= VISIBLE_MIN_SCORE): a whole visitor the
-``full`` profile, a visitor standing close the ``upper`` one, a seated visitor whose legs are
-hidden ``torso_arms``, a visitor half hidden behind a pillar one ``side``. An archive entry
-takes part in a profile's search only when it shows every keypoint of that profile.
+A *profile* is a set of body keypoints (COCO-17 indices; the eyes and ears never count). A
+query sees a set S of them (score >= VISIBLE_MIN_SCORE). It uses the largest *stored*
+profile (PROFILES: a whole visitor ``full``, a seated one ``torso_arms``, one standing close
+``upper``, one half hidden ``left_side``...) contained in S when that leaves at most one seen
+keypoint out; otherwise S itself is the profile (a *dynamic* profile, a tuple of indices,
+searched exhaustively). Fewer than MIN_SEEN seen keypoints: no profile, no match. An archive
+entry takes part in a profile's search only when it shows every keypoint of that profile.
 
 Normalisation over a profile's keypoints only (nothing unseen is clipped anywhere):
 translate so their centroid is (0, 0), then divide by the L2 norm of the 2|P| values
@@ -26,8 +28,13 @@ log = logging.getLogger(__name__)
 
 #: Identifies this normalisation (stored in index manifests; bump when the vectors change).
 VISIBLE_VERSION = "visible-centroid-l2/v1"
-#: A keypoint scored at least this is "seen" (the builder's Filters.keypoint_score).
+#: A query keypoint scored at least this is "seen" (the builder's Filters.keypoint_score).
 VISIBLE_MIN_SCORE = 0.2
+#: A query seeing fewer body keypoints than this is not matched (nothing to tell poses apart).
+MIN_SEEN = 4
+#: An archive entry takes part in a profile when its keypoints reach this: archive photos are
+#: curated whole people, so a turned-away face (a low nose score) does not drop an entry.
+ENTRY_MIN_SCORE = 0.05
 
 _NOSE, _SH, _EL, _WR, _HIP, _KN, _AN = (0,), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)
 _ARMS = _SH + _EL + _WR
@@ -49,10 +56,25 @@ PROFILES: dict[str, tuple[int, ...]] = {
     "upper_body": _ARMS,  # waist up, head turned away
 }
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)
+#: The keypoints a profile may use (eyes and ears are too unsure to tell poses apart).
+CORE: tuple[int, ...] = PROFILES["full"]
+
+#: A stored profile's name, or a dynamic profile's keypoint indices (sorted).
+Profile = str | tuple[int, ...]
 
 
-def profile_dims(profile: str) -> int:
-    return 2 * len(PROFILES[profile])
+def indices(profile: Profile) -> list[int]:
+    """The keypoint indices of a stored or dynamic profile."""
+    return list(PROFILES[profile]) if isinstance(profile, str) else list(profile)
+
+
+def nearest_stored(profile: Profile) -> str:
+    """The stored profile most like a dynamic one (for its calibration table)."""
+    if isinstance(profile, str):
+        return profile
+    s = set(profile)
+    return max(PROFILES, key=lambda n: (len(s & set(PROFILES[n])) - len(set(PROFILES[n]) - s),
+                                        -len(PROFILES[n])))
 
 
 def visible_mask(scores: np.ndarray, min_score: float = VISIBLE_MIN_SCORE) -> np.ndarray:
@@ -60,23 +82,28 @@ def visible_mask(scores: np.ndarray, min_score: float = VISIBLE_MIN_SCORE) -> np
     return np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0) >= min_score
 
 
-def eligible(scores: np.ndarray, profile: str, min_score: float = VISIBLE_MIN_SCORE) -> np.ndarray:
+def eligible(scores: np.ndarray, profile: Profile, min_score: float = ENTRY_MIN_SCORE) -> np.ndarray:
     """(N,) bool: rows of scores (N, 17) that show every keypoint of the profile."""
     seen = visible_mask(np.asarray(scores).reshape(-1, NUM_KEYPOINTS), min_score)
-    return seen[:, list(PROFILES[profile])].all(axis=1)
+    return seen[:, indices(profile)].all(axis=1)
 
 
-def choose_profile(scores: np.ndarray, min_score: float = VISIBLE_MIN_SCORE) -> str | None:
-    """The largest profile whose keypoints the pose shows (scores (17,)), or None."""
-    seen = visible_mask(scores, min_score).reshape(NUM_KEYPOINTS)
+def choose_profile(scores: np.ndarray, min_score: float = VISIBLE_MIN_SCORE) -> Profile | None:
+    """The profile a query pose (scores (17,)) is matched on (see the module doc)."""
+    seen_mask = visible_mask(scores, min_score).reshape(NUM_KEYPOINTS)
+    seen = tuple(i for i in CORE if seen_mask[i])
+    if len(seen) < MIN_SEEN:
+        return None
     best: str | None = None
     for name, idx in PROFILES.items():
-        if seen[list(idx)].all() and (best is None or len(idx) > len(PROFILES[best])):
+        if seen_mask[list(idx)].all() and (best is None or len(idx) > len(PROFILES[best])):
             best = name
-    return best
+    if best is not None and len(PROFILES[best]) >= len(seen) - 1:
+        return best
+    return seen
 
 
-def profile_vectors(xy: np.ndarray, profile: str) -> np.ndarray:
+def profile_vectors(xy: np.ndarray, profile: Profile) -> np.ndarray:
     """Unit vectors of the profile's keypoints, centred on their centroid.
 
     xy: (17, 2) or (N, 17, 2) keypoints (x, y), any units. Returns (2|P|,) or (N, 2|P|)
@@ -85,7 +112,7 @@ def profile_vectors(xy: np.ndarray, profile: str) -> np.ndarray:
     """
     a = np.asarray(xy, dtype=np.float64)
     single = a.ndim == 2
-    a = a.reshape(-1, NUM_KEYPOINTS, 2)[:, list(PROFILES[profile])]
+    a = a.reshape(-1, NUM_KEYPOINTS, 2)[:, indices(profile)]
     if not np.all(np.isfinite(a)):
         raise ValueError("xy contains NaN or infinite coordinates")
     a = a - a.mean(axis=1, keepdims=True)
@@ -96,7 +123,7 @@ def profile_vectors(xy: np.ndarray, profile: str) -> np.ndarray:
     return out[0] if single else out
 
 
-def visible_distance(q_xy: np.ndarray, g_xy: np.ndarray, profile: str) -> float | np.ndarray:
+def visible_distance(q_xy: np.ndarray, g_xy: np.ndarray, profile: Profile) -> float | np.ndarray:
     """||a - b|| of the profile vectors: q_xy (17, 2), g_xy (17, 2) or (N, 17, 2)."""
     q = profile_vectors(q_xy, profile).astype(np.float64)
     g = profile_vectors(g_xy, profile).astype(np.float64)
@@ -106,7 +133,7 @@ def visible_distance(q_xy: np.ndarray, g_xy: np.ndarray, profile: str) -> float 
 
 def brute_visible(
     xy: np.ndarray, scores: np.ndarray, q_xy: np.ndarray, q_scores: np.ndarray, k: int = 1
-) -> tuple[str | None, np.ndarray, np.ndarray]:
+) -> tuple[Profile | None, np.ndarray, np.ndarray]:
     """Exact reference: (profile, (k,) ids, (k,) distances) over archive keypoints
     xy (N, 17, 2) and scores (N, 17); ineligible entries never match; ties to the lower id."""
     profile = choose_profile(q_scores)

@@ -119,6 +119,9 @@ class FakeIndex:
     def groups(self) -> np.ndarray:
         return np.arange(len(self.entries))
 
+    def profile_table(self, profile: tuple[int, ...]) -> None:
+        return None
+
     def _keypoints(self) -> np.ndarray:
         return np.stack([np.concatenate([e.keypoints.xy, e.keypoints.scores[:, None]], axis=1)
                          for e in self.entries])

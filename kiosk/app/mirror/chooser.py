@@ -5,6 +5,9 @@
 
 The kiosk loop and `kiosk eval match` (photo changes on a held pose) use the same object,
 so the benchmark measures the kiosk's own decision logic.
+
+"No good match" has hysteresis too: a photo is shown when its distance is within
+match.max_distance, and kept while it stays within max_distance + hysteresis_margin.
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ class Chooser:
         else:
             found = self.matcher.candidates(pose, k=self.k)
             choice = self.variety.pick(found, before, now) if found else None
+            if choice is None and before >= 0:  # the photo on screen leaves at a higher bar
+                d = self.matcher.distance_to(before)
+                if d <= self.matcher.max_distance + self.hysteresis.margin:
+                    choice = (before, d)
             if choice is None:
                 decision = self.hysteresis.update(NO_MATCH, None)
             else:

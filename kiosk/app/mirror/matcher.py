@@ -33,7 +33,7 @@ class Matcher:
         self._pose: Pose | None = None
         self._vec: np.ndarray | None = None
         self._conf: np.ndarray | None = None
-        self._profile: str | None = None
+        self._profile: str | tuple[int, ...] | None = None
 
     def warm_up(self) -> None:
         """One query now, so that the search kernels are compiled before the first visitor."""

@@ -94,7 +94,7 @@ class MatchConfig:
     max_distance: float = doc_field(0.2, "beyond this match distance show the 'no good match' state"
                                     " (calibrated: 0.2 = closer than 80% of archive poses are to"
                                     " their nearest other source)", gt=0, max=2)
-    hysteresis_margin: float = doc_field(0.1, "switch photo at once if the new match is better by"
+    hysteresis_margin: float = doc_field(0.2, "switch photo at once if the new match is better by"
                                          " this (calibrated units, as max_distance)", min=0, max=2)
     hysteresis_frames: int = doc_field(3, "...or if the new match persists for this many frames",
                                        min=1, max=1000)
