@@ -265,5 +265,9 @@ class GalleryIndex:
         """(N, 34) float32 normalised pose vectors (memory-mapped, read-only)."""
         return self._vectors
 
+    def keypoints(self) -> np.ndarray:
+        """(N, 17, 3) float32 (x, y, score) in rendition pixels (memory-mapped, read-only)."""
+        return self._keypoints
+
     def source_records(self) -> list[dict[str, Any]]:
         return list(self._sources)
