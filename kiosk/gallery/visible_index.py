@@ -24,6 +24,8 @@ from kiosk.match.visible import PROFILES, Profile, choose_profile, eligible, pro
 log = logging.getLogger(__name__)
 
 DIRNAME = "visible"
+#: Dynamic profiles whose vectors stay in memory (a visitor keeps showing the same keypoints).
+DYNAMIC_KEPT = 8
 
 
 def tree_name(profile: str) -> str:
@@ -71,12 +73,24 @@ class VisibleSearch:
         self._keypoints = keypoints
         self._stored = stored  # the index has visible/ trees
         self._profiles: dict[str, _Profile] = {}
+        self._dynamic: dict[tuple[int, ...], _Profile] = {}
 
     def profile(self, name: str) -> _Profile:
         p = self._profiles.get(name)
         if p is None:
             p = self._load(name)
             self._profiles[name] = p
+        return p
+
+    def _dynamic_profile(self, idx: tuple[int, ...]) -> _Profile:
+        """A dynamic profile's rows (exhaustive search), the last DYNAMIC_KEPT kept in memory."""
+        p = self._dynamic.pop(idx, None)
+        if p is None:
+            ids, vecs = profile_rows(self._keypoints, idx)
+            p = _Profile(ids.astype(np.int64), None, vecs)
+        self._dynamic[idx] = p  # most recent last
+        while len(self._dynamic) > DYNAMIC_KEPT:
+            self._dynamic.pop(next(iter(self._dynamic)))
         return p
 
     def _load(self, name: str) -> _Profile:
@@ -103,11 +117,7 @@ class VisibleSearch:
         name = choose_profile(scores)
         if name is None:
             return None, ids, dist
-        if isinstance(name, str):
-            p = self.profile(name)
-        else:  # a dynamic profile: exhaustive over the entries showing it
-            ids_, vecs = profile_rows(self._keypoints, name)
-            p = _Profile(ids_.astype(np.int64), None, vecs)
+        p = self.profile(name) if isinstance(name, str) else self._dynamic_profile(name)
         if len(p.ids) == 0:
             return name, ids, dist
         q = profile_vectors(np.asarray(xy), name)
