@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run). On a fresh machine it:
-#   1. installs the system tools the tests drive (openssh-server, rsync) when root and missing;
+#   1. installs the system tools the tests drive (openssh-server, rsync, chromium for the curator
+#      report's browser test) when root and missing;
 #   2. creates .venv and installs the kiosk with its test and bench extras;
 #   3. runs the whole pytest suite with the real models/data in ../shared as the asset mirror;
 #   4. runs the pose and matching tests again on numpy 1.24 with tflite-runtime 2.14
@@ -17,6 +18,7 @@ need_apt=()
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v rsync >/dev/null 2>&1 || need_apt+=(rsync)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${need_apt[*]}"

@@ -1,4 +1,4 @@
-"""`kiosk index build|verify|inspect|query|demo`: the gallery builder and index tools."""
+"""`kiosk index build|verify|inspect|report|query|demo`: the gallery builder and index tools."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kiosk.gallery.reader import GalleryIndex
 
 log = logging.getLogger(__name__)
 
-HELP = "gallery index: build from photos/videos, verify, inspect, query, demo"
+HELP = "gallery index: build from photos/videos, verify, inspect, report, query, demo"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +39,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--cache-dir", type=Path, default=None,
                    help="extraction cache (default: $KIOSK_CACHE_DIR/builder)")
     b.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    b.add_argument("--max-upscale", type=float, default=0.0, metavar="FACTOR",
+                   help="refuse entries whose rendition is blown up more than FACTOR times from the"
+                        " source pixels (e.g. 2; default 0: keep them, with a warning above 2)")
     f = b.add_argument_group("filters")
     from kiosk.gallery.extract import Filters
 
@@ -71,7 +74,25 @@ def register(parser: argparse.ArgumentParser) -> None:
     i.add_argument("--k", type=int, default=3)
     i.add_argument("--model", default=None)
     i.add_argument("--models-dir", type=Path, default=None)
+    _threshold_args(i)
     i.set_defaults(func=run_inspect)
+
+    r = sub.add_parser("report", help="a self-contained HTML page: rejects, warnings, coverage, holes")
+    r.add_argument("dir", type=Path, metavar="DIR", help="a built index directory")
+    r.add_argument("-o", "--out", type=Path, required=True, metavar="FILE.html", help="the page to write")
+    r.add_argument("--query", nargs="+", type=Path, metavar="IMAGE", default=[],
+                   help="photos to show contact sheets for (their nearest entries)")
+    r.add_argument("--k", type=int, default=4, help="entries per contact sheet row (default 4)")
+    r.add_argument("--reference", choices=("auto", "mirror", "synth"), default="auto",
+                   help="reference visitor poses for the holes: derived from the asset mirror's"
+                        " recording and COCO ground truth (mirror), synthesized (synth), or the"
+                        " mirror when present (auto, the default)")
+    r.add_argument("--mirror", type=Path, default=None, metavar="DIR",
+                   help="asset mirror for --reference (default: $KIOSK_ASSET_MIRROR)")
+    r.add_argument("--model", default=None, help="pose model for --query (default: the index's)")
+    r.add_argument("--models-dir", type=Path, default=None, help="where the models are")
+    _threshold_args(r)
+    r.set_defaults(func=run_report)
 
     q = sub.add_parser("query", help="top-k entries for the main pose of each photo")
     q.add_argument("dir", type=Path, metavar="DIR")
@@ -90,6 +111,25 @@ def register(parser: argparse.ArgumentParser) -> None:
     m.set_defaults(func=run_demo)
 
 
+def _threshold_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, default=None, metavar="FILE",
+                   help="kiosk configuration whose match threshold is marked (default: the one"
+                        " `kiosk run` reads)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="mark this match distance instead of the configuration's")
+
+
+def _threshold(args: argparse.Namespace, index: Any = None) -> tuple[str, float]:
+    """(metric, threshold) the tools mark: --threshold, else the kiosk configuration's (as a raw
+    distance of the index)."""
+    from kiosk.app.service.threshold import match_threshold
+
+    t = match_threshold(args.config, index)
+    if args.threshold is not None and not 0 < args.threshold < float("inf"):
+        raise ValueError(f"--threshold {args.threshold}: give a match distance > 0")
+    return t.metric, (args.threshold if args.threshold is not None else t.max_distance)
+
+
 def run_build(args: argparse.Namespace) -> int:
     from kiosk.gallery.builder import BuildError, BuildOptions, build, default_cache_dir
     from kiosk.gallery.extract import Filters
@@ -104,6 +144,9 @@ def run_build(args: argparse.Namespace) -> int:
         return 2
     if args.workers < 1:
         print("kiosk index build: --workers must be >= 1", file=sys.stderr)
+        return 2
+    if not args.max_upscale >= 0:
+        print("kiosk index build: --max-upscale must be >= 0 (0: no limit)", file=sys.stderr)
         return 2
     options = BuildOptions(
         fps=args.fps if args.fps > 0 else None,
@@ -124,6 +167,7 @@ def run_build(args: argparse.Namespace) -> int:
         spec=RenditionSpec(size=size, fmt=args.format, quality=args.quality),
         metadata=tuple(args.metadata),
         cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
+        max_upscale=args.max_upscale,
     )
     try:
         summary = build(args.sources, args.out, options, progress=not args.quiet)
@@ -160,12 +204,14 @@ def _open(path: Path) -> GalleryIndex:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
+    from kiosk.app.service.config import ConfigError
     from kiosk.gallery import inspect
     from kiosk.gallery.reader import IndexLoadError
 
     try:
         index = _open(args.dir)
-    except IndexLoadError as e:
+        metric, threshold = _threshold(args, index)
+    except (IndexLoadError, ConfigError, ValueError) as e:
         print(f"kiosk index inspect: {e}", file=sys.stderr)
         return 1
     if (args.query or args.coverage) and not args.out:
@@ -175,11 +221,11 @@ def run_inspect(args: argparse.Namespace) -> int:
         from kiosk.gallery.query import load_query_model, query_images
 
         model = load_query_model(index, args.model, args.models_dir)
-        results = query_images(index, args.query, model, k=args.k)
-        inspect.contact_sheet(index, results, args.out)
+        results = query_images(index, args.query, model, k=args.k, metric=metric)
+        inspect.contact_sheet(index, results, args.out, threshold)
         print(f"contact sheet: {args.out}", file=sys.stderr)
     elif args.coverage:
-        stats = inspect.coverage_map(index, args.out)
+        stats = inspect.coverage_map(index, args.out, threshold)
         print(f"coverage map: {args.out} ({stats})", file=sys.stderr)
     info = inspect.summary(index)
     if args.json:
@@ -194,6 +240,32 @@ def run_inspect(args: argparse.Namespace) -> int:
         print(f"  display size {info['display_size'][0]}x{info['display_size'][1]}")
         for reason, n in c["discarded"].items():
             print(f"  discarded {n:5d} {reason}")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from kiosk.app.service.config import ConfigError
+    from kiosk.core.paths import asset_mirror
+    from kiosk.gallery import report
+    from kiosk.gallery.reader import IndexLoadError
+    from kiosk.gallery.report.reference import ReferenceError, ReferenceSource, reference_set
+
+    try:
+        index = _open(args.dir)
+        metric, threshold = _threshold(args, index)
+        ref = reference_set(ReferenceSource(args.reference), args.mirror or asset_mirror())
+    except (IndexLoadError, ConfigError, ReferenceError, ValueError) as e:
+        print(f"kiosk index report: {e}", file=sys.stderr)
+        return 1
+    results = []
+    if args.query:
+        from kiosk.gallery.query import load_query_model, query_images
+
+        model = load_query_model(index, args.model, args.models_dir)
+        results = query_images(index, args.query, model, k=args.k, metric=metric)
+    out = report.write(report.ReportInput(index, threshold, metric, ref, results), args.out)
+    print(f"report: {out} (threshold {threshold:.3f}, {metric}; reference poses {ref.origin})",
+          file=sys.stderr)
     return 0
 
 

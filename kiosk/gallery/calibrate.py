@@ -9,9 +9,11 @@ for one index and metric: the kiosk, the benchmark and the curator's contact she
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -140,3 +142,21 @@ def kiosk_threshold(index: Any, metric: str, max_distance: float,
                     index.index_id, metric)
     return MatchThreshold(metric, float(max_distance), float(hysteresis_margin), tables,
                           index.profile_table if metric == VISIBLE else None)
+
+
+def matching_extras(root: Path) -> dict[str, Any]:
+    """For a build directory holding keypoints/entries/vectors/confidences: write the visible
+    metric's profile trees and return the manifest's "visible" and "calibration" blocks."""
+    from kiosk.gallery import manifest as mf
+    from kiosk.gallery.visible_index import write_visible
+    from kiosk.match.visible import ENTRY_MIN_SCORE, VISIBLE_MIN_SCORE, VISIBLE_VERSION
+
+    kp = np.load(root / mf.KEYPOINTS)
+    entries = json.loads((root / mf.ENTRIES).read_text())["entries"]
+    groups = np.asarray([e["source"] for e in entries], dtype=np.int64)
+    counts = write_visible(root, kp) if len(kp) else {}
+    calibration = compute_calibration(np.load(root / mf.VECTORS), np.load(root / mf.CONFIDENCES),
+                                      kp, groups)
+    return {"visible": {"version": VISIBLE_VERSION, "min_score": VISIBLE_MIN_SCORE,
+                        "entry_min_score": ENTRY_MIN_SCORE, "profiles": counts},
+            "calibration": calibration}

@@ -2,7 +2,7 @@
 
 The loop asks for the photo it will probably need (`request`) as soon as a match is proposed,
 and only shows it once it is ready (`get` never blocks, never touches the disk). A rendition
-already at the photo slot's size is used as it is; another size is fitted to the slot once,
+already at the photo slot's size is used as it is; another size fills the slot once (cover),
 here, when it is loaded - never per frame.
 """
 
@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from kiosk.app.screen.layout import Rect, fit
+from kiosk.app.screen.layout import Rect, cover
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,9 @@ def load_photo(path: Any, slot: tuple[int, int], like: Any = None) -> Any:
 
     with Image.open(path) as im:
         im = im.convert("RGB")
-        if im.size != slot:
-            r = fit(im.size[0], im.size[1], Rect(0, 0, *slot))
-            im = im.resize((r.w, r.h), Image.Resampling.LANCZOS)
+        if im.size != slot:  # fill the slot (cover: the overflow is cropped), never black bars
+            c = cover(im.size[0], im.size[1], Rect(0, 0, *slot)).crop
+            im = im.resize(slot, Image.Resampling.LANCZOS, box=(c.x, c.y, c.x + c.w, c.y + c.h))
         data, size = im.tobytes(), im.size
     frombytes = getattr(pygame.image, "frombytes", None) or pygame.image.fromstring
     surface = frombytes(data, size, "RGB")
