@@ -3,7 +3,9 @@
 #   1. installs the system tools the tests drive (openssh-server, rsync, chromium for the curator
 #      report's browser test) when root and missing;
 #   2. creates .venv and installs the kiosk with its test and bench extras;
-#   3. runs the whole pytest suite with the real models/data in ../shared as the asset mirror;
+#   3. runs ruff, the layer contracts (lint-imports), the type checker (mypy), checks that the
+#      generated reference docs are current (python -m kiosk.cli.docgen --check), then the whole
+#      pytest suite with the real models/data in ../shared as the asset mirror;
 #   4. runs the pose and matching tests again on numpy 1.24 with tflite-runtime 2.14
 #      (Raspberry Pi OS bookworm's numpy), in .venv-np124.
 # Extra arguments go to the main pytest run (e.g. scripts/test.sh -k vptree -x).
@@ -36,6 +38,10 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
 
 .venv/bin/python -m ruff check kiosk tests
+# layer contracts (pyproject [tool.importlinter]) and types (strict on the seams, [tool.mypy])
+.venv/bin/lint-imports --no-cache
+.venv/bin/mypy
+.venv/bin/python -m kiosk.cli.docgen --check
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
 

@@ -41,6 +41,8 @@ from kiosk.app.screen.render import Renderer, Scene
 from kiosk.app.screen.screenshots import Screenshots
 from kiosk.app.service.config import KioskConfig
 from kiosk.app.stats import StageStats
+from kiosk.gallery.protocol import MatchIndex
+from kiosk.pose.model import PoseModel
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ def _rotator(degrees: int) -> Any:
 
 
 class MirrorLoop:
-    def __init__(self, config: KioskConfig, camera: CameraSource, model: Any, index: Any | None,
+    def __init__(self, config: KioskConfig, camera: CameraSource, model: PoseModel, index: MatchIndex | None,
                  display: Display, *, screenshots: Path | None = None) -> None:
         self.config = config
         self.camera = camera

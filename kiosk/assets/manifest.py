@@ -15,11 +15,10 @@ from pathlib import Path
 import yaml
 
 from kiosk.core import paths
+from kiosk.core.enums import ModelFamily, Variant
 
 log = logging.getLogger(__name__)
 
-FAMILIES = ("posenet", "movenet")
-VARIANTS = ("cpu", "edgetpu")
 KINDS = ("decoder", "components", "single")
 
 
@@ -113,7 +112,8 @@ def _entry(raw: dict, where: str) -> ModelEntry:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ManifestError(f"{where}: malformed model entry {raw!r}: {exc}") from exc
-    if entry.family not in FAMILIES or entry.variant not in VARIANTS or entry.kind not in KINDS:
+    known = entry.family in ModelFamily.values() and entry.variant in Variant.values()
+    if not known or entry.kind not in KINDS:
         raise ManifestError(f"{where}: bad family/variant/kind in entry {entry.name!r}")
     if len(entry.sha256) != 64:
         raise ManifestError(f"{where}: entry {entry.name!r} has a malformed sha256")

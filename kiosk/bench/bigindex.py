@@ -12,17 +12,20 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kiosk.pose.types import Pose
 
+if TYPE_CHECKING:
+    from kiosk.gallery.protocol import MatchIndex
+
 log = logging.getLogger(__name__)
 
 
 class BigIndex:
-    def __init__(self, base: Any, size: int, seed: int = 0) -> None:
+    def __init__(self, base: MatchIndex, size: int, seed: int = 0) -> None:
         import tempfile
 
         from kiosk.gallery.visible_index import VisibleSearch, write_visible
@@ -98,6 +101,9 @@ class BigIndex:
     def groups(self) -> np.ndarray:
         return self._groups
 
+    def keypoints(self) -> np.ndarray:
+        return self._keypoints
+
     def calibration(self) -> dict[str, Any]:
         if self._calibration is None:
             from kiosk.gallery.calibrate import compute_calibration
@@ -117,4 +123,7 @@ class BigIndex:
         return self.base.entry(entry_id % self.n_real)
 
     def rendition_path(self, entry_id: int) -> Path:
-        return self.base.rendition_path(entry_id % self.n_real)
+        return Path(self.base.rendition_path(entry_id % self.n_real))
+
+    def close(self) -> None:
+        self.base.close()

@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--peer-queries", type=int, default=100,
                         help="timed queries for brute force / cKDTree (default 100; "
                         "scaled down for large N)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic gallery and queries "
+                        "(default: %(default)s)")
     parser.add_argument("--no-ckdtree", action="store_true", help="skip scipy's cKDTree")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
@@ -207,7 +208,7 @@ def _bench_visible(n: int, args: argparse.Namespace, tmp: Path, nq: int, peer_q:
     full = np.full(17, 0.9, np.float32)
     waist = full.copy()
     waist[11:] = 0.0
-    out = {"vis_top1": _time_queries(lambda i: search.search(qxy[i], full, 1), nq),
+    out: dict[str, Any] = {"vis_top1": _time_queries(lambda i: search.search(qxy[i], full, 1), nq),
            "vis_upper_top1": _time_queries(lambda i: search.search(qxy[i], waist, 1), nq)}
     ok = sum(np.allclose(search.search(qxy[i], s, 10)[2],
                          brute_visible(xy, sc, qxy[i], s, 10)[2], rtol=0, atol=1e-5)

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kiosk.cli import options
+from kiosk.core.enums import ExitCode, Metric
+
 if TYPE_CHECKING:
     from kiosk.gallery.reader import GalleryIndex
 
@@ -22,18 +25,20 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     b = sub.add_parser("build", help="build an index from image/video files and folders")
     b.add_argument("sources", nargs="+", metavar="SOURCE", help="image/video files or folders")
-    b.add_argument("-o", "--out", required=True, type=Path, metavar="OUT_DIR")
+    b.add_argument("-o", "--out", required=True, type=Path, metavar="OUT_DIR",
+                   help="the index directory to write (replaced atomically when the build succeeds)")
     b.add_argument("--fps", type=float, default=2.0, help="video sampling rate (default 2; 0: all)")
     b.add_argument("--model", default=None, help="pose model (default: the engine's default)")
-    b.add_argument("--models-dir", type=Path, default=None)
+    b.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
     b.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     b.add_argument("--every-person", action="store_true",
                    help="each person is an entry (default: the dominant person only)")
     b.add_argument("--mirror", action="store_true", help="add mirrored entries")
     b.add_argument("--display-size", default="960x1080", metavar="WxH",
                    help="rendition size (default 960x1080: half a 1920x1080 screen)")
-    b.add_argument("--format", choices=("jpeg", "webp"), default="jpeg")
-    b.add_argument("--quality", type=int, default=88)
+    b.add_argument("--format", choices=("jpeg", "webp"), default="jpeg",
+                   help="rendition file format (default: %(default)s)")
+    b.add_argument("--quality", type=int, default=88, help="rendition quality 1-100 (default: %(default)s)")
     b.add_argument("--metadata", type=Path, action="append", default=[], metavar="FILE",
                    help="CSV/YAML sidecar: source,title,credit,licence,link (repeatable)")
     b.add_argument("--cache-dir", type=Path, default=None,
@@ -46,15 +51,18 @@ def register(parser: argparse.ArgumentParser) -> None:
     from kiosk.gallery.extract import Filters
 
     d = Filters()
-    f.add_argument("--min-pose-score", type=float, default=d.min_pose_score)
+    f.add_argument("--min-pose-score", type=float, default=d.min_pose_score,
+                   help="drop poses scored below this (default: %(default)s)")
     f.add_argument("--keypoint-score", type=float, default=d.keypoint_score,
                    help="a keypoint is confident at or above this score")
-    f.add_argument("--min-keypoints", type=int, default=d.min_keypoints)
+    f.add_argument("--min-keypoints", type=int, default=d.min_keypoints,
+                   help="drop poses with fewer confident keypoints (default: %(default)s)")
     f.add_argument("--partial-body", action="store_true",
                    help="do not require a full body (head, shoulders, hips, knees, ankles)")
     f.add_argument("--min-person-height", type=float, default=d.min_person_height,
                    help="person height / frame height")
-    f.add_argument("--min-person-px", type=float, default=d.min_person_px)
+    f.add_argument("--min-person-px", type=float, default=d.min_person_px,
+                   help="drop people shorter than this many pixels (default: %(default)s)")
     f.add_argument("--dedupe-distance", type=float, default=d.dedupe_distance,
                    help="within a source, drop poses closer than this to a kept one (0: off)")
     b.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
@@ -62,18 +70,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     b.set_defaults(func=run_build)
 
     v = sub.add_parser("verify", help="check format version, every checksum and the counts")
-    v.add_argument("dir", type=Path, metavar="DIR")
+    v.add_argument("dir", type=Path, metavar="DIR", help=options.INDEX_DIR)
     v.set_defaults(func=run_verify)
 
     i = sub.add_parser("inspect", help="manifest and counts; contact sheet; coverage map")
-    i.add_argument("dir", type=Path, metavar="DIR")
+    i.add_argument("dir", type=Path, metavar="DIR", help=options.INDEX_DIR)
     i.add_argument("--json", action="store_true", help="print the manifest and counts as JSON")
-    i.add_argument("--query", nargs="+", type=Path, metavar="IMAGE", default=None)
+    i.add_argument("--query", nargs="+", type=Path, metavar="IMAGE", default=None,
+                   help="draw a contact sheet of these photos and their nearest entries (needs --out)")
     i.add_argument("--coverage", action="store_true", help="draw the coverage map")
     i.add_argument("--out", type=Path, help="output PNG (sheet or map)")
-    i.add_argument("--k", type=int, default=3)
-    i.add_argument("--model", default=None)
-    i.add_argument("--models-dir", type=Path, default=None)
+    i.add_argument("--k", type=int, default=3, help=options.K)
+    i.add_argument("--model", default=None, help="pose model for --query (default: the model the "
+                   "index was built with)")
+    i.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
     _threshold_args(i)
     i.set_defaults(func=run_inspect)
 
@@ -95,19 +105,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     r.set_defaults(func=run_report)
 
     q = sub.add_parser("query", help="top-k entries for the main pose of each photo")
-    q.add_argument("dir", type=Path, metavar="DIR")
-    q.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
-    q.add_argument("--k", type=int, default=3)
-    q.add_argument("--metric", choices=("cosine", "weighted"), default="cosine")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("dir", type=Path, metavar="DIR", help=options.INDEX_DIR)
+    q.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photos to find the nearest "
+                   "entries for (the main person of each)")
+    q.add_argument("--k", type=int, default=3, help=options.K)
+    q.add_argument("--metric", choices=Metric.values(), default="cosine",
+                   help="pose distance: cosine or weighted (confidence-weighted) (default: %(default)s)")
+    q.add_argument("--json", action="store_true", help="print the matches as JSON")
     q.add_argument("--model", default=None, help="default: the model the index was built with")
-    q.add_argument("--models-dir", type=Path, default=None)
+    q.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
     q.set_defaults(func=run_query)
 
     m = sub.add_parser("demo", help="build (once) the demo index from the sample photos/video")
     m.add_argument("-o", "--out", type=Path, default=None,
                    help="default: $KIOSK_CACHE_DIR/demo-index")
-    m.add_argument("--models-dir", type=Path, default=None)
+    m.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
     m.set_defaults(func=run_demo)
 
 
@@ -280,17 +292,21 @@ def run_query(args: argparse.Namespace) -> int:
         return 1
     model = load_query_model(index, args.model, args.models_dir)
     results = query_images(index, args.images, model, k=args.k, metric=args.metric)
+    unreadable = [r for r in results if r.rgb is None]  # missing or broken image files
+    for r in unreadable:
+        print(f"kiosk index query: {r.error}", file=sys.stderr)
+    code = ExitCode.FAILURE if unreadable else ExitCode.OK
     if args.json:
         print(json.dumps([r.to_dict(index) for r in results], indent=1))
-        return 0
+        return code
     for r in results:
         print(r.image + (f": {r.error}" if r.error else ""))
         for m in r.matches:
-            e = index.entry(m.entry_id)
-            t = "" if e.frame_time is None else f" @{e.frame_time:.2f}s"
-            mir = " (mirrored)" if e.mirrored else ""
-            print(f"  #{m.entry_id:<6d} {m.distance:.4f}  {e.source}{t}{mir}")
-    return 0
+            entry = index.entry(m.entry_id)
+            t = "" if entry.frame_time is None else f" @{entry.frame_time:.2f}s"
+            mir = " (mirrored)" if entry.mirrored else ""
+            print(f"  #{m.entry_id:<6d} {m.distance:.4f}  {entry.source}{t}{mir}")
+    return code
 
 
 def run_demo(args: argparse.Namespace) -> int:

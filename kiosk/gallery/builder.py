@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kiosk.core.keypoints import NUM_KEYPOINTS
 from kiosk.gallery import extract as ex
 from kiosk.gallery import manifest as mf
 from kiosk.gallery import quality as qa
@@ -32,6 +33,9 @@ from kiosk.gallery.progress import Progress
 from kiosk.gallery.rendition import RenditionSpec
 from kiosk.gallery.sources import Source, enumerate_sources
 from kiosk.gallery.worker import SourceResult, WorkerConfig, process_source
+
+if TYPE_CHECKING:
+    from kiosk.pose.model import PoseModel
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +156,7 @@ def _run_in_worker(src: Source) -> SourceResult:
 
 
 # ---- the build ----------------------------------------------------------------------------
-def _load_model(options: BuildOptions) -> Any:
+def _load_model(options: BuildOptions) -> PoseModel:
     from kiosk.pose.engine import load_pose_model
 
     return load_pose_model(options.model, models_dir=options.models_dir)
@@ -163,7 +167,7 @@ def build(
     out_dir: str | Path,
     options: BuildOptions | None = None,
     *,
-    model: Any = None,
+    model: PoseModel | None = None,
     progress: bool = True,
 ) -> BuildSummary:
     """Build an index from SOURCE files/folders into out_dir (atomically). `model`: a ready pose
@@ -186,8 +190,8 @@ def build(
         filters=options.filters,
         spec=options.spec,
         cache_dir=options.cache_dir,
-        model_name=str(getattr(model, "name", "unknown")),
-        model_sha256=str(getattr(model, "sha256", "")),
+        model_name=str(model.name),
+        model_sha256=str(model.sha256),
     )
     summary = BuildSummary(out)
     summary.skipped.extend((s.name, s.reason) for s in skipped)
@@ -339,8 +343,8 @@ def _write_index(
     n = len(entries)
     vectors = np.asarray(vecs, dtype=np.float32).reshape(n, 34)
     np.save(tmp / mf.VECTORS, vectors)
-    np.save(tmp / mf.CONFIDENCES, np.asarray(confs, dtype=np.float32).reshape(n, 17))
-    np.save(tmp / mf.KEYPOINTS, np.asarray(kps, dtype=np.float32).reshape(n, 17, 3))
+    np.save(tmp / mf.CONFIDENCES, np.asarray(confs, dtype=np.float32).reshape(n, NUM_KEYPOINTS))
+    np.save(tmp / mf.KEYPOINTS, np.asarray(kps, dtype=np.float32).reshape(n, NUM_KEYPOINTS, 3))
     (tmp / mf.ENTRIES).write_text(json.dumps({"entries": entries}, separators=(",", ":")) + "\n")
     known = {r["file"] for r in rejects}
     rejects += [{"file": f, "reason": r, "thumbnail": None} for f, r in summary.skipped if f not in known]
@@ -374,12 +378,12 @@ def _refuse_upscaled(
 
 
 def _manifest_body(
-    tmp: Path, options: BuildOptions, cfg: WorkerConfig, model: Any, summary: BuildSummary
+    tmp: Path, options: BuildOptions, cfg: WorkerConfig, model: PoseModel, summary: BuildSummary
 ) -> dict[str, Any]:
     return {
         "model": {
             "name": cfg.model_name,
-            "family": str(getattr(model, "family", "")),
+            "family": str(model.family),
             "sha256": cfg.model_sha256,
         },
         "normalisation_version": ex.normalisation_version(),

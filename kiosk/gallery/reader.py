@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from kiosk.core.enums import Metric
 from kiosk.gallery import manifest as mf
 from kiosk.gallery.manifest import IndexLoadError
 from kiosk.match.metrics import COSINE, VISIBLE, check_metric
 from kiosk.pose.types import Pose
+
+if TYPE_CHECKING:
+    from kiosk.gallery.protocol import IndexMatch
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +61,7 @@ class Found(NamedTuple):
     showing no profile) and the matches, nearest first."""
 
     profile: str | tuple[int, ...] | None
-    matches: list[Match]
+    matches: Sequence[IndexMatch]
 
 
 class GalleryIndex:
@@ -144,7 +149,7 @@ class GalleryIndex:
         "weighted" (Move Mirror's confidence-weighted distance) or "visible" (the keypoints
         the camera sees, kiosk.match.visible).
         """
-        return self.search(pose, k, metric, max_distance).matches
+        return [Match(m.entry_id, m.distance) for m in self.search(pose, k, metric, max_distance).matches]
 
     def search(self, pose: Pose, k: int = 1, metric: str = COSINE,
                max_distance: float = float("inf")) -> Found:
@@ -210,7 +215,8 @@ class GalleryIndex:
     ) -> list[Match]:
         """query() for a pose already normalised (cosine, weighted): vec (34,) from
         pose_vector, conf (17,)."""
-        if check_metric(metric) == VISIBLE:
+        metric = Metric.parse(metric, "metric")
+        if metric == VISIBLE:
             raise ValueError("metric 'visible' needs the pose's keypoints: use query() or search()")
         if not len(self) or k <= 0:
             return []
@@ -268,6 +274,15 @@ class GalleryIndex:
     def keypoints(self) -> np.ndarray:
         """(N, 17, 3) float32 (x, y, score) in rendition pixels (memory-mapped, read-only)."""
         return self._keypoints
+
+    def close(self) -> None:
+        """Drop the references to the memory-mapped arrays (the maps close when unreferenced)."""
+        self._vectors = np.empty((0, self._vectors.shape[1]), np.float32)
+        self._keypoints = np.empty((0, *self._keypoints.shape[1:]), np.float32)
+        self._tree = None
+        from kiosk.gallery.visible_index import VisibleSearch
+
+        self._visible = VisibleSearch(self.path, self._keypoints, stored=False)
 
     def source_records(self) -> list[dict[str, Any]]:
         return list(self._sources)

@@ -92,6 +92,10 @@ def load_image(path: Path) -> np.ndarray:
             rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
     except SourceError:
         raise
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SourceError(f"{path}: is a directory, not an image") from None
     except UnidentifiedImageError:
         raise SourceError(f"{path}: not a readable image (unknown or corrupt format)") from None
     except Image.DecompressionBombError as e:

@@ -1,4 +1,4 @@
-"""The names of the match metrics: the one place that lists them (a Metric enum can wrap it).
+"""The match metrics (names owned by kiosk.core.enums.Metric) and the kiosk's default.
 
 - ``cosine``:   Move Mirror's sqrt(2 (1 - cos)) between bounding-box-normalised 34-vectors;
 - ``weighted``: Move Mirror's confidence-weighted L1 distance on the same vectors;
@@ -9,14 +9,16 @@
 
 from __future__ import annotations
 
-COSINE = "cosine"
-WEIGHTED = "weighted"
-VISIBLE = "visible"
+from kiosk.core.enums import Metric
+
+COSINE = Metric.COSINE
+WEIGHTED = Metric.WEIGHTED
+VISIBLE = Metric.VISIBLE
 
 #: Every metric an index can be searched with, in a stable order.
-METRICS: tuple[str, ...] = (COSINE, WEIGHTED, VISIBLE)
+METRICS: tuple[str, ...] = Metric.values()
 #: The kiosk's default (chosen on `kiosk eval match`, see docs/match-quality.md).
-DEFAULT_METRIC = VISIBLE
+DEFAULT_METRIC = Metric.VISIBLE
 
 
 def check_metric(metric: str) -> str:

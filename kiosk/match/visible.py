@@ -79,13 +79,13 @@ def nearest_stored(profile: Profile) -> str:
 
 def visible_mask(scores: np.ndarray, min_score: float = VISIBLE_MIN_SCORE) -> np.ndarray:
     """(..., 17) bool: keypoints seen (score >= min_score); scores (..., 17)."""
-    return np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0) >= min_score
+    return np.asarray(np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0) >= min_score)
 
 
 def eligible(scores: np.ndarray, profile: Profile, min_score: float = ENTRY_MIN_SCORE) -> np.ndarray:
     """(N,) bool: rows of scores (N, 17) that show every keypoint of the profile."""
     seen = visible_mask(np.asarray(scores).reshape(-1, NUM_KEYPOINTS), min_score)
-    return seen[:, indices(profile)].all(axis=1)
+    return np.asarray(seen[:, indices(profile)].all(axis=1))
 
 
 def choose_profile(scores: np.ndarray, min_score: float = VISIBLE_MIN_SCORE) -> Profile | None:

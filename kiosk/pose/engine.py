@@ -13,34 +13,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol, runtime_checkable
-
-import numpy as np
 
 from kiosk.assets.fetch import verified_model_file
 from kiosk.assets.manifest import load_manifest
 from kiosk.core.checksum import sha256_file
+from kiosk.core.enums import Delegate, Preprocess
+from kiosk.pose.model import PoseModel
 from kiosk.pose.movenet import MoveNetModel, is_movenet_output
 from kiosk.pose.posenet import PoseNetModel, raw_output_order
-from kiosk.pose.preprocess import MODES
-from kiosk.pose.runtime import DELEGATES, Runtime, open_runtime
-from kiosk.pose.types import Pose
+from kiosk.pose.runtime import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class PoseModel(Protocol):
-    name: str  # logical manifest name, e.g. "movenet-lightning" (file stem for ad-hoc paths)
-    family: str  # "posenet" | "movenet"
-    delegate: str  # delegate actually in use: "cpu" | "edgetpu"
-    sha256: str  # of the model file loaded
-    input_size: tuple[int, int]  # (height, width)
-    last_timings: dict[str, float]  # ms of the last estimate(): "preprocess", "invoke", "decode"
-
-    def estimate(self, rgb: np.ndarray) -> list[Pose]:
-        """(H, W, 3) uint8 RGB -> poses sorted by score desc, xy in source pixels."""
-        ...
 
 
 def _is_path(model: str | Path) -> bool:
@@ -49,7 +32,8 @@ def _is_path(model: str | Path) -> bool:
     return model.endswith(".tflite") or "/" in model or "\\" in model
 
 
-def _open_path(path: Path, delegate: str, num_threads: int | None) -> tuple[Runtime, str, str | None]:
+def _open_path(path: Path, delegate: str, num_threads: int | None,
+               backend: str | None) -> tuple[Runtime, str, str | None]:
     """Runtime for an explicit .tflite path. Returns (runtime, name, family or None)."""
     if not path.is_file():
         raise FileNotFoundError(
@@ -78,6 +62,7 @@ def _open_path(path: Path, delegate: str, num_threads: int | None) -> tuple[Runt
         num_threads=num_threads,
         has_edgetpu=is_tpu,
         label=path.name,
+        backend=backend,
     )
     name = entry.name if entry else path.stem
     return runtime, name, entry.family if entry else None
@@ -90,23 +75,23 @@ def load_pose_model(
     num_threads: int | None = None,
     preprocess: str = "default",
     models_dir: Path | None = None,
+    backend: str | None = None,
 ) -> PoseModel:
     """Load a pose model by logical manifest name (None = the shipped default) or .tflite path.
 
     delegate: "auto" (Edge TPU if present, else CPU with one logged line), "cpu" or "edgetpu"
     (fails with a RuntimeError saying what to do). preprocess: "default" (keep aspect ratio,
     pad) or "coral" (stretch + nearest neighbour). Raises ModelNotFoundError (run `kiosk models
-    fetch`) or ChecksumError (refuses a file whose sha256 does not match).
+    fetch`) or ChecksumError (refuses a file whose sha256 does not match). backend: the TFLite
+    interpreter, "litert" or "tflite" (None: $KIOSK_TFLITE_BACKEND, else whichever imports).
     """
-    if delegate not in DELEGATES:
-        raise ValueError(f"delegate must be one of {', '.join(DELEGATES)}, got {delegate!r}")
-    if preprocess not in MODES:
-        raise ValueError(f"preprocess must be one of {', '.join(MODES)}, got {preprocess!r}")
+    delegate = Delegate.parse(delegate, "delegate")
+    preprocess = Preprocess.parse(preprocess, "preprocess")
     manifest = load_manifest()
     if model is None:
         model = manifest.default
     if _is_path(model):
-        runtime, name, family = _open_path(Path(model), delegate, num_threads)
+        runtime, name, family = _open_path(Path(model), delegate, num_threads, backend)
     else:
         name = str(model)
         variants = manifest.variants(name)
@@ -123,6 +108,7 @@ def load_pose_model(
             num_threads=num_threads,
             has_edgetpu="edgetpu" in variants,
             label=name,
+            backend=backend,
         )
     if family is None:
         if is_movenet_output(runtime.output_shapes):

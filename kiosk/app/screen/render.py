@@ -18,6 +18,7 @@ import numpy as np
 
 from kiosk.app.screen.blit import CameraBlitter
 from kiosk.app.screen.layout import CoverMap, Layout, centred, cover, make_layout
+from kiosk.core.enums import ScreenLayout
 from kiosk.pose.types import SKELETON, Pose
 
 if TYPE_CHECKING:
@@ -79,7 +80,8 @@ def fit_line(font: Any, text: str, width: int) -> str:
 def wrap_lines(font: Any, text: str, width: int, max_lines: int) -> list[str]:
     """text word-wrapped into at most max_lines lines of `width` pixels; only what does not fit
     on the last line is shortened with an ellipsis (a single word longer than a line too)."""
-    words, lines = text.split(), []
+    words: list[str] = text.split()
+    lines: list[str] = []
     while words and len(lines) < max_lines:
         line = words.pop(0)
         while words and font.size(f"{line} {words[0]}")[0] <= width:
@@ -211,7 +213,7 @@ class Renderer:
             size = (scene.frame.shape[1], scene.frame.shape[0])
             if size != self._camera_size:
                 self._camera_size = size
-                if self.config.layout == "full_mirror":
+                if self.config.layout == ScreenLayout.FULL_MIRROR:
                     self.configure(self.config)
         if scene.content != self._card_key:
             had_card = self._card is not None and (self._card_on_canvas or self._fading)

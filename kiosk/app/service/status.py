@@ -3,7 +3,7 @@
 Written atomically (a temporary file in the same directory, then os.replace), so a reader
 never sees half a file. Fields:
 
-    state        starting | running | idle | degraded | stopping
+    state        starting | running | idle | degraded | stopping (kiosk.core.enums.ServiceState)
     index_id     id of the loaded gallery index (null when none is loaded)
     index_path   the index directory as opened (the `current` symlink resolved)
     model        pose model name; delegate: cpu | edgetpu (the one actually in use)
@@ -25,11 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.enums import ServiceState
+
 log = logging.getLogger(__name__)
 
-STATES = ("starting", "running", "idle", "degraded", "stopping")
-
-__all__ = ["STATES", "KioskStatus", "StatusError", "pid_alive", "read_status", "write_status"]
+__all__ = ["KioskStatus", "StatusError", "pid_alive", "read_status", "write_status"]
 
 
 class StatusError(RuntimeError):
@@ -42,7 +42,7 @@ def _iso(unix: float) -> str:
 
 @dataclass
 class KioskStatus:
-    state: str = "starting"
+    state: ServiceState = ServiceState.STARTING
     index_id: str | None = None
     index_path: str | None = None
     model: str | None = None
@@ -58,6 +58,7 @@ class KioskStatus:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["state"] = str(self.state)
         data["fps"] = round(float(self.fps), 2)
         data["started"] = _iso(self.started_unix)
         data["updated"] = _iso(self.updated_unix)

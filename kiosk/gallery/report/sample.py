@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from kiosk.match.synth import synth_poses
+from kiosk.pose.model import PoseModel
 from kiosk.pose.types import SKELETON, Pose
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def draw(xy: np.ndarray, scores: np.ndarray, rng: np.random.Generator) -> tuple[
     return rgb, Pose(pts, np.clip(scores, 0, 1), float(np.mean(scores)))
 
 
-def make_sample(out: Path) -> tuple[Path, list[Path], Path, Callable[..., object]]:
+def make_sample(out: Path) -> tuple[Path, list[Path], Path, PoseModel]:
     """(photos folder, query images, metadata CSV, pose model) under out."""
     from PIL import Image
 

@@ -16,6 +16,7 @@ from kiosk.app.service.config import KioskConfig
 from kiosk.app.service.sdnotify import Notifier
 from kiosk.app.service.service import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Factories, KioskService, RunOptions
 from kiosk.app.service.status import read_status
+from kiosk.gallery.fake import FakeIndex
 from tests.app.notify_helpers import NotifySocket
 
 
@@ -25,16 +26,6 @@ class FakeCameraFailed(Exception):
 
 class FakeEnd(Exception):
     pass
-
-
-@dataclass
-class FakeIndex:
-    path: Path
-    index_id: str
-    closed: bool = False
-
-    def close(self) -> None:
-        self.closed = True
 
 
 @dataclass
@@ -82,7 +73,7 @@ def open_fake_index(config: KioskConfig, *, verify: bool = False) -> FakeIndex:
     index_id = marker.read_text().strip()
     if index_id == "broken":
         raise ValueError(f"index {path}: manifest.json is corrupt")
-    return FakeIndex(path, index_id)
+    return FakeIndex(path, [], index_id=index_id)
 
 
 def make_release(root: Path, index_id: str) -> Path:
