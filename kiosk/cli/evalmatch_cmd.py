@@ -47,7 +47,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-distance", type=float, default=None,
                    help="calibrated match.max_distance (default: the config default)")
     p.add_argument("--work", type=Path, default=None, help="where the archive is built")
-    p.add_argument("--models-dir", type=Path, default=None)
+    p.add_argument("--models-dir", type=Path, default=None,
+                   help="where the models are (default: KIOSK_MODELS_DIR, else models/)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N people")
     p.add_argument("--fps", type=float, default=10.0, help="kiosk pose rate for the recording (10)")
     p.add_argument("--hold", type=float, default=3.0, help="seconds a pose is held (3)")
