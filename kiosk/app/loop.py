@@ -96,7 +96,8 @@ class MirrorLoop:
         self._slides = Slideshow(0, config.attract.slide_seconds)
         self._set_index(index)
         self.frame = 0
-        self.stage_errors: dict[str, int] = {}
+        self.stage_errors: dict[str, int] = {}  # failures per stage (the service's StageHealth)
+        self.stage_last_error: dict[str, str] = {}
         self._last_visitor: float | None = None  # frame time (s) a visitor was last seen
         self._shown: int | None = None
         self._shown_surface: Any = None
@@ -220,6 +221,7 @@ class MirrorLoop:
             return fn(*args)
         except Exception as exc:
             n = self.stage_errors[name] = self.stage_errors.get(name, 0) + 1
+            self.stage_last_error[name] = f"{type(exc).__name__}: {exc}"
             if n == 1 or n % 100 == 0:
                 log.error("%s stage failed on frame %d (%d so far): %s", name, self.frame, n, exc,
                           exc_info=n == 1)

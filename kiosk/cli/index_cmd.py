@@ -193,18 +193,16 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from kiosk.gallery.verify import problems
+    from kiosk.gallery.verify import inspect_index
 
-    found = problems(args.dir, deep=True)
+    data, found = inspect_index(args.dir, deep=True)
     for p in found:
         print(f"{args.dir}: {p}", file=sys.stderr)
-    if found:
+    if data is None:
         print(f"FAIL: {len(found)} problem(s) in {args.dir}", file=sys.stderr)
         return 1
-    from kiosk.gallery.manifest import read_manifest
-
-    m = read_manifest(args.dir)
-    print(f"OK: index {m['index_id']}, {m['counts']['entries']} entries,"
+    m = data.manifest
+    print(f"OK: index {m['index_id']}, {len(data.entries)} entries,"
           f" {len(m['files'])} files verified")
     return 0
 

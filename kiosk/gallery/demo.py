@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from kiosk.core.checksum import sha256_file
+from kiosk.core.safeyaml import load_yaml
 from kiosk.gallery.cache import atomic_write
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class DemoAssetError(Exception):
 
 
 def load_asset_list(path: Path = ASSETS_FILE) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text())
+    return load_yaml(path)
 
 
 def _fetch(asset: dict[str, Any], dest: Path, mirror: Path | None) -> Path:

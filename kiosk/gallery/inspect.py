@@ -80,6 +80,8 @@ def contact_sheet(index: GalleryIndex, results: list[QueryResult], out: Path,
     Every tile is THUMB_H high and TILE_W wide, so rows line up."""
     from PIL import Image, ImageDraw
 
+    from kiosk.pose.images import open_image
+
     if not results:
         raise ValueError("no query images given")
     k = max((len(r.matches) for r in results), default=0)
@@ -107,7 +109,7 @@ def contact_sheet(index: GalleryIndex, results: list[QueryResult], out: Path,
         for m in r.matches:
             x += TILE_W + GAP
             e = index.entry(m.entry_id)
-            with Image.open(e.rendition) as im:
+            with open_image(e.rendition) as im:
                 tile = _fit_tile(_thumb(im, e.keypoints))
             verdict, colour = _verdict(m.distance, threshold)
             if colour == BEYOND_RGB:

@@ -14,11 +14,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from kiosk.assets.fetch import verified_model_file
-from kiosk.assets.manifest import load_manifest
+from kiosk.assets.fetch import read_sidecar, verified_model_file
+from kiosk.assets.manifest import Manifest, load_manifest
 from kiosk.core.checksum import sha256_file
 from kiosk.core.enums import Delegate, Preprocess
+from kiosk.core.safefile import check_regular
 from kiosk.pose.model import PoseModel
+from kiosk.pose.modelprobe import probe_model
 from kiosk.pose.movenet import MoveNetModel, is_movenet_output
 from kiosk.pose.posenet import PoseNetModel, raw_output_order
 from kiosk.pose.runtime import Runtime, open_runtime
@@ -32,16 +34,34 @@ def _is_path(model: str | Path) -> bool:
     return model.endswith(".tflite") or "/" in model or "\\" in model
 
 
-def _open_path(path: Path, delegate: str, num_threads: int | None,
-               backend: str | None) -> tuple[Runtime, str, str | None]:
-    """Runtime for an explicit .tflite path. Returns (runtime, name, family or None)."""
-    if not path.is_file():
+def _pinned(path: Path, sha: str, manifest: Manifest) -> bool:
+    """The file's sha256 is pinned by the manifest (directly, or by a derived file's record)."""
+    pins = {e.sha256 for e in manifest.entries}
+    if sha in pins:
+        return True
+    recorded = read_sidecar(path)
+    return recorded is not None and recorded[0] == sha and recorded[1] in pins
+
+
+def _open_path(path: Path, delegate: str, num_threads: int | None, backend: str | None,
+               trusted: bool) -> tuple[Runtime, str, str | None]:
+    """Runtime for an explicit .tflite path. Returns (runtime, name, family or None).
+
+    A file whose sha256 the manifest does not pin is first tried in a throwaway process
+    (kiosk.pose.modelprobe) unless trusted (the probe itself)."""
+    try:
+        check_regular(path)
+    except FileNotFoundError:
         raise FileNotFoundError(
             f"model file {path} does not exist (logical names: `kiosk models list`; "
             "fetch them with `kiosk models fetch`)"
-        )
+        ) from None
     is_tpu = "_edgetpu" in path.name
-    entry = load_manifest().by_file(path.name)
+    manifest = load_manifest()
+    entry = manifest.by_file(path.name)
+    sha = sha256_file(path)
+    if not trusted and not _pinned(path, sha, manifest):
+        probe_model(path, delegate)
 
     def resolve(variant: str) -> tuple[Path, str]:
         if (variant == "edgetpu") != is_tpu:
@@ -49,7 +69,7 @@ def _open_path(path: Path, delegate: str, num_threads: int | None,
                 f"{path.name} is {'compiled for the Edge TPU' if is_tpu else 'a CPU model'}; "
                 f"it cannot run with delegate {variant}"
             )
-        return path, sha256_file(path)
+        return path, sha
 
     if is_tpu and delegate == "cpu":
         raise RuntimeError(
@@ -76,6 +96,7 @@ def load_pose_model(
     preprocess: str = "default",
     models_dir: Path | None = None,
     backend: str | None = None,
+    trusted: bool = False,
 ) -> PoseModel:
     """Load a pose model by logical manifest name (None = the shipped default) or .tflite path.
 
@@ -84,6 +105,8 @@ def load_pose_model(
     pad) or "coral" (stretch + nearest neighbour). Raises ModelNotFoundError (run `kiosk models
     fetch`) or ChecksumError (refuses a file whose sha256 does not match). backend: the TFLite
     interpreter, "litert" or "tflite" (None: $KIOSK_TFLITE_BACKEND, else whichever imports).
+    A .tflite path whose sha256 is not pinned is tried in a throwaway process first
+    (ModelRefused if it fails or crashes there); trusted=True skips that (for the trial process).
     """
     delegate = Delegate.parse(delegate, "delegate")
     preprocess = Preprocess.parse(preprocess, "preprocess")
@@ -91,7 +114,7 @@ def load_pose_model(
     if model is None:
         model = manifest.default
     if _is_path(model):
-        runtime, name, family = _open_path(Path(model), delegate, num_threads, backend)
+        runtime, name, family = _open_path(Path(model), delegate, num_threads, backend, trusted)
     else:
         name = str(model)
         variants = manifest.variants(name)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from kiosk.app.service.config import KioskConfig
 from kiosk.core import paths
 from kiosk.core.enums import Delegate
+from kiosk.core.safefile import FileRefused, resolve_dir
 from kiosk.core.settings import env_path
 
 if TYPE_CHECKING:
@@ -100,8 +101,14 @@ def load_model(config: KioskConfig) -> LoadedModel:
 
 
 def resolve_index_dir(config: KioskConfig) -> Path:
-    """The configured index directory with symlinks (`current`) resolved now."""
-    return config.index_path().resolve()
+    """The configured index directory with symlinks (`current`) resolved now.
+
+    A path that cannot be resolved (missing, a symlink loop) is returned as configured;
+    open_index says what is wrong with it."""
+    try:
+        return resolve_dir(config.index_path(), "index directory")
+    except (FileRefused, OSError):
+        return config.index_path()
 
 
 def open_index(config: KioskConfig, *, verify: bool = False) -> MatchIndex:
@@ -109,11 +116,13 @@ def open_index(config: KioskConfig, *, verify: bool = False) -> MatchIndex:
     from kiosk.gallery.reader import GalleryIndex
 
     configured = config.index_path()
-    if not configured.exists():
+    try:
+        root = resolve_dir(configured, "index directory")
+    except FileNotFoundError:
         raise FileNotFoundError(
             f"no index at {configured}: build one with `kiosk index build` and deploy it "
-            f"(scripts/deploy.sh), or set index.path / --index")
-    return GalleryIndex.open(resolve_index_dir(config), verify=verify)
+            f"(scripts/deploy.sh), or set index.path / --index") from None
+    return GalleryIndex.open(root, verify=verify)
 
 
 def describe_index(index: MatchIndex | None) -> tuple[str | None, str | None]:

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kiosk.app.devices.camera.source import source_problem
 from kiosk.app.service.schema import ConfigError, build, doc_field, section
 from kiosk.core import paths
 from kiosk.core.enums import Delegate, Metric, Preprocess, ScreenLayout
+from kiosk.core.safefile import FileRefused
+from kiosk.core.safeyaml import YamlRefused, load_yaml
 from kiosk.match.metrics import DEFAULT_METRIC
 
 __all__ = ["ConfigError", "KioskConfig", "load_config", "parse_config"]
@@ -170,15 +170,13 @@ def load_config(path: Path | str | None) -> KioskConfig:
         return KioskConfig()
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = load_yaml(path)
+    except YamlRefused as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        raise ConfigError(str(path), [where + exc.problem]) from None
+    except FileRefused as exc:
+        raise ConfigError(str(path), [str(exc)]) from None
     except OSError as exc:
         problem = f"cannot read the file ({exc.strerror or exc}); check the path"
-        raise ConfigError(str(path), [problem]) from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(str(path), [f"{where}not valid YAML ({problem})"]) from exc
+        raise ConfigError(str(path), [problem]) from None
     return parse_config(data, str(path))

@@ -6,10 +6,15 @@ the "no index" screen, and keep running so a deploy can fix it), the camera and 
 then READY, and `MirrorLoop.step()` in the main thread until told to stop.
 
 Signals (handlers only set flags; the work happens between frames):
-    SIGHUP           RELOADING; re-read the config file and re-open the index (re-resolving the
-                     `current` symlink); a bad config or index is refused with a logged reason and
+    SIGHUP           RELOADING; a background thread (reloader.py) re-reads the config file and
+                     opens and verifies the index (re-resolving the `current` symlink) while the
+                     loop keeps showing the old one and pinging the watchdog; the swap happens
+                     between two frames. A bad config or index is refused with a logged reason and
                      status `last_error`, and the kiosk keeps running the old; then READY.
-    SIGTERM, SIGINT  STOPPING, clean close, exit 0.
+    SIGTERM, SIGINT  STOPPING, clean close, exit 0 (during start-up too: the start is abandoned).
+
+A stage (pose, match, render) failing on every frame for health.FAILING_FRAMES frames makes the
+state `degraded` with the reason in `last_error` until it recovers.
 
 WATCHDOG pings are sent by the loop itself after a step, so a stalled loop stops pinging and
 systemd restarts the kiosk. Exit codes: 0 clean stop (signal, --max-frames, end of a non-looping
@@ -32,8 +37,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kiosk.app.service import components
+from kiosk.app.service import components, reloader
 from kiosk.app.service.config import ConfigError, KioskConfig, load_config
+from kiosk.app.service.health import StageHealth
 from kiosk.app.service.sdnotify import Notifier, watchdog_interval
 from kiosk.app.service.status import KioskStatus, write_status
 from kiosk.core.enums import ExitCode, ServiceState
@@ -62,11 +68,21 @@ class ServedLoop(Protocol):
     @property
     def fps(self) -> float: ...
 
+    @property
+    def stage_errors(self) -> dict[str, int]: ...  # stage -> consecutive failures (StageHealth)
+
+    @property
+    def stage_last_error(self) -> dict[str, str]: ...  # stage -> its latest error (StageHealth reads it)
+
     def step(self) -> StepReport: ...
 
     def apply(self, config: KioskConfig | None = None, index: MatchIndex | None = None) -> None: ...
 
     def close(self) -> None: ...
+
+
+class StopRequested(BaseException):  # not an Exception: no `except Exception` may swallow it
+    """SIGTERM/SIGINT arrived while the kiosk was still starting: abandon the start."""
 
 
 def _default_open_camera(source: str, config: CameraConfig) -> CameraSource:
@@ -116,20 +132,6 @@ class RunOptions:
     verify_on_reload: bool = True
 
 
-def _restart_only_changes(old: KioskConfig, new: KioskConfig) -> list[str]:
-    """Sections a reload cannot change in a running kiosk (they need a restart)."""
-    changed = []
-    if old.model != new.model:
-        changed.append("model")
-    if old.camera.source != new.camera.source or (old.camera.width, old.camera.height) != (
-            new.camera.width, new.camera.height):
-        changed.append("camera.source/width/height")
-    if (old.display.width, old.display.height, old.display.fullscreen) != (
-            new.display.width, new.display.height, new.display.fullscreen):
-        changed.append("display.width/height/fullscreen")
-    return changed
-
-
 class KioskService:
     def __init__(self, options: RunOptions, *, factories: Factories | None = None,
                  notifier: Notifier | None = None) -> None:
@@ -148,10 +150,15 @@ class KioskService:
         self._last_ping = 0.0
         self._last_status = 0.0
         self._watchdog = watchdog_interval()
+        self._reloader = reloader.Reloader()
+        self._health = StageHealth()
+        self._serving = False
 
     # ---- signals ----------------------------------------------------------------------
     def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
         self._stop_signal = signum
+        if not self._serving:  # a long start-up step must not delay the stop
+            raise StopRequested(signal.Signals(signum).name)
 
     def _on_hup(self, _signum: int, _frame: FrameType | None) -> None:
         self._reload_requested = True
@@ -198,6 +205,10 @@ class KioskService:
         previous = self._install_signals()
         try:
             return self._run()
+        except StopRequested as exc:
+            log.info("stopping on %s during start-up", exc)
+            self._serving = True  # a second signal while closing must not raise again
+            return self._stop(EXIT_OK)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -256,6 +267,9 @@ class KioskService:
             self._error(f"cannot start the kiosk: {exc}")
             self._write_status(state=ServiceState.STOPPING)
             return EXIT_FAILURE
+        self._serving = True
+        if self._stop_signal is not None:
+            raise StopRequested(signal.Signals(self._stop_signal).name)
         self._write_status(state=ServiceState.DEGRADED if self.index is None else ServiceState.RUNNING)
         self.notifier.ready(self._status_text())
         log.info("kiosk running: %s", self._status_text())
@@ -268,7 +282,9 @@ class KioskService:
                 return self._stop(EXIT_OK)
             if self._reload_requested:
                 self._reload()
-                continue
+            done = self._reloader.poll()
+            if done is not None:
+                self._finish_reload(done)
             if stall_after is not None and frames >= stall_after:
                 self._stall()
                 continue
@@ -288,6 +304,7 @@ class KioskService:
                 return self._stop(EXIT_FAILURE)
             frames += 1
             self.status.frames = frames
+            self._health.update(self.loop.stage_errors)
             self._ping()
             self._after_step(report)
             if self.options.max_frames is not None and frames >= self.options.max_frames:
@@ -296,7 +313,11 @@ class KioskService:
 
     def _after_step(self, report: StepReport) -> None:
         assert self.config is not None
-        if self.index is None:
+        assert self.loop is not None  # steps happen only while serving
+        failing = self._health.describe(self.loop.stage_last_error)
+        if failing is not None and failing != self.status.last_error:
+            self._error(failing)
+        if self.index is None or failing is not None:
             state = ServiceState.DEGRADED
         else:
             state = ServiceState.IDLE if report.state == "idle" else ServiceState.RUNNING
@@ -346,38 +367,45 @@ class KioskService:
 
     # ---- reload -----------------------------------------------------------------------
     def _reload(self) -> None:
+        """SIGHUP: start the reload in the background (a second SIGHUP waits for the first)."""
+        if self._reloader.busy:
+            return
         self._reload_requested = False
         self.notifier.reloading()
         self._ping(force=True)
         path = self.options.config_path
-        log.info("reloading the configuration %s and the index", path)
+        log.info("reloading the configuration %s and the index (in the background)", path)
+        current_dir = self.index_dir if self.index is not None else None
+        self._reloader.start(lambda: reloader.prepare(
+            path, self.options.overrides, self.factories.open_index, current_dir=current_dir,
+            verify=self.options.verify_on_reload))
+
+    def _finish_reload(self, done: reloader.Prepared | BaseException) -> None:
         try:
-            self._do_reload(path)
+            if isinstance(done, ConfigError):
+                self._error(f"reload refused, keeping the running configuration: {done}")
+            elif isinstance(done, BaseException):
+                log.error("the reload failed", exc_info=done)
+                self._error(f"reload refused, keeping what is running: {type(done).__name__}: {done}")
+            else:
+                self._apply_reload(done)
         finally:
             self._ping(force=True)
             self._write_status()
             self.notifier.ready(self._status_text())
 
-    def _do_reload(self, path: Path) -> None:
+    def _apply_reload(self, done: reloader.Prepared) -> None:
         assert self.config is not None
-        try:
-            new_config = self.options.overrides.apply(load_config(path))
-        except ConfigError as exc:
-            self._error(f"reload refused, keeping the running configuration: {exc}")
-            return
-        new_dir = components.resolve_index_dir(new_config)
-        new_index = self.index
-        if self.index is None or new_dir != self.index_dir:
-            try:
-                new_index = self.factories.open_index(new_config, verify=self.options.verify_on_reload)
-            except Exception as exc:
-                if self.index is not None:
-                    self._error(f"reload refused, keeping index {self.status.index_id}: the index at "
-                                f"{new_config.index_path()} cannot be used ({exc})")
-                    return
-                new_index = None
-                self._error(f"still no usable index at {new_config.index_path()}: {exc}")
-        restart_only = _restart_only_changes(self.config, new_config)
+        new_config, new_index = done.config, done.index
+        if done.same_index:
+            new_index = self.index
+        elif done.index_error is not None:
+            if self.index is not None:
+                self._error(f"reload refused, keeping index {self.status.index_id}: the index at "
+                            f"{new_config.index_path()} cannot be used ({done.index_error})")
+                return
+            self._error(f"still no usable index at {new_config.index_path()}: {done.index_error}")
+        restart_only = reloader.restart_only_changes(self.config, new_config)
         try:
             assert self.loop is not None  # reloads happen only while serving
             self.loop.apply(config=new_config, index=new_index)
@@ -387,7 +415,7 @@ class KioskService:
                 new_index.close()
             return
         old_index = self.index
-        self.config, self.index, self.index_dir = new_config, new_index, new_dir
+        self.config, self.index, self.index_dir = new_config, new_index, done.index_dir
         if old_index is not None and old_index is not new_index:
             old_index.close()
         index_id, index_path = components.describe_index(new_index)

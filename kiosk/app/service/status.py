@@ -26,8 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.core.enums import ServiceState
+from kiosk.core.safefile import FileRefused, read_bytes
 
 log = logging.getLogger(__name__)
+
+#: A status file is a few hundred bytes; anything bigger is not one.
+STATUS_LIMIT = 1 << 16
 
 __all__ = ["KioskStatus", "StatusError", "pid_alive", "read_status", "write_status"]
 
@@ -87,11 +91,11 @@ def write_status(path: Path, status: KioskStatus) -> None:
 def read_status(path: Path) -> dict[str, Any]:
     """The status file as a dict; raises StatusError when missing or not valid JSON."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_bytes(Path(path), max_bytes=STATUS_LIMIT).decode("utf-8")
     except FileNotFoundError as exc:
         raise StatusError(f"no status file at {path}: is the kiosk running (systemctl status "
                           "move-mirror)? Use --status-file or --config to point elsewhere") from exc
-    except OSError as exc:
+    except (OSError, FileRefused, UnicodeDecodeError) as exc:
         raise StatusError(f"cannot read the status file {path}: {exc}") from exc
     try:
         data = json.loads(text)
