@@ -9,12 +9,14 @@ import argparse
 import importlib
 import importlib.util
 
-HELP = "benchmarks: pose (per-stage ms), search (VP-tree vs peers), loop (whole kiosk fps)"
+HELP = ("benchmarks: pose (per-stage ms), search (VP-tree vs peers), loop (display fps, pose rate), "
+        "gil (does invoke release the GIL)")
 
 BENCHES = {
     "pose": "kiosk.bench.pose",
     "search": "kiosk.bench.search",
     "loop": "kiosk.bench.loop",
+    "gil": "kiosk.bench.gil",
 }
 
 
