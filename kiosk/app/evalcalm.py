@@ -77,14 +77,14 @@ def simulate(index: Any, metric: str, holds: Sequence[Sequence[Pose | None]], fp
     for hold in holds:
         firsts = [probe.best(p) for p in hold[:3] if p is not None]
         best = [b[0] for b in firsts if b is not None]
-        shown_at_start = chooser.hysteresis.target
-        is_move = bool(best) and shown_at_start >= 0 and all(b != shown_at_start for b in best)
+        shown_at_start = chooser.hysteresis.target.entry
+        is_move = bool(best) and shown_at_start is not None and all(b != shown_at_start for b in best)
         late, early = 0, False
         for j, pose in enumerate(hold):
             d = chooser.update(pose, t)
             t += dt
             total += 1
-            blank += int(d.target < 0)
+            blank += int(not d.target.is_photo)
             if d.changed and j > react_frames:
                 late += 1
             elif d.changed:

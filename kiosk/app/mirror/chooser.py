@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kiosk.app.mirror.hysteresis import NO_MATCH, NOBODY, Decision, Hysteresis
+from kiosk.app.mirror.hysteresis import NO_MATCH, NOBODY, Decision, Hysteresis, Target
 from kiosk.app.mirror.matcher import Matcher
 from kiosk.app.mirror.variety import Variety
 from kiosk.app.service.config import MatchConfig
@@ -41,21 +41,23 @@ class Chooser:
 
     def update(self, pose: Pose | None, now: float) -> Decision:
         """The decision for this frame; pose None means nobody; now: pose time in seconds."""
-        before = self.hysteresis.target
+        before = self.hysteresis.target.entry  # None unless a photo is on screen
         if pose is None:
             decision = self.hysteresis.update(NOBODY, None)
         else:
             found = self.matcher.candidates(pose, k=self.k)
-            choice = self.variety.pick(found, before, now) if found else None
-            if choice is None and before >= 0:  # the photo on screen leaves at a higher bar
+            shown = -1 if before is None else before
+            choice = self.variety.pick(found, shown, now) if found else None
+            if choice is None and before is not None:  # the photo on screen leaves at a higher bar
                 d = self.matcher.distance_to(before)
                 if d <= self.matcher.max_distance + self.hysteresis.margin:
                     choice = (before, d)
             if choice is None:
                 decision = self.hysteresis.update(NO_MATCH, None)
             else:
-                decision = self.hysteresis.update(choice[0], choice[1], self.matcher.distance_to)
-        if decision.changed and before >= 0:
+                decision = self.hysteresis.update(Target.photo(choice[0]), choice[1],
+                                                  self.matcher.distance_to)
+        if decision.changed and before is not None:
             self.variety.left(before, now)
         return decision
 

@@ -79,7 +79,7 @@ class Hysteresis:
                 self._count += 1
             else:
                 self._pending, self._count = candidate, 1
-            not_worse = (candidate < 0 or distance is None or shown_d is None
+            not_worse = (not candidate.is_photo or distance is None or shown_d is None
                          or distance <= shown_d)
             switch = self._count >= self.frames and not_worse
         if switch:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kiosk.app.mirror.chooser import make_chooser
-from kiosk.app.mirror.hysteresis import NO_MATCH
+from kiosk.app.mirror.hysteresis import NO_MATCH, Target
 from kiosk.app.service.config import MatchConfig
 from kiosk.match.metrics import METRICS
 from kiosk.pose.types import Pose
@@ -32,10 +32,10 @@ def test_a_held_pose_keeps_its_photo_and_a_move_changes_it(index: FakeIndex, met
                                                       hysteresis_frames=3, tie_margin=0.0))
     rng = np.random.default_rng(0)
     held = [chooser.update(_jittered(STAND, rng), t / 10) for t in range(30)]
-    assert held[0].target in (0, 4) and sum(d.changed for d in held[1:]) <= 1
+    assert held[0].target.entry in (0, 4) and sum(d.changed for d in held[1:]) <= 1
     moved = [chooser.update(_jittered(arms_up(), rng), 3.0 + t / 10) for t in range(10)]
     first = next(i for i, d in enumerate(moved) if d.changed)
-    assert first <= 3 and moved[-1].target == 2  # within 300 ms at 10 poses a second
+    assert first <= 3 and moved[-1].target == Target.photo(2)  # within 300 ms at 10 poses a second
 
 
 def test_nothing_close_enough_is_no_match(index: FakeIndex) -> None:
