@@ -60,7 +60,7 @@ def test_verify_ok_then_precise_failure(cli_index: Path, tmp_path: Path, capsys)
 def test_inspect_json(cli_index: Path, capsys) -> None:
     assert main(["index", "inspect", str(cli_index), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["format_version"] == 1 and info["display_size"] == [960, 1080]
+    assert info["format_version"] == 2 and info["display_size"] == [960, 1080]
     assert info["counts"]["sources_read"] == len(PHOTOS) + 1
     assert info["counts"]["discarded"]["not full body"] >= 1  # looking_at_computer.jpg
     assert info["files"]["count"] == len(list(p for p in cli_index.rglob("*") if p.is_file())) - 1
@@ -108,11 +108,26 @@ def test_inspect_sheet_and_coverage(cli_index: Path, shared_dir: Path, tmp_path:
     [
         (["--display-size", "big"], "display size"),
         (["--workers", "0"], "--workers"),
+        (["--skip-still", "-1"], "--skip-still"),
+        (["--chunk-frames", "0"], "--chunk-frames"),
+        (["--address", "127.0.0.1:6379"], "--address needs --engine ray"),
     ],
 )
 def test_build_usage_errors(shared_dir: Path, tmp_path: Path, args, message, capsys) -> None:
     rc = main(["index", "build", str(shared_dir / "data/coral"), "-o", str(tmp_path / "o"), *args])
     assert rc == 2 and message in capsys.readouterr().err
+
+
+def test_build_engine_ray_without_ray_names_the_extra(shared_dir, models_dir, tmp_path, monkeypatch,
+                                                      capsys) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as on a machine without the cluster extra
+    rc = main(["index", "build", str(shared_dir / "data/posenet-demo-images/frisbee.jpg"), "-o",
+               str(tmp_path / "o"), "--model", "movenet-lightning", "--models-dir", str(models_dir),
+               "--engine", "ray", "--quiet"])
+    assert rc == 2 and "pip install '.[cluster]'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_build_missing_source(tmp_path: Path, capsys) -> None:
