@@ -146,7 +146,8 @@ def _real_build(flavor: Flavor, env: dict[str, str], photos: Path, names: tuple[
     for name in names:
         shutil.copy(photos / name, src / name)
     proc = subprocess.run([str(flavor.bin_dir / "kiosk"), "index", "build", str(src), "-o", str(dest),
-                           "--partial-body", "--display-size", "240x270", "--no-cache", "--quiet"],
+                           "--partial-body", "--display-size", "240x270", "--no-cache", "--quiet",
+                           "--model", "movenet-lightning"],
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return json.loads((dest / "manifest.json").read_text())["index_id"]
