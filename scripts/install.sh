@@ -33,6 +33,7 @@ RUNTIME=/run/move-mirror
 UNIT_DIR=/etc/systemd/system
 SERVICE_USER=mirror
 GROUPS_NEEDED=(video render input plugdev tty)
+PIP_EXTRAS=video,display,systemd
 APT_PACKAGES=(
   python3 python3-venv python3-pip           # the venv (with apt's packages visible)
   python3-picamera2 python3-libcamera        # the camera (only from apt)
@@ -133,16 +134,52 @@ run install -d -m 0755 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE" "$STATE/mo
 # The index root: deploys write releases/ and switch `current` here (group mirror may deploy).
 run install -d -m 2775 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE/index" "$STATE/index/releases"
 
+# The venv sees apt's packages (--system-site-packages) and must keep apt's numpy (and the rest of
+# picamera2's apt stack): constraints from the installed versions (scripts/apt_constraints.py) make
+# pip choose the LiteRT/ml_dtypes versions that accept them, or fail saying why.
+install_venv() {
+  local constraints=$PREFIX/apt-constraints.txt
+  if [ ! -x "$VENV/bin/python" ] || [ "$DRY_RUN" = 1 ]; then
+    run python3 -m venv --system-site-packages "$VENV"
+  fi
+  if [ "$DRY_RUN" = 1 ]; then
+    echo "+ write $constraints: apt's numpy and picamera2's apt packages, pinned (scripts/apt_constraints.py)"
+  else
+    "$VENV/bin/python" "$SRC_DIR/scripts/apt_constraints.py" "$APP_SRC/pyproject.toml" "$PIP_EXTRAS" \
+      | write_file "$constraints" 0644
+    sed 's/^/    /' "$constraints"
+  fi
+  run "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip -c "$constraints"
+  # Editable: the kiosk finds models/manifest.yaml and config/ in $APP_SRC.
+  if ! run "$VENV/bin/python" -m pip install --disable-pip-version-check -c "$constraints" \
+      -e "${APP_SRC}[$PIP_EXTRAS]"; then
+    echo "install.sh: pip cannot install the kiosk while keeping the platform's packages pinned in" \
+      "$constraints (see pip's reason above: usually a LiteRT or ml_dtypes release that needs a newer" \
+      "numpy than apt's). Nothing was forced; the previous venv may be partly upgraded: rerun after" \
+      "fixing, or remove $VENV to start clean." >&2
+    exit 1
+  fi
+  [ "$DRY_RUN" = 1 ] || check_venv_numpy
+}
+
+# The venv's numpy must be apt's (the file under /usr/lib/python3), or apt's picamera2 breaks.
+check_venv_numpy() {
+  local apt_numpy venv_numpy
+  apt_numpy=$(python3 -c 'import numpy; print(numpy.__version__, numpy.__file__)' 2>/dev/null || true)
+  venv_numpy=$("$VENV/bin/python" -c 'import numpy; print(numpy.__version__, numpy.__file__)')
+  echo "numpy in the venv: $venv_numpy"
+  if [ -n "$apt_numpy" ] && [ "$apt_numpy" != "$venv_numpy" ]; then
+    echo "install.sh: the venv's numpy ($venv_numpy) is not apt's ($apt_numpy): apt's picamera2 and" \
+      "libcamera would not import. Remove it (sudo $VENV/bin/pip uninstall numpy) and report this." >&2
+    exit 1
+  fi
+}
+
 step "the source in $APP_SRC and the venv in $VENV"
 run rsync -a --delete --exclude .git --exclude '.venv*' --exclude '__pycache__' \
   --exclude '*.tflite' --exclude 'index/releases' --exclude 'index/current' \
   "$SRC_DIR/" "$APP_SRC/"
-if [ ! -x "$VENV/bin/python" ] || [ "$DRY_RUN" = 1 ]; then
-  run python3 -m venv --system-site-packages "$VENV"
-fi
-run "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip
-# Editable: the kiosk finds models/manifest.yaml and config/ in $APP_SRC.
-run "$VENV/bin/python" -m pip install --disable-pip-version-check -e "${APP_SRC}[video,display,systemd]"
+install_venv
 run ln -sfn "$VENV/bin/kiosk" /usr/local/bin/kiosk
 
 step "configuration $ETC/kiosk.yaml"

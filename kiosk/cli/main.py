@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "record": "kiosk.cli.record_cmd",
     "config": "kiosk.cli.config_cmd",
     "status": "kiosk.cli.status_cmd",
+    "reload": "kiosk.cli.reload_cmd",
     "doctor": "kiosk.cli.doctor_cmd",
 }
 

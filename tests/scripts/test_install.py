@@ -49,7 +49,9 @@ def test_dry_run_prints_every_step_and_runs_nothing(trap_path: tuple[dict[str, s
         "usermod --append --groups video\\,render\\,input\\,plugdev\\,tty mirror",
         "install -d -m 2775 -o mirror -g mirror /var/lib/move-mirror/index",
         "python3 -m venv --system-site-packages /opt/move-mirror/venv",
-        "-m pip install --disable-pip-version-check -e /opt/move-mirror/src",
+        "-m pip install --disable-pip-version-check -c /opt/move-mirror/apt-constraints.txt "
+        "-e /opt/move-mirror/src",
+        "apt-constraints.txt: apt's numpy",
         "+ ln -sfn /opt/move-mirror/venv/bin/kiosk /usr/local/bin/kiosk",
         "+ write /etc/move-mirror/kiosk.yaml",
         "path: /var/lib/move-mirror/index/current",

@@ -35,7 +35,7 @@ from typing import Any
 from kiosk.app.service import components
 from kiosk.app.service.config import ConfigError, KioskConfig, load_config
 from kiosk.app.service.sdnotify import Notifier, watchdog_interval
-from kiosk.app.service.status import KioskStatus, write_status
+from kiosk.app.service.status import KioskStatus, ReloadOutcome, write_status
 
 log = logging.getLogger(__name__)
 
@@ -325,20 +325,25 @@ class KioskService:
         self._ping(force=True)
         path = self.options.config_path
         log.info("reloading the configuration %s and the index", path)
+        applied = False
         try:
-            self._do_reload(path)
+            applied = self._do_reload(path)
         finally:
+            # `kiosk reload` (ExecReload=) waits for the generation to move, then reads the outcome.
+            self.status.reload_generation += 1
+            self.status.reload_outcome = ReloadOutcome.APPLIED if applied else ReloadOutcome.REFUSED
             self._ping(force=True)
             self._write_status()
             self.notifier.ready(self._status_text())
 
-    def _do_reload(self, path: Path) -> None:
+    def _do_reload(self, path: Path) -> bool:
+        """Apply the file's config and index; False when refused (the old ones keep serving)."""
         assert self.config is not None
         try:
             new_config = self.options.overrides.apply(load_config(path))
         except ConfigError as exc:
             self._error(f"reload refused, keeping the running configuration: {exc}")
-            return
+            return False
         new_dir = components.resolve_index_dir(new_config)
         new_index = self.index
         if self.index is None or new_dir != self.index_dir:
@@ -348,7 +353,7 @@ class KioskService:
                 if self.index is not None:
                     self._error(f"reload refused, keeping index {self.status.index_id}: the index at "
                                 f"{new_config.index_path()} cannot be used ({exc})")
-                    return
+                    return False
                 new_index = None
                 self._error(f"still no usable index at {new_config.index_path()}: {exc}")
         restart_only = _restart_only_changes(self.config, new_config)
@@ -358,7 +363,7 @@ class KioskService:
             self._error(f"reload refused, keeping the running configuration: the loop rejected it ({exc})")
             if new_index is not self.index and new_index is not None:
                 getattr(new_index, "close", lambda: None)()
-            return
+            return False
         old_index = self.index
         self.config, self.index, self.index_dir = new_config, new_index, new_dir
         if old_index is not None and old_index is not new_index:
@@ -377,3 +382,4 @@ class KioskService:
                        "a restart (systemctl restart move-mirror)")
             log.warning("%s", message)
             self.status.last_error = message
+        return True

@@ -10,6 +10,9 @@ never sees half a file. Fields:
     fps          frames per second of the loop
     last_error   the last problem worth knowing (a refused reload, a missing index), or null
     pid          the kiosk's process id
+    reload_generation  how many reloads (SIGHUP) this process has finished; 0 before the first
+    reload_outcome     applied | refused: how the last finished reload ended (null before one)
+                       (`kiosk reload`, the unit's ExecReload=, waits on these two)
     updated / updated_unix, started / started_unix   ISO-8601 UTC and unix seconds
 """
 
@@ -22,6 +25,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +33,15 @@ log = logging.getLogger(__name__)
 
 STATES = ("starting", "running", "idle", "degraded", "stopping")
 
-__all__ = ["STATES", "KioskStatus", "StatusError", "pid_alive", "read_status", "write_status"]
+__all__ = ["STATES", "KioskStatus", "ReloadOutcome", "StatusError", "pid_alive", "read_status",
+           "write_status"]
+
+
+class ReloadOutcome(StrEnum):
+    """How a finished reload ended (status field `reload_outcome`)."""
+
+    APPLIED = "applied"  # the new config/index serve (a restart-only change may still be pending)
+    REFUSED = "refused"  # the old ones keep serving; last_error says why
 
 
 class StatusError(RuntimeError):
@@ -52,6 +64,8 @@ class KioskStatus:
     last_error: str | None = None
     config_path: str | None = None
     source: str | None = None
+    reload_generation: int = 0
+    reload_outcome: str | None = None
     pid: int = field(default_factory=os.getpid)
     started_unix: float = field(default_factory=time.time)
     updated_unix: float = field(default_factory=time.time)

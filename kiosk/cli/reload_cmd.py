@@ -1,0 +1,107 @@
+"""`kiosk reload`: make the running kiosk reload and wait for the outcome (the unit's ExecReload=).
+
+systemd 252 (bookworm) cannot wait for a Type=notify service's RELOADING=1 -> READY=1 cycle by
+itself, so the unit runs `kiosk reload --pid $MAINPID`: it reads `reload_generation` from the
+status file, sends SIGHUP, and waits until the kiosk writes the next generation with its
+`reload_outcome`. `systemctl reload move-mirror` so returns only when the reload is over, and fails
+when the kiosk refused it (the reason is in the journal and in `kiosk status`'s last_error).
+
+Exit codes: 0 applied, 1 refused, 2 no answer (the kiosk died, timed out, or no status to watch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HELP = "reload the running kiosk (SIGHUP) and wait for the outcome; non-zero when refused"
+
+EXIT_APPLIED, EXIT_REFUSED, EXIT_NO_ANSWER = 0, 1, 2
+POLL_S = 0.1
+
+log = logging.getLogger(__name__)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pid", type=int, default=None,
+                        help="the kiosk's process id (ExecReload= passes $MAINPID; default: the "
+                        "status's pid)")
+    parser.add_argument("--status-file", metavar="PATH", help="the status file (default: status.path "
+                        "from the config, else <runtime dir>/status.json)")
+    parser.add_argument("--config", metavar="FILE", help="configuration to take status.path from")
+    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=100.0,
+                        help="give up after this long (default 100; below the unit's TimeoutStartSec=)")
+    parser.set_defaults(func=run)
+
+
+def _status_path(args: argparse.Namespace) -> Path:
+    from kiosk.app.service.components import default_config_path
+    from kiosk.app.service.config import KioskConfig, load_config
+
+    if args.status_file:
+        return Path(args.status_file)
+    path = default_config_path(args.config)
+    # The running kiosk's status.path: a config broken since it started still names it.
+    return load_config(path).status_path() if path.is_file() else KioskConfig().status_path()
+
+
+def _generation(data: dict[str, Any]) -> int:
+    value = data.get("reload_generation", 0)
+    return value if isinstance(value, int) else 0
+
+
+def wait_for_reload(status_path: Path, pid: int | None, timeout: float, *,
+                    send: Callable[[int, int], None] = os.kill,
+                    clock: Callable[[], float] = time.monotonic,
+                    sleep: Callable[[float], None] = time.sleep) -> tuple[int, str]:
+    """SIGHUP the kiosk and wait for its next reload outcome: (exit code, message)."""
+    from kiosk.app.service.status import ReloadOutcome, StatusError, pid_alive, read_status
+
+    try:
+        before = read_status(status_path)
+    except StatusError as exc:
+        return EXIT_NO_ANSWER, f"cannot reload: {exc}"
+    pid = pid if pid is not None else before.get("pid")
+    if not isinstance(pid, int) or before.get("pid") != pid:
+        return EXIT_NO_ANSWER, (f"cannot reload: the status file {status_path} is of process "
+                                f"{before.get('pid')}, not of the kiosk {pid}; is status.path right?")
+    generation = _generation(before)
+    send(pid, signal.SIGHUP)
+    deadline = clock() + timeout
+    while clock() < deadline:
+        sleep(POLL_S)
+        try:
+            now = read_status(status_path)
+        except StatusError:
+            now = before  # between writes, or being replaced: look again
+        if _generation(now) > generation:
+            if now.get("reload_outcome") == ReloadOutcome.APPLIED:
+                return EXIT_APPLIED, f"reload applied: index {now.get('index_id')}, state {now.get('state')}"
+            return EXIT_REFUSED, f"reload refused: {now.get('last_error') or 'no reason recorded'}"
+        if not pid_alive(pid):
+            return EXIT_NO_ANSWER, (f"the kiosk (pid {pid}) died during the reload; journalctl -u "
+                                    "move-mirror -p err says why")
+    return EXIT_NO_ANSWER, (f"no reload outcome from the kiosk (pid {pid}) within {timeout:g} s; "
+                            "it may be stalled (journalctl -u move-mirror)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kiosk.app.service.config import ConfigError
+
+    try:
+        status_path = _status_path(args)
+    except ConfigError as exc:
+        log.error("cannot find the status file: %s (pass --status-file)", exc)
+        return EXIT_NO_ANSWER
+    code, message = wait_for_reload(status_path, args.pid, args.timeout)
+    if code == EXIT_APPLIED:
+        log.info("%s", message)
+    else:
+        log.error("%s", message)
+    return code
