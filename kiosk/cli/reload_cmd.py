@@ -40,15 +40,37 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
-def _status_path(args: argparse.Namespace) -> Path:
+def status_candidates(args: argparse.Namespace) -> list[Path]:
+    """Where the running kiosk's status may be: --status-file; else the config's status.path and
+    the default (<runtime dir>/status.json), the latter for a config broken since the kiosk started
+    (the reload to refuse): `wait_for_reload` only trusts a file that names the kiosk's pid."""
     from kiosk.app.service.components import default_config_path
-    from kiosk.app.service.config import KioskConfig, load_config
+    from kiosk.app.service.config import ConfigError, KioskConfig, load_config
 
     if args.status_file:
-        return Path(args.status_file)
+        return [Path(args.status_file)]
+    found = []
     path = default_config_path(args.config)
-    # The running kiosk's status.path: a config broken since it started still names it.
-    return load_config(path).status_path() if path.is_file() else KioskConfig().status_path()
+    try:
+        if path.is_file():
+            found.append(load_config(path).status_path())
+    except ConfigError as exc:
+        log.warning("%s: looking for the status file in the default place", exc)
+    default = KioskConfig().status_path()
+    return [*found, default] if default not in found else found
+
+
+def choose_status_file(candidates: list[Path], pid: int | None) -> Path:
+    """The first candidate whose status is about `pid` (any pid when None), else the first."""
+    from kiosk.app.service.status import StatusError, read_status
+
+    for path in candidates:
+        try:
+            if pid is None or read_status(path).get("pid") == pid:
+                return path
+        except StatusError:
+            continue
+    return candidates[0]
 
 
 def _generation(data: dict[str, Any]) -> int:
@@ -92,13 +114,7 @@ def wait_for_reload(status_path: Path, pid: int | None, timeout: float, *,
 
 
 def run(args: argparse.Namespace) -> int:
-    from kiosk.app.service.config import ConfigError
-
-    try:
-        status_path = _status_path(args)
-    except ConfigError as exc:
-        log.error("cannot find the status file: %s (pass --status-file)", exc)
-        return EXIT_NO_ANSWER
+    status_path = choose_status_file(status_candidates(args), args.pid)
     code, message = wait_for_reload(status_path, args.pid, args.timeout)
     if code == EXIT_APPLIED:
         log.info("%s", message)

@@ -7,6 +7,7 @@ KioskService does (tests/app/service/test_service.py checks the service writes t
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.cli.reload_cmd import EXIT_APPLIED, EXIT_NO_ANSWER, EXIT_REFUSED, wait_for_reload
+from kiosk.cli.reload_cmd import (
+    EXIT_APPLIED,
+    EXIT_NO_ANSWER,
+    EXIT_REFUSED,
+    choose_status_file,
+    wait_for_reload,
+)
 
 #: A stand-in kiosk: on SIGHUP it bumps reload_generation with the outcome given in argv[2]
 #: ("die": exit without answering; "ignore": never answer).
@@ -100,3 +107,29 @@ def test_command_line(tmp_path: Path) -> None:
         child.wait()
     assert result.returncode == EXIT_REFUSED, result.stderr
     assert "reload refused" in result.stderr and "bad display.layout" in result.stderr
+
+
+def test_a_broken_config_still_finds_the_kiosks_status(tmp_path: Path) -> None:
+    """The reload to refuse is of a broken config: the status is then looked for in the default place."""
+    child, _ = start_child(tmp_path, "refused")
+    config = tmp_path / "kiosk.yaml"
+    config.write_text(f"status:\n  path: {tmp_path / 'elsewhere.json'}\ndisplay:\n  layout: grid\n")
+    try:
+        env = {**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)}  # systemd's RuntimeDirectory=
+        result = subprocess.run([sys.executable, "-m", "kiosk", "reload", "--config", str(config),
+                                 "--pid", str(child.pid), "--timeout", "5"],
+                                capture_output=True, text=True, timeout=60, check=False, env=env)
+    finally:
+        child.kill()
+        child.wait()
+    assert result.returncode == EXIT_REFUSED, result.stderr
+    assert "display.layout" in result.stderr  # the config's problem is said, and the kiosk's answer
+    assert "bad display.layout" in result.stderr
+
+
+def test_choose_status_file_trusts_only_the_kiosks_pid(tmp_path: Path) -> None:
+    other, mine = tmp_path / "other.json", tmp_path / "mine.json"
+    other.write_text(json.dumps({"pid": 1}))
+    mine.write_text(json.dumps({"pid": 4242}))
+    assert choose_status_file([tmp_path / "missing.json", other, mine], 4242) == mine
+    assert choose_status_file([other, mine], None) == other
