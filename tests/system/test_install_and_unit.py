@@ -117,6 +117,13 @@ def test_unit_starts_and_is_ready(installed: Container) -> None:
     data = status(box)
     assert data["pid"] == int(props["MainPID"]) and data["state"] in ("running", "idle")
     assert box.run([KIOSK, "status", "--config", CONFIG], check=False).returncode == 0
+    # The hardening is in force on the running kiosk, not only written in the unit.
+    proc = dict(line.split(":", 1) for line in
+                box.run(["cat", f"/proc/{props['MainPID']}/status"]).stdout.splitlines() if ":" in line)
+    assert int(proc["CapBnd"].strip(), 16) == 0 and int(proc["CapEff"].strip(), 16) == 0, proc
+    assert proc["NoNewPrivs"].strip() == "1" and proc["Seccomp"].strip() == "2", proc
+    user = box.run(["ps", "-o", "user=", "-p", props["MainPID"]]).stdout.strip()
+    assert user == "mirror"
 
 
 def test_reload_waits_and_reports_the_outcome(installed: Container) -> None:
@@ -140,7 +147,12 @@ def test_reload_waits_and_reports_the_outcome(installed: Container) -> None:
     assert refused["reload_outcome"] == "refused" and "display.layout" in str(refused["last_error"])
     assert show(box, "ActiveState")["ActiveState"] == "active"  # the old config keeps serving
     errors = journal(box, "-p", "err")
-    assert "reload refused" in errors and "display.layout" in errors, errors[-2000:]
+    # The kiosk's refusal and ExecReload's verdict, at error priority, naming the file. (The
+    # message's continuation line, the key path, is its own journal entry until logsetup sends
+    # multi-line records as one entry: then it is in `errors` too.)
+    assert "reload refused, keeping the running configuration: /etc/move-mirror/kiosk.yaml" in errors
+    assert "kiosk.cli.reload_cmd: reload refused" in errors, errors[-2000:]
+    assert "display.layout" in journal(box)
     assert "kiosk running" not in errors  # info stays info
     assert "kiosk running" in journal(box, "-p", "info")
 
