@@ -25,22 +25,22 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.app.mirror.attract import Slideshow
-from kiosk.app.screen.blit import warm_up as blit_warm_up
-from kiosk.app.devices.camera.source import CameraSource
-from kiosk.app.service.config import KioskConfig
-from kiosk.app.devices.display.base import Display
 from kiosk.app.devices.camera.grabber import FrameGrabber, Grabbed
+from kiosk.app.devices.camera.source import CameraSource
+from kiosk.app.devices.display.base import Display
+from kiosk.app.mirror.attract import Slideshow
 from kiosk.app.mirror.hysteresis import NO_MATCH, NOBODY, Hysteresis
-from kiosk.app.screen.imagecache import ImageCache, load_photo
 from kiosk.app.mirror.matcher import Matcher
+from kiosk.app.mirror.smoothing import PoseSmoother
+from kiosk.app.mirror.tracking import MainPersonTracker, body_cut_off
 from kiosk.app.modelinput import ModelInput
 from kiosk.app.modelinput import warm_up as model_input_warm_up
+from kiosk.app.screen.blit import warm_up as blit_warm_up
+from kiosk.app.screen.imagecache import ImageCache, load_photo
 from kiosk.app.screen.render import Renderer, Scene
 from kiosk.app.screen.screenshots import Screenshots
-from kiosk.app.mirror.smoothing import PoseSmoother
+from kiosk.app.service.config import KioskConfig
 from kiosk.app.stats import StageStats
-from kiosk.app.mirror.tracking import MainPersonTracker, body_cut_off
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)

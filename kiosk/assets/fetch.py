@@ -17,8 +17,8 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from kiosk.core import paths
 from kiosk.assets.manifest import Manifest, ModelEntry, load_manifest
+from kiosk.core import paths
 from kiosk.core.checksum import sha256_file
 
 log = logging.getLogger(__name__)

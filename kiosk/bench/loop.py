@@ -118,9 +118,9 @@ def _stats(values: list[float]) -> dict[str, float]:
 def run(args: argparse.Namespace) -> int:
     os.environ["SDL_VIDEODRIVER"] = "dummy"
     from kiosk.app.devices.camera.replay_source import ArrayReplay
-    from kiosk.app.service.config import parse_config
     from kiosk.app.devices.display.base import open_display
     from kiosk.app.loop import MirrorLoop
+    from kiosk.app.service.config import parse_config
     from kiosk.bench.bigindex import BigIndex
     from kiosk.gallery.reader import IndexLoadError
     from kiosk.pose.engine import load_pose_model

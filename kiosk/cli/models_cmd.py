@@ -32,9 +32,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from kiosk.core import paths
     from kiosk.assets.fetch import FetchError, fetch_models
     from kiosk.assets.manifest import ManifestError
+    from kiosk.core import paths
 
     dest = args.dest or paths.models_dir()
     try:
@@ -47,8 +47,8 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from kiosk.core import paths
     from kiosk.assets.manifest import load_manifest
+    from kiosk.core import paths
 
     manifest = load_manifest()
     dest = args.dest or paths.models_dir()

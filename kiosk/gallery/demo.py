@@ -117,8 +117,8 @@ def ensure_demo_index(
     progress: bool = False,
 ) -> Path:
     """The demo index directory, built on first use (reused while it verifies)."""
-    from kiosk.gallery.builder import BuildOptions, build, default_cache_dir
     from kiosk.core.paths import cache_dir
+    from kiosk.gallery.builder import BuildOptions, build, default_cache_dir
 
     dest = Path(dest) if dest is not None else cache_dir() / "demo-index"
     expected = {a["sha256"] for a in load_asset_list()["assets"]}

@@ -54,9 +54,9 @@ from pathlib import Path
 
 import numpy as np
 
+from kiosk.core.jit import use_numba
 from kiosk.match import treefile
 from kiosk.match import vptree_build as vb
-from kiosk.core.jit import use_numba
 from kiosk.match.treefile import IndexFormatError
 
 log = logging.getLogger(__name__)

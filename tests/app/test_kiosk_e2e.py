@@ -20,9 +20,9 @@ import pytest
 from PIL import Image
 
 from kiosk.app.devices.camera.source import EndOfStream, open_camera
-from kiosk.app.service.config import parse_config
 from kiosk.app.devices.display.base import open_display
 from kiosk.app.loop import FrameReport, MirrorLoop
+from kiosk.app.service.config import parse_config
 
 RECORDING = "data/recordings/pose_squats.mp4"
 REFERENCE = "data/recordings/pose_squats.full.json"

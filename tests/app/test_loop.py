@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kiosk.app.devices.camera.source import CameraFailed, EndOfStream
 from kiosk.app.devices.camera.replay_source import ArrayReplay
-from kiosk.app.service.config import parse_config
+from kiosk.app.devices.camera.source import CameraFailed, EndOfStream
 from kiosk.app.devices.display.base import MemoryDisplay
 from kiosk.app.loop import FrameReport, MirrorLoop
+from kiosk.app.service.config import parse_config
 from tests.app.kiosk_fakes import STAND, FakeCamera, FakeIndex, ScriptedModel, arms_up, pose_at, squat
 
 POSES = [STAND, squat(1.0), arms_up()]

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from kiosk.app.devices.camera.replay_source import ArrayReplay
-from kiosk.app.service.config import parse_config
 from kiosk.app.devices.display.base import MemoryDisplay
 from kiosk.app.loop import MirrorLoop
 from kiosk.app.modelinput import ModelInput, reduce_factor
+from kiosk.app.service.config import parse_config
 from tests.app.kiosk_fakes import STAND, pose_at
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kiosk.core import paths
 from kiosk.app.service.config import KioskConfig
+from kiosk.core import paths
 
 log = logging.getLogger(__name__)
 

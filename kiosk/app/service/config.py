@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from kiosk.core import paths
 from kiosk.app.service.schema import ConfigError, build, doc_field, section
+from kiosk.core import paths
 
 __all__ = ["ConfigError", "KioskConfig", "load_config", "parse_config"]
 

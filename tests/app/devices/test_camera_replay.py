@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kiosk.app.devices.camera.source import CameraError, EndOfStream, open_camera, parse_source
 from kiosk.app.devices.camera.replay_source import ArrayReplay, FolderReplay, VideoReplay
+from kiosk.app.devices.camera.source import CameraError, EndOfStream, open_camera, parse_source
 from kiosk.app.service.config import CameraConfig
 
 RECORDING = "data/recordings/pose_squats.mp4"

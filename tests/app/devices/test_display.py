@@ -9,9 +9,9 @@ import pygame
 import pytest
 from PIL import Image
 
-from kiosk.app.service.config import DisplayConfig
 from kiosk.app.devices.display.base import MemoryDisplay, open_display
 from kiosk.app.devices.display.pygame_display import choose_driver
+from kiosk.app.service.config import DisplayConfig
 
 
 @pytest.fixture()

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from kiosk.app.devices.camera.source import CameraFailed, EndOfStream
 from kiosk.app.devices.camera.grabber import FrameGrabber
+from kiosk.app.devices.camera.source import CameraFailed, EndOfStream
 from tests.app.kiosk_fakes import FakeCamera, frame_number
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import pygame
 import pytest
 
-from kiosk.app.screen.blit import CameraBlitter
-from kiosk.app.service.config import DisplayConfig
 from kiosk.app.devices.display.base import MemoryDisplay, surface_to_array
+from kiosk.app.screen.blit import CameraBlitter
 from kiosk.app.screen.layout import Rect, cover, fit, make_layout
 from kiosk.app.screen.render import SKELETON_RGB, Renderer, Scene
+from kiosk.app.service.config import DisplayConfig
 from tests.app.kiosk_fakes import STAND, pose_at
 
 PHOTO_RGB = (200, 40, 60)
