@@ -77,7 +77,8 @@ def test_unit_has_what_the_kiosk_needs() -> None:
     assert int(one["WatchdogSec"]) > 0
     assert one["Restart"] == "always"
     # reload waits for the kiosk's outcome (kiosk reload: tests/cli/test_reload_cmd.py, tests/system)
-    assert one["ExecReload"] == f"{INSTALLED_KIOSK} reload --config /etc/move-mirror/kiosk.yaml --pid $MAINPID"
+    reload = f"{INSTALLED_KIOSK} reload --config /etc/move-mirror/kiosk.yaml --pid $MAINPID"
+    assert one["ExecReload"] == reload
     assert one["ExecStart"].startswith(INSTALLED_KIOSK + " run")
     assert one["User"] == "mirror"
     assert {"video", "render", "input", "plugdev"} <= set(one["SupplementaryGroups"].split())
