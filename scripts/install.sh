@@ -19,6 +19,10 @@
 #   --deploy-user NAME   let NAME deploy indexes: group `mirror` (index root is group-writable)
 #                        and `sudo systemctl reload move-mirror` without a password
 #   --start              start (or restart) the kiosk at the end
+#   --uninstall          remove everything this script made: the unit, the sudoers rule, /opt/move-mirror,
+#                        /usr/local/bin/kiosk, /etc/move-mirror, /var/lib/move-mirror (models AND
+#                        indexes), /var/cache/move-mirror, the `mirror` user; getty@tty1 enabled again.
+#                        apt packages and system groups stay.
 #   -h, --help           this help
 set -euo pipefail
 
@@ -50,6 +54,7 @@ CORAL=0
 MIRROR=""
 DEPLOY_USER=""
 START=0
+UNINSTALL=0
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
@@ -61,6 +66,7 @@ while [ $# -gt 0 ]; do
     --mirror) MIRROR=${2:?--mirror needs a directory}; shift ;;
     --deploy-user) DEPLOY_USER=${2:?--deploy-user needs a user name}; shift ;;
     --start) START=1 ;;
+    --uninstall) UNINSTALL=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -106,6 +112,30 @@ if [ -r /etc/os-release ]; then
   fi
 fi
 [ "$DRY_RUN" = 1 ] && echo "install.sh: dry run: nothing is changed"
+
+uninstall() {
+  step "uninstall: the unit"
+  if [ -e "$UNIT_DIR/move-mirror.service" ] || [ "$DRY_RUN" = 1 ]; then
+    run systemctl disable --now move-mirror.service || true
+  fi
+  run rm -rf "$UNIT_DIR/move-mirror.service" "$UNIT_DIR/move-mirror.service.d" /etc/sudoers.d/move-mirror
+  run systemctl daemon-reload
+  run systemctl enable getty@tty1.service
+  step "uninstall: files, the $SERVICE_USER user"
+  run rm -rf "$PREFIX" /usr/local/bin/kiosk "$ETC" "$STATE" "$CACHE" "$RUNTIME"
+  if getent passwd "$SERVICE_USER" >/dev/null || [ "$DRY_RUN" = 1 ]; then
+    run userdel "$SERVICE_USER"
+  fi
+  if getent group "$SERVICE_USER" >/dev/null; then
+    run groupdel "$SERVICE_USER"
+  fi
+  step "done: Move Mirror is removed (apt packages and system groups stay)"
+}
+
+if [ "$UNINSTALL" = 1 ]; then
+  uninstall
+  exit 0
+fi
 
 if [ "$DO_APT" = 1 ]; then
   step "apt packages"

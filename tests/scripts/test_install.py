@@ -119,3 +119,15 @@ def test_script_is_strict_bash() -> None:
     assert text.startswith("#!/usr/bin/env bash\n")
     assert "set -euo pipefail" in text
     assert INSTALL.stat().st_mode & 0o111
+
+
+def test_dry_run_uninstall_lists_what_it_removes(trap_path: tuple[dict[str, str], Path]) -> None:
+    env, calls = trap_path
+    result = dry_run(env, "--uninstall")
+    assert result.returncode == 0, result.stderr
+    for removed in ("systemctl disable --now move-mirror.service", "/etc/sudoers.d/move-mirror",
+                    "rm -rf /opt/move-mirror /usr/local/bin/kiosk /etc/move-mirror /var/lib/move-mirror",
+                    "systemctl enable getty@tty1.service", "userdel mirror"):
+        assert removed in result.stdout, removed
+    assert "pip install" not in result.stdout  # it uninstalls only
+    assert not calls.exists() or not calls.read_text().strip()

@@ -7,7 +7,8 @@ In one container (tests/system/conftest.py), in this order:
     shared recording in /etc/move-mirror/kiosk.yaml (as an operator would); `kiosk doctor` passes;
     the unit reaches READY; a good reload returns 0 and a refused one non-zero, with the reason at
     error priority in the journal; a stalled loop (SIGSTOP) is killed by the watchdog and restarted;
-    a second install.sh upgrades and keeps the config and the index; a clean stop.
+    a second install.sh upgrades and keeps the config and the index; a clean stop; `install.sh
+    --uninstall` leaves the files, users and groups as they were before the install.
 The only test drop-in replaces what a container lacks: tty1 and a screen (SDL's dummy driver).
 """
 
@@ -44,6 +45,11 @@ TTYVTDisallocate=no
 Environment=SDL_VIDEODRIVER=dummy
 """
 INSTALL = f"{GUEST_SRC}/scripts/install.sh --no-apt --mirror {GUEST_SHARED}"
+#: Every path of the system (less what booting, logging and the test itself change), users, groups.
+SNAPSHOT = ("find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp "
+            "-o -path /var/tmp -o -path /var/log -o -path /root/.cache -o -path /srv "
+            "-o -path /var/lib/systemd -o -path /var/cache/ldconfig \\) -prune "
+            "-o -print | LC_ALL=C sort; getent passwd; getent group; ls /run")
 
 
 def show(box: Container, *props: str) -> dict[str, str]:
@@ -70,6 +76,7 @@ def wait_for(what: str, ready: Callable[[], bool], timeout: float) -> None:
 @pytest.fixture(scope="module")
 def installed(container: Container) -> Container:
     box = container
+    box.before_install = box.run(SNAPSHOT).stdout  # type: ignore[attr-defined]
     result = box.run(f"{INSTALL} 2>&1", timeout=1800)
     box.install_log = result.stdout  # type: ignore[attr-defined]
     # An index built and deployed by the installed kiosk (as the service user, as deploys are).
@@ -195,3 +202,12 @@ def test_clean_stop(installed: Container) -> None:
     assert props["ActiveState"] == "inactive" and props["Result"] == "success", props
     assert props["ExecMainStatus"] == "0", props
     assert "stopping on SIGTERM" in journal(box)
+
+
+def test_uninstall_leaves_nothing_behind(installed: Container) -> None:
+    box = installed
+    box.run(f"{GUEST_SRC}/scripts/install.sh --uninstall")
+    before = box.before_install.splitlines()  # type: ignore[attr-defined]
+    after = box.run(SNAPSHOT).stdout.splitlines()
+    added, removed = sorted(set(after) - set(before)), sorted(set(before) - set(after))
+    assert (added, removed) == ([], []), f"left behind: {added[:40]}; removed: {removed[:40]}"
