@@ -21,8 +21,8 @@
 #   --start              start (or restart) the kiosk at the end
 #   --uninstall          remove everything this script made: the unit, the sudoers rule, /opt/move-mirror,
 #                        /usr/local/bin/kiosk, /etc/move-mirror, /var/lib/move-mirror (models AND
-#                        indexes), /var/cache/move-mirror, the `mirror` user; getty@tty1 enabled again.
-#                        apt packages and system groups stay.
+#                        indexes), /var/cache/move-mirror, the `mirror` user and the groups it created;
+#                        getty@tty1 enabled again. apt packages and the system's own groups stay.
 #   -h, --help           this help
 set -euo pipefail
 
@@ -38,6 +38,7 @@ UNIT_DIR=/etc/systemd/system
 SERVICE_USER=mirror
 GROUPS_NEEDED=(video render input plugdev tty)
 PIP_EXTRAS=video,display,systemd
+CREATED_GROUPS_FILE=$PREFIX/created-groups
 APT_PACKAGES=(
   python3 python3-venv python3-pip           # the venv (with apt's packages visible)
   python3-picamera2 python3-libcamera        # the camera (only from apt)
@@ -121,7 +122,9 @@ uninstall() {
   run rm -rf "$UNIT_DIR/move-mirror.service" "$UNIT_DIR/move-mirror.service.d" /etc/sudoers.d/move-mirror
   run systemctl daemon-reload
   run systemctl enable getty@tty1.service
-  step "uninstall: files, the $SERVICE_USER user"
+  step "uninstall: files, the $SERVICE_USER user, the groups install.sh created"
+  local made=()
+  [ -r "$CREATED_GROUPS_FILE" ] && mapfile -t made < <(sort -u "$CREATED_GROUPS_FILE")
   run rm -rf "$PREFIX" /usr/local/bin/kiosk "$ETC" "$STATE" "$CACHE" "$RUNTIME"
   if getent passwd "$SERVICE_USER" >/dev/null || [ "$DRY_RUN" = 1 ]; then
     run userdel "$SERVICE_USER"
@@ -129,7 +132,10 @@ uninstall() {
   if getent group "$SERVICE_USER" >/dev/null; then
     run groupdel "$SERVICE_USER"
   fi
-  step "done: Move Mirror is removed (apt packages and system groups stay)"
+  for group in "${made[@]}"; do
+    getent group "$group" >/dev/null && { run groupdel "$group" || echo "keeping group $group (in use)"; }
+  done
+  step "done: Move Mirror is removed (apt packages and the system's own groups stay)"
 }
 
 if [ "$UNINSTALL" = 1 ]; then
@@ -146,8 +152,12 @@ if [ "$DO_APT" = 1 ]; then
 fi
 
 step "groups and the $SERVICE_USER user"
+created_groups=()
 for group in "${GROUPS_NEEDED[@]}"; do
-  getent group "$group" >/dev/null || run groupadd --system "$group"
+  if ! getent group "$group" >/dev/null; then
+    run groupadd --system "$group"
+    created_groups+=("$group")
+  fi
 done
 if ! getent passwd "$SERVICE_USER" >/dev/null; then
   run useradd --system --user-group --home-dir "$STATE" --no-create-home \
@@ -163,6 +173,14 @@ run install -d -m 0755 "$PREFIX" "$ETC"
 run install -d -m 0755 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE" "$STATE/models" "$CACHE"
 # The index root: deploys write releases/ and switch `current` here (group mirror may deploy).
 run install -d -m 2775 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE/index" "$STATE/index/releases"
+# Groups this script created (udev makes render and input on a Pi): --uninstall removes them.
+if [ "${#created_groups[@]}" -gt 0 ]; then
+  if [ "$DRY_RUN" = 1 ]; then
+    echo "+ record ${created_groups[*]} in $CREATED_GROUPS_FILE"
+  else
+    printf '%s\n' "${created_groups[@]}" >>"$CREATED_GROUPS_FILE"
+  fi
+fi
 
 # The venv sees apt's packages (--system-site-packages) and must keep apt's numpy (and the rest of
 # picamera2's apt stack): constraints from the installed versions (scripts/apt_constraints.py) make
