@@ -47,7 +47,7 @@ nice -n 10 mmdebstrap --quiet --variant=minbase --architectures="$ARCH" --includ
   --format=tar "$SUITE" "$tmp" "$MIRROR" "${MIRROR%/debian}/debian-security $SUITE-security main" >&2
 mv -f "$tmp" "$tarball"
 trap - EXIT
-# Older tarballs of this architecture are stale now.
-find "$CACHE_DIR" -maxdepth 1 -name "$SUITE-$ARCH-*.tar" ! -name "${tarball##*/}" -delete
+# Expired tarballs go (not merely other keys: another branch's package list may be in use).
+find "$CACHE_DIR" -maxdepth 1 -name "$SUITE-$ARCH-*.tar" -mtime "+$MAX_AGE_DAYS" -delete
 echo "test_rootfs.sh: built in $(( $(date +%s) - start )) s" >&2
 echo "$tarball"
