@@ -14,13 +14,15 @@
 #     Pi 5's cpuinfo (KIOSK_ARM64_PI=4: cortex-a72 with a Pi 4's);
 #   - pip needs this machine's CA certificates, copied in, and a clean environment.
 # Environment: KIOSK_ASSET_MIRROR (default ../shared), KIOSK_ARM64_KEEP=1 keeps the tree for a look,
-# KIOSK_ARM64_POSE_TESTS (default "tests/pose -m 'not slow'") the pose tests to run.
+# KIOSK_ARM64_POSE_TESTS the pose tests to run (default: the real-model, engine, type and preprocessing
+# tests, about 2 min emulated; KIOSK_ARM64_POSE_TESTS=tests/pose runs them all, about 20 min).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 here=$(pwd)
 SHARED=$(cd "${KIOSK_ASSET_MIRROR:-$here/../shared}" && pwd)
 PI=${KIOSK_ARM64_PI:-5}
-POSE_TESTS=${KIOSK_ARM64_POSE_TESTS:-"tests/pose -m 'not slow'"}
+POSE_TESTS=${KIOSK_ARM64_POSE_TESTS:-"tests/pose/test_movenet_real.py tests/pose/test_engine.py \
+tests/pose/test_types.py tests/pose/test_preprocess.py -m 'not slow'"}
 PHOTO=data/posenet-demo-images/baseball.jpg
 REPLAY=data/recordings/pose_squats.mp4
 CACHE=${KIOSK_ROOTFS_CACHE:-/var/cache/move-mirror-test}
