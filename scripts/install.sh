@@ -76,6 +76,9 @@ done
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# systemd_running: false in a chroot or an image being built (enable/disable still work offline).
+systemd_running() { [ -d /run/systemd/system ]; }
+
 # run CMD...: run it, or print it (shell-quoted) in a dry run.
 run() {
   if [ "$DRY_RUN" = 1 ]; then
@@ -120,7 +123,9 @@ uninstall() {
     run systemctl disable --now move-mirror.service || true
   fi
   run rm -rf "$UNIT_DIR/move-mirror.service" "$UNIT_DIR/move-mirror.service.d" /etc/sudoers.d/move-mirror
-  run systemctl daemon-reload
+  if systemd_running || [ "$DRY_RUN" = 1 ]; then
+    run systemctl daemon-reload
+  fi
   run systemctl enable getty@tty1.service
   step "uninstall: files, the $SERVICE_USER user, the groups install.sh created"
   local made=()
@@ -263,15 +268,27 @@ if [ -n "$DEPLOY_USER" ]; then
   run visudo -cf /etc/sudoers.d/move-mirror
 fi
 
+install_unit() {
+  run install -m 0644 "$SRC_DIR/systemd/move-mirror.service" "$UNIT_DIR/move-mirror.service"
+  if systemd_running || [ "$DRY_RUN" = 1 ]; then
+    run systemctl daemon-reload
+  else
+    echo "systemd is not running here (a chroot or an image build): the unit is enabled, and starts at boot"
+  fi
+  # The kiosk owns tty1 (kmsdrm): no login prompt there.
+  run systemctl disable getty@tty1.service
+  run systemctl enable move-mirror.service
+  if [ "$START" = 1 ]; then
+    if systemd_running || [ "$DRY_RUN" = 1 ]; then
+      run systemctl restart move-mirror.service
+    else
+      echo "install.sh: --start ignored: systemd is not running" >&2
+    fi
+  fi
+}
+
 step "the systemd unit"
-run install -m 0644 "$SRC_DIR/systemd/move-mirror.service" "$UNIT_DIR/move-mirror.service"
-run systemctl daemon-reload
-# The kiosk owns tty1 (kmsdrm): no login prompt there.
-run systemctl disable getty@tty1.service
-run systemctl enable move-mirror.service
-if [ "$START" = 1 ]; then
-  run systemctl restart move-mirror.service
-fi
+install_unit
 
 step "done"
 cat <<EOF
