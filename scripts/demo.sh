@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The kiosk demo (README): the squats recording replayed as "the camera", the demo index.
+# The kiosk demo (README): the squats recording replayed as "the camera", answered by the demo index
+# (other people: every suitable person in the PoseNet demo photos and the COCO slice; never the
+# recording itself). The debug overlay stays as configured (off by default).
 #   1. creates .venv (python3 -m venv) and installs the kiosk with the video, display and fast extras;
 #   2. fetches the pose models (from the asset mirror KIOSK_ASSET_MIRROR, default ../shared if it
 #      exists, else from their upstream addresses, pinned by sha256);
@@ -73,7 +75,7 @@ trap 'rm -rf "$workdir"' EXIT
 config="$workdir/demo.yaml"
 if [ "$headless" = 0 ] && [ "${SDL_VIDEODRIVER:-}" != dummy ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
   cat >"$config" <<EOF
-display: {width: 1280, height: 720, fullscreen: false, debug_overlay: true}
+display: {width: 1280, height: 720, fullscreen: false}
 status: {path: $workdir/status.json}
 EOF
   echo "demo: the kiosk in a window (Esc or close the window to stop); camera = $recording"
@@ -85,7 +87,6 @@ screens="${KIOSK_DEMO_SCREENS:-$cache/demo-screens}"
 rm -rf "$screens"
 mkdir -p "$screens"
 cat >"$config" <<EOF
-display: {debug_overlay: true}
 status: {path: $workdir/status.json}
 EOF
 echo "demo: no display: running headless (SDL_VIDEODRIVER=dummy), one pass of $recording"

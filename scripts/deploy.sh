@@ -30,7 +30,8 @@
 #   --dry-run              probe each host (read only) and print what would happen
 #   --index-root DIR       index root on the kiosks
 #   --remote-kiosk CMD     the kiosk command on the hosts (default: kiosk)
-#   --local-kiosk CMD      the kiosk command here, for the local verify (default: kiosk)
+#   --local-kiosk CMD      the kiosk command here, for the local verify (default: kiosk on PATH,
+#                          else the checkout's .venv/bin/kiosk)
 #   --no-local-verify      skip `kiosk index verify INDEX_DIR` here
 #   --reload-cmd CMD       run on the host to reload (default: systemctl reload move-mirror)
 #   --status-timeout S     seconds to wait for the kiosk to report the new index (default: 30)
@@ -58,7 +59,11 @@ set -euo pipefail
 PROG=deploy.sh
 INDEX_ROOT=""
 REMOTE_KIOSK="kiosk"
+# here: `kiosk` on PATH, else the checkout's .venv (what scripts/demo.sh and test.sh create)
 LOCAL_KIOSK="kiosk"
+if ! command -v kiosk >/dev/null 2>&1; then
+  LOCAL_KIOSK="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.venv/bin/kiosk"
+fi
 LOCAL_VERIFY=1
 RELOAD_CMD="systemctl reload move-mirror"
 STATUS_TIMEOUT=30
@@ -489,9 +494,9 @@ read_status() {
   S_HEALTHY=no
   # `kiosk status` exits non-zero when the status is stale or the kiosk process is gone
   if grep -q '^status_exit=0$' <<<"$out"; then
+    # the healthy states of kiosk.core.enums.ServiceState (tests/core/test_enums.py keeps them in step)
     case $state in
-      stopped|stopping|error|failed) ;;
-      *) S_HEALTHY=yes ;;
+      starting|running|idle|degraded) S_HEALTHY=yes ;;
     esac
   fi
   LAST_STATUS="index ${S_ID:-none}, state ${state:-unknown}"

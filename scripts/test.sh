@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run). On a fresh machine it:
-#   1. installs the system tools the tests drive (openssh-server, rsync) when root and missing;
+#   1. installs the system tools the tests drive (openssh-server, rsync, chromium for the curator
+#      report's browser test) when root and missing;
 #   2. creates .venv and installs the kiosk with its test and bench extras;
-#   3. runs the whole pytest suite with the real models/data in ../shared as the asset mirror;
+#   3. runs ruff, the layer contracts (lint-imports), the type checker (mypy), checks that the
+#      generated reference docs are current (python -m kiosk.cli.docgen --check), then the whole
+#      pytest suite with the real models/data in ../shared as the asset mirror;
 #   4. runs the pose and matching tests again on numpy 1.24 with tflite-runtime 2.14
 #      (Raspberry Pi OS bookworm's numpy), in .venv-np124;
 #   5. runs the system tests (tests/system, `pytest -m system`): scripts/install.sh for real in a
@@ -24,6 +27,7 @@ need_apt=()
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v rsync >/dev/null 2>&1 || need_apt+=(rsync)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ "$(id -u)" = 0 ] && [ "${KIOSK_SKIP_SYSTEM:-0}" != 1 ]; then
   command -v mmdebstrap >/dev/null 2>&1 || need_apt+=(mmdebstrap)
   command -v systemd-nspawn >/dev/null 2>&1 || need_apt+=(systemd-container)
@@ -45,6 +49,10 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
 
 .venv/bin/python -m ruff check kiosk tests
+# layer contracts (pyproject [tool.importlinter]) and types (strict on the seams, [tool.mypy])
+.venv/bin/lint-imports --no-cache
+.venv/bin/mypy
+.venv/bin/python -m kiosk.cli.docgen --check
 status=0
 .venv/bin/python -m pytest -m "not system" "$@" || status=$?
 

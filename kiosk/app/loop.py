@@ -41,6 +41,8 @@ from kiosk.app.screen.render import Renderer, Scene
 from kiosk.app.screen.screenshots import Screenshots
 from kiosk.app.service.config import KioskConfig
 from kiosk.app.stats import StageStats
+from kiosk.gallery.protocol import MatchIndex
+from kiosk.pose.model import PoseModel
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ def _rotator(degrees: int) -> Any:
 
 
 class MirrorLoop:
-    def __init__(self, config: KioskConfig, camera: CameraSource, model: Any, index: Any | None,
+    def __init__(self, config: KioskConfig, camera: CameraSource, model: PoseModel, index: MatchIndex | None,
                  display: Display, *, screenshots: Path | None = None) -> None:
         self.config = config
         self.camera = camera
@@ -94,7 +96,8 @@ class MirrorLoop:
         self._slides = Slideshow(0, config.attract.slide_seconds)
         self._set_index(index)
         self.frame = 0
-        self.stage_errors: dict[str, int] = {}
+        self.stage_errors: dict[str, int] = {}  # failures per stage (the service's StageHealth)
+        self.stage_last_error: dict[str, str] = {}
         self._last_visitor: float | None = None  # frame time (s) a visitor was last seen
         self._shown: int | None = None
         self._shown_surface: Any = None
@@ -218,6 +221,7 @@ class MirrorLoop:
             return fn(*args)
         except Exception as exc:
             n = self.stage_errors[name] = self.stage_errors.get(name, 0) + 1
+            self.stage_last_error[name] = f"{type(exc).__name__}: {exc}"
             if n == 1 or n % 100 == 0:
                 log.error("%s stage failed on frame %d (%d so far): %s", name, self.frame, n, exc,
                           exc_info=n == 1)

@@ -20,6 +20,7 @@ from pathlib import Path
 from kiosk.assets.manifest import Manifest, ModelEntry, load_manifest
 from kiosk.core import paths
 from kiosk.core.checksum import sha256_file
+from kiosk.core.safefile import FileRefused, read_bytes
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,8 @@ def _sidecar(derived: Path) -> Path:
 def read_sidecar(derived: Path) -> tuple[str, str] | None:
     """(derived sha256, source sha256) recorded when the derived file was written, if any."""
     try:
-        fields = _sidecar(derived).read_text().split()
-    except OSError:
+        fields = read_bytes(_sidecar(derived), max_bytes=4096).decode("utf-8").split()
+    except (OSError, FileRefused, UnicodeDecodeError):
         return None
     if len(fields) < 4 or fields[2] != "source":
         return None

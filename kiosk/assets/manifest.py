@@ -12,14 +12,13 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from kiosk.core import paths
+from kiosk.core.enums import ModelFamily, Variant
+from kiosk.core.safefile import FileRefused
+from kiosk.core.safeyaml import YamlRefused, load_yaml
 
 log = logging.getLogger(__name__)
 
-FAMILIES = ("posenet", "movenet")
-VARIANTS = ("cpu", "edgetpu")
 KINDS = ("decoder", "components", "single")
 
 
@@ -113,7 +112,8 @@ def _entry(raw: dict, where: str) -> ModelEntry:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ManifestError(f"{where}: malformed model entry {raw!r}: {exc}") from exc
-    if entry.family not in FAMILIES or entry.variant not in VARIANTS or entry.kind not in KINDS:
+    known = entry.family in ModelFamily.values() and entry.variant in Variant.values()
+    if not known or entry.kind not in KINDS:
         raise ManifestError(f"{where}: bad family/variant/kind in entry {entry.name!r}")
     if len(entry.sha256) != 64:
         raise ManifestError(f"{where}: entry {entry.name!r} has a malformed sha256")
@@ -124,12 +124,16 @@ def load_manifest(path: Path | None = None) -> Manifest:
     """Read and validate models/manifest.yaml (KIOSK_MODEL_MANIFEST overrides the path)."""
     path = Path(path) if path is not None else paths.model_manifest()
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path)
+    except (YamlRefused, FileRefused) as exc:
+        raise ManifestError(f"the model manifest is not usable: {exc}") from None
     except OSError as exc:
         raise ManifestError(f"cannot read the model manifest {path}: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("models"), list):
         raise ManifestError(f"{path}: expected a mapping with a 'models' list")
     entries = tuple(_entry(raw, str(path)) for raw in data["models"])
+    if not entries:
+        raise ManifestError(f"{path}: the 'models' list is empty")
     default = str(data.get("default") or entries[0].name)
     manifest = Manifest(entries=entries, default=default)
     manifest.variants(default)  # validates the default

@@ -10,17 +10,20 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kiosk.pose.types import Pose
 
+if TYPE_CHECKING:
+    from kiosk.gallery.protocol import MatchIndex
+
 log = logging.getLogger(__name__)
 
 
 class BigIndex:
-    def __init__(self, base: Any, size: int, seed: int = 0) -> None:
+    def __init__(self, base: MatchIndex, size: int, seed: int = 0) -> None:
         from kiosk.match.synth import synth_vectors
         from kiosk.match.vptree import VPTree
 
@@ -65,4 +68,7 @@ class BigIndex:
         return self.base.entry(entry_id % self.n_real)
 
     def rendition_path(self, entry_id: int) -> Path:
-        return self.base.rendition_path(entry_id % self.n_real)
+        return Path(self.base.rendition_path(entry_id % self.n_real))
+
+    def close(self) -> None:
+        self.base.close()

@@ -28,6 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.cli import options
+from kiosk.core.enums import ScreenLayout
+
 log = logging.getLogger(__name__)
 
 HELP = "loop: whole-kiosk fps at 1920x1080 with MoveNet on the CPU and an 80,000-entry index"
@@ -48,13 +51,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"video to replay (default: <asset mirror or ../shared>/{RECORDING})")
     parser.add_argument("--index", type=Path, default=None,
                         help="base index (default: the demo index, built once)")
-    parser.add_argument("--model", default="movenet-lightning")
+    parser.add_argument("--model", default="movenet-lightning", help="pose model name or .tflite path "
+                        "(default: %(default)s)")
     parser.add_argument("--num-threads", type=int, default=None, help="default: model.num_threads")
-    parser.add_argument("--layout", default="side_by_side", choices=("side_by_side", "full_mirror"))
-    parser.add_argument("--debug-overlay", action="store_true")
+    parser.add_argument("--layout", default="side_by_side", choices=ScreenLayout.values(),
+                        help="screen layout, as display.layout (default: %(default)s)")
+    parser.add_argument("--debug-overlay", action="store_true", help="draw the debug overlay, as "
+                        "display.debug_overlay")
     parser.add_argument("--full-frame-model", action="store_true",
                         help="give the model the full frame (no reduced copy from the capture thread)")
-    parser.add_argument("--models-dir", type=Path, default=None, help="default: KIOSK_MODELS_DIR")
+    parser.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
 

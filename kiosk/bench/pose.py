@@ -14,17 +14,18 @@ Figures are printed, never asserted: timings on a shared machine are noisy.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from kiosk.cli import options
+from kiosk.core.enums import Backend, Delegate, Preprocess
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", type=Path, default=None,
                         help="photo to use, resized to 640x480 "
                         f"(default: <asset mirror or ../shared>/{DEFAULT_IMAGE})")
-    parser.add_argument("--backend", action="append", choices=("litert", "tflite"),
+    parser.add_argument("--backend", action="append", choices=Backend.values(),
                         help="interpreter backend; repeat for both (default: every installed one)")
-    parser.add_argument("--delegate", default="cpu", choices=("auto", "cpu", "edgetpu"))
-    parser.add_argument("--num-threads", type=int, default=None)
-    parser.add_argument("--preprocess", default="default", choices=("default", "coral"))
-    parser.add_argument("--models-dir", type=Path, default=None, help="default: KIOSK_MODELS_DIR")
+    parser.add_argument("--delegate", default="cpu", choices=Delegate.values(), help=options.DELEGATE)
+    parser.add_argument("--num-threads", type=int, default=None, help=options.NUM_THREADS)
+    parser.add_argument("--preprocess", default="default", choices=Preprocess.values(),
+                        help=options.PREPROCESS)
+    parser.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
     parser.add_argument("--no-decoders", action="store_true", help="skip the decoder-only timings")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
@@ -90,22 +92,8 @@ def load_frame(image: Path | None) -> tuple[np.ndarray, Path]:
                 f"PHOTO or set KIOSK_ASSET_MIRROR to a folder holding {DEFAULT_IMAGE}")
         image = mirror / DEFAULT_IMAGE
     with Image.open(image) as im:
-        rgb = im.convert("RGB").resize(FRAME_SIZE[::-1], Image.BILINEAR)
+        rgb = im.convert("RGB").resize(FRAME_SIZE[::-1], Image.Resampling.BILINEAR)
     return np.asarray(rgb, dtype=np.uint8), image
-
-
-@contextlib.contextmanager
-def forced_backend(name: str) -> Iterator[None]:
-    """Make kiosk.pose.runtime pick the given backend (KIOSK_TFLITE_BACKEND) inside the block."""
-    old = os.environ.get("KIOSK_TFLITE_BACKEND")
-    os.environ["KIOSK_TFLITE_BACKEND"] = name
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("KIOSK_TFLITE_BACKEND", None)
-        else:
-            os.environ["KIOSK_TFLITE_BACKEND"] = old
 
 
 def bench_model(model: Any, frame: np.ndarray, runs: int, warmup: int) -> dict[str, Any]:
@@ -222,20 +210,18 @@ def run(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"image": str(image), "runs": args.runs, "numpy": np.__version__,
                               "backends": backends, "models": [], "errors": []}
     for backend in backends:
-        with forced_backend(backend):
-            for name in names:
-                try:
-                    model = load_pose_model(name, delegate=args.delegate,
-                                            num_threads=args.num_threads,
-                                            preprocess=args.preprocess, models_dir=args.models_dir)
-                    res = bench_model(model, frame, args.runs, args.warmup)
-                except Exception as exc:  # report and go on with the other models
-                    report["errors"].append(f"{backend} {name}: {exc}")
-                    continue
-                h, w = model.input_size
-                actual = getattr(getattr(model, "runtime", None), "backend", backend)
-                report["models"].append({"backend": actual, "model": model.name,
-                                         "delegate": model.delegate, "input": f"{h}x{w}", **res})
+        for name in names:
+            try:
+                model = load_pose_model(name, delegate=args.delegate, num_threads=args.num_threads,
+                                        preprocess=args.preprocess, models_dir=args.models_dir,
+                                        backend=backend)
+                res = bench_model(model, frame, args.runs, args.warmup)
+            except Exception as exc:  # report and go on with the other models
+                report["errors"].append(f"{backend} {name}: {exc}")
+                continue
+            h, w = model.input_size
+            report["models"].append({"backend": backend, "model": model.name,
+                                     "delegate": model.delegate, "input": f"{h}x{w}", **res})
     if not args.no_decoders:
         try:
             report["decoders"] = bench_decoders(frame, args.decoder_runs, args.warmup,

@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--peer-queries", type=int, default=100,
                         help="timed queries for brute force / cKDTree (default 100; "
                         "scaled down for large N)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic gallery and queries "
+                        "(default: %(default)s)")
     parser.add_argument("--no-ckdtree", action="store_true", help="skip scipy's cKDTree")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 

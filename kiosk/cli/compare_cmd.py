@@ -14,6 +14,9 @@ import logging
 import sys
 from typing import Any
 
+from kiosk.cli import options
+from kiosk.core.enums import Delegate, Preprocess
+
 log = logging.getLogger(__name__)
 
 HELP = "compare the main poses of two photos: cosine similarity, cosine and weighted distance"
@@ -24,8 +27,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("imitation", metavar="B", help="photo with the imitation (the query)")
     parser.add_argument("--model", default=None, metavar="NAME|PATH",
                         help="pose model: logical name or .tflite path (default: manifest default)")
-    parser.add_argument("--delegate", choices=("auto", "cpu", "edgetpu"), default="auto")
-    parser.add_argument("--preprocess", choices=("default", "coral"), default="default")
+    parser.add_argument("--delegate", choices=Delegate.values(), default="auto", help=options.DELEGATE)
+    parser.add_argument("--preprocess", choices=Preprocess.values(), default="default",
+                        help=options.PREPROCESS)
     parser.add_argument("--threads", type=int, default=None, help="interpreter threads")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=run)
@@ -86,11 +90,12 @@ def run(args: argparse.Namespace) -> int:
             return 1
         found[role] = (image, rgb.shape[1], rgb.shape[0], poses[0], len(poses))
     result = compare_poses(found["reference"][3], found["imitation"][3])
-    doc = {
+    doc: dict[str, Any] = {
         role: {"image": image, "width": w, "height": h, "people": n, "pose": pose.to_dict()}
         for role, (image, w, h, pose, n) in found.items()
     }
-    doc.update(model=model.name, **result)
+    doc["model"] = model.name
+    doc.update(result)
     if args.json:
         json.dump(doc, sys.stdout, indent=1)
         sys.stdout.write("\n")

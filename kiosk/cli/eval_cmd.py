@@ -18,6 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kiosk.cli import options
+from kiosk.core.enums import Delegate, Preprocess
+
 log = logging.getLogger(__name__)
 
 HELP = "evaluate: pose (COCO keypoint AP/AP50/AP75 and PCK@0.2 of each model)"
@@ -33,11 +36,11 @@ def register(parser: argparse.ArgumentParser) -> None:
                    help="folder holding the annotated images (file_name in the JSON)")
     p.add_argument("--model", action="append", metavar="NAME|PATH",
                    help="model name or .tflite path; repeat to compare (default: the default model)")
-    p.add_argument("--preprocess", action="append", choices=("default", "coral"),
+    p.add_argument("--preprocess", action="append", choices=Preprocess.values(),
                    help="preprocessing; repeat to evaluate both (default: default)")
-    p.add_argument("--delegate", default="auto", choices=("auto", "cpu", "edgetpu"))
-    p.add_argument("--num-threads", type=int, default=None)
-    p.add_argument("--models-dir", type=Path, default=None, help="default: KIOSK_MODELS_DIR")
+    p.add_argument("--delegate", default="auto", choices=Delegate.values(), help=options.DELEGATE)
+    p.add_argument("--num-threads", type=int, default=None, help=options.NUM_THREADS)
+    p.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
     p.add_argument("--limit", type=int, default=None, metavar="N",
                    help="only the first N images (by id) of the annotation file")
     p.add_argument("--json", action="store_true", help="print one JSON document")

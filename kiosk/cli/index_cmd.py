@@ -1,4 +1,4 @@
-"""`kiosk index build|verify|inspect|query|demo`: the gallery builder and index tools."""
+"""`kiosk index build|verify|inspect|report|query|demo`: the gallery builder and index tools."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kiosk.cli import options
+from kiosk.core.enums import ExitCode, Metric
+
 if TYPE_CHECKING:
     from kiosk.gallery.reader import GalleryIndex
 
 log = logging.getLogger(__name__)
 
-HELP = "gallery index: build from photos/videos, verify, inspect, query, demo"
+HELP = "gallery index: build from photos/videos, verify, inspect, report, query, demo"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -22,36 +25,44 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     b = sub.add_parser("build", help="build an index from image/video files and folders")
     b.add_argument("sources", nargs="+", metavar="SOURCE", help="image/video files or folders")
-    b.add_argument("-o", "--out", required=True, type=Path, metavar="OUT_DIR")
+    b.add_argument("-o", "--out", required=True, type=Path, metavar="OUT_DIR",
+                   help="the index directory to write (replaced atomically when the build succeeds)")
     b.add_argument("--fps", type=float, default=2.0, help="video sampling rate (default 2; 0: all)")
     b.add_argument("--model", default=None, help="pose model (default: the engine's default)")
-    b.add_argument("--models-dir", type=Path, default=None)
+    b.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
     b.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     b.add_argument("--every-person", action="store_true",
                    help="each person is an entry (default: the dominant person only)")
     b.add_argument("--mirror", action="store_true", help="add mirrored entries")
     b.add_argument("--display-size", default="960x1080", metavar="WxH",
                    help="rendition size (default 960x1080: half a 1920x1080 screen)")
-    b.add_argument("--format", choices=("jpeg", "webp"), default="jpeg")
-    b.add_argument("--quality", type=int, default=88)
+    b.add_argument("--format", choices=("jpeg", "webp"), default="jpeg",
+                   help="rendition file format (default: %(default)s)")
+    b.add_argument("--quality", type=int, default=88, help="rendition quality 1-100 (default: %(default)s)")
     b.add_argument("--metadata", type=Path, action="append", default=[], metavar="FILE",
                    help="CSV/YAML sidecar: source,title,credit,licence,link (repeatable)")
     b.add_argument("--cache-dir", type=Path, default=None,
                    help="extraction cache (default: $KIOSK_CACHE_DIR/builder)")
     b.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    b.add_argument("--max-upscale", type=float, default=0.0, metavar="FACTOR",
+                   help="refuse entries whose rendition is blown up more than FACTOR times from the"
+                        " source pixels (e.g. 2; default 0: keep them, with a warning above 2)")
     f = b.add_argument_group("filters")
     from kiosk.gallery.extract import Filters
 
     d = Filters()
-    f.add_argument("--min-pose-score", type=float, default=d.min_pose_score)
+    f.add_argument("--min-pose-score", type=float, default=d.min_pose_score,
+                   help="drop poses scored below this (default: %(default)s)")
     f.add_argument("--keypoint-score", type=float, default=d.keypoint_score,
                    help="a keypoint is confident at or above this score")
-    f.add_argument("--min-keypoints", type=int, default=d.min_keypoints)
+    f.add_argument("--min-keypoints", type=int, default=d.min_keypoints,
+                   help="drop poses with fewer confident keypoints (default: %(default)s)")
     f.add_argument("--partial-body", action="store_true",
                    help="do not require a full body (head, shoulders, hips, knees, ankles)")
     f.add_argument("--min-person-height", type=float, default=d.min_person_height,
                    help="person height / frame height")
-    f.add_argument("--min-person-px", type=float, default=d.min_person_px)
+    f.add_argument("--min-person-px", type=float, default=d.min_person_px,
+                   help="drop people shorter than this many pixels (default: %(default)s)")
     f.add_argument("--dedupe-distance", type=float, default=d.dedupe_distance,
                    help="within a source, drop poses closer than this to a kept one (0: off)")
     b.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
@@ -59,35 +70,75 @@ def register(parser: argparse.ArgumentParser) -> None:
     b.set_defaults(func=run_build)
 
     v = sub.add_parser("verify", help="check format version, every checksum and the counts")
-    v.add_argument("dir", type=Path, metavar="DIR")
+    v.add_argument("dir", type=Path, metavar="DIR", help=options.INDEX_DIR)
     v.set_defaults(func=run_verify)
 
     i = sub.add_parser("inspect", help="manifest and counts; contact sheet; coverage map")
-    i.add_argument("dir", type=Path, metavar="DIR")
+    i.add_argument("dir", type=Path, metavar="DIR", help=options.INDEX_DIR)
     i.add_argument("--json", action="store_true", help="print the manifest and counts as JSON")
-    i.add_argument("--query", nargs="+", type=Path, metavar="IMAGE", default=None)
+    i.add_argument("--query", nargs="+", type=Path, metavar="IMAGE", default=None,
+                   help="draw a contact sheet of these photos and their nearest entries (needs --out)")
     i.add_argument("--coverage", action="store_true", help="draw the coverage map")
     i.add_argument("--out", type=Path, help="output PNG (sheet or map)")
-    i.add_argument("--k", type=int, default=3)
-    i.add_argument("--model", default=None)
-    i.add_argument("--models-dir", type=Path, default=None)
+    i.add_argument("--k", type=int, default=3, help=options.K)
+    i.add_argument("--model", default=None, help="pose model for --query (default: the model the "
+                   "index was built with)")
+    i.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
+    _threshold_args(i)
     i.set_defaults(func=run_inspect)
 
+    r = sub.add_parser("report", help="a self-contained HTML page: rejects, warnings, coverage, holes")
+    r.add_argument("dir", type=Path, metavar="DIR", help="a built index directory")
+    r.add_argument("-o", "--out", type=Path, required=True, metavar="FILE.html", help="the page to write")
+    r.add_argument("--query", nargs="+", type=Path, metavar="IMAGE", default=[],
+                   help="photos to show contact sheets for (their nearest entries)")
+    r.add_argument("--k", type=int, default=4, help="entries per contact sheet row (default 4)")
+    r.add_argument("--reference", choices=("auto", "mirror", "synth"), default="auto",
+                   help="reference visitor poses for the holes: derived from the asset mirror's"
+                        " recording and COCO ground truth (mirror), synthesized (synth), or the"
+                        " mirror when present (auto, the default)")
+    r.add_argument("--mirror", type=Path, default=None, metavar="DIR",
+                   help="asset mirror for --reference (default: $KIOSK_ASSET_MIRROR)")
+    r.add_argument("--model", default=None, help="pose model for --query (default: the index's)")
+    r.add_argument("--models-dir", type=Path, default=None, help="where the models are")
+    _threshold_args(r)
+    r.set_defaults(func=run_report)
+
     q = sub.add_parser("query", help="top-k entries for the main pose of each photo")
-    q.add_argument("dir", type=Path, metavar="DIR")
-    q.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
-    q.add_argument("--k", type=int, default=3)
-    q.add_argument("--metric", choices=("cosine", "weighted"), default="cosine")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("dir", type=Path, metavar="DIR", help=options.INDEX_DIR)
+    q.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photos to find the nearest "
+                   "entries for (the main person of each)")
+    q.add_argument("--k", type=int, default=3, help=options.K)
+    q.add_argument("--metric", choices=Metric.values(), default="cosine",
+                   help="pose distance: cosine or weighted (confidence-weighted) (default: %(default)s)")
+    q.add_argument("--json", action="store_true", help="print the matches as JSON")
     q.add_argument("--model", default=None, help="default: the model the index was built with")
-    q.add_argument("--models-dir", type=Path, default=None)
+    q.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
     q.set_defaults(func=run_query)
 
     m = sub.add_parser("demo", help="build (once) the demo index from the sample photos/video")
     m.add_argument("-o", "--out", type=Path, default=None,
                    help="default: $KIOSK_CACHE_DIR/demo-index")
-    m.add_argument("--models-dir", type=Path, default=None)
+    m.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
     m.set_defaults(func=run_demo)
+
+
+def _threshold_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, default=None, metavar="FILE",
+                   help="kiosk configuration whose match threshold is marked (default: the one"
+                        " `kiosk run` reads)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="mark this match distance instead of the configuration's")
+
+
+def _threshold(args: argparse.Namespace) -> tuple[str, float]:
+    """(metric, threshold) the tools mark: --threshold, else the kiosk configuration's."""
+    from kiosk.app.service.threshold import match_threshold
+
+    t = match_threshold(args.config)
+    if args.threshold is not None and not 0 < args.threshold < float("inf"):
+        raise ValueError(f"--threshold {args.threshold}: give a match distance > 0")
+    return t.metric, (args.threshold if args.threshold is not None else t.max_distance)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -104,6 +155,9 @@ def run_build(args: argparse.Namespace) -> int:
         return 2
     if args.workers < 1:
         print("kiosk index build: --workers must be >= 1", file=sys.stderr)
+        return 2
+    if not args.max_upscale >= 0:
+        print("kiosk index build: --max-upscale must be >= 0 (0: no limit)", file=sys.stderr)
         return 2
     options = BuildOptions(
         fps=args.fps if args.fps > 0 else None,
@@ -124,6 +178,7 @@ def run_build(args: argparse.Namespace) -> int:
         spec=RenditionSpec(size=size, fmt=args.format, quality=args.quality),
         metadata=tuple(args.metadata),
         cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
+        max_upscale=args.max_upscale,
     )
     try:
         summary = build(args.sources, args.out, options, progress=not args.quiet)
@@ -137,18 +192,16 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from kiosk.gallery.verify import problems
+    from kiosk.gallery.verify import inspect_index
 
-    found = problems(args.dir, deep=True)
+    data, found = inspect_index(args.dir, deep=True)
     for p in found:
         print(f"{args.dir}: {p}", file=sys.stderr)
-    if found:
+    if data is None:
         print(f"FAIL: {len(found)} problem(s) in {args.dir}", file=sys.stderr)
         return 1
-    from kiosk.gallery.manifest import read_manifest
-
-    m = read_manifest(args.dir)
-    print(f"OK: index {m['index_id']}, {m['counts']['entries']} entries,"
+    m = data.manifest
+    print(f"OK: index {m['index_id']}, {len(data.entries)} entries,"
           f" {len(m['files'])} files verified")
     return 0
 
@@ -160,12 +213,14 @@ def _open(path: Path) -> GalleryIndex:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
+    from kiosk.app.service.config import ConfigError
     from kiosk.gallery import inspect
     from kiosk.gallery.reader import IndexLoadError
 
     try:
         index = _open(args.dir)
-    except IndexLoadError as e:
+        metric, threshold = _threshold(args)
+    except (IndexLoadError, ConfigError, ValueError) as e:
         print(f"kiosk index inspect: {e}", file=sys.stderr)
         return 1
     if (args.query or args.coverage) and not args.out:
@@ -175,11 +230,11 @@ def run_inspect(args: argparse.Namespace) -> int:
         from kiosk.gallery.query import load_query_model, query_images
 
         model = load_query_model(index, args.model, args.models_dir)
-        results = query_images(index, args.query, model, k=args.k)
-        inspect.contact_sheet(index, results, args.out)
+        results = query_images(index, args.query, model, k=args.k, metric=metric)
+        inspect.contact_sheet(index, results, args.out, threshold)
         print(f"contact sheet: {args.out}", file=sys.stderr)
     elif args.coverage:
-        stats = inspect.coverage_map(index, args.out)
+        stats = inspect.coverage_map(index, args.out, threshold)
         print(f"coverage map: {args.out} ({stats})", file=sys.stderr)
     info = inspect.summary(index)
     if args.json:
@@ -197,6 +252,32 @@ def run_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_report(args: argparse.Namespace) -> int:
+    from kiosk.app.service.config import ConfigError
+    from kiosk.core.paths import asset_mirror
+    from kiosk.gallery import report
+    from kiosk.gallery.reader import IndexLoadError
+    from kiosk.gallery.report.reference import ReferenceError, ReferenceSource, reference_set
+
+    try:
+        index = _open(args.dir)
+        metric, threshold = _threshold(args)
+        ref = reference_set(ReferenceSource(args.reference), args.mirror or asset_mirror())
+    except (IndexLoadError, ConfigError, ReferenceError, ValueError) as e:
+        print(f"kiosk index report: {e}", file=sys.stderr)
+        return 1
+    results = []
+    if args.query:
+        from kiosk.gallery.query import load_query_model, query_images
+
+        model = load_query_model(index, args.model, args.models_dir)
+        results = query_images(index, args.query, model, k=args.k, metric=metric)
+    out = report.write(report.ReportInput(index, threshold, metric, ref, results), args.out)
+    print(f"report: {out} (threshold {threshold:.3f}, {metric}; reference poses {ref.origin})",
+          file=sys.stderr)
+    return 0
+
+
 def run_query(args: argparse.Namespace) -> int:
     from kiosk.gallery.query import load_query_model, query_images
     from kiosk.gallery.reader import IndexLoadError
@@ -208,17 +289,21 @@ def run_query(args: argparse.Namespace) -> int:
         return 1
     model = load_query_model(index, args.model, args.models_dir)
     results = query_images(index, args.images, model, k=args.k, metric=args.metric)
+    unreadable = [r for r in results if r.rgb is None]  # missing or broken image files
+    for r in unreadable:
+        print(f"kiosk index query: {r.error}", file=sys.stderr)
+    code = ExitCode.FAILURE if unreadable else ExitCode.OK
     if args.json:
         print(json.dumps([r.to_dict(index) for r in results], indent=1))
-        return 0
+        return code
     for r in results:
         print(r.image + (f": {r.error}" if r.error else ""))
         for m in r.matches:
-            e = index.entry(m.entry_id)
-            t = "" if e.frame_time is None else f" @{e.frame_time:.2f}s"
-            mir = " (mirrored)" if e.mirrored else ""
-            print(f"  #{m.entry_id:<6d} {m.distance:.4f}  {e.source}{t}{mir}")
-    return 0
+            entry = index.entry(m.entry_id)
+            t = "" if entry.frame_time is None else f" @{entry.frame_time:.2f}s"
+            mir = " (mirrored)" if entry.mirrored else ""
+            print(f"  #{m.entry_id:<6d} {m.distance:.4f}  {entry.source}{t}{mir}")
+    return code
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -1,9 +1,14 @@
-"""`kiosk` entry point: a registry of subcommand modules, each imported only to register.
+"""`kiosk`: the Move Mirror gallery kiosk and its tools.
 
-A subcommand module exposes:
-    HELP: str                                   one line for `kiosk --help`
-    register(parser: argparse.ArgumentParser)   adds arguments and sets `func=run(args) -> int`
-Heavy imports (numpy, the interpreter, pygame, PyAV) belong inside `run`, not at module level.
+Show the kiosk (`kiosk run`), build and inspect the gallery index it matches against
+(`kiosk index`), look after it (`kiosk status`, `kiosk doctor`, `kiosk config`), fetch and try
+the pose models (`kiosk models`, `kiosk pose`, `kiosk compare`, `kiosk eval`) and measure it
+(`kiosk bench`). `kiosk COMMAND --help` tells more; docs/reference/cli.md lists every option.
+
+A subcommand module exposes HELP (one line for `kiosk --help`) and register(parser), which adds
+its arguments and sets `func=run(args) -> int`; heavy imports belong inside `run`. Errors a user
+can fix (a missing file, an unknown model, a bad value) are reported here in one line, without a
+traceback (-v adds it); a closed output pipe ends quietly.
 """
 
 from __future__ import annotations
@@ -11,33 +16,42 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from kiosk import __version__
+from kiosk.core.enums import ExitCode
 from kiosk.core.logsetup import setup_logging
+
+log = logging.getLogger(__name__)
 
 #: subcommand -> module, in the order `kiosk --help` lists them.
 COMMANDS: dict[str, str] = {
-    "pose": "kiosk.cli.pose_cmd",
-    "compare": "kiosk.cli.compare_cmd",
-    "models": "kiosk.cli.models_cmd",
-    "eval": "kiosk.cli.eval_cmd",
-    "bench": "kiosk.cli.bench_cmd",
-    "index": "kiosk.cli.index_cmd",
     "run": "kiosk.cli.run_cmd",
-    "record": "kiosk.cli.record_cmd",
-    "config": "kiosk.cli.config_cmd",
     "status": "kiosk.cli.status_cmd",
     "reload": "kiosk.cli.reload_cmd",
     "doctor": "kiosk.cli.doctor_cmd",
+    "config": "kiosk.cli.config_cmd",
+    "index": "kiosk.cli.index_cmd",
+    "models": "kiosk.cli.models_cmd",
+    "pose": "kiosk.cli.pose_cmd",
+    "compare": "kiosk.cli.compare_cmd",
+    "record": "kiosk.cli.record_cmd",
+    "eval": "kiosk.cli.eval_cmd",
+    "bench": "kiosk.cli.bench_cmd",
 }
+
+DESCRIPTION = __doc__.split("\n\nA subcommand module")[0] if __doc__ else ""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kiosk", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="kiosk", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="debug logging")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="debug logging, and a traceback with every error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         if importlib.util.find_spec(module_name) is None:
@@ -48,15 +62,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "the input or setting is wrong" (their messages say what to do)."""
+    from kiosk.gallery.atomic import BuildError
+    from kiosk.gallery.demo import DemoAssetError
+    from kiosk.gallery.manifest import IndexLoadError
+    from kiosk.gallery.metadata import MetadataError
+    from kiosk.gallery.sources import SourceError
+
+    return (OSError, ValueError, RuntimeError, BuildError, DemoAssetError, IndexLoadError,
+            MetadataError, SourceError)
+
+
+def _pipe_closed() -> int:
+    """stdout's reader is gone: point stdout at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return ExitCode.PIPE_CLOSED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
-    func = getattr(args, "func", None)
+    func = getattr(args, "func", None)  # argparse's namespace: set by the chosen subcommand
     if func is None:
         parser.print_help(sys.stderr)
-        return 2
+        return ExitCode.USAGE
     try:
-        return int(func(args) or 0)
+        code = int(func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        return _pipe_closed()
+    except _user_errors() as exc:
+        actions = [v for k, v in vars(args).items() if k.endswith("_command") and isinstance(v, str)]
+        command = " ".join([args.command, *actions])  # e.g. "index query"
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, OSError) and exc.filename and exc.strerror:  # "[Errno 2] ..." -> "PATH: ..."
+            message = f"{exc.filename}: {exc.strerror}"
+        print(f"kiosk {command}: {message}", file=sys.stderr)
+        log.debug("traceback", exc_info=True)
+        return ExitCode.USAGE if isinstance(exc, ValueError) else ExitCode.FAILURE

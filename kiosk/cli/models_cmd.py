@@ -23,11 +23,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--dest", type=Path, help="models directory (default: $KIOSK_MODELS_DIR)")
     p.set_defaults(func=run_list)
     p = sub.add_parser("strip-decoder", help="remove Coral's PosenetDecoderOp from a .tflite")
-    p.add_argument("src", type=Path, metavar="IN.tflite")
-    p.add_argument("dest", type=Path, metavar="OUT.tflite")
+    p.add_argument("src", type=Path, metavar="IN.tflite", help="a Coral *_quant_decoder model")
+    p.add_argument("dest", type=Path, metavar="OUT.tflite", help="where to write the stripped model")
     p.set_defaults(func=run_strip)
     p = sub.add_parser("info", help="inputs, outputs, custom ops and decoder options of a .tflite")
-    p.add_argument("model", type=Path, metavar="MODEL.tflite")
+    p.add_argument("model", type=Path, metavar="MODEL.tflite", help="the .tflite file to describe")
     p.set_defaults(func=run_info)
 
 
@@ -84,7 +84,7 @@ def run_info(args: argparse.Namespace) -> int:
 
     try:
         model = read_model(args.model)
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:  # OSError (a missing file): kiosk.cli.main reports it
         print(f"kiosk models info: {exc}", file=sys.stderr)
         return 1
     sg = model.subgraphs[0]

@@ -9,6 +9,9 @@ import logging
 import sys
 from pathlib import Path
 
+from kiosk.cli import options
+from kiosk.core.enums import Delegate, Preprocess
+
 log = logging.getLogger(__name__)
 
 HELP = "find people's keypoints in photos (PoseNet / MoveNet, CPU or Edge TPU)"
@@ -22,8 +25,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="NAME|PATH",
         help="logical model name (see `kiosk models list`) or a .tflite path (default: the manifest default)",
     )
-    parser.add_argument("--delegate", choices=("auto", "cpu", "edgetpu"), default="auto")
-    parser.add_argument("--preprocess", choices=("default", "coral"), default="default")
+    parser.add_argument("--delegate", choices=Delegate.values(), default="auto", help=options.DELEGATE)
+    parser.add_argument("--preprocess", choices=Preprocess.values(), default="default",
+                        help=options.PREPROCESS)
     parser.add_argument("--threads", type=int, default=None, help="interpreter threads")
     parser.add_argument("--json", action="store_true", help="print one JSON document (a list)")
     parser.add_argument("--draw", type=Path, metavar="DIR", help="write each image with skeletons")

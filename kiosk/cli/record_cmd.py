@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     except CameraError as exc:
         print(f"kiosk record: {exc}", file=sys.stderr)
         return 1
-    fps = args.fps or float(getattr(camera, "fps", 0) or 30.0)
+    fps = args.fps or camera.fps or 30.0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     t0 = time.monotonic()

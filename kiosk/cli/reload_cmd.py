@@ -83,7 +83,8 @@ def wait_for_reload(status_path: Path, pid: int | None, timeout: float, *,
                     clock: Callable[[], float] = time.monotonic,
                     sleep: Callable[[float], None] = time.sleep) -> tuple[int, str]:
     """SIGHUP the kiosk and wait for its next reload outcome: (exit code, message)."""
-    from kiosk.app.service.status import ReloadOutcome, StatusError, pid_alive, read_status
+    from kiosk.app.service.status import StatusError, pid_alive, read_status
+    from kiosk.core.enums import ReloadOutcome
 
     try:
         before = read_status(status_path)

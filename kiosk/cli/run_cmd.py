@@ -52,12 +52,12 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kiosk.app.devices.camera.source import source_problem
     from kiosk.app.service.components import Overrides, default_config_path
-    from kiosk.app.service.config import _check_source
     from kiosk.app.service.service import KioskService, RunOptions
 
     if args.source is not None:
-        problem = _check_source(args.source)
+        problem = source_problem(args.source)
         if problem:
             raise SystemExit(f"kiosk run: --source {problem}")
     overrides = Overrides(index=args.index, source=args.source, replay_realtime=args.realtime,

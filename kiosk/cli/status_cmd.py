@@ -14,9 +14,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.enums import ExitCode
+
 HELP = "show the running kiosk's status (state, index id, model, fps); non-zero if missing or stale"
 
-EXIT_OK, EXIT_STALE, EXIT_WRONG_INDEX = 0, 1, 3
+EXIT_OK, EXIT_STALE, EXIT_WRONG_INDEX = ExitCode.OK, ExitCode.FAILURE, ExitCode.WRONG_INDEX
 
 FIELDS = ("state", "index_id", "index_path", "model", "delegate", "fps", "frames", "last_error",
           "source", "config_path", "pid", "started", "updated")

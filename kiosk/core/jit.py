@@ -6,18 +6,21 @@ Set KIOSK_NO_NUMBA=1 to force the pure-numpy paths (tests run both).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
-from typing import Any
+from types import ModuleType
+from typing import Any, cast
+
+from kiosk.core.settings import env_flag
 
 log = logging.getLogger(__name__)
 
 
 def numba_disabled() -> bool:
-    """True when KIOSK_NO_NUMBA is set to a non-empty value other than 0."""
-    return os.environ.get("KIOSK_NO_NUMBA", "").strip() not in ("", "0")
+    """True when KIOSK_NO_NUMBA is set to a non-empty value other than 0 (kiosk.core.settings)."""
+    return env_flag("KIOSK_NO_NUMBA")
 
 
+_numba: ModuleType | None
 try:
     import numba as _numba
 
@@ -33,7 +36,7 @@ def njit(**kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         if _numba is None:
             return fn
-        return _numba.njit(cache=True, **kwargs)(fn)
+        return cast(Callable[..., Any], _numba.njit(cache=True, **kwargs)(fn))
 
     return wrap
 

@@ -1,12 +1,6 @@
 """Where things live on disk. Every default can be overridden by an environment variable.
 
-| what            | environment variable   | default                                             |
-|-----------------|------------------------|-----------------------------------------------------|
-| model files     | KIOSK_MODELS_DIR       | <checkout>/models                                   |
-| asset mirror    | KIOSK_ASSET_MIRROR     | none (download from upstream)                       |
-| index root      | KIOSK_INDEX_ROOT       | <checkout>/index  (holds releases/ and current)     |
-| runtime state   | RUNTIME_DIRECTORY      | $XDG_RUNTIME_DIR/move-mirror or /tmp/move-mirror-UID|
-| caches          | KIOSK_CACHE_DIR        | $XDG_CACHE_HOME/move-mirror or ~/.cache/move-mirror |
+The environment variables and their defaults are listed in kiosk.core.settings.ENVIRONMENT.
 """
 
 from __future__ import annotations
@@ -14,13 +8,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from kiosk.core.settings import env_path
+
 #: The source checkout (the folder holding pyproject.toml, models/, config/ ...).
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def _env_path(name: str) -> Path | None:
-    value = os.environ.get(name, "").strip()
-    return Path(value).expanduser() if value else None
+    if name.startswith("XDG_"):  # the XDG base directories are not the kiosk's to document
+        value = os.environ.get(name, "").strip()
+        return Path(value).expanduser() if value else None
+    return env_path(name)
 
 
 def models_dir() -> Path:

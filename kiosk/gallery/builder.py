@@ -18,18 +18,23 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kiosk.core.keypoints import NUM_KEYPOINTS
 from kiosk.gallery import extract as ex
 from kiosk.gallery import manifest as mf
+from kiosk.gallery import quality as qa
 from kiosk.gallery.atomic import BuildError, check_out_dir, clean_stale, swap_into_place
 from kiosk.gallery.metadata import MetadataTable
 from kiosk.gallery.progress import Progress
 from kiosk.gallery.rendition import RenditionSpec
 from kiosk.gallery.sources import Source, enumerate_sources
 from kiosk.gallery.worker import SourceResult, WorkerConfig, process_source
+
+if TYPE_CHECKING:
+    from kiosk.pose.model import PoseModel
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,7 @@ class BuildOptions:
     spec: RenditionSpec = RenditionSpec()
     metadata: tuple[Path, ...] = ()
     cache_dir: Path | None = None  # None: no cache; see default_cache_dir()
+    max_upscale: float = 0.0  # refuse entries whose rendition is blown up more (0: no limit)
 
 
 def default_cache_dir() -> Path:
@@ -70,6 +76,9 @@ class BuildSummary:
     mirrored_entries: int = 0
     discarded: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    upscaled: list[tuple[str, float]] = field(default_factory=list)  # (source, factor > UPSCALE_WARN)
+    uncaptioned: list[tuple[str, list[str]]] = field(default_factory=list)  # (source, missing fields)
+    no_entries: list[tuple[str, str]] = field(default_factory=list)  # (source read, why nothing kept)
 
     @property
     def frames_per_second(self) -> float:
@@ -88,6 +97,8 @@ class BuildSummary:
             "discarded": {r: self.discarded[r] for r in sorted(self.discarded)},
             "sources_unreadable": self.sources_unreadable,
             "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
+            "rejected_sources": [{"file": f, "reason": r} for f, r in self.no_entries],
+            "warnings": self.warnings(),
             "seconds": round(self.seconds, 3),
             "frames_per_second": round(self.frames_per_second, 2),
         }
@@ -104,9 +115,28 @@ class BuildSummary:
         ]
         for reason in sorted(self.discarded, key=lambda r: -self.discarded[r]):
             lines.append(f"  discarded        {self.discarded[reason]:5d}  {reason}")
-        for f, r in self.skipped:
-            lines.append(f"  skipped file     {r if r.startswith(f) else f'{f}: {r}'}")
+        lines += _rejects_lines(self.skipped)
+        lines += [f"  rejected source  {f}: {r}" for f, r in self.no_entries]
+        lines += [f"  warning          {w}" for w in self.warnings()]
         return "\n".join(lines)
+
+    def warnings(self) -> list[str]:
+        """Curator warnings: upscaled renditions, sources shown without credit or licence."""
+        out = []
+        by_source: dict[str, float] = {}
+        for name, f in self.upscaled:
+            by_source[name] = max(f, by_source.get(name, 0.0))
+        for name, f in sorted(by_source.items(), key=lambda kv: -kv[1]):
+            out.append(f"{name}: rendition upscaled {f:.1f}x (> {qa.UPSCALE_WARN:g}x looks blurry;"
+                       " refuse with --max-upscale)")
+        for name, missing in self.uncaptioned:
+            what = ", ".join("title (only the file name)" if m == "title" else m for m in missing)
+            out.append(f"{name}: no {what} (add a --metadata row)")
+        return out
+
+
+def _rejects_lines(skipped: list[tuple[str, str]]) -> list[str]:
+    return [f"  skipped file     {r if r.startswith(f) else f'{f}: {r}'}" for f, r in skipped]
 
 
 # ---- worker processes -------------------------------------------------------------------
@@ -125,7 +155,7 @@ def _run_in_worker(src: Source) -> SourceResult:
 
 
 # ---- the build ----------------------------------------------------------------------------
-def _load_model(options: BuildOptions) -> Any:
+def _load_model(options: BuildOptions) -> PoseModel:
     from kiosk.pose.engine import load_pose_model
 
     return load_pose_model(options.model, models_dir=options.models_dir)
@@ -136,7 +166,7 @@ def build(
     out_dir: str | Path,
     options: BuildOptions | None = None,
     *,
-    model: Any = None,
+    model: PoseModel | None = None,
     progress: bool = True,
 ) -> BuildSummary:
     """Build an index from SOURCE files/folders into out_dir (atomically). `model`: a ready pose
@@ -159,8 +189,8 @@ def build(
         filters=options.filters,
         spec=options.spec,
         cache_dir=options.cache_dir,
-        model_name=str(getattr(model, "name", "unknown")),
-        model_sha256=str(getattr(model, "sha256", "")),
+        model_name=str(model.name),
+        model_sha256=str(model.sha256),
     )
     summary = BuildSummary(out)
     summary.skipped.extend((s.name, s.reason) for s in skipped)
@@ -172,11 +202,15 @@ def build(
         results = _run_sources(srcs, options, cfg, model, tmp, progress, in_process=model_given)
         _write_index(tmp, srcs, results, meta, options, cfg, model, summary)
         if summary.entries == 0:
+            reasons = "\n".join(
+                [f"  discarded {n:5d}  {r}" for r, n in summary.discarded.most_common()]
+                + _rejects_lines(summary.skipped)
+                + [f"  rejected source  {f}: {r}" for f, r in summary.no_entries])
             raise BuildError(
                 f"no entries kept from {summary.sources_read} source(s) and"
-                f" {summary.frames_seen} frame(s); nothing written to {out}. Discarded:"
-                f" {dict(summary.discarded) or 'nothing'}; skipped: {len(summary.skipped)}"
-                " (relax the filters, e.g. --partial-body, or add photos of whole people)"
+                f" {summary.frames_seen} frame(s); nothing written to {out}"
+                " (relax the filters, e.g. --partial-body, or add photos of whole people)."
+                f" Rejected:\n{reasons or '  nothing'}"
             )
         manifest = mf.write_manifest(tmp, _manifest_body(tmp, options, cfg, model, summary))
         summary.index_id = manifest["index_id"]
@@ -250,6 +284,7 @@ def _write_index(
     summary: BuildSummary,
 ) -> None:
     sources_out: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
     vecs: list[np.ndarray] = []
     confs: list[np.ndarray] = []
@@ -260,7 +295,9 @@ def _write_index(
         if res.error:
             summary.skipped.append((src.name, res.error))
             summary.sources_unreadable += 1
+            rejects.append(qa.reject_record(tmp, len(rejects), src.name, src.path, src.kind, res.error))
             continue
+        drafts = _refuse_upscaled(tmp, i, res, options, cfg, summary, src.name)
         summary.sources_read += 1
         (summary.sources_extracted if res.extracted else summary.sources_cached).append(src.name)
         summary.frames_seen += res.frames_seen
@@ -272,11 +309,18 @@ def _write_index(
             "sha256": res.sha256,
             "frame_size": list(res.frame_size) if res.frame_size else None,
             "frames_seen": res.frames_seen,
-            "entries": len(res.drafts),
+            "entries": len(drafts),
             "discarded": {r: res.discarded[r] for r in sorted(res.discarded)},
             **meta.lookup(src.name).to_dict(),
         })
-        for k, d in enumerate(res.drafts):
+        if not drafts:
+            why = ", ".join(f"{r} {n}" for r, n in res.discarded.most_common()) or "no frames"
+            summary.no_entries.append((src.name, f"no entry kept ({why})"))
+            rejects.append(qa.reject_record(tmp, len(rejects), src.name, src.path, src.kind,
+                                            f"no entry kept ({why})"))
+        elif missing := qa.missing_caption(sources_out[-1]):
+            summary.uncaptioned.append((src.name, missing))
+        for k, d in drafts:
             eid = len(entries)
             rel = f"{mf.RENDITIONS}/{eid:06d}{ext}"
             os.rename(tmp / mf.RENDITIONS / f"part-{i:06d}-{k:05d}{ext}", tmp / rel)
@@ -297,10 +341,13 @@ def _write_index(
     n = len(entries)
     vectors = np.asarray(vecs, dtype=np.float32).reshape(n, 34)
     np.save(tmp / mf.VECTORS, vectors)
-    np.save(tmp / mf.CONFIDENCES, np.asarray(confs, dtype=np.float32).reshape(n, 17))
-    np.save(tmp / mf.KEYPOINTS, np.asarray(kps, dtype=np.float32).reshape(n, 17, 3))
+    np.save(tmp / mf.CONFIDENCES, np.asarray(confs, dtype=np.float32).reshape(n, NUM_KEYPOINTS))
+    np.save(tmp / mf.KEYPOINTS, np.asarray(kps, dtype=np.float32).reshape(n, NUM_KEYPOINTS, 3))
     (tmp / mf.ENTRIES).write_text(json.dumps({"entries": entries}, separators=(",", ":")) + "\n")
-    (tmp / mf.SOURCES).write_text(json.dumps({"sources": sources_out}, indent=1) + "\n")
+    known = {r["file"] for r in rejects}
+    rejects += [{"file": f, "reason": r, "thumbnail": None} for f, r in summary.skipped if f not in known]
+    (tmp / mf.SOURCES).write_text(
+        json.dumps({"sources": sources_out, "rejects": rejects}, indent=1) + "\n")
     if n:
         try:
             from kiosk.match.vptree import VPTree
@@ -310,13 +357,31 @@ def _write_index(
         VPTree.build(vectors, metric="cosine", seed=0).save(tmp / mf.TREE)
 
 
+def _refuse_upscaled(
+    tmp: Path, i: int, res: SourceResult, options: BuildOptions, cfg: WorkerConfig,
+    summary: BuildSummary, name: str,
+) -> list[tuple[int, Any]]:
+    """(k, draft) of a source's drafts kept after --max-upscale; upscaled ones are noted."""
+    kept = []
+    for k, d in enumerate(res.drafts):
+        f = qa.upscale_factor(d.crop_box, cfg.spec.size)
+        if options.max_upscale > 0 and f > options.max_upscale:
+            res.discarded[qa.UPSCALED_TOO_MUCH] += 1  # summed into summary.discarded by the caller
+            (tmp / mf.RENDITIONS / f"part-{i:06d}-{k:05d}{cfg.spec.ext}").unlink()
+            continue
+        if f > qa.UPSCALE_WARN and not d.mirrored:
+            summary.upscaled.append((name, f))
+        kept.append((k, d))
+    return kept
+
+
 def _manifest_body(
-    tmp: Path, options: BuildOptions, cfg: WorkerConfig, model: Any, summary: BuildSummary
+    tmp: Path, options: BuildOptions, cfg: WorkerConfig, model: PoseModel, summary: BuildSummary
 ) -> dict[str, Any]:
     return {
         "model": {
             "name": cfg.model_name,
-            "family": str(getattr(model, "family", "")),
+            "family": str(model.family),
             "sha256": cfg.model_sha256,
         },
         "normalisation_version": ex.normalisation_version(),
@@ -332,6 +397,7 @@ def _manifest_body(
             "fps": options.fps,
             "every_person": options.every_person,
             "mirror": options.mirror,
+            "max_upscale": options.max_upscale,
             "filters": options.filters.to_dict(),
         },
         "counts": {

@@ -1,4 +1,8 @@
-"""The demo index: the PoseNet demo photos and the squats recording, built once and reused.
+"""The demo index: other people answering the visitor, built once and reused.
+
+Every suitable person (`every_person`) in the PoseNet demo photos and in the mirror's COCO slice
+(demo_coco.py), each also mirrored; the squats recording the demo replays as its camera is fetched
+but never indexed, so every match is someone else. Captions come from the sources' metadata.
 
 Assets come from the asset mirror (KIOSK_ASSET_MIRROR, e.g. ../shared) or, without one, from
 their upstream URLs; either way each file must match the sha256 pinned in demo_assets.yaml.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import logging
 import shutil
 import urllib.request
@@ -24,14 +29,16 @@ from typing import Any
 import yaml
 
 from kiosk.core.checksum import sha256_file
+from kiosk.core.safeyaml import load_yaml
 from kiosk.gallery.cache import atomic_write
 
 log = logging.getLogger(__name__)
 
 ASSETS_FILE = Path(__file__).with_name("demo_assets.yaml")
-#: Demo build settings: every sampled frame of the 5 fps recording (dedupe thins it), mirrored
-#: entries double the small gallery.
+#: Demo build settings: every person of every photo, mirrored entries double the small gallery.
 DEMO_FPS = 5.0
+#: Bump when the demo's recipe changes (sources, options): an index of another recipe is rebuilt.
+DEMO_RECIPE = 2
 
 
 class DemoAssetError(Exception):
@@ -39,7 +46,7 @@ class DemoAssetError(Exception):
 
 
 def load_asset_list(path: Path = ASSETS_FILE) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text())
+    return load_yaml(path)
 
 
 def _fetch(asset: dict[str, Any], dest: Path, mirror: Path | None) -> Path:
@@ -68,33 +75,48 @@ def _fetch(asset: dict[str, Any], dest: Path, mirror: Path | None) -> Path:
     return target
 
 
-def fetch_demo_assets(dest: Path, mirror: Path | None = None) -> tuple[list[Path], Path]:
-    """(asset files, metadata YAML) under dest, copied from the mirror or downloaded."""
+def _default_mirror() -> Path | None:
     from kiosk.core.paths import CHECKOUT, asset_mirror
 
-    if mirror is None:
-        # The README's convention: ../shared beside the checkout is the mirror when present.
-        beside = CHECKOUT.parent / "shared"
-        mirror = asset_mirror() or (beside if (beside / "README.md").is_file() else None)
+    # The README's convention: ../shared beside the checkout is the mirror when present.
+    beside = CHECKOUT.parent / "shared"
+    return asset_mirror() or (beside if (beside / "README.md").is_file() else None)
+
+
+def fetch_demo_assets(dest: Path, mirror: Path | None = None) -> tuple[list[Path], Path]:
+    """(gallery files, metadata YAML) under dest, copied from the mirror or downloaded. The
+    replayed recording is fetched too (dest/<its name>) but is not one of the gallery files."""
+    from kiosk.gallery.demo_coco import CocoAssetError, fetch_coco
+
+    mirror = mirror if mirror is not None else _default_mirror()
     spec = load_asset_list()
-    files = [_fetch(a, dest, mirror) for a in spec["assets"]]
-    meta = {
-        Path(a["path"]).name: {
-            "title": Path(a["path"]).stem.replace("_", " "),
-            "credit": spec["credit"],
-            "licence": spec["licence"],
-            "link": a["link"],
-        }
-        for a in spec["assets"]
-    }
+    gallery, meta = [], {}
+    for a in spec["assets"]:
+        f = _fetch(a, dest, mirror)
+        if a["path"] == spec.get("replay"):
+            continue
+        gallery.append(f)
+        meta[f.name] = {"title": f.stem.replace("_", " ").capitalize(), "credit": spec["credit"],
+                        "licence": spec["licence"], "link": a["link"]}
+    if spec.get("coco"):
+        try:
+            coco_files, coco_meta = fetch_coco(spec["coco"], mirror, dest / "coco")
+        except CocoAssetError as e:
+            raise DemoAssetError(str(e)) from None
+        gallery += coco_files
+        meta.update(coco_meta)
     meta_path = dest / "metadata.yaml"
     atomic_write(meta_path, yaml.safe_dump(meta, sort_keys=True).encode())
-    return files, meta_path
+    return gallery, meta_path
 
 
-def _is_current(index_dir: Path, expected: set[str]) -> bool:
-    import json
+def _recipe(files: list[Path]) -> str:
+    """What the demo index is built from: the recipe version and every gallery file's sha256."""
+    blob = json.dumps([DEMO_RECIPE, sorted(sha256_file(f) for f in files)])
+    return hashlib.sha256(blob.encode()).hexdigest()
 
+
+def _is_current(index_dir: Path, recipe: str) -> bool:
     from kiosk.gallery.reader import GalleryIndex, IndexLoadError
     from kiosk.gallery.verify import problems
 
@@ -105,8 +127,10 @@ def _is_current(index_dir: Path, expected: set[str]) -> bool:
     except IndexLoadError as exc:
         log.info("demo index %s no longer opens (%s); rebuilding", index_dir, exc)
         return False
-    sources = json.loads((index_dir / "sources.json").read_text())["sources"]
-    return {s["sha256"] for s in sources} <= expected and len(sources) > 0
+    stamp = index_dir.parent / f".{index_dir.name}.recipe"
+    built = json.loads(stamp.read_text()) if stamp.is_file() else {}
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    return built == {"recipe": recipe, "index_id": manifest["index_id"]}
 
 
 def ensure_demo_index(
@@ -121,15 +145,15 @@ def ensure_demo_index(
     from kiosk.gallery.builder import BuildOptions, build, default_cache_dir
 
     dest = Path(dest) if dest is not None else cache_dir() / "demo-index"
-    expected = {a["sha256"] for a in load_asset_list()["assets"]}
     dest.parent.mkdir(parents=True, exist_ok=True)
     with open(dest.parent / f".{dest.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two demo starts at once build once
-        if _is_current(dest, expected):
+        assets_dir = cache_dir() / "demo-assets"
+        files, meta = fetch_demo_assets(assets_dir)  # quick when already there
+        recipe = _recipe(files)
+        if _is_current(dest, recipe):
             log.info("demo index %s is up to date", dest)
             return dest
-        assets_dir = cache_dir() / "demo-assets"
-        files, meta = fetch_demo_assets(assets_dir)
         if dest.exists() and not (dest / "manifest.json").is_file():
             shutil.rmtree(dest)  # a stale, incomplete demo dir of our own
         options = BuildOptions(
@@ -137,9 +161,12 @@ def ensure_demo_index(
             model=model,
             models_dir=models_dir,
             mirror=True,
+            every_person=True,
             metadata=(meta,),
             cache_dir=default_cache_dir(),
         )
         summary = build([str(f) for f in files], dest, options, progress=progress)
         log.info("demo index built:\n%s", summary.format())
+        atomic_write(dest.parent / f".{dest.name}.recipe",
+                     json.dumps({"recipe": recipe, "index_id": summary.index_id}).encode())
     return dest

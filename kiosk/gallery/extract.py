@@ -1,6 +1,6 @@
 """Who in a frame becomes an entry: person selection, quality filters, near-duplicate removal.
 
-Defaults (documented in the README's "Gallery builder" section; each is a build option):
+Defaults (documented in docs/gallery.md; each is a build option):
 
 | filter                | default | meaning                                                         |
 |-----------------------|---------|-----------------------------------------------------------------|

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.core.checksum import sha256_file
+from kiosk.core.safefile import FileRefused, read_bytes
 from kiosk.gallery.cache import atomic_write
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ CONFIDENCES = "confidences.npy"
 KEYPOINTS = "keypoints.npy"
 TREE = "tree.vpt"
 RENDITIONS = "renditions"
+#: Size cap of the index's JSON files (the manifest lists every file: ~120 bytes per entry).
+JSON_LIMIT = 1 << 30
 
 _ZERO = "0" * 64
 _SELF_RE = re.compile(rb'"manifest_sha256": "([0-9a-f]{64})"')
@@ -99,11 +102,15 @@ def read_manifest(root: Path) -> dict[str, Any]:
     if not Path(root).is_dir():
         raise IndexLoadError(f"{root}: not a directory (expected a built index: kiosk index build)")
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path, root=Path(root), max_bytes=JSON_LIMIT)
     except FileNotFoundError:
         raise IndexLoadError(
             f"{path}: missing; {root} is not a complete index (rebuild it with kiosk index build)"
         ) from None
+    except FileRefused as e:
+        raise IndexLoadError(f"{e}; redeploy or rebuild the index") from None
+    except OSError as e:
+        raise IndexLoadError(f"{path}: cannot read ({e.strerror or e})") from None
     recorded, digest = _self_digest(raw)
     if recorded is None:
         raise IndexLoadError(f"{path}: no manifest_sha256 field (corrupt or not an index manifest)")
@@ -114,8 +121,11 @@ def read_manifest(root: Path) -> dict[str, Any]:
         )
     try:
         manifest = json.loads(raw)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise IndexLoadError(f"{path}: invalid JSON ({e}); rebuild the index") from None
+    if not isinstance(manifest, dict):
+        raise IndexLoadError(f"{path}: expected a JSON object, got {type(manifest).__name__}; "
+                             "rebuild the index")
     fv = manifest.get("format_version")
     if fv not in SUPPORTED_FORMATS:
         raise IndexLoadError(

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from kiosk.core.safefile import FileRefused, read_bytes
+from kiosk.core.safeyaml import YamlRefused, decode_utf8, parse_yaml
+
 log = logging.getLogger(__name__)
 
 FIELDS = ("title", "credit", "licence", "link")
@@ -92,25 +95,22 @@ class MetadataTable:
 
 
 def _load_file(path: Path) -> list[tuple[str, SourceMeta]]:
-    if not path.is_file():
-        raise MetadataError(f"{path}: metadata file not found")
     suffix = path.suffix.lower()
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise MetadataError(f"{path}: cannot read ({e}); save it as UTF-8") from None
+        text = decode_utf8(read_bytes(path), str(path))
+        data = parse_yaml(text, str(path)) if suffix in (".yaml", ".yml") else None
+    except (YamlRefused, FileRefused) as e:
+        raise MetadataError(str(e)) from None
+    except FileNotFoundError:
+        raise MetadataError(f"{path}: metadata file not found") from None
+    except OSError as e:
+        raise MetadataError(f"{path}: cannot read ({e.strerror or e})") from None
     if suffix == ".csv":
         reader = csv.DictReader(text.splitlines())
         if not reader.fieldnames or "source" not in [f.strip().lower() for f in reader.fieldnames]:
             raise MetadataError(f"{path}: the CSV header must have a 'source' column")
         return [_row(r, f"{path}:{i}") for i, r in enumerate(reader, start=2)]
     if suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise MetadataError(f"{path}: invalid YAML ({e})") from None
         if data is None:
             return []
         if isinstance(data, dict):

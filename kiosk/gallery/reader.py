@@ -12,7 +12,6 @@ verify`). The vectors and the VP-tree are memory-mapped.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from kiosk.gallery import manifest as mf
+from kiosk.core.enums import Metric
 from kiosk.gallery.manifest import IndexLoadError
 from kiosk.pose.types import Pose
 
@@ -28,7 +27,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Entry", "GalleryIndex", "IndexLoadError", "Match"]
 
-METRICS = ("cosine", "weighted")
 
 
 @dataclass(frozen=True)
@@ -77,42 +75,25 @@ class GalleryIndex:
 
     @classmethod
     def open(cls, path: Path, *, verify: bool = False) -> GalleryIndex:
-        """Open the index at path (a directory or a symlink to one, e.g. index/current)."""
-        from kiosk.gallery.verify import problems
+        """Open the index at path (a directory or a symlink to one, e.g. index/current).
+
+        The check is kiosk.gallery.verify's, the one `kiosk index verify` runs (verify=True: deep).
+        """
+        from kiosk.gallery.verify import inspect_index
 
         path = Path(path).expanduser()
-        root = path.resolve()
-        found = problems(root, deep=verify)
-        if found:
+        data, found = inspect_index(path, deep=verify)
+        if data is None:
             more = f" (and {len(found) - 1} more problem(s))" if len(found) > 1 else ""
             raise IndexLoadError(
                 f"index {path}: {found[0]}{more}; run `kiosk index verify {path}` for the full"
                 " list, then redeploy or rebuild the index"
             )
-        manifest = mf.read_manifest(root)
-        try:
-            entries = json.loads((root / mf.ENTRIES).read_text())["entries"]
-            sources = json.loads((root / mf.SOURCES).read_text())["sources"]
-            vectors = np.load(root / mf.VECTORS, mmap_mode="r")
-            keypoints = np.load(root / mf.KEYPOINTS, mmap_mode="r")
-        except (OSError, ValueError, KeyError) as e:
-            raise IndexLoadError(f"index {path}: unreadable ({e}); rebuild the index") from None
-        tree = None
-        tree_name = (manifest.get("vector") or {}).get("tree")
-        if tree_name and len(entries):
-            try:
-                from kiosk.match.vptree import VPTree
-
-                tree = VPTree.load(root / tree_name, verify=verify)
-            except ImportError:  # matching package without a tree: exact search instead
-                log.warning("VP-tree unavailable; searching %d entries exhaustively", len(entries))
-            except (OSError, ValueError) as e:
-                raise IndexLoadError(
-                    f"{root / tree_name}: cannot load the VP-tree ({e}); rebuild the index"
-                ) from None
-        log.debug("opened index %s (%d entries) at %s", manifest["index_id"], len(entries), root)
+        log.debug("opened index %s (%d entries) at %s", data.manifest["index_id"], len(data.entries),
+                  data.root)
         # Resolved, so that paths stay in this release even if a `current` symlink moves on.
-        return cls(root, manifest, entries, sources, vectors, keypoints, tree)
+        return cls(data.root, data.manifest, data.entries, data.sources, data.vectors, data.keypoints,
+                   data.tree)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -143,8 +124,7 @@ class GalleryIndex:
         max_distance: float = float("inf"),
     ) -> list[Match]:
         """query() for a pose already normalised: vec (34,) from pose_vector, conf (17,)."""
-        if metric not in METRICS:
-            raise ValueError(f"metric {metric!r}: expected one of {', '.join(METRICS)}")
+        metric = Metric.parse(metric, "metric")
         if not len(self) or k <= 0:
             return []
         k = min(int(k), len(self))
@@ -197,6 +177,12 @@ class GalleryIndex:
     def vectors(self) -> np.ndarray:
         """(N, 34) float32 normalised pose vectors (memory-mapped, read-only)."""
         return self._vectors
+
+    def close(self) -> None:
+        """Drop the references to the memory-mapped arrays (the maps close when unreferenced)."""
+        self._vectors = np.empty((0, self._vectors.shape[1]), np.float32)
+        self._keypoints = np.empty((0, *self._keypoints.shape[1:]), np.float32)
+        self._tree = None
 
     def source_records(self) -> list[dict[str, Any]]:
         return list(self._sources)

@@ -2,8 +2,9 @@
 
 The crop is the box of the person's confident keypoints, grown by `margin` (a fraction of the
 person's height) on every side and by `head_room` more at the top (keypoints stop at the eyes),
-then widened or heightened to the display's aspect ratio and slid inside the frame where it fits.
-Where it does not (a person filling a narrow frame) the outside is padded black. The box is
+then widened or heightened to the display's aspect ratio and slid inside the frame. A box larger
+than the frame (a person filling a narrow frame) is shrunk, keeping the aspect and its centre, until
+it fits: the margins are cut rather than padded, so a rendition never has black bars. The box is
 rounded to whole pixels so that rendition keypoints are an exact affine map of source keypoints.
 """
 
@@ -73,12 +74,17 @@ def crop_box(
         w = h * aspect
     else:
         h = w / aspect
+    shrink = min(1.0, frame_w / w, frame_h / h)  # never larger than the frame: no black bars
+    w, h = w * shrink, h * shrink
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     bx = _slide(cx - w / 2, w, frame_w)
     by = _slide(cy - h / 2, h, frame_h)
     # Round to whole pixels, then fix the aspect from the rounded height.
-    hi = max(round(h), 2)
+    hi = max(min(round(h), frame_h), 2)
     wi = max(round(hi * aspect), 2)
+    if wi > frame_w:  # rounding pushed the width past the frame
+        wi = max(frame_w, 2)
+        hi = max(min(math.floor(wi / aspect), frame_h), 2)
     bxi = math.floor(bx + (w - wi) / 2 + 0.5)
     byi = math.floor(by + (h - hi) / 2 + 0.5)
     if wi <= frame_w:
@@ -102,7 +108,7 @@ def render(
     """The encoded rendition (JPEG/WebP bytes) of `box` of the frame at the display size."""
     from PIL import Image, ImageOps
 
-    im = Image.fromarray(rgb).crop(box)  # outside the frame is padded black
+    im = Image.fromarray(rgb).crop(box)  # inside the frame (crop_box shrinks to fit)
     im = im.resize(spec.size, Image.Resampling.LANCZOS, reducing_gap=3.0)
     if mirrored:
         im = ImageOps.mirror(im)

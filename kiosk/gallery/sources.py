@@ -81,23 +81,13 @@ def enumerate_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Sk
 
 def load_image(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB, EXIF orientation applied. Raises SourceError naming file and reason."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from kiosk.pose.images import ImageLoadError
+    from kiosk.pose.images import load_image as load
 
     try:
-        if path.stat().st_size == 0:
-            raise SourceError(f"{path}: empty file (0 bytes)")
-        with Image.open(path) as im:
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except SourceError:
-        raise
-    except UnidentifiedImageError:
-        raise SourceError(f"{path}: not a readable image (unknown or corrupt format)") from None
-    except Image.DecompressionBombError as e:
-        raise SourceError(f"{path}: image too large ({e})") from None
-    except (OSError, ValueError, SyntaxError) as e:
-        raise SourceError(f"{path}: corrupt or truncated image ({e})") from None
+        rgb = load(path)
+    except ImageLoadError as e:
+        raise SourceError(str(e)) from None
     if rgb.ndim != 3 or rgb.shape[0] < 8 or rgb.shape[1] < 8:
         raise SourceError(f"{path}: image too small ({rgb.shape[1]}x{rgb.shape[0]})")
     return rgb

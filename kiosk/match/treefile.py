@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.core.safefile import FileRefused, open_regular
+
 log = logging.getLogger(__name__)
 
 MAGIC = b"KIOSKVPT"
@@ -87,7 +89,7 @@ def read(path: Path, names: tuple[str, ...], verify: bool = True
          ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(meta, arrays) of a tree file; arrays are read-only views of one memory map."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(Path(path)) as f:
             size = os.fstat(f.fileno()).st_size
             first = f.read(16)
             if len(first) < 16 or first[:8] != MAGIC:
@@ -108,6 +110,8 @@ def read(path: Path, names: tuple[str, ...], verify: bool = True
                 raise IndexFormatError(
                     path, f"truncated or padded: {size} bytes, header says {p_off + p_len}")
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+    except FileRefused as e:
+        raise IndexFormatError(path, str(e).removeprefix(f"{path}: ")) from None
     except OSError as e:
         raise IndexFormatError(path, f"cannot read ({e.strerror or e})") from None
     buf = memoryview(mm)[p_off:] if mm is not None else memoryview(b"")

@@ -55,8 +55,10 @@ from pathlib import Path
 import numpy as np
 
 from kiosk.core.jit import use_numba
+from kiosk.match import query_status as qs
 from kiosk.match import treefile
 from kiosk.match import vptree_build as vb
+from kiosk.match.query_status import QueryProblem as P
 from kiosk.match.treefile import IndexFormatError
 
 log = logging.getLogger(__name__)
@@ -243,10 +245,8 @@ class VPTree:
 
     @staticmethod
     def _raise(status: int, name: str) -> None:
-        m, code = divmod(status, 4)
-        problem = {1: "contains NaN or infinite values", 2: "is a zero vector",
-                   3: "confidences must be finite and >= 0"}[code]
-        raise ValueError(f"{name} row {m} {problem}")
+        m, problem = qs.decode(status)
+        raise ValueError(f"{name} row {m} {problem.describe()}")
 
     def search(self, queries: np.ndarray, k: int = 1, max_distance: float = float("inf")
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -272,10 +272,10 @@ class VPTree:
         from kiosk.match.vptree_numpy import search_numpy
 
         if not np.isfinite(q).all():
-            self._raise(4 * int(np.flatnonzero(~np.isfinite(q).all(axis=1))[0]) + 1, "queries")
+            self._raise(qs.encode(np.flatnonzero(~np.isfinite(q).all(axis=1))[0], P.NONFINITE), "queries")
         norms = np.sqrt(np.einsum("ij,ij->i", q.astype(np.float64), q.astype(np.float64)))
         if (norms <= 0).any():
-            self._raise(4 * int(np.flatnonzero(norms <= 0)[0]) + 2, "queries")
+            self._raise(qs.encode(np.flatnonzero(norms <= 0)[0], P.ZERO_VECTOR), "queries")
         return search_numpy(self, (q / norms[:, None]).astype(np.float32), k, max_distance)
 
     def search_weighted(self, query_xy: np.ndarray, query_conf: np.ndarray, k: int = 1,
@@ -312,16 +312,16 @@ class VPTree:
                 self.wsketch_dims, self.wsketch_origin, self.wsketch_step, q, conf, k,
                 max_distance, ids, dists)
             if status >= 0:
-                self._raise(status, "query_xy" if status % 4 == 1 else "query_conf")
+                self._raise(status, "query_xy" if qs.decode(status)[1] is P.NONFINITE else "query_conf")
             return ids, dists
         from kiosk.match.distance import query_weights
         from kiosk.match.vptree_numpy import search_numpy
 
         if not np.isfinite(q).all():
-            self._raise(4 * int(np.flatnonzero(~np.isfinite(q).all(axis=1))[0]) + 1, "query_xy")
+            self._raise(qs.encode(np.flatnonzero(~np.isfinite(q).all(axis=1))[0], P.NONFINITE), "query_xy")
         bad = ~(np.isfinite(conf) & (conf >= 0)).all(axis=1)
         if bad.any():
-            self._raise(4 * int(np.flatnonzero(bad)[0]) + 3, "query_conf")
+            self._raise(qs.encode(np.flatnonzero(bad)[0], P.BAD_CONFIDENCE), "query_conf")
         return search_numpy(self, q, k, max_distance, weights=query_weights(conf))
 
     def warm_up(self) -> None:

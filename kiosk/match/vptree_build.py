@@ -38,6 +38,9 @@ from kiosk.core.jit import njit
 log = logging.getLogger(__name__)
 
 STACK = 512
+#: Absolute slack added to every pruning test (float32 rounding of unit-scale distances is
+#: below 1e-6); a node is skipped only when its lower bound exceeds the k-th distance + SLACK.
+SLACK = 1e-5
 SKETCH_DIMS = 16
 #: a leaf is scanned in runs of CHUNK points, each with its own sketch box
 CHUNK = 64

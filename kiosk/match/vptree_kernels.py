@@ -10,14 +10,11 @@ import logging
 import numpy as np
 
 from kiosk.core.jit import njit
-from kiosk.match.vptree_build import CHUNK
+from kiosk.match.query_status import BAD_CONFIDENCE, NONFINITE, STRIDE, ZERO_VECTOR
+from kiosk.match.vptree_build import CHUNK, SLACK, STACK
 
 log = logging.getLogger(__name__)
 
-#: Absolute slack added to every pruning test (float32 rounding of unit-scale distances is
-#: below 1e-6); a node is skipped only when its lower bound exceeds the k-th distance + SLACK.
-SLACK = 1e-5
-STACK = 512
 #: Sketch codes are within 1/2 of the scaled projection; a little more for float rounding.
 HALF = 0.501
 #: fastmath without 'nnan'/'ninf': reassociation lets LLVM vectorise the distance loops, while
@@ -107,7 +104,7 @@ def knn_kernel(  # pragma: no cover - compiled
     from the first n_filter sketch axes (vectorised across the points), tightened with the
     other axes when some point survives, then the exact distance only for points whose bound
     does not exceed the current k-th distance (a projection never lengthens: no answer lost).
-    Returns -1, or 4 * m + code for the first bad query m (code 1: NaN/inf, 2: zero vector).
+    Returns -1, or query_status.encode(m, problem) for the first bad query m (NONFINITE, ZERO_VECTOR).
     """
     big = np.iinfo(np.int64).max
     acc = np.empty(CHUNK, np.float32)
@@ -125,10 +122,10 @@ def knn_kernel(  # pragma: no cover - compiled
         for j in range(q.shape[0]):
             x = float(queries[m, j])
             if not (abs(x) < np.inf):  # NaN or inf (compares stay exact under FAST)
-                return 4 * m + 1
+                return STRIDE * m + NONFINITE
             norm += x * x
         if norm <= 0.0:
-            return 4 * m + 2
+            return STRIDE * m + ZERO_VECTOR
         norm = np.sqrt(norm)
         for j in range(q.shape[0]):
             q[j] = np.float32(queries[m, j] / norm)
@@ -237,7 +234,7 @@ def weighted_kernel(  # pragma: no cover - compiled
     codes of T coordinates, sum_t w_j step_t max(|q_j - x^_j| / step_t - 1/2, 0) <= the part
     of d_w over those coordinates <= d_w (vectorised across the run), then the exact distance
     only for points whose bound does not exceed the current k-th distance.
-    Returns -1, or 4 * m + code for the first bad query m (1: NaN/inf vector, 3: bad conf).
+    Returns -1, or query_status.encode(m, problem) for the first bad query m (NONFINITE, BAD_CONFIDENCE).
     """
     big = np.iinfo(np.int64).max
     acc = np.empty(CHUNK, np.float32)
@@ -257,11 +254,11 @@ def weighted_kernel(  # pragma: no cover - compiled
         q = queries[m]
         for j in range(dims):
             if not (abs(q[j]) < np.inf):
-                return 4 * m + 1
+                return STRIDE * m + NONFINITE
         total = 0.0
         for c in range(n_kp):
             if not (conf[m, c] >= 0.0 and conf[m, c] < np.inf):
-                return 4 * m + 3
+                return STRIDE * m + BAD_CONFIDENCE
             total += float(conf[m, c])
         for c in range(n_kp):
             wc = float(conf[m, c]) / total if total > 0.0 else 1.0 / n_kp

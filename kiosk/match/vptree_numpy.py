@@ -10,7 +10,7 @@ import logging
 
 import numpy as np
 
-from kiosk.match.vptree_kernels import SLACK
+from kiosk.match.vptree_build import SLACK
 
 log = logging.getLogger(__name__)
 

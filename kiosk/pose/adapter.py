@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from kiosk.core.enums import Preprocess
 from kiosk.pose.posenet_decode import DecodedPose
 from kiosk.pose.preprocess import Transform, prepare
 from kiosk.pose.runtime import Runtime
@@ -38,12 +39,12 @@ class RuntimeModel:
     family = ""
 
     def __init__(self, runtime: Runtime, name: str, preprocess: str) -> None:
+        self.preprocess = Preprocess.parse(preprocess, "preprocess")
         self.runtime = runtime
         self.name = name
         self.delegate = runtime.delegate
         self.sha256 = runtime.sha256
         self.input_size = runtime.input_size
-        self.preprocess = preprocess
         self.last_timings: dict[str, float] = {"preprocess": 0.0, "invoke": 0.0, "decode": 0.0}
 
     def _decode(self, outputs: list[np.ndarray], tf: Transform) -> list[Pose]:

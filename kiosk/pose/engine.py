@@ -13,34 +13,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
-import numpy as np
-
-from kiosk.assets.fetch import verified_model_file
-from kiosk.assets.manifest import load_manifest
+from kiosk.assets.fetch import read_sidecar, verified_model_file
+from kiosk.assets.manifest import Manifest, load_manifest
 from kiosk.core.checksum import sha256_file
+from kiosk.core.enums import Delegate, Preprocess
+from kiosk.core.safefile import check_regular
+from kiosk.pose.model import PoseModel
+from kiosk.pose.modelprobe import probe_model
 from kiosk.pose.movenet import MoveNetModel, is_movenet_output
 from kiosk.pose.posenet import PoseNetModel, raw_output_order
-from kiosk.pose.preprocess import MODES
-from kiosk.pose.runtime import DELEGATES, Runtime, open_runtime
-from kiosk.pose.types import Pose
+from kiosk.pose.runtime import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class PoseModel(Protocol):
-    name: str  # logical manifest name, e.g. "movenet-lightning" (file stem for ad-hoc paths)
-    family: str  # "posenet" | "movenet"
-    delegate: str  # delegate actually in use: "cpu" | "edgetpu"
-    sha256: str  # of the model file loaded
-    input_size: tuple[int, int]  # (height, width)
-    last_timings: dict[str, float]  # ms of the last estimate(): "preprocess", "invoke", "decode"
-
-    def estimate(self, rgb: np.ndarray) -> list[Pose]:
-        """(H, W, 3) uint8 RGB -> poses sorted by score desc, xy in source pixels."""
-        ...
 
 
 def _is_path(model: str | Path) -> bool:
@@ -49,15 +34,34 @@ def _is_path(model: str | Path) -> bool:
     return model.endswith(".tflite") or "/" in model or "\\" in model
 
 
-def _open_path(path: Path, delegate: str, num_threads: int | None) -> tuple[Runtime, str, str | None]:
-    """Runtime for an explicit .tflite path. Returns (runtime, name, family or None)."""
-    if not path.is_file():
+def _pinned(path: Path, sha: str, manifest: Manifest) -> bool:
+    """The file's sha256 is pinned by the manifest (directly, or by a derived file's record)."""
+    pins = {e.sha256 for e in manifest.entries}
+    if sha in pins:
+        return True
+    recorded = read_sidecar(path)
+    return recorded is not None and recorded[0] == sha and recorded[1] in pins
+
+
+def _open_path(path: Path, delegate: str, num_threads: int | None, backend: str | None,
+               trusted: bool) -> tuple[Runtime, str, str | None]:
+    """Runtime for an explicit .tflite path. Returns (runtime, name, family or None).
+
+    A file whose sha256 the manifest does not pin is first tried in a throwaway process
+    (kiosk.pose.modelprobe) unless trusted (the probe itself)."""
+    try:
+        check_regular(path)
+    except FileNotFoundError:
         raise FileNotFoundError(
             f"model file {path} does not exist (logical names: `kiosk models list`; "
             "fetch them with `kiosk models fetch`)"
-        )
+        ) from None
     is_tpu = "_edgetpu" in path.name
-    entry = load_manifest().by_file(path.name)
+    manifest = load_manifest()
+    entry = manifest.by_file(path.name)
+    sha = sha256_file(path)
+    if not trusted and not _pinned(path, sha, manifest):
+        probe_model(path, delegate)
 
     def resolve(variant: str) -> tuple[Path, str]:
         if (variant == "edgetpu") != is_tpu:
@@ -65,7 +69,7 @@ def _open_path(path: Path, delegate: str, num_threads: int | None) -> tuple[Runt
                 f"{path.name} is {'compiled for the Edge TPU' if is_tpu else 'a CPU model'}; "
                 f"it cannot run with delegate {variant}"
             )
-        return path, sha256_file(path)
+        return path, sha
 
     if is_tpu and delegate == "cpu":
         raise RuntimeError(
@@ -78,6 +82,7 @@ def _open_path(path: Path, delegate: str, num_threads: int | None) -> tuple[Runt
         num_threads=num_threads,
         has_edgetpu=is_tpu,
         label=path.name,
+        backend=backend,
     )
     name = entry.name if entry else path.stem
     return runtime, name, entry.family if entry else None
@@ -90,23 +95,26 @@ def load_pose_model(
     num_threads: int | None = None,
     preprocess: str = "default",
     models_dir: Path | None = None,
+    backend: str | None = None,
+    trusted: bool = False,
 ) -> PoseModel:
     """Load a pose model by logical manifest name (None = the shipped default) or .tflite path.
 
     delegate: "auto" (Edge TPU if present, else CPU with one logged line), "cpu" or "edgetpu"
     (fails with a RuntimeError saying what to do). preprocess: "default" (keep aspect ratio,
     pad) or "coral" (stretch + nearest neighbour). Raises ModelNotFoundError (run `kiosk models
-    fetch`) or ChecksumError (refuses a file whose sha256 does not match).
+    fetch`) or ChecksumError (refuses a file whose sha256 does not match). backend: the TFLite
+    interpreter, "litert" or "tflite" (None: $KIOSK_TFLITE_BACKEND, else whichever imports).
+    A .tflite path whose sha256 is not pinned is tried in a throwaway process first
+    (ModelRefused if it fails or crashes there); trusted=True skips that (for the trial process).
     """
-    if delegate not in DELEGATES:
-        raise ValueError(f"delegate must be one of {', '.join(DELEGATES)}, got {delegate!r}")
-    if preprocess not in MODES:
-        raise ValueError(f"preprocess must be one of {', '.join(MODES)}, got {preprocess!r}")
+    delegate = Delegate.parse(delegate, "delegate")
+    preprocess = Preprocess.parse(preprocess, "preprocess")
     manifest = load_manifest()
     if model is None:
         model = manifest.default
     if _is_path(model):
-        runtime, name, family = _open_path(Path(model), delegate, num_threads)
+        runtime, name, family = _open_path(Path(model), delegate, num_threads, backend, trusted)
     else:
         name = str(model)
         variants = manifest.variants(name)
@@ -123,6 +131,7 @@ def load_pose_model(
             num_threads=num_threads,
             has_edgetpu="edgetpu" in variants,
             label=name,
+            backend=backend,
         )
     if family is None:
         if is_movenet_output(runtime.output_shapes):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from kiosk.core.enums import Preprocess
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ class FakePoseModel:
         delegate: str = "cpu",
         input_size: tuple[int, int] = (481, 641),
         sha256: str = "0" * 64,
+        preprocess: Preprocess = Preprocess.DEFAULT,
+        delay: float = 0.0,
     ) -> None:
         if not callable(poses_per_call) and len(poses_per_call) == 0:
             raise ValueError("FakePoseModel needs at least one scripted call (or a function)")
@@ -41,6 +45,8 @@ class FakePoseModel:
         self.delegate = delegate
         self.sha256 = sha256
         self.input_size = input_size
+        self.preprocess = preprocess
+        self.delay = delay  # seconds each estimate() sleeps, like a model's invoke
         self.last_timings: dict[str, float] = {"preprocess": 0.0, "invoke": 0.0, "decode": 0.0}
         self.calls = 0
         self.frames: list[tuple[int, ...]] = []
@@ -49,6 +55,8 @@ class FakePoseModel:
         rgb = np.asarray(rgb)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
+        if self.delay:
+            time.sleep(self.delay)
         if callable(self._script):
             poses = list(self._script(rgb))
         else:

@@ -13,6 +13,7 @@ import logging
 
 import numpy as np
 
+from kiosk.core.keypoints import NUM_KEYPOINTS
 from kiosk.pose.posenet_decode import DecodedPose
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def decode_movenet(output: np.ndarray, input_size: tuple[int, int]) -> DecodedPo
     pose score = mean keypoint score.
     """
     out = np.asarray(output, dtype=np.float32).reshape(-1, 3)
-    if out.shape[0] != 17:
+    if out.shape[0] != NUM_KEYPOINTS:
         raise ValueError(f"MoveNet output must hold 17 keypoints x (y, x, score), got {output.shape}")
     h, w = input_size
     xy = np.stack([out[:, 1] * w, out[:, 0] * h], axis=1).astype(np.float32)

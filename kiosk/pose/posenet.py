@@ -11,8 +11,9 @@ import logging
 
 import numpy as np
 
+from kiosk.core.keypoints import NUM_KEYPOINTS
 from kiosk.pose.adapter import RuntimeModel, to_poses
-from kiosk.pose.posenet_decode import decode_multiple_poses
+from kiosk.pose.posenet_decode import NUM_EDGES, decode_multiple_poses
 from kiosk.pose.posenet_walk import warm_up
 from kiosk.pose.preprocess import Transform
 from kiosk.pose.runtime import Runtime
@@ -20,7 +21,7 @@ from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
 
-_CHANNELS = {"heatmaps": 17, "offsets": 34, "displacements": 64}
+_CHANNELS = {"heatmaps": NUM_KEYPOINTS, "offsets": 2 * NUM_KEYPOINTS, "displacements": 4 * NUM_EDGES}
 
 
 def raw_output_order(shapes: list[tuple[int, ...]]) -> tuple[int, int, int] | None:

@@ -40,10 +40,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from kiosk.core.jit import use_numba
+from kiosk.core.keypoints import NUM_KEYPOINTS
 
 log = logging.getLogger(__name__)
 
-NUM_KEYPOINTS = 17
 NUM_EDGES = 16
 REFINE_STEPS = 5
 
@@ -282,7 +282,7 @@ def decode_multiple_poses(
         return []
     off_flat = off_t.reshape(-1, 2 * NUM_KEYPOINTS)
     cell = ys * hm.w + xs
-    roots = np.stack([ys + off_flat[cell, ks] / stride, xs + off_flat[cell, ks + 17] / stride], 1)
+    roots = np.stack([ys + off_flat[cell, ks] / stride, xs + off_flat[cell, ks + NUM_KEYPOINTS] / stride], 1)
     roots = hm.clamp(roots.astype(np.float32))
     mid_ch = _MID_CH[bool(coral_quirk)]
     r2 = (nms_radius / stride) ** 2

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kiosk.core.enums import Preprocess
+
 log = logging.getLogger(__name__)
 
-MODES = ("default", "coral")
 
 
 @dataclass(frozen=True)
@@ -136,14 +137,12 @@ def letterbox(rgb: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray,
 
 
 def prepare(
-    rgb: np.ndarray, input_size: tuple[int, int], mode: str = "default"
+    rgb: np.ndarray, input_size: tuple[int, int], mode: str = Preprocess.DEFAULT
 ) -> tuple[np.ndarray, Transform]:
     """Fit an (H, W, 3) uint8 RGB frame to input_size=(height, width) with the given mode.
 
     Returns the (height, width, 3) uint8 model input and the Transform back to the frame.
     """
-    if mode == "default":
-        return letterbox(rgb, input_size)
-    if mode == "coral":
+    if Preprocess.parse(mode, "preprocess") is Preprocess.CORAL:
         return stretch(rgb, input_size)
-    raise ValueError(f"preprocess must be one of {', '.join(MODES)}, got {mode!r}")
+    return letterbox(rgb, input_size)

@@ -6,7 +6,8 @@ Backend: ``ai_edge_litert.interpreter`` if importable, else ``tflite_runtime.int
 Delegates: ``cpu`` runs the model's CPU file; ``edgetpu`` loads ``libedgetpu.so.1`` (override with
 ``KIOSK_EDGETPU_LIB``) and runs the model's ``_edgetpu`` file, failing with a RuntimeError that
 says what to do; ``auto`` tries the Edge TPU and falls back to the CPU file, logging one line
-saying why. A missing Edge TPU never crashes the kiosk in ``auto``.
+saying why (INFO when the machine has no Edge TPU at all, WARNING when it has one that fails).
+A missing Edge TPU never crashes the kiosk in ``auto``.
 
 Outputs are dequantised with each tensor's own scale and zero point.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 import ctypes
 import importlib
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,15 +26,18 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.core.enums import Backend, Delegate
+from kiosk.core.settings import env_str
+
 log = logging.getLogger(__name__)
 
-DELEGATES = ("auto", "cpu", "edgetpu")
 EDGETPU_LIB = "libedgetpu.so.1"
-_BACKENDS = {"litert": "ai_edge_litert.interpreter", "tflite": "tflite_runtime.interpreter"}
+NO_EDGETPU = "Edge TPU delegate failed to load"
+_BACKENDS = {Backend.LITERT: "ai_edge_litert.interpreter", Backend.TFLITE: "tflite_runtime.interpreter"}
 
 
-def available_backends() -> list[str]:
-    """Names ("litert", "tflite") of the interpreter backends that import here."""
+def available_backends() -> list[Backend]:
+    """The interpreter backends ("litert", "tflite") that import here."""
     out = []
     for name, module in _BACKENDS.items():
         try:
@@ -45,14 +48,15 @@ def available_backends() -> list[str]:
     return out
 
 
-def backend_module(name: str | None = None) -> tuple[str, ModuleType]:
-    """(backend name, interpreter module): LiteRT first, tflite-runtime as the alternative."""
-    name = name or os.environ.get("KIOSK_TFLITE_BACKEND", "").strip() or None
-    order = [name] if name else list(_BACKENDS)
+def backend_module(name: str | None = None) -> tuple[Backend, ModuleType]:
+    """(backend name, interpreter module): name, else $KIOSK_TFLITE_BACKEND, else LiteRT first and
+    tflite-runtime as the alternative."""
+    name = name or env_str("KIOSK_TFLITE_BACKEND")
+    if name and name not in Backend.values():
+        raise ValueError(f"unknown interpreter backend {name!r} (use litert or tflite)")
+    order = [Backend(name)] if name else list(_BACKENDS)
     errors = []
     for candidate in order:
-        if candidate not in _BACKENDS:
-            raise ValueError(f"unknown interpreter backend {candidate!r} (use litert or tflite)")
         try:
             return candidate, importlib.import_module(_BACKENDS[candidate])
         except ImportError as exc:
@@ -63,10 +67,11 @@ def backend_module(name: str | None = None) -> tuple[str, ModuleType]:
     )
 
 
-def load_edgetpu_delegate(backend: str | None = None) -> Any:
-    """Load the Edge TPU delegate (raises whatever the backend raises when it cannot)."""
+def load_edgetpu_delegate(backend: str | None = None, lib: str | None = None) -> Any:
+    """Load the Edge TPU delegate from lib (None: $KIOSK_EDGETPU_LIB, else libedgetpu.so.1);
+    raises whatever the backend raises when it cannot."""
     _, module = backend_module(backend)
-    lib = os.environ.get("KIOSK_EDGETPU_LIB", "").strip() or EDGETPU_LIB
+    lib = lib or env_str("KIOSK_EDGETPU_LIB") or EDGETPU_LIB
     # Probe the library first: a failed load_delegate() leaves a half-built Delegate whose
     # destructor prints a traceback in some LiteRT versions.
     ctypes.CDLL(lib)
@@ -133,6 +138,7 @@ class Runtime:
 
     def invoke(self, tensor: np.ndarray) -> tuple[list[np.ndarray], float]:
         """Run on one (H, W, 3) uint8 input; returns (dequantised outputs, invoke ms)."""
+        batch: np.ndarray
         if self.input_dtype == np.uint8:
             batch = np.ascontiguousarray(tensor, dtype=np.uint8)[None]
         else:  # float model: feed [0, 255] -> [-1, 1]
@@ -161,10 +167,10 @@ def open_runtime(
     """Create the interpreter for a model given how to find its cpu/edgetpu files.
 
     delegate "edgetpu" that cannot be honoured raises RuntimeError (saying what to do);
-    "auto" falls back to the CPU variant logging one warning line with the reason.
+    "auto" falls back to the CPU variant logging one line with the reason: INFO when there is no
+    Edge TPU at all (the delegate does not load), WARNING when one is there but cannot be used.
     """
-    if delegate not in DELEGATES:
-        raise ValueError(f"delegate must be one of {', '.join(DELEGATES)}, got {delegate!r}")
+    delegate = Delegate.parse(delegate, "delegate")
     backend_name, _ = backend_module(backend)
     if delegate == "edgetpu" and not has_edgetpu:
         raise RuntimeError(
@@ -172,7 +178,7 @@ def open_runtime(
             "or pick a model with an _edgetpu file (see `kiosk models list`)"
         )
     if delegate in ("auto", "edgetpu") and has_edgetpu:
-        stage = "Edge TPU delegate failed to load"
+        stage = NO_EDGETPU
         try:
             tpu = load_edgetpu_delegate(backend_name)
             stage = "Edge TPU model file unavailable"
@@ -192,7 +198,10 @@ def open_runtime(
                     f"{EDGETPU_LIB}), fetch the model with `kiosk models fetch`, or run with "
                     "--delegate auto or --delegate cpu."
                 ) from exc
-            log.warning("%s (%s); running %s on CPU", stage, reason, label)
+            # no Edge TPU at all (no runtime library, no device) is the normal case on a machine
+            # without a Coral: say so quietly; a Coral that is there but fails is worth a warning
+            level = logging.INFO if stage == NO_EDGETPU else logging.WARNING
+            log.log(level, "%s (%s); running %s on CPU", stage, reason, label)
     elif delegate == "auto":
         log.info("%s has no Edge TPU variant; running on CPU", label)
     path, sha = resolve("cpu")

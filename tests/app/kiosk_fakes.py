@@ -1,17 +1,18 @@
-"""Small twins for the kiosk loop's unit tests: poses, a scripted model, an index, cameras."""
+"""Small helpers for the kiosk loop's unit tests: poses, a scripted model, cameras.
+
+The model and index twins live in the package (kiosk.pose.fake, kiosk.gallery.fake)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
-from PIL import Image
 
 from kiosk.app.devices.camera.source import CameraError, CameraTimeout, EndOfStream
+from kiosk.gallery.fake import FakeEntry, FakeIndex, FakeMatch  # noqa: F401  (re-exported)
+from kiosk.pose.fake import FakePoseModel
 from kiosk.pose.types import Pose
 
 # A standing person in a 720x1280 frame (x, y per COCO-17 keypoint).
@@ -45,92 +46,17 @@ def arms_up() -> np.ndarray:
     return xy
 
 
-class ScriptedModel:
-    """estimate() returns poses_for(frame_number, frame)."""
+def ScriptedModel(poses_for: Callable[[int, np.ndarray], list[Pose]], delay: float = 0.01) -> FakePoseModel:
+    """A FakePoseModel whose estimate() returns poses_for(call number from 1, frame).
 
-    name = "scripted"
-    family = "fake"
-    delegate = "cpu"
+    delay: like a model's invoke, so the photo loader gets time meanwhile."""
+    calls = [0]
 
-    def __init__(self, poses_for: Callable[[int, np.ndarray], list[Pose]], delay: float = 0.01) -> None:
-        self.poses_for = poses_for
-        self.delay = delay  # like a model's invoke: the photo loader gets time meanwhile
-        self.calls = 0
-        self.last_timings = {"preprocess": 0.0, "invoke": 0.0, "decode": 0.0}
+    def script(rgb: np.ndarray) -> list[Pose]:
+        calls[0] += 1
+        return list(poses_for(calls[0], rgb))
 
-    def estimate(self, rgb: np.ndarray) -> list[Pose]:
-        self.calls += 1
-        if self.delay:
-            time.sleep(self.delay)
-        return list(self.poses_for(self.calls, rgb))
-
-
-@dataclass(frozen=True)
-class FakeEntry:
-    id: int
-    title: str
-    credit: str
-    licence: str
-    keypoints: Pose
-    rendition: Path
-
-
-class FakeMatch(tuple):
-    @property
-    def entry_id(self) -> int:
-        return self[0]
-
-    @property
-    def distance(self) -> float:
-        return self[1]
-
-
-class FakeIndex:
-    """The GalleryIndex methods the loop uses, over in-memory poses and solid-colour renditions."""
-
-    def __init__(self, root: Path, poses: Sequence[Pose], size: tuple[int, int] = (960, 1080),
-                 index_id: str = "fake-1") -> None:
-        from kiosk.match import pose_vector
-
-        self.path = root
-        self.index_id = index_id
-        self.display_size = size
-        self.entries: list[FakeEntry] = []
-        root.mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng(7)
-        self.colours = [tuple(int(v) for v in rng.integers(30, 230, 3)) for _ in poses]
-        for i, p in enumerate(poses):
-            path = root / f"{i:04d}.png"
-            Image.new("RGB", size, self.colours[i]).save(path)
-            self.entries.append(FakeEntry(i, f"Photo {i}", f"Archive {i}", "CC0", p, path))
-        self._vectors = np.stack([pose_vector(p)[0] for p in poses]).astype(np.float32)
-        self.queries = 0
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def vectors(self) -> np.ndarray:
-        return self._vectors
-
-    def query(self, pose: Pose, k: int = 1, metric: str = "cosine", max_distance: float = float("inf")):
-        from kiosk.match import pose_vector
-
-        return self.query_vector(*pose_vector(pose), k=k, metric=metric, max_distance=max_distance)
-
-    def query_vector(self, vec: np.ndarray, conf: np.ndarray, k: int = 1, metric: str = "cosine",
-                     max_distance: float = float("inf")):
-        from kiosk.match import cosine_distance
-
-        self.queries += 1
-        d = np.asarray(cosine_distance(vec, self._vectors))
-        order = np.argsort(d)[:k]
-        return [FakeMatch((int(i), float(d[i]))) for i in order if d[i] <= max_distance]
-
-    def entry(self, entry_id: int) -> FakeEntry:
-        return self.entries[entry_id]
-
-    def rendition_path(self, entry_id: int) -> Path:
-        return self.entries[entry_id].rendition
+    return FakePoseModel(script, name="scripted", family="fake", delay=delay)
 
 
 class FakeCamera:
@@ -143,6 +69,8 @@ class FakeCamera:
                  plan: Callable[[int], str] | None = None, name: str = "fake") -> None:
         self.name = name
         self.paced = paced
+        self.timestamp: float | None = None
+        self.fps: float | None = None
         self.size = size
         self.interval = interval
         self.plan = plan or (lambda n: "ok")

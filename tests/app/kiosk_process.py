@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from kiosk.app.service.status import StatusError, read_status
 from tests.app.notify_helpers import NotifySocket
 
@@ -87,7 +89,10 @@ class KioskProcess:
                 "model:\n  num_threads: 1\n"
                 "display:\n  width: 320\n  height: 180\n  fullscreen: false\n  crossfade_ms: 0\n"
                 "status:\n  interval_s: 0.2\n")
-        self.config_file.write_text(base + extra)
+        merged = yaml.safe_load(base)
+        for section, values in (yaml.safe_load(extra) or {}).items():  # duplicate keys are refused
+            merged.setdefault(section, {}).update(values)
+        self.config_file.write_text(yaml.safe_dump(merged, sort_keys=False))
 
     def start(self) -> KioskProcess:
         with open(self.log_file, "wb") as log:

@@ -1,9 +1,11 @@
-"""The whole kiosk, headless, on real data: the squats recording replayed through MoveNet, the
-demo index, the matcher, the renderer and SDL's dummy display.
+"""The whole kiosk, headless, on real data: the squats recording replayed through MoveNet, an
+index, the matcher, the renderer and SDL's dummy display.
 
 - every frame has the person, so every frame yields a main pose;
-- the shown photo follows the squat down and up (depth from the recording's reference keypoints
-  compared with the shown photo's own keypoints);
+- with an index that holds the recording's own frames (and the PoseNet photos), the shown photo
+  follows the squat down and up (depth from the recording's reference keypoints compared with the
+  shown photo's own keypoints);
+- with the demo index (other people only), every shown photo is someone else's;
 - each screenshot's photo half is the matched rendition, pixel for pixel;
 - no stage error (nor any warning) is logged.
 """
@@ -14,6 +16,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,6 +40,17 @@ def depth(xy: np.ndarray, hips, knees, ankles) -> float:
 
 
 @pytest.fixture(scope="module")
+def squats_index(shared_dir: Path, models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The PoseNet photos and the recording itself (5 fps, mirrored): the squat's own frames."""
+    from kiosk.gallery.builder import BuildOptions, build
+
+    out = tmp_path_factory.mktemp("squats") / "index"
+    build([shared_dir / "data/posenet-demo-images", shared_dir / RECORDING], out,
+          BuildOptions(fps=5.0, mirror=True, models_dir=models_dir), progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
 def demo_index(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from kiosk.gallery.demo import ensure_demo_index
 
@@ -52,9 +66,9 @@ def demo_index(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
             os.environ["KIOSK_CACHE_DIR"] = old
 
 
-@pytest.mark.slow
-def test_squats_through_the_whole_kiosk(shared_dir: Path, models_dir: Path, demo_index: Path,
-                                        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def run_squats(shared_dir: Path, models_dir: Path, index_dir: Path,
+               shots: Path) -> tuple[list[FrameReport], Any]:
+    """Every frame of the recording through the kiosk loop; (reports, the opened index)."""
     from kiosk.gallery.reader import GalleryIndex
     from kiosk.pose.engine import load_pose_model
 
@@ -63,10 +77,8 @@ def test_squats_through_the_whole_kiosk(shared_dir: Path, models_dir: Path, demo
                    "replay_realtime": False, "replay_loop": False},
         "display": {"crossfade_ms": 0},  # every change frame shows the new photo in full
     })
-    index = GalleryIndex.open(demo_index)
+    index = GalleryIndex.open(index_dir)
     model = load_pose_model("movenet-lightning", delegate="cpu", models_dir=models_dir)
-    shots = tmp_path / "shots"
-    caplog.set_level(logging.INFO)
     display = open_display(config.display, headless=True)
     camera = open_camera(config.camera.source, config.camera)
     loop = MirrorLoop(config, camera, model, index, display, screenshots=shots)
@@ -78,6 +90,33 @@ def test_squats_through_the_whole_kiosk(shared_dir: Path, models_dir: Path, demo
     finally:
         loop.close()
         display.close()
+    assert loop.stage_errors == {}
+    return reports, index
+
+
+def check_screens(reports: list[FrameReport], index: Any, shots: Path) -> list[FrameReport]:
+    """The screenshots hold the matched renditions' pixels (the photo half, above the caption);
+    returns the reports of the frames where the photo changed."""
+    changes = [r for r in reports if r.changed and r.shown_entry is not None]
+    names = sorted(p.name for p in shots.iterdir())
+    assert "last.png" in names
+    expected = {f"frame{r.frame:05d}_entry{r.shown_entry}.png": r.shown_entry for r in changes}
+    assert set(expected) <= set(names)
+    w, h = index.display_size
+    assert (w, h) == (960, 1080)
+    for name, entry in expected.items():
+        screen = np.asarray(Image.open(shots / name).convert("RGB")).astype(np.int16)
+        rendition = np.asarray(Image.open(index.rendition_path(entry)).convert("RGB")).astype(np.int16)
+        region = screen[: h - 150, 960:1920]  # the caption band covers the bottom
+        assert np.abs(region - rendition[: h - 150]).max() <= 1, name
+    return changes
+
+
+@pytest.mark.slow
+def test_squats_through_the_whole_kiosk(shared_dir: Path, models_dir: Path, squats_index: Path,
+                                        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    reports, index = run_squats(shared_dir, models_dir, squats_index, tmp_path / "shots")
 
     # every frame of the recording went through, and each yields the visitor's pose
     assert [r.frame for r in reports] == list(range(1, 66))
@@ -98,23 +137,23 @@ def test_squats_through_the_whole_kiosk(shared_dir: Path, models_dir: Path, demo
     # (a frame or two of lag is hysteresis at work)
     assert np.mean(photo_d[visitor_d < 0.4] < 0.7) >= 0.8  # at the bottom of a squat: a squatting photo
     assert np.mean(photo_d[visitor_d > 1.0] > 0.7) >= 0.8  # standing: a standing photo
-    changes = [r for r in reports if r.changed and r.shown_entry is not None]
-    assert len(changes) >= 6
-
-    # the screenshots hold the matched renditions' pixels (the photo half, above the caption)
-    names = sorted(p.name for p in shots.iterdir())
-    assert "last.png" in names
-    expected = {f"frame{r.frame:05d}_entry{r.shown_entry}.png": r.shown_entry for r in changes}
-    assert set(expected) <= set(names)
-    w, h = index.display_size
-    assert (w, h) == (960, 1080)
-    for name, entry in expected.items():
-        screen = np.asarray(Image.open(shots / name).convert("RGB")).astype(np.int16)
-        rendition = np.asarray(Image.open(index.rendition_path(entry)).convert("RGB")).astype(np.int16)
-        region = screen[: h - 150, 960:1920]  # the caption band covers the bottom
-        assert np.abs(region - rendition[: h - 150]).max() <= 1, name
+    assert len(check_screens(reports, index, tmp_path / "shots")) >= 6
 
     # nothing went wrong on the way
     bad = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("kiosk.app")]
     assert not bad, [r.getMessage() for r in bad]
-    assert loop.stage_errors == {}
+
+
+@pytest.mark.slow
+def test_the_demo_answers_the_squats_with_other_people(shared_dir: Path, models_dir: Path,
+                                                        demo_index: Path, tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    reports, index = run_squats(shared_dir, models_dir, demo_index, tmp_path / "shots")
+    shown = {r.shown_entry for r in reports if r.shown_entry is not None}
+    sources = {index.entry(e).source for e in shown}
+    assert len(sources) >= 3 and not any("pose_squats" in s for s in sources)
+    assert all(index.entry(e).licence and index.entry(e).credit for e in shown)
+    assert len(check_screens(reports, index, tmp_path / "shots")) >= 3
+    bad = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("kiosk.app")]
+    assert not bad, [r.getMessage() for r in bad]

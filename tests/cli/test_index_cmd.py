@@ -100,7 +100,7 @@ def test_inspect_sheet_and_coverage(cli_index: Path, shared_dir: Path, tmp_path:
     with Image.open(sheet) as im:
         assert im.width > 3 * 200 and im.height > 200
     with Image.open(cmap) as im:
-        assert im.size == (720, 720)
+        assert im.width > 720 and im.height > 720  # the plot, its axes and the legend
 
 
 @pytest.mark.parametrize(

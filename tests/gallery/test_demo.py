@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ def test_asset_pins_match_the_mirror(shared_dir: Path) -> None:
     from kiosk.core.checksum import sha256_file
 
     spec = load_asset_list()
-    assert len(spec["assets"]) == 25
+    assert len(spec["assets"]) == 25 and spec["replay"] == "data/recordings/pose_squats.mp4"
     for a in spec["assets"]:
         assert a["url"].startswith("https://raw.githubusercontent.com/tensorflow/tfjs-models/")
         assert sha256_file(shared_dir / a["path"]) == a["sha256"]
@@ -33,16 +34,27 @@ def test_demo_index_built_once(tmp_path: Path, models_dir: Path, monkeypatch) ->
     assert path == tmp_path / "cache/demo-index" and problems(path) == []
     manifest = json.loads((path / "manifest.json").read_text())
     sources = json.loads((path / "sources.json").read_text())["sources"]
-    assert {s["name"] for s in sources} >= {"pose_squats.mp4", "tennis_standing.jpg"}
-    assert all(s["licence"] == "Apache-2.0" and "tfjs-models" in s["link"] for s in sources)
+    names = {s["name"] for s in sources}
+    assert "tennis_standing.jpg" in names and "pose_squats.mp4" not in names  # never the visitor
+    assert sum(n.startswith("0000") for n in names) == 79  # the annotated COCO images
+    for s in sources:  # captions from the sources' own metadata, never the file name
+        assert s["title"] and s["title"] != Path(s["name"]).stem and s["credit"] and s["licence"]
+        if s["name"].startswith("0000"):
+            assert s["licence"].startswith("CC ") or s["licence"] in {
+                "No known copyright restrictions", "United States Government Work"}
+            assert "flickr.com" in s["link"] and "COCO" in s["credit"]
+        else:
+            assert s["licence"] == "Apache-2.0" and "tfjs-models" in s["link"]
+    assert manifest["build_options"]["every_person"] is True
     assert manifest["counts"]["mirrored_entries"] * 2 == manifest["counts"]["entries"]
+    assert sum(s["entries"] for s in sources if s["name"].startswith("0000")) > 0  # COCO people shown
     before = (path / "manifest.json").stat().st_mtime_ns
     assert ensure_demo_index(models_dir=models_dir, model="movenet-lightning") == path
     assert (path / "manifest.json").stat().st_mtime_ns == before  # reused, not rebuilt
 
 
 def test_demo_index_that_no_longer_opens_is_rebuilt(tmp_path: Path, models_dir: Path, monkeypatch) -> None:
-    """A tree file of another format version passes the checksums yet cannot be opened."""
+    """A tree file of another format version passes the checksums; verify and open both refuse it."""
     from kiosk.gallery.manifest import write_manifest
     from kiosk.gallery.reader import GalleryIndex, IndexLoadError
 
@@ -53,8 +65,30 @@ def test_demo_index_that_no_longer_opens_is_rebuilt(tmp_path: Path, models_dir: 
     tree.write_bytes(b"\0" * 16 + tree.read_bytes()[16:])  # another magic/version
     auto = {"format_version", "index_id", "builder_version", "created", "files", "manifest_sha256"}
     write_manifest(path, {k: v for k, v in manifest.items() if k not in auto})
-    assert problems(path, deep=True) == []
+    found = problems(path, deep=True)
+    assert len(found) == 1 and "tree.vpt: cannot load the VP-tree" in found[0]
     with pytest.raises(IndexLoadError):
         GalleryIndex.open(path)
     assert ensure_demo_index(models_dir=models_dir, model="movenet-lightning") == path
     assert len(GalleryIndex.open(path)) > 0
+
+
+def test_coco_slice_pins_and_captions(shared_dir: Path, tmp_path: Path) -> None:
+    from kiosk.gallery.demo_coco import CocoAssetError, fetch_coco, licence_label
+
+    spec = load_asset_list()["coco"]
+    files, meta = fetch_coco(spec, shared_dir, tmp_path / "coco")
+    assert len(files) == len(meta) == 79
+    assert licence_label({"url": "http://creativecommons.org/licenses/by-nc-sa/2.0/"}) == "CC BY-NC-SA 2.0"
+    m = meta["000000397133.jpg"]
+    assert m == {"title": "Photo taken 14 November 2013", "credit": m["credit"], "licence": "CC BY 2.0",
+                 "link": "http://farm7.staticflickr.com/6116/6255196340_da26cf2c9e_z.jpg"}
+    (tmp_path / "coco/000000397133.jpg").write_bytes(b"damaged")  # a damaged copy is fetched again
+    assert fetch_coco(spec, shared_dir, tmp_path / "coco")[0] == files
+    mirror = tmp_path / "mirror"  # a mirror with a changed image is refused
+    shutil.copytree(shared_dir / "data/coco-mini", mirror / "data/coco-mini")
+    (mirror / "data/coco-mini/val2017/000000397133.jpg").chmod(0o644)
+    (mirror / "data/coco-mini/val2017/000000397133.jpg").write_bytes(b"changed")
+    with pytest.raises(CocoAssetError, match="image set's digest"):
+        fetch_coco(spec, mirror, tmp_path / "coco2")
+    assert fetch_coco(spec, None, tmp_path / "none") == ([], {})  # no mirror: PoseNet photos only

@@ -52,7 +52,7 @@ def test_lookup(tmp_path: Path, name: str, text: str, source: str, expected: Sou
     [
         ("m.csv", "title,credit\nx,y\n", "'source' column"),
         ("m.yaml", "a.jpg: just a string\n", "must be a mapping"),
-        ("m.yaml", "[unclosed\n", "invalid YAML"),
+        ("m.yaml", "[unclosed\n", "not valid YAML"),
         ("m.txt", "source\n", "unknown metadata format"),
     ],
 )

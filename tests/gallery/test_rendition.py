@@ -33,7 +33,7 @@ def standing(x0: float, y0: float, h: float) -> Pose:
         ((1920, 1080), standing(960, 100, 800)),  # centred in a landscape frame
         ((720, 1280), standing(360, 200, 1000)),  # tall person in a portrait frame
         ((1000, 1000), standing(60, 500, 400)),  # near the left edge
-        ((400, 300), standing(200, 10, 280)),  # fills the frame: crop exceeds it, padded
+        ((400, 300), standing(200, 10, 280)),  # fills the frame: the crop shrinks to fit it
     ],
 )
 def test_crop_box_has_display_aspect_and_holds_the_person(
@@ -43,12 +43,20 @@ def test_crop_box_has_display_aspect_and_holds_the_person(
     x0, y0, x1, y1 = crop_box(pose, frame[0], frame[1], spec, 0.3)
     assert all(isinstance(v, int) for v in (x0, y0, x1, y1))
     assert (x1 - x0) / (y1 - y0) == pytest.approx(size[0] / size[1], rel=0.01)
+    assert 0 <= x0 and x1 <= frame[0] and 0 <= y0 and y1 <= frame[1]  # inside: no black bars
     px0, py0, px1, py1 = pose.bbox(0.3)
-    assert x0 <= px0 and y0 <= py0 and x1 >= px1 and y1 >= py1
-    if x1 - x0 <= frame[0]:
-        assert 0 <= x0 and x1 <= frame[0]  # slid inside the frame when it fits
-    if y1 - y0 <= frame[1]:
-        assert 0 <= y0 and y1 <= frame[1]
+    if (px1 - px0) * 1.3 < frame[0] and (py1 - py0) * 1.4 < frame[1]:  # room for the margins
+        assert x0 <= px0 and y0 <= py0 and x1 >= px1 and y1 >= py1
+    else:  # shrunk to the frame: the person's centre stays in the box
+        assert x0 <= (px0 + px1) / 2 <= x1 and y0 <= (py0 + py1) / 2 <= y1
+
+
+def test_rendition_of_a_person_filling_the_frame_has_no_black_bars() -> None:
+    rgb = np.full((300, 400, 3), 200, np.uint8)  # a grey frame
+    spec = RenditionSpec(size=(96, 108))
+    box = crop_box(standing(200, 10, 280), 400, 300, spec, 0.3)
+    im = np.asarray(Image.open(io.BytesIO(render(rgb, box, spec))).convert("RGB"))
+    assert im.min() > 150  # nothing padded black
 
 
 def test_rendition_has_display_size_and_keypoints_follow() -> None:

@@ -2,8 +2,8 @@
 
 The loop asks for the photo it will probably need (`request`) as soon as a match is proposed,
 and only shows it once it is ready (`get` never blocks, never touches the disk). A rendition
-already at the photo slot's size is used as it is; another size is fitted to the slot once,
-here, when it is loaded - never per frame.
+already at the photo slot's size is used as it is; another size fills the slot once (cover) when
+that crops little, else it is fitted, here, when it is loaded - never per frame.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from kiosk.app.screen.layout import Rect, fit
+from kiosk.app.screen.layout import Rect, cover, fit
 
 log = logging.getLogger(__name__)
+
+#: The most of a photo's area that filling a slot may crop away (beyond it, the photo is fitted,
+#: so a person is never cut off just to avoid bars).
+MAX_COVER_CROP = 0.15
 
 #: Sentinel stored for a photo that could not be loaded (not retried until clear()).
 FAILED = object()
@@ -31,11 +35,18 @@ def load_photo(path: Any, slot: tuple[int, int], like: Any = None) -> Any:
     import pygame
     from PIL import Image
 
-    with Image.open(path) as im:
+    from kiosk.pose.images import open_image
+
+    with open_image(path) as im:
         im = im.convert("RGB")
         if im.size != slot:
-            r = fit(im.size[0], im.size[1], Rect(0, 0, *slot))
-            im = im.resize((r.w, r.h), Image.Resampling.LANCZOS)
+            c = cover(im.size[0], im.size[1], Rect(0, 0, *slot)).crop
+            if c.w * c.h >= (1 - MAX_COVER_CROP) * im.size[0] * im.size[1]:
+                # nearly the slot's shape: fill it (the thin overflow is cropped), no black bars
+                im = im.resize(slot, Image.Resampling.LANCZOS, box=(c.x, c.y, c.x + c.w, c.y + c.h))
+            else:  # another shape (e.g. a portrait rendition on a full landscape screen): fit it
+                r = fit(im.size[0], im.size[1], Rect(0, 0, *slot))
+                im = im.resize((r.w, r.h), Image.Resampling.LANCZOS)
         data, size = im.tobytes(), im.size
     frombytes = getattr(pygame.image, "frombytes", None) or pygame.image.fromstring
     surface = frombytes(data, size, "RGB")

@@ -19,6 +19,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kiosk.core.enums import ScreenLayout
+
 if TYPE_CHECKING:
     from kiosk.app.service.config import DisplayConfig
 
@@ -74,7 +76,7 @@ def make_layout(config: DisplayConfig, screen: tuple[int, int],
     """The layout for a screen of `screen` physical pixels; camera_size (w, h) sizes the inset."""
     rotation = int(config.rotation) % 360
     cw, ch = logical_size(screen, rotation)
-    if config.layout == "full_mirror":
+    if config.layout == ScreenLayout.FULL_MIRROR:
         photo = Rect(0, 0, cw, ch)
         fw, fh = camera_size or (16, 9)
         iw = max(round(cw * config.inset_fraction), 16)
@@ -84,14 +86,14 @@ def make_layout(config: DisplayConfig, screen: tuple[int, int],
             iw = max(round(ih * fw / max(fh, 1)), 16)
         margin = max(round(min(cw, ch) * 0.02), 4)
         camera = Rect(cw - iw - margin, ch - ih - margin, iw, ih)
-        return Layout("full_mirror", (cw, ch), screen, rotation, camera, photo, True)
+        return Layout(ScreenLayout.FULL_MIRROR, (cw, ch), screen, rotation, camera, photo, True)
     if cw >= ch:
         half = cw // 2
         camera, photo = Rect(0, 0, half, ch), Rect(half, 0, cw - half, ch)
     else:
         half = ch // 2
         camera, photo = Rect(0, 0, cw, half), Rect(0, half, cw, ch - half)
-    return Layout("side_by_side", (cw, ch), screen, rotation, camera, photo, False)
+    return Layout(ScreenLayout.SIDE_BY_SIDE, (cw, ch), screen, rotation, camera, photo, False)
 
 
 def cover(frame_w: int, frame_h: int, dest: Rect) -> CoverMap:

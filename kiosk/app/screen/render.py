@@ -18,6 +18,7 @@ import numpy as np
 
 from kiosk.app.screen.blit import CameraBlitter
 from kiosk.app.screen.layout import CoverMap, Layout, centred, cover, make_layout
+from kiosk.core.enums import ScreenLayout
 from kiosk.pose.types import SKELETON, Pose
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ PANELS = {
     "no_match": ("No good match", "try another pose"),
     "no_index": ("No index loaded", "deploy a gallery index (see `kiosk doctor`)"),
 }
+#: Caption lines at most: the title, then the credit and licence (ellipsized beyond).
+CAPTION_TITLE_LINES = 1
+CAPTION_CREDIT_LINES = 2
 #: Cards (photo + caption, or a message panel) kept ready: a squat goes back and forth between a few.
 CARD_CACHE = 8
 ATTRACT_TEXT = "Step in front of the camera and strike a pose"
@@ -57,6 +61,36 @@ class Scene:
     attract: bool = False
     debug: Sequence[str] = field(default_factory=tuple)
     now: float = 0.0  # seconds (time.monotonic()) for the crossfade
+
+
+def fit_line(font: Any, text: str, width: int) -> str:
+    """text, shortened with an ellipsis to fit `width` pixels of `font` (font.size(text) -> (w, h))."""
+    if font.size(text)[0] <= width:
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:  # longest prefix that fits with the ellipsis
+        mid = (lo + hi + 1) // 2
+        if font.size(text[:mid].rstrip() + "…")[0] <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo].rstrip() + "…"
+
+
+def wrap_lines(font: Any, text: str, width: int, max_lines: int) -> list[str]:
+    """text word-wrapped into at most max_lines lines of `width` pixels; only what does not fit
+    on the last line is shortened with an ellipsis (a single word longer than a line too)."""
+    words: list[str] = text.split()
+    lines: list[str] = []
+    while words and len(lines) < max_lines:
+        line = words.pop(0)
+        while words and font.size(f"{line} {words[0]}")[0] <= width:
+            line = f"{line} {words.pop(0)}"
+        if len(lines) == max_lines - 1 and words:
+            line = f"{line} {' '.join(words)}"  # the rest goes on the last line, ellipsized
+            words = []
+        lines.append(fit_line(font, line, width))
+    return lines
 
 
 class Renderer:
@@ -151,9 +185,9 @@ class Renderer:
         pg = self.pg
         w, h = card.get_size()
         pad = self.font_small.get_height() // 2
-        lines = [s for s in (self._fit_text(self.font_title, title, WHITE, w - 2 * pad) if title else None,
-                             self._fit_text(self.font_small, credit, (210, 210, 210), w - 2 * pad)
-                             if credit else None) if s]
+        lines = [*self._wrap_text(self.font_title, title, WHITE, w - 2 * pad, CAPTION_TITLE_LINES),
+                 *self._wrap_text(self.font_small, credit, (210, 210, 210), w - 2 * pad,
+                                  CAPTION_CREDIT_LINES)]
         if not lines:
             return
         band_h = sum(s.get_height() for s in lines) + 2 * pad
@@ -166,19 +200,10 @@ class Renderer:
             card.blit(s, (pad, y))
             y += s.get_height()
 
-    @staticmethod
-    def _fit_text(font: Any, text: str, colour: tuple[int, int, int], width: int) -> Any:
-        """The text rendered, shortened with an ellipsis to fit `width` pixels."""
-        if font.size(text)[0] > width:
-            lo, hi = 0, len(text)
-            while lo < hi:  # longest prefix that fits with the ellipsis
-                mid = (lo + hi + 1) // 2
-                if font.size(text[:mid].rstrip() + "…")[0] <= width:
-                    lo = mid
-                else:
-                    hi = mid - 1
-            text = text[:lo].rstrip() + "…"
-        return font.render(text, True, colour)
+    @classmethod
+    def _wrap_text(cls, font: Any, text: str, colour: tuple[int, int, int], width: int,
+                   max_lines: int) -> list[Any]:
+        return [font.render(line, True, colour) for line in wrap_lines(font, text, width, max_lines)]
 
     # ---- per frame ------------------------------------------------------------------------------
     def render(self, scene: Scene) -> Any:
@@ -188,7 +213,7 @@ class Renderer:
             size = (scene.frame.shape[1], scene.frame.shape[0])
             if size != self._camera_size:
                 self._camera_size = size
-                if self.config.layout == "full_mirror":
+                if self.config.layout == ScreenLayout.FULL_MIRROR:
                     self.configure(self.config)
         if scene.content != self._card_key:
             had_card = self._card is not None and (self._card_on_canvas or self._fading)

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kiosk.app.service.config import KioskConfig
 from kiosk.core import paths
+from kiosk.core.enums import Delegate
+from kiosk.core.safefile import FileRefused, resolve_dir
+from kiosk.core.settings import env_path
+
+if TYPE_CHECKING:
+    from kiosk.gallery.protocol import MatchIndex
+    from kiosk.pose.model import PoseModel
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +32,9 @@ def default_config_path(explicit: str | Path | None = None) -> Path:
     """--config, else $KIOSK_CONFIG, else /etc/move-mirror/kiosk.yaml if present, else the checkout's."""
     if explicit:
         return Path(explicit).expanduser()
-    env = os.environ.get("KIOSK_CONFIG", "").strip()
+    env = env_path("KIOSK_CONFIG")
     if env:
-        return Path(env).expanduser()
+        return env
     if SYSTEM_CONFIG.is_file():
         return SYSTEM_CONFIG
     return paths.CHECKOUT / "config" / "kiosk.yaml"
@@ -63,7 +69,7 @@ class Overrides:
 
 @dataclass
 class LoadedModel:
-    model: Any
+    model: PoseModel
     delegate: str          # the delegate actually in use: cpu | edgetpu
     warning: str | None    # why the requested delegate is not the one in use, if so
 
@@ -73,10 +79,10 @@ def load_model(config: KioskConfig) -> LoadedModel:
     from kiosk.pose.engine import load_pose_model
 
     m = config.model
-    kwargs = {"num_threads": m.num_threads, "preprocess": m.preprocess}
     warning: str | None = None
     try:
-        model = load_pose_model(m.name, delegate=m.delegate, **kwargs)
+        model = load_pose_model(m.name, delegate=m.delegate, num_threads=m.num_threads,
+                                preprocess=m.preprocess)
     except Exception as exc:
         if m.delegate == "cpu":
             raise
@@ -84,8 +90,9 @@ def load_model(config: KioskConfig) -> LoadedModel:
                    f"{m.name} on the CPU. Check the Coral is plugged in and libedgetpu1-std is installed "
                    "(kiosk doctor)")
         log.warning("%s", warning)
-        model = load_pose_model(m.name, delegate="cpu", **kwargs)
-    delegate = str(getattr(model, "delegate", "cpu") or "cpu")
+        model = load_pose_model(m.name, delegate=Delegate.CPU, num_threads=m.num_threads,
+                                preprocess=m.preprocess)
+    delegate = str(model.delegate)
     if m.delegate == "edgetpu" and delegate != "edgetpu" and warning is None:
         warning = (f"model.delegate=edgetpu but the model runs on {delegate}; check the Coral "
                    "(kiosk doctor)")
@@ -94,24 +101,32 @@ def load_model(config: KioskConfig) -> LoadedModel:
 
 
 def resolve_index_dir(config: KioskConfig) -> Path:
-    """The configured index directory with symlinks (`current`) resolved now."""
-    return config.index_path().resolve()
+    """The configured index directory with symlinks (`current`) resolved now.
+
+    A path that cannot be resolved (missing, a symlink loop) is returned as configured;
+    open_index says what is wrong with it."""
+    try:
+        return resolve_dir(config.index_path(), "index directory")
+    except (FileRefused, OSError):
+        return config.index_path()
 
 
-def open_index(config: KioskConfig, *, verify: bool = False) -> Any:
+def open_index(config: KioskConfig, *, verify: bool = False) -> MatchIndex:
     """Open the configured index (the `current` symlink resolved now); raises on any problem."""
     from kiosk.gallery.reader import GalleryIndex
 
     configured = config.index_path()
-    if not configured.exists():
+    try:
+        root = resolve_dir(configured, "index directory")
+    except FileNotFoundError:
         raise FileNotFoundError(
             f"no index at {configured}: build one with `kiosk index build` and deploy it "
-            f"(scripts/deploy.sh), or set index.path / --index")
-    return GalleryIndex.open(resolve_index_dir(config), verify=verify)
+            f"(scripts/deploy.sh), or set index.path / --index") from None
+    return GalleryIndex.open(root, verify=verify)
 
 
-def describe_index(index: Any) -> tuple[str | None, str | None]:
+def describe_index(index: MatchIndex | None) -> tuple[str | None, str | None]:
     """(index_id, path) of an open index, or (None, None)."""
     if index is None:
         return None, None
-    return str(getattr(index, "index_id", None)), str(getattr(index, "path", ""))
+    return str(index.index_id), str(index.path)

@@ -7,25 +7,21 @@ a valid configuration. config/kiosk.yaml documents every key (a test keeps them 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kiosk.app.devices.camera.source import source_problem
 from kiosk.app.service.schema import ConfigError, build, doc_field, section
 from kiosk.core import paths
+from kiosk.core.enums import Delegate, Metric, Preprocess, ScreenLayout
+from kiosk.core.safefile import FileRefused
+from kiosk.core.safeyaml import YamlRefused, load_yaml
 
 __all__ = ["ConfigError", "KioskConfig", "load_config", "parse_config"]
 
-_SOURCE_RE = re.compile(r"^(picamera2|webcam:\d+|replay:.+)$")
-
-
 def _check_source(value: str) -> str | None:
-    if _SOURCE_RE.match(value):
-        return None
-    return f"{value!r} is not a camera source (use picamera2, webcam:N or replay:PATH)"
+    return source_problem(value)  # the grammar's one owner: kiosk.app.devices.camera.source
 
 
 ROTATIONS = (0, 90, 180, 270)
@@ -53,17 +49,17 @@ class ModelConfig:
     name: str = doc_field("movenet-lightning",
                           "pose model: a name from models/manifest.yaml or a .tflite path")
     delegate: str = doc_field("auto", "auto (Edge TPU if present, else CPU) | cpu | edgetpu",
-                              choices=("auto", "cpu", "edgetpu"))
+                              choices=Delegate.values())
     num_threads: int = doc_field(2, "CPU interpreter threads", min=1, max=16)
     preprocess: str = doc_field("default", "default (keep aspect, pad) | coral (stretch, nearest)",
-                                choices=("default", "coral"))
+                                choices=Preprocess.values())
 
 
 @dataclass(frozen=True)
 class IndexConfig:
     path: str = doc_field("", "index directory; empty means <index root>/current (KIOSK_INDEX_ROOT)")
     metric: str = doc_field("cosine", "cosine | weighted (Move Mirror's confidence-weighted distance)",
-                            choices=("cosine", "weighted"))
+                            choices=Metric.values())
 
 
 @dataclass(frozen=True)
@@ -105,7 +101,7 @@ class DisplayConfig:
                               choices=ROTATIONS)
     layout: str = doc_field("side_by_side",
                             "side_by_side (camera | photo) or full_mirror (photo, live inset)",
-                            choices=("side_by_side", "full_mirror"))
+                            choices=ScreenLayout.values())
     show_skeleton: bool = doc_field(True, "draw the visitor's skeleton on the live image")
     inset_fraction: float = doc_field(0.25, "full_mirror: live inset width as a fraction of the screen",
                                       min=0.05, max=0.5)
@@ -165,15 +161,13 @@ def load_config(path: Path | str | None) -> KioskConfig:
         return KioskConfig()
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = load_yaml(path)
+    except YamlRefused as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        raise ConfigError(str(path), [where + exc.problem]) from None
+    except FileRefused as exc:
+        raise ConfigError(str(path), [str(exc)]) from None
     except OSError as exc:
         problem = f"cannot read the file ({exc.strerror or exc}); check the path"
-        raise ConfigError(str(path), [problem]) from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(str(path), [f"{where}not valid YAML ({problem})"]) from exc
+        raise ConfigError(str(path), [problem]) from None
     return parse_config(data, str(path))

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.app.service.config import KioskConfig
+from kiosk.core.settings import env_str
+from kiosk.pose.runtime import EDGETPU_LIB
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -154,7 +156,7 @@ def coral_devices(dev: Path = Path("/dev"), sys_usb: Path = Path("/sys/bus/usb/d
 
 
 def edgetpu_library_loadable() -> tuple[bool, str]:
-    lib = os.environ.get("KIOSK_EDGETPU_LIB", "").strip() or "libedgetpu.so.1"
+    lib = env_str("KIOSK_EDGETPU_LIB") or EDGETPU_LIB
     try:
         ctypes.CDLL(lib)
     except OSError as exc:

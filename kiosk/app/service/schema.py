@@ -14,6 +14,7 @@ together, each with its dotted key path (e.g. `display.crossfade_ms`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -56,7 +57,12 @@ def _check_scalar(value: Any, tp: Any, path: str, meta: Mapping[str, Any]) -> tu
     elif tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return value, f"{path}: expected a number, got {value!r}"
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value):
+            return value, f"{path}: {value!r} is not a finite number (NaN and infinity are not allowed)"
     elif tp is str:
         if not isinstance(value, str):
             return value, f"{path}: expected a string, got {value!r}"

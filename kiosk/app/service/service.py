@@ -6,10 +6,15 @@ the "no index" screen, and keep running so a deploy can fix it), the camera and 
 then READY, and `MirrorLoop.step()` in the main thread until told to stop.
 
 Signals (handlers only set flags; the work happens between frames):
-    SIGHUP           RELOADING; re-read the config file and re-open the index (re-resolving the
-                     `current` symlink); a bad config or index is refused with a logged reason and
+    SIGHUP           RELOADING; a background thread (reloader.py) re-reads the config file and
+                     opens and verifies the index (re-resolving the `current` symlink) while the
+                     loop keeps showing the old one and pinging the watchdog; the swap happens
+                     between two frames. A bad config or index is refused with a logged reason and
                      status `last_error`, and the kiosk keeps running the old; then READY.
-    SIGTERM, SIGINT  STOPPING, clean close, exit 0.
+    SIGTERM, SIGINT  STOPPING, clean close, exit 0 (during start-up too: the start is abandoned).
+
+A stage (pose, match, render) failing on every frame for health.FAILING_FRAMES frames makes the
+state `degraded` with the reason in `last_error` until it recovers.
 
 WATCHDOG pings are sent by the loop itself after a step, so a stalled loop stops pinging and
 systemd restarts the kiosk. Exit codes: 0 clean stop (signal, --max-frames, end of a non-looping
@@ -30,33 +35,70 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from kiosk.app.service import components
+from kiosk.app.service import components, reloader
 from kiosk.app.service.config import ConfigError, KioskConfig, load_config
+from kiosk.app.service.health import StageHealth
 from kiosk.app.service.sdnotify import Notifier, watchdog_interval
-from kiosk.app.service.status import KioskStatus, ReloadOutcome, write_status
+from kiosk.app.service.status import KioskStatus, write_status
+from kiosk.core.enums import ExitCode, ReloadOutcome, ServiceState
+
+if TYPE_CHECKING:
+    from kiosk.app.devices.camera.source import CameraSource
+    from kiosk.app.devices.display.base import Display
+    from kiosk.app.service.config import CameraConfig, DisplayConfig
+    from kiosk.gallery.protocol import MatchIndex
+    from kiosk.pose.model import PoseModel
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = ExitCode.OK, ExitCode.FAILURE, ExitCode.USAGE
 STALL_ENV = "KIOSK_TEST_STALL_AFTER_FRAMES"
 
 
-def _default_open_camera(source: str, config: Any) -> Any:
+class StepReport(Protocol):
+    @property
+    def state(self) -> str: ...  # the loop's state; "idle" when nobody has been seen for a while
+
+
+class ServedLoop(Protocol):
+    """What the service drives: kiosk.app.loop.MirrorLoop (tests: a scripted twin)."""
+
+    @property
+    def fps(self) -> float: ...
+
+    @property
+    def stage_errors(self) -> dict[str, int]: ...  # stage -> consecutive failures (StageHealth)
+
+    @property
+    def stage_last_error(self) -> dict[str, str]: ...  # stage -> its latest error (StageHealth reads it)
+
+    def step(self) -> StepReport: ...
+
+    def apply(self, config: KioskConfig | None = None, index: MatchIndex | None = None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class StopRequested(BaseException):  # not an Exception: no `except Exception` may swallow it
+    """SIGTERM/SIGINT arrived while the kiosk was still starting: abandon the start."""
+
+
+def _default_open_camera(source: str, config: CameraConfig) -> CameraSource:
     from kiosk.app.devices.camera.source import open_camera
 
     return open_camera(source, config)
 
 
-def _default_open_display(config: Any, headless: bool | None) -> Any:
+def _default_open_display(config: DisplayConfig, headless: bool | None) -> Display:
     from kiosk.app.devices.display.base import open_display
 
     return open_display(config, headless=headless)
 
 
-def _default_make_loop(config: KioskConfig, camera: Any, model: Any, index: Any, display: Any,
-                       screenshots: Path | None) -> Any:
+def _default_make_loop(config: KioskConfig, camera: CameraSource, model: PoseModel,
+                       index: MatchIndex | None, display: Display, screenshots: Path | None) -> ServedLoop:
     from kiosk.app.loop import MirrorLoop
 
     return MirrorLoop(config, camera, model, index, display, screenshots=screenshots)
@@ -73,10 +115,10 @@ class Factories:
     """How the parts are made; tests swap in fakes."""
 
     load_model: Callable[[KioskConfig], components.LoadedModel] = components.load_model
-    open_index: Callable[..., Any] = components.open_index
-    open_camera: Callable[[str, Any], Any] = _default_open_camera
-    open_display: Callable[[Any, bool | None], Any] = _default_open_display
-    make_loop: Callable[..., Any] = _default_make_loop
+    open_index: Callable[..., MatchIndex] = components.open_index
+    open_camera: Callable[[str, CameraConfig], CameraSource] = _default_open_camera
+    open_display: Callable[[DisplayConfig, bool | None], Display] = _default_open_display
+    make_loop: Callable[..., ServedLoop] = _default_make_loop
     camera_exceptions: Callable[[], tuple[type[BaseException], type[BaseException]]] = _camera_exceptions
 
 
@@ -90,20 +132,6 @@ class RunOptions:
     verify_on_reload: bool = True
 
 
-def _restart_only_changes(old: KioskConfig, new: KioskConfig) -> list[str]:
-    """Sections a reload cannot change in a running kiosk (they need a restart)."""
-    changed = []
-    if old.model != new.model:
-        changed.append("model")
-    if old.camera.source != new.camera.source or (old.camera.width, old.camera.height) != (
-            new.camera.width, new.camera.height):
-        changed.append("camera.source/width/height")
-    if (old.display.width, old.display.height, old.display.fullscreen) != (
-            new.display.width, new.display.height, new.display.fullscreen):
-        changed.append("display.width/height/fullscreen")
-    return changed
-
-
 class KioskService:
     def __init__(self, options: RunOptions, *, factories: Factories | None = None,
                  notifier: Notifier | None = None) -> None:
@@ -112,26 +140,31 @@ class KioskService:
         self.notifier = notifier or Notifier()
         self.config: KioskConfig | None = None
         self.status = KioskStatus(config_path=str(options.config_path))
-        self.index: Any = None
+        self.index: MatchIndex | None = None
         self.index_dir: Path | None = None
-        self.loop: Any = None
-        self._camera: Any = None
-        self._display: Any = None
+        self.loop: ServedLoop | None = None
+        self._camera: CameraSource | None = None
+        self._display: Display | None = None
         self._stop_signal: int | None = None
         self._reload_requested = False
         self._last_ping = 0.0
         self._last_status = 0.0
         self._watchdog = watchdog_interval()
+        self._reloader = reloader.Reloader()
+        self._health = StageHealth()
+        self._serving = False
 
     # ---- signals ----------------------------------------------------------------------
     def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
         self._stop_signal = signum
+        if not self._serving:  # a long start-up step must not delay the stop
+            raise StopRequested(signal.Signals(signum).name)
 
     def _on_hup(self, _signum: int, _frame: FrameType | None) -> None:
         self._reload_requested = True
 
     def _install_signals(self) -> dict[int, Any]:
-        previous = {}
+        previous: dict[int, Any] = {}
         for sig, handler in ((signal.SIGTERM, self._on_stop), (signal.SIGINT, self._on_stop),
                              (signal.SIGHUP, self._on_hup)):
             previous[sig] = signal.signal(sig, handler)
@@ -149,7 +182,7 @@ class KioskService:
         for key, value in changes.items():
             setattr(self.status, key, value)
         if self.loop is not None:
-            self.status.fps = float(getattr(self.loop, "fps", 0.0) or 0.0)
+            self.status.fps = float(self.loop.fps or 0.0)
         path = self._status_path()
         try:
             write_status(path, self.status)
@@ -172,6 +205,10 @@ class KioskService:
         previous = self._install_signals()
         try:
             return self._run()
+        except StopRequested as exc:
+            log.info("stopping on %s during start-up", exc)
+            self._serving = True  # a second signal while closing must not raise again
+            return self._stop(EXIT_OK)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -182,20 +219,20 @@ class KioskService:
         except ConfigError as exc:
             self._error(f"cannot start: {exc}\nfix the file (kiosk config check "
                         f"{self.options.config_path}) and restart")
-            self._write_status(state="stopping")
+            self._write_status(state=ServiceState.STOPPING)
             return EXIT_CONFIG
         config = self.config
         self.status.source = config.camera.source
-        self._write_status(state="starting", model=config.model.name)
+        self._write_status(state=ServiceState.STARTING, model=config.model.name)
         self.notifier.status("starting: loading the pose model")
         try:
             loaded = self.factories.load_model(config)
         except Exception as exc:
             self._error(f"cannot load the pose model {config.model.name!r}: {exc}; check model.name "
                         "and that the models are fetched (kiosk models fetch, kiosk doctor)")
-            self._write_status(state="stopping")
+            self._write_status(state=ServiceState.STOPPING)
             return EXIT_FAILURE
-        self.status.model = str(getattr(loaded.model, "name", config.model.name))
+        self.status.model = str(loaded.model.name)
         self.status.delegate = loaded.delegate
         if loaded.warning:
             self.status.last_error = loaded.warning
@@ -219,18 +256,21 @@ class KioskService:
         if self.index is not None:
             log.info("index %s loaded from %s", index_id, index_path)
 
-    def _serve(self, config: KioskConfig, model: Any) -> int:
+    def _serve(self, config: KioskConfig, model: PoseModel) -> int:
         camera_failed, end_of_stream = self.factories.camera_exceptions()
         try:
-            self._camera = self.factories.open_camera(config.camera.source, config.camera)
-            self._display = self.factories.open_display(config.display, self.options.headless)
-            self.loop = self.factories.make_loop(config, self._camera, model, self.index, self._display,
-                                                 self.options.screenshots)
+            self._camera = camera = self.factories.open_camera(config.camera.source, config.camera)
+            self._display = display = self.factories.open_display(config.display, self.options.headless)
+            self.loop = loop = self.factories.make_loop(config, camera, model, self.index, display,
+                                                        self.options.screenshots)
         except Exception as exc:
             self._error(f"cannot start the kiosk: {exc}")
-            self._write_status(state="stopping")
+            self._write_status(state=ServiceState.STOPPING)
             return EXIT_FAILURE
-        self._write_status(state="degraded" if self.index is None else "running")
+        self._serving = True
+        if self._stop_signal is not None:
+            raise StopRequested(signal.Signals(self._stop_signal).name)
+        self._write_status(state=ServiceState.DEGRADED if self.index is None else ServiceState.RUNNING)
         self.notifier.ready(self._status_text())
         log.info("kiosk running: %s", self._status_text())
         self._ping(force=True)
@@ -242,12 +282,14 @@ class KioskService:
                 return self._stop(EXIT_OK)
             if self._reload_requested:
                 self._reload()
-                continue
+            done = self._reloader.poll()
+            if done is not None:
+                self._finish_reload(done)
             if stall_after is not None and frames >= stall_after:
                 self._stall()
                 continue
             try:
-                report = self.loop.step()
+                report = loop.step()
             except camera_failed as exc:
                 self._error(f"the camera gave up: {exc}; exiting so systemd restarts the kiosk "
                             "(check the camera cable and `kiosk doctor`)")
@@ -262,18 +304,23 @@ class KioskService:
                 return self._stop(EXIT_FAILURE)
             frames += 1
             self.status.frames = frames
+            self._health.update(self.loop.stage_errors)
             self._ping()
             self._after_step(report)
             if self.options.max_frames is not None and frames >= self.options.max_frames:
                 log.info("stopping after %d frames (--max-frames)", frames)
                 return self._stop(EXIT_OK)
 
-    def _after_step(self, report: Any) -> None:
+    def _after_step(self, report: StepReport) -> None:
         assert self.config is not None
-        if self.index is None:
-            state = "degraded"
+        assert self.loop is not None  # steps happen only while serving
+        failing = self._health.describe(self.loop.stage_last_error)
+        if failing is not None and failing != self.status.last_error:
+            self._error(failing)
+        if self.index is None or failing is not None:
+            state = ServiceState.DEGRADED
         else:
-            state = "idle" if getattr(report, "state", "running") == "idle" else "running"
+            state = ServiceState.IDLE if report.state == "idle" else ServiceState.RUNNING
         due = time.monotonic() - self._last_status >= self.config.status.interval_s
         if state != self.status.state or due:
             self._write_status(state=state)
@@ -303,31 +350,46 @@ class KioskService:
 
     def _stop(self, code: int) -> int:
         self.notifier.stopping()
-        self._write_status(state="stopping")
+        self._write_status(state=ServiceState.STOPPING)
         return code
 
     def _close(self) -> None:
         camera = None if self.loop is not None else self._camera  # the loop closes its camera
-        for name, part in (("loop", self.loop), ("camera", camera), ("display", self._display),
-                           ("index", self.index)):
-            close = getattr(part, "close", None)
-            if close is None:
+        parts: tuple[tuple[str, ServedLoop | CameraSource | Display | MatchIndex | None], ...] = (
+            ("loop", self.loop), ("camera", camera), ("display", self._display), ("index", self.index))
+        for name, part in parts:
+            if part is None:
                 continue
             try:
-                close()
+                part.close()
             except Exception as exc:
                 log.warning("closing the %s failed: %s", name, exc)
 
     # ---- reload -----------------------------------------------------------------------
     def _reload(self) -> None:
+        """SIGHUP: start the reload in the background (a second SIGHUP waits for the first)."""
+        if self._reloader.busy:
+            return
         self._reload_requested = False
         self.notifier.reloading()
         self._ping(force=True)
         path = self.options.config_path
-        log.info("reloading the configuration %s and the index", path)
+        log.info("reloading the configuration %s and the index (in the background)", path)
+        current_dir = self.index_dir if self.index is not None else None
+        self._reloader.start(lambda: reloader.prepare(
+            path, self.options.overrides, self.factories.open_index, current_dir=current_dir,
+            verify=self.options.verify_on_reload))
+
+    def _finish_reload(self, done: reloader.Prepared | BaseException) -> None:
         applied = False
         try:
-            applied = self._do_reload(path)
+            if isinstance(done, ConfigError):
+                self._error(f"reload refused, keeping the running configuration: {done}")
+            elif isinstance(done, BaseException):
+                log.error("the reload failed", exc_info=done)
+                self._error(f"reload refused, keeping what is running: {type(done).__name__}: {done}")
+            else:
+                applied = self._apply_reload(done)
         finally:
             # `kiosk reload` (ExecReload=) waits for the generation to move, then reads the outcome.
             self.status.reload_generation += 1
@@ -336,47 +398,40 @@ class KioskService:
             self._write_status()
             self.notifier.ready(self._status_text())
 
-    def _do_reload(self, path: Path) -> bool:
-        """Apply the file's config and index; False when refused (the old ones keep serving)."""
+    def _apply_reload(self, done: reloader.Prepared) -> bool:
+        """Swap in the prepared config and index; False when refused (the old ones keep serving)."""
         assert self.config is not None
+        new_config, new_index = done.config, done.index
+        if done.same_index:
+            new_index = self.index
+        elif done.index_error is not None:
+            if self.index is not None:
+                self._error(f"reload refused, keeping index {self.status.index_id}: the index at "
+                            f"{new_config.index_path()} cannot be used ({done.index_error})")
+                return False
+            self._error(f"still no usable index at {new_config.index_path()}: {done.index_error}")
+        restart_only = reloader.restart_only_changes(self.config, new_config)
         try:
-            new_config = self.options.overrides.apply(load_config(path))
-        except ConfigError as exc:
-            self._error(f"reload refused, keeping the running configuration: {exc}")
-            return False
-        new_dir = components.resolve_index_dir(new_config)
-        new_index = self.index
-        if self.index is None or new_dir != self.index_dir:
-            try:
-                new_index = self.factories.open_index(new_config, verify=self.options.verify_on_reload)
-            except Exception as exc:
-                if self.index is not None:
-                    self._error(f"reload refused, keeping index {self.status.index_id}: the index at "
-                                f"{new_config.index_path()} cannot be used ({exc})")
-                    return False
-                new_index = None
-                self._error(f"still no usable index at {new_config.index_path()}: {exc}")
-        restart_only = _restart_only_changes(self.config, new_config)
-        try:
+            assert self.loop is not None  # reloads happen only while serving
             self.loop.apply(config=new_config, index=new_index)
         except Exception as exc:
             self._error(f"reload refused, keeping the running configuration: the loop rejected it ({exc})")
             if new_index is not self.index and new_index is not None:
-                getattr(new_index, "close", lambda: None)()
+                new_index.close()
             return False
         old_index = self.index
-        self.config, self.index, self.index_dir = new_config, new_index, new_dir
+        self.config, self.index, self.index_dir = new_config, new_index, done.index_dir
         if old_index is not None and old_index is not new_index:
-            getattr(old_index, "close", lambda: None)()
+            old_index.close()
         index_id, index_path = components.describe_index(new_index)
         self.status.index_id, self.status.index_path = index_id, index_path
         self.status.source = new_config.camera.source
         if new_index is not None:
             self.status.last_error = None
-            self.status.state = "running"
+            self.status.state = ServiceState.RUNNING
             log.info("reloaded: index %s from %s", index_id, index_path)
         else:
-            self.status.state = "degraded"
+            self.status.state = ServiceState.DEGRADED
         if restart_only:
             message = (f"reload applied, but changes to {', '.join(restart_only)} take effect only after "
                        "a restart (systemctl restart move-mirror)")

@@ -3,7 +3,7 @@
 Written atomically (a temporary file in the same directory, then os.replace), so a reader
 never sees half a file. Fields:
 
-    state        starting | running | idle | degraded | stopping
+    state        starting | running | idle | degraded | stopping (kiosk.core.enums.ServiceState)
     index_id     id of the loaded gallery index (null when none is loaded)
     index_path   the index directory as opened (the `current` symlink resolved)
     model        pose model name; delegate: cpu | edgetpu (the one actually in use)
@@ -11,8 +11,9 @@ never sees half a file. Fields:
     last_error   the last problem worth knowing (a refused reload, a missing index), or null
     pid          the kiosk's process id
     reload_generation  how many reloads (SIGHUP) this process has finished; 0 before the first
-    reload_outcome     applied | refused: how the last finished reload ended (null before one)
-                       (`kiosk reload`, the unit's ExecReload=, waits on these two)
+    reload_outcome     applied | refused (kiosk.core.enums.ReloadOutcome): how the last finished
+                       reload ended, null before one (`kiosk reload`, the unit's ExecReload=, waits
+                       on these two)
     updated / updated_unix, started / started_unix   ISO-8601 UTC and unix seconds
 """
 
@@ -25,23 +26,18 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.enums import ReloadOutcome, ServiceState
+from kiosk.core.safefile import FileRefused, read_bytes
+
 log = logging.getLogger(__name__)
 
-STATES = ("starting", "running", "idle", "degraded", "stopping")
+#: A status file is a few hundred bytes; anything bigger is not one.
+STATUS_LIMIT = 1 << 16
 
-__all__ = ["STATES", "KioskStatus", "ReloadOutcome", "StatusError", "pid_alive", "read_status",
-           "write_status"]
-
-
-class ReloadOutcome(StrEnum):
-    """How a finished reload ended (status field `reload_outcome`)."""
-
-    APPLIED = "applied"  # the new config/index serve (a restart-only change may still be pending)
-    REFUSED = "refused"  # the old ones keep serving; last_error says why
+__all__ = ["KioskStatus", "StatusError", "pid_alive", "read_status", "write_status"]
 
 
 class StatusError(RuntimeError):
@@ -54,7 +50,7 @@ def _iso(unix: float) -> str:
 
 @dataclass
 class KioskStatus:
-    state: str = "starting"
+    state: ServiceState = ServiceState.STARTING
     index_id: str | None = None
     index_path: str | None = None
     model: str | None = None
@@ -65,13 +61,15 @@ class KioskStatus:
     config_path: str | None = None
     source: str | None = None
     reload_generation: int = 0
-    reload_outcome: str | None = None
+    reload_outcome: ReloadOutcome | None = None
     pid: int = field(default_factory=os.getpid)
     started_unix: float = field(default_factory=time.time)
     updated_unix: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["state"] = str(self.state)
+        data["reload_outcome"] = None if self.reload_outcome is None else str(self.reload_outcome)
         data["fps"] = round(float(self.fps), 2)
         data["started"] = _iso(self.started_unix)
         data["updated"] = _iso(self.updated_unix)
@@ -100,11 +98,11 @@ def write_status(path: Path, status: KioskStatus) -> None:
 def read_status(path: Path) -> dict[str, Any]:
     """The status file as a dict; raises StatusError when missing or not valid JSON."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_bytes(Path(path), max_bytes=STATUS_LIMIT).decode("utf-8")
     except FileNotFoundError as exc:
         raise StatusError(f"no status file at {path}: is the kiosk running (systemctl status "
                           "move-mirror)? Use --status-file or --config to point elsewhere") from exc
-    except OSError as exc:
+    except (OSError, FileRefused, UnicodeDecodeError) as exc:
         raise StatusError(f"cannot read the status file {path}: {exc}") from exc
     try:
         data = json.loads(text)

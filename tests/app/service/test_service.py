@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from kiosk.app.service.config import KioskConfig
 from kiosk.app.service.sdnotify import Notifier
 from kiosk.app.service.service import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Factories, KioskService, RunOptions
 from kiosk.app.service.status import read_status
+from kiosk.gallery.fake import FakeIndex
 from tests.app.notify_helpers import NotifySocket
 
 
@@ -25,16 +27,6 @@ class FakeCameraFailed(Exception):
 
 class FakeEnd(Exception):
     pass
-
-
-@dataclass
-class FakeIndex:
-    path: Path
-    index_id: str
-    closed: bool = False
-
-    def close(self) -> None:
-        self.closed = True
 
 
 @dataclass
@@ -51,8 +43,11 @@ class FakeLoop:
     applied: list[tuple[Any, Any]] = field(default_factory=list)
     closed: bool = False
     fps: float = 12.5
+    stage_errors: dict[str, int] = field(default_factory=dict)
+    stage_last_error: dict[str, str] = field(default_factory=dict)
 
     def step(self) -> Report:
+        time.sleep(0.002)  # reloads run in a background thread: give it time between frames
         self.frames += 1
         if self.frames > 2000:  # a safety net: a broken test ends instead of hanging
             raise FakeEnd("the fake loop ran too long")
@@ -82,7 +77,7 @@ def open_fake_index(config: KioskConfig, *, verify: bool = False) -> FakeIndex:
     index_id = marker.read_text().strip()
     if index_id == "broken":
         raise ValueError(f"index {path}: manifest.json is corrupt")
-    return FakeIndex(path, index_id)
+    return FakeIndex(path, [], index_id=index_id)
 
 
 def make_release(root: Path, index_id: str) -> Path:
@@ -201,7 +196,7 @@ def test_reload_switches_index_and_refuses_bad_ones(harness: Harness) -> None:
         seen["after_bad_index"] = harness.status()
         os.kill(os.getpid(), signal.SIGTERM)
 
-    harness.script.update({2: switch_to_b, 4: bad_config, 6: bad_index, 8: done})
+    harness.script.update({2: switch_to_b, 60: bad_config, 120: bad_index, 180: done})
     assert harness.service(max_frames=None).run() == EXIT_OK
     loop = harness.loops[0]
 
@@ -242,9 +237,9 @@ def test_missing_index_is_degraded_until_a_deploy(harness: Harness) -> None:
         point_current(root, make_release(root, "idx-new"))
         os.kill(os.getpid(), signal.SIGHUP)
 
-    harness.script.update({2: deploy, 4: lambda loop: seen.setdefault("after", harness.status())})
-    assert harness.service(max_frames=5).run() == EXIT_OK
-    assert harness.loops[0].frames == 5
+    harness.script.update({2: deploy, 60: lambda loop: seen.setdefault("after", harness.status())})
+    assert harness.service(max_frames=65).run() == EXIT_OK
+    assert harness.loops[0].frames == 65
     assert seen["before"]["state"] == "degraded"
     assert seen["before"]["index_id"] is None
     assert "no usable index" in seen["before"]["last_error"]

@@ -120,7 +120,7 @@ class FrameGrabber:
     def _run(self) -> None:
         seq = 0
         while True:
-            if not getattr(self.camera, "paced", True):
+            if not self.camera.paced:
                 if not self._wait_for_demand():
                     return
             elif self._stop:
@@ -136,7 +136,7 @@ class FrameGrabber:
                 if self._failed(exc):
                     return
                 continue
-            ts = getattr(self.camera, "timestamp", None)
+            ts = self.camera.timestamp
             ts = float(ts) if ts is not None else time.monotonic()
             t0 = time.perf_counter()
             try:

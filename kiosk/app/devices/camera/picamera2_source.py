@@ -25,6 +25,8 @@ FORMAT = "BGR888"
 class Picamera2Source:
     name = "picamera2"
     paced = True
+    timestamp: float | None = None  # live: the grabber stamps frames
+    fps: float | None = None  # live: not known in advance
 
     def __init__(self, width: int, height: int, camera_num: int = 0) -> None:
         self.size = (int(width), int(height))

@@ -129,12 +129,17 @@ class VideoReplay(_Replay):
         super().__init__(f"replay:{path}", fps, realtime=realtime, loop=loop)
 
     def _frames(self) -> Iterator[tuple[np.ndarray, float]]:
-        with self._av.open(str(self.path)) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            for n, frame in enumerate(container.decode(stream)):
-                pts = frame.time if frame.time is not None else n / self.fps
-                yield frame.to_ndarray(format="rgb24"), float(pts)
+        n = 0
+        try:
+            with self._av.open(str(self.path)) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                for n, frame in enumerate(container.decode(stream)):
+                    pts = frame.time if frame.time is not None else n / self.fps
+                    yield frame.to_ndarray(format="rgb24"), float(pts)
+        except (self._av.error.FFmpegError, OSError, ValueError) as exc:
+            raise CameraError(f"replay:{self.path} is damaged near frame {n} ({exc}); replace the "
+                              "recording") from None
 
 
 class FolderReplay(_Replay):
@@ -148,14 +153,13 @@ class FolderReplay(_Replay):
         super().__init__(f"replay:{path}", fps, realtime=realtime, loop=loop)
 
     def _frames(self) -> Iterator[tuple[np.ndarray, float]]:
-        from PIL import Image
+        from kiosk.pose.images import ImageLoadError, load_image
 
         for n, f in enumerate(self.files):
             try:
-                with Image.open(f) as im:
-                    rgb = np.asarray(im.convert("RGB"))
-            except OSError as exc:
-                raise CameraError(f"replay image {f} cannot be read ({exc}); remove or replace it") from exc
+                rgb = load_image(f)
+            except ImageLoadError as exc:
+                raise CameraError(f"replay image {exc}; remove or replace it") from exc
             yield rgb, n / self.fps
 
 

@@ -13,12 +13,13 @@ Every source returns frames as (H, W, 3) uint8 RGB arrays. Mirroring and rotatio
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import numpy as np
-
 if TYPE_CHECKING:
+    import numpy as np
+
     from kiosk.app.service.config import CameraConfig
 
 log = logging.getLogger(__name__)
@@ -26,10 +27,13 @@ log = logging.getLogger(__name__)
 __all__ = [
     "CameraError",
     "CameraFailed",
+    "CameraKind",
     "CameraSource",
     "CameraTimeout",
     "EndOfStream",
     "open_camera",
+    "parse_source",
+    "source_problem",
 ]
 
 
@@ -57,10 +61,19 @@ class CameraSource(Protocol):
     paced:    True when capture() itself waits for the next frame (a real camera, a
               real-time replay); False when it returns at once (replay as fast as possible),
               in which case the grabber only captures when the loop has taken the last frame.
+    timestamp: the media time (s) of the last frame for replays; None for live cameras (the
+              grabber then stamps frames with time.monotonic()).
+    fps:      the recorded frame rate of a replay; None for live cameras.
     """
 
     name: str
     paced: bool
+
+    @property
+    def timestamp(self) -> float | None: ...
+
+    @property
+    def fps(self) -> float | None: ...  # the nominal frame rate (replays); None when not known
 
     def start(self) -> None: ...
 
@@ -71,17 +84,36 @@ class CameraSource(Protocol):
     def close(self) -> None: ...
 
 
-def parse_source(source: str) -> tuple[str, str]:
-    """'webcam:0' -> ('webcam', '0'); 'picamera2' -> ('picamera2', '')."""
-    kind, _, arg = source.partition(":")
+class CameraKind(StrEnum):
+    """The camera source grammar's kinds: `picamera2`, `webcam:N`, `replay:PATH` (its one owner)."""
+
+    PICAMERA2 = "picamera2"
+    WEBCAM = "webcam"
+    REPLAY = "replay"
+
+
+def parse_source(source: str) -> tuple[CameraKind, str]:
+    """'webcam:0' -> (WEBCAM, '0'); 'picamera2' -> (PICAMERA2, ''). Raises CameraError saying why."""
+    kind, sep, arg = source.partition(":")
     kind = kind.strip().lower()
-    if kind not in ("picamera2", "webcam", "replay"):
+    if kind not in {k.value for k in CameraKind}:
         raise CameraError(f"{source!r} is not a camera source: use picamera2, webcam:N or replay:PATH")
-    if kind == "webcam" and not arg.strip().isdigit():
+    if kind == CameraKind.PICAMERA2 and sep:
+        raise CameraError(f"{source!r}: picamera2 takes no argument (use picamera2)")
+    if kind == CameraKind.WEBCAM and not arg.strip().isdigit():
         raise CameraError(f"{source!r}: a webcam source needs a device number, e.g. webcam:0")
-    if kind == "replay" and not arg.strip():
+    if kind == CameraKind.REPLAY and not arg.strip():
         raise CameraError(f"{source!r}: a replay source needs a path, e.g. replay:clip.mp4")
-    return kind, arg.strip()
+    return CameraKind(kind), arg.strip()
+
+
+def source_problem(source: str) -> str | None:
+    """Why `source` is not a camera source (for config validation and --source), or None."""
+    try:
+        parse_source(source)
+    except CameraError as exc:
+        return str(exc)
+    return None
 
 
 def open_camera(source: str, config: CameraConfig) -> CameraSource:

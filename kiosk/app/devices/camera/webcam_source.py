@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 class WebcamSource:
     paced = True
+    timestamp: float | None = None  # live: the grabber stamps frames
+    fps: float | None = None  # live: not known in advance
 
     def __init__(self, device: int, width: int, height: int) -> None:
         self.device = device

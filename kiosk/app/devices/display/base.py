@@ -5,8 +5,8 @@
     save(path)    the last frame shown, as PNG
     close()
 
-A display may offer `canvas`, a pygame.Surface of its size that the renderer draws into
-directly (then `show(display.canvas)` costs no copy).
+`canvas` is a pygame.Surface of the display's size that the renderer draws into directly
+(then `show(display.canvas)` costs no copy), or None.
 """
 
 from __future__ import annotations
@@ -30,7 +30,11 @@ class DisplayError(RuntimeError):
 
 @runtime_checkable
 class Display(Protocol):
+    """size: (width, height); canvas: a pygame.Surface of that size the renderer may draw into
+    directly (None: the renderer draws into its own surface and show() copies it)."""
+
     size: tuple[int, int]
+    canvas: Any
 
     def show(self, frame: Any) -> None: ...
 

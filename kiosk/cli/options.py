@@ -1,0 +1,14 @@
+"""Help texts of the options several `kiosk` commands share (one wording, one place)."""
+
+from __future__ import annotations
+
+from kiosk.core.enums import Delegate, Preprocess
+
+DELEGATE = (f"where the model runs: {Delegate.AUTO} (the Edge TPU if present, else the CPU), "
+            f"{Delegate.CPU} or {Delegate.EDGETPU} (default: %(default)s)")
+PREPROCESS = (f"fitting the image to the model input: {Preprocess.DEFAULT} (keep the aspect ratio, pad) "
+              f"or {Preprocess.CORAL} (stretch, nearest neighbour, as Coral's demos) (default: %(default)s)")
+MODELS_DIR = "directory of the model files (default: $KIOSK_MODELS_DIR, else <checkout>/models)"
+NUM_THREADS = "CPU interpreter threads (default: the interpreter's choice)"
+INDEX_DIR = "the index directory (made by `kiosk index build`)"
+K = "how many nearest entries to list per photo (default: %(default)s)"

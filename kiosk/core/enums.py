@@ -1,0 +1,124 @@
+"""Every closed set of names the kiosk uses, each with one owner.
+
+The members are `StrEnum`s, so they compare equal to (and format as) their plain string values:
+configuration files, status JSON and command lines keep speaking strings, while code speaks
+members. Config validation, argparse `choices` and the generated reference docs all derive the
+allowed values from here (`values()`).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+from typing import Self
+
+
+class _Named(StrEnum):
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        """The allowed strings, in declaration order (for choices= and messages)."""
+        return tuple(m.value for m in cls)
+
+    @classmethod
+    def parse(cls, value: str, what: str) -> Self:
+        """The member for value, or ValueError naming `what` and the allowed values."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"{what} must be one of {', '.join(cls.values())}, got {value!r}") from None
+
+
+class Delegate(_Named):
+    """Where the pose model runs. AUTO: the Edge TPU if present, else the CPU (one INFO line)."""
+
+    AUTO = "auto"
+    CPU = "cpu"
+    EDGETPU = "edgetpu"
+
+
+class Variant(_Named):
+    """A model file's variant in models/manifest.yaml (the delegate actually in use)."""
+
+    CPU = "cpu"
+    EDGETPU = "edgetpu"
+
+
+class ModelFamily(_Named):
+    POSENET = "posenet"
+    MOVENET = "movenet"
+
+
+class Metric(_Named):
+    """Pose distance. COSINE: of the normalised vectors; WEIGHTED: Move Mirror's confidence-weighted."""
+
+    COSINE = "cosine"
+    WEIGHTED = "weighted"
+
+
+class Preprocess(_Named):
+    """Fitting a frame to the model input. DEFAULT: keep aspect, pad; CORAL: stretch, nearest."""
+
+    DEFAULT = "default"
+    CORAL = "coral"
+
+
+class Backend(_Named):
+    """TFLite interpreter package: LiteRT (ai-edge-litert) or tflite-runtime."""
+
+    LITERT = "litert"
+    TFLITE = "tflite"
+
+
+class ScreenLayout(_Named):
+    """display.layout. SIDE_BY_SIDE: camera | photo; FULL_MIRROR: the photo, the camera as an inset."""
+
+    SIDE_BY_SIDE = "side_by_side"
+    FULL_MIRROR = "full_mirror"
+
+
+class ServiceState(_Named):
+    """The kiosk service's state, as status.py writes it and `kiosk status`/deploy.sh read it."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    IDLE = "idle"
+    DEGRADED = "degraded"  # running without a usable index ("no index" screen)
+    STOPPING = "stopping"
+
+    @classmethod
+    def healthy(cls) -> tuple[ServiceState, ...]:
+        """States in which a deploy counts the kiosk as serving (scripts/deploy.sh mirrors this)."""
+        return (cls.STARTING, cls.RUNNING, cls.IDLE, cls.DEGRADED)
+
+
+class ReloadOutcome(_Named):
+    """How a finished reload ended (status field `reload_outcome`; `kiosk reload` reads it)."""
+
+    APPLIED = "applied"  # the new config/index serve (a restart-only change may still be pending)
+    REFUSED = "refused"  # the old ones keep serving; last_error says why
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of `kiosk` subcommands and `kiosk run` (docs/reference/exit-codes.md)."""
+
+    OK = 0  # success (kiosk run: clean stop on a signal, --max-frames or the end of a replay)
+    FAILURE = 1  # the work failed (kiosk run: camera gave up, model failed, unexpected error)
+    USAGE = 2  # bad command line, bad configuration or bad input given by the user
+    WRONG_INDEX = 3  # `kiosk status --expect-index`: the kiosk serves another index
+    INTERRUPTED = 130  # Ctrl-C (SIGINT)
+    PIPE_CLOSED = 141  # the reader of stdout went away (`kiosk ... | head`), as a shell reports SIGPIPE
+
+
+#: What each exit code means, for the generated reference page.
+EXIT_CODE_MEANING: dict[ExitCode, str] = {
+    ExitCode.OK: "success; `kiosk run`: a clean stop (SIGTERM/SIGINT, --max-frames, end of a "
+                 "non-looping replay); `kiosk status`: the kiosk is healthy",
+    ExitCode.FAILURE: "the work failed: a missing or unreadable input, a failed check (`index verify`, "
+                      "`doctor`, `status` when missing or stale), `kiosk run`: the camera gave up, the "
+                      "model failed to load, an unexpected error (systemd restarts the kiosk)",
+    ExitCode.USAGE: "bad usage: an unknown option or a bad value (an unknown model name or delegate, "
+                    "a bad --display-size), a bad configuration file (`kiosk run`)",
+    ExitCode.WRONG_INDEX: "`kiosk status --expect-index ID`: the kiosk is healthy but serves another index",
+    ExitCode.INTERRUPTED: "interrupted with Ctrl-C",
+    ExitCode.PIPE_CLOSED: "the program reading the output stopped early (`kiosk index inspect --json | "
+                          "head`); nothing is printed about it",
+}

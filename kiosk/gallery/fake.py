@@ -1,0 +1,91 @@
+"""`FakeIndex`: the in-memory twin of `GalleryIndex` (a `MatchIndex`), for tests and demos.
+
+Entries are the given poses, each with a solid-colour rendition written under `root`; queries
+are brute force over the normalised vectors (cosine distance, whatever metric is asked).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from kiosk.match import cosine_distance, pose_vector
+from kiosk.match.normalize import DIMS
+from kiosk.pose.types import Pose
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FakeEntry:
+    id: int
+    title: str
+    credit: str
+    licence: str
+    keypoints: Pose
+    rendition: Path
+
+
+class FakeMatch(NamedTuple):
+    entry_id: int
+    distance: float
+
+
+class FakeIndex:
+    """A MatchIndex over in-memory poses and solid-colour renditions (`colours[i]` is entry i's).
+
+    `queries` counts queries; `closed` tells whether close() was called.
+    """
+
+    def __init__(self, root: Path, poses: Sequence[Pose], size: tuple[int, int] = (960, 1080),
+                 index_id: str = "fake-1") -> None:
+        from PIL import Image
+
+        self.path = Path(root)
+        self.index_id = index_id
+        self.display_size = size
+        self.entries: list[FakeEntry] = []
+        self.path.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(7)
+        self.colours = [tuple(int(v) for v in rng.integers(30, 230, 3)) for _ in poses]
+        for i, p in enumerate(poses):
+            rendition = self.path / f"{i:04d}.png"
+            Image.new("RGB", size, self.colours[i]).save(rendition)
+            self.entries.append(FakeEntry(i, f"Photo {i}", f"Archive {i}", "CC0", p, rendition))
+        vectors = [pose_vector(p)[0] for p in poses]
+        self._vectors = np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, DIMS), np.float32)
+        self.queries = 0
+        self.closed = False
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def vectors(self) -> np.ndarray:
+        return self._vectors
+
+    def query(self, pose: Pose, k: int = 1, metric: str = "cosine",
+              max_distance: float = float("inf")) -> list[FakeMatch]:
+        return self.query_vector(*pose_vector(pose), k=k, metric=metric, max_distance=max_distance)
+
+    def query_vector(self, vec: np.ndarray, conf: np.ndarray, k: int = 1, metric: str = "cosine",
+                     max_distance: float = float("inf")) -> list[FakeMatch]:
+        self.queries += 1
+        if not len(self):
+            return []
+        d = np.asarray(cosine_distance(vec, self._vectors))
+        order = np.argsort(d)[:k]
+        return [FakeMatch(int(i), float(d[i])) for i in order if d[i] <= max_distance]
+
+    def entry(self, entry_id: int) -> FakeEntry:
+        return self.entries[entry_id]
+
+    def rendition_path(self, entry_id: int) -> Path:
+        return self.entries[entry_id].rendition
+
+    def close(self) -> None:
+        self.closed = True
