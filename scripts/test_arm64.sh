@@ -75,7 +75,10 @@ cleanup() {
   for (( i=${#MOUNTS[@]}-1; i>=0; i-- )); do umount -l "${MOUNTS[$i]}" 2>/dev/null || true; done
   if [ -n "$ROOT" ] && [ "${KIOSK_ARM64_KEEP:-0}" != 1 ]; then
     # Only after every mount is gone: never delete through a bind mount.
-    if ! grep -q " ${ROOT%/}/" /proc/self/mounts; then rm -rf "${ROOT%/root}"; fi
+    # In the background: deleting a whole system takes minutes and the test is over.
+    if ! grep -q " ${ROOT%/}/" /proc/self/mounts; then
+      nice -n 10 rm -rf --one-file-system "${ROOT%/root}" </dev/null >/dev/null 2>&1 &
+    fi
   fi
 }
 trap cleanup EXIT
