@@ -6,7 +6,7 @@ status file, sends SIGHUP, and waits until the kiosk writes the next generation 
 `reload_outcome`. `systemctl reload move-mirror` so returns only when the reload is over, and fails
 when the kiosk refused it (the reason is in the journal and in `kiosk status`'s last_error).
 
-Exit codes: 0 applied, 1 refused, 2 no answer (the kiosk died, timed out, or no status to watch).
+Exit codes: 0 applied; 1 refused, or no answer (the kiosk died, timed out, or no status to watch).
 """
 
 from __future__ import annotations
@@ -20,9 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.enums import ExitCode
+
 HELP = "reload the running kiosk (SIGHUP) and wait for the outcome; non-zero when refused"
 
-EXIT_APPLIED, EXIT_REFUSED, EXIT_NO_ANSWER = 0, 1, 2
+#: Refused and no answer (died, timed out, no status) both fail the reload; the message tells which.
+EXIT_APPLIED, EXIT_REFUSED, EXIT_NO_ANSWER = ExitCode.OK, ExitCode.FAILURE, ExitCode.FAILURE
 POLL_S = 0.1
 
 log = logging.getLogger(__name__)
@@ -81,7 +84,7 @@ def _generation(data: dict[str, Any]) -> int:
 def wait_for_reload(status_path: Path, pid: int | None, timeout: float, *,
                     send: Callable[[int, int], None] = os.kill,
                     clock: Callable[[], float] = time.monotonic,
-                    sleep: Callable[[float], None] = time.sleep) -> tuple[int, str]:
+                    sleep: Callable[[float], None] = time.sleep) -> tuple[ExitCode, str]:
     """SIGHUP the kiosk and wait for its next reload outcome: (exit code, message)."""
     from kiosk.app.service.status import StatusError, pid_alive, read_status
     from kiosk.core.enums import ReloadOutcome
