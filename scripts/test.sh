@@ -13,7 +13,8 @@
 #      (mmdebstrap and systemd-container are installed when missing); otherwise they skip, saying
 #      why, except as root with CI=true, where they fail. KIOSK_SKIP_SYSTEM=1 skips the step;
 #   6. with KIOSK_TEST_ARM64=1 (as root), scripts/test_arm64.sh: the same install in an arm64
-#      bookworm userland under qemu-user (about 6 min with a cached rootfs, 20 from scratch).
+#      bookworm userland under qemu-user (8 min with a cached rootfs on a busy 2-core machine; the
+#      arm64 rootfs build adds 5-30 min, by load).
 # Steps 4-6 run when test.sh gets no arguments (as in CI).
 # Extra arguments go to the main pytest run (e.g. scripts/test.sh -k vptree -x).
 set -euo pipefail
