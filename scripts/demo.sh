@@ -10,17 +10,22 @@
 #      headless (SDL's dummy driver) for one pass of the recording, saving a screenshot each time
 #      the shown photo changes, plus the last frame, into <cache>/demo-screens (or
 #      $KIOSK_DEMO_SCREENS; <cache> is $KIOSK_CACHE_DIR, default ~/.cache/move-mirror).
-# Options: --headless forces step 4's headless run; other arguments go to `kiosk run`.
+#   The debug overlay (fps, pose rate, per-stage ms, what is on screen) is off, as in a gallery;
+#   --debug turns it on (display.debug_overlay).
+# Options: --headless forces step 4's headless run; --debug shows the debug overlay; other arguments
+# go to `kiosk run`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 here=$(pwd)
 PYTHON="${PYTHON:-python3}"
 
 headless=0
+debug=false
 run_args=()
 for arg in "$@"; do
   case "$arg" in
     --headless) headless=1 ;;
+    --debug) debug=true ;;
     *) run_args+=("$arg") ;;
   esac
 done
@@ -75,7 +80,7 @@ trap 'rm -rf "$workdir"' EXIT
 config="$workdir/demo.yaml"
 if [ "$headless" = 0 ] && [ "${SDL_VIDEODRIVER:-}" != dummy ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
   cat >"$config" <<EOF
-display: {width: 1280, height: 720, fullscreen: false}
+display: {width: 1280, height: 720, fullscreen: false, debug_overlay: $debug}
 status: {path: $workdir/status.json}
 EOF
   echo "demo: the kiosk in a window (Esc or close the window to stop); camera = $recording"
@@ -87,10 +92,12 @@ screens="${KIOSK_DEMO_SCREENS:-$cache/demo-screens}"
 rm -rf "$screens"
 mkdir -p "$screens"
 cat >"$config" <<EOF
+display: {debug_overlay: $debug}
 status: {path: $workdir/status.json}
 EOF
 echo "demo: no display: running headless (SDL_VIDEODRIVER=dummy), one pass of $recording"
 SDL_VIDEODRIVER=dummy "${kiosk[@]}" run --config "$config" --index "$index" --source "replay:$recording" \
-  --fast --once --max-frames 200 --screenshots "$screens" ${run_args[@]+"${run_args[@]}"}
+  --realtime --once --max-frames 5000 --screenshots "$screens" ${run_args[@]+"${run_args[@]}"}
 count=$(find "$screens" -name '*.png' | wc -l)
-echo "demo: $count screenshots in $screens (one per photo change, plus last.png)"
+echo "demo: $count screenshots in $screens (one per change once its crossfade has finished, named"
+echo "      frameNNNNN_entryE.png; a change cut short while fading is named ..._fading.png; plus last.png)"

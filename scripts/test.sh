@@ -2,7 +2,7 @@
 # The project's test command (README, .ci/run). On a fresh machine it:
 #   1. installs the system tools the tests drive (openssh-server, rsync, chromium for the curator
 #      report's browser test) when root and missing;
-#   2. creates .venv and installs the kiosk with its test and bench extras;
+#   2. creates .venv and installs the kiosk with its test, bench and cluster (Ray) extras;
 #   3. runs ruff, the layer contracts (lint-imports), the type checker (mypy), checks that the
 #      generated reference docs are current (python -m kiosk.cli.docgen --check), then the whole
 #      pytest suite with the real models/data in ../shared as the asset mirror;
@@ -47,7 +47,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench,cluster]'
 
 .venv/bin/python -m ruff check kiosk tests
 # layer contracts (pyproject [tool.importlinter]) and types (strict on the seams, [tool.mypy])

@@ -1,14 +1,14 @@
-"""The model's copy of each camera frame, made small in the capture thread.
+"""The model's copy of a camera frame, made small in the pose worker (for the frames it estimates).
 
 A pose model sees a few hundred pixels (MoveNet Lightning: 192x192); a 1920x1080 camera frame
 is 10x larger on its long side. The model's own preprocessing would average it down on the
-loop's thread; here the frame is first box-averaged by an integer factor k (Pillow's reduce,
-in the capture thread, in parallel with the loop) to about twice the model input, which keeps
+render loop's time; here the frame is first box-averaged by an integer factor k (Pillow's
+reduce, in the pose worker, in parallel with the render loop) to about twice the model input, which keeps
 the same anti-aliasing and leaves the model's preprocessing almost nothing to do. Poses found
 in the small frame are scaled back by k (pixel i's centre (i + 0.5) * k is the centre of the
 k-pixel box it averages).
 
-The averaging is a numba kernel that releases the GIL (extra `fast`), so the loop's thread never
+The averaging is a numba kernel that releases the GIL (extra `fast`), so the render loop never
 waits on it; without numba, Pillow's reduce does the same (ragged right/bottom edges aside).
 """
 
@@ -74,7 +74,7 @@ def warm_up() -> None:
 
 
 class ModelInput:
-    """Callable for the grabber: frame -> (model frame, k)."""
+    """Callable for the pose worker (or the grabber): frame -> (model frame, k)."""
 
     def __init__(self, input_size: tuple[int, int] | None, preprocess: str = "default") -> None:
         self.input_size = tuple(input_size) if input_size else None

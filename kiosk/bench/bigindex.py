@@ -40,6 +40,7 @@ class BigIndex:
         self.build_s = time.perf_counter() - t0
         self.n_real = n_real
         self.index_id = f"{base.index_id}+synth{size - n_real}"
+        self.model_name = base.model_name
         self.display_size = base.display_size
         self.path: Path = base.path
 

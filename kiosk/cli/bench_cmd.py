@@ -1,4 +1,4 @@
-"""`kiosk bench pose|search|loop`: benchmarks that print their figures (never asserted in tests).
+"""`kiosk bench pose|search|loop|gil|build`: benchmarks that print their figures (never asserted in tests).
 
 Each benchmark lives in kiosk/bench/<name>.py and exposes HELP, add_arguments(parser), run(args).
 """
@@ -9,12 +9,15 @@ import argparse
 import importlib
 import importlib.util
 
-HELP = "benchmarks: pose (per-stage ms), search (VP-tree vs peers), loop (whole kiosk fps)"
+HELP = ("benchmarks: pose (per-stage ms), search (VP-tree vs peers), loop (display fps, pose rate), "
+        "gil (does invoke release the GIL), build (index builder frames/s per engine)")
 
 BENCHES = {
     "pose": "kiosk.bench.pose",
     "search": "kiosk.bench.search",
     "loop": "kiosk.bench.loop",
+    "gil": "kiosk.bench.gil",
+    "build": "kiosk.bench.build",
 }
 
 

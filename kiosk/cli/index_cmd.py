@@ -47,6 +47,19 @@ def register(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--max-upscale", type=float, default=0.0, metavar="FACTOR",
                    help="refuse entries whose rendition is blown up more than FACTOR times from the"
                         " source pixels (e.g. 2; default 0: keep them, with a warning above 2)")
+    b.add_argument("--skip-still", type=float, default=0.0, metavar="GREY",
+                   help="skip video frames whose 32x32 grey thumbnail differs from the last frame"
+                   " the model ran on by less than GREY levels (mean abs., 0-255; 0: off; try 1-2)")
+    from kiosk.gallery.builder import Engine
+    from kiosk.gallery.sampling import DEFAULT_CHUNK_FRAMES
+
+    e = b.add_argument_group("engine")
+    e.add_argument("--engine", type=Engine, choices=list(Engine), default=Engine.LOCAL,
+                   help="local worker processes (default) or a Ray cluster (pip install '.[cluster]')")
+    e.add_argument("--address", default=None, metavar="HOST:PORT",
+                   help="Ray cluster to use with --engine ray (default: RAY_ADDRESS or a new local one)")
+    e.add_argument("--chunk-frames", type=int, default=DEFAULT_CHUNK_FRAMES, metavar="N",
+                   help=f"sampled video frames per unit of work (default {DEFAULT_CHUNK_FRAMES})")
     f = b.add_argument_group("filters")
     from kiosk.gallery.extract import Filters
 
@@ -142,7 +155,7 @@ def _threshold(args: argparse.Namespace) -> tuple[str, float]:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from kiosk.gallery.builder import BuildError, BuildOptions, build, default_cache_dir
+    from kiosk.gallery.builder import BuildError, BuildOptions, Engine, build, default_cache_dir
     from kiosk.gallery.extract import Filters
     from kiosk.gallery.metadata import MetadataError
     from kiosk.gallery.rendition import RenditionSpec, parse_size
@@ -158,6 +171,12 @@ def run_build(args: argparse.Namespace) -> int:
         return 2
     if not args.max_upscale >= 0:
         print("kiosk index build: --max-upscale must be >= 0 (0: no limit)", file=sys.stderr)
+        return 2
+    if args.skip_still < 0 or args.chunk_frames < 1:
+        print("kiosk index build: --skip-still must be >= 0 and --chunk-frames >= 1", file=sys.stderr)
+        return 2
+    if args.address and args.engine is not Engine.RAY:
+        print("kiosk index build: --address needs --engine ray", file=sys.stderr)
         return 2
     options = BuildOptions(
         fps=args.fps if args.fps > 0 else None,
@@ -179,6 +198,10 @@ def run_build(args: argparse.Namespace) -> int:
         metadata=tuple(args.metadata),
         cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
         max_upscale=args.max_upscale,
+        engine=args.engine,
+        ray_address=args.address,
+        still_threshold=args.skip_still,
+        chunk_frames=args.chunk_frames,
     )
     try:
         summary = build(args.sources, args.out, options, progress=not args.quiet)

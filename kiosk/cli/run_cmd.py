@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kiosk.app.service.service import Factories
 
 HELP = "run the kiosk: camera -> pose -> match -> screen (systemd Type=notify service)"
 
@@ -51,7 +55,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, factories: Factories | None = None) -> int:
+    """factories: how the kiosk's parts are made (tests inject hung or fake parts here)."""
     from kiosk.app.devices.camera.source import source_problem
     from kiosk.app.service.components import Overrides, default_config_path
     from kiosk.app.service.service import KioskService, RunOptions
@@ -64,4 +69,4 @@ def run(args: argparse.Namespace) -> int:
                           replay_loop=args.loop, status_file=args.status_file)
     options = RunOptions(config_path=default_config_path(args.config).absolute(), overrides=overrides,
                          max_frames=args.max_frames, screenshots=args.screenshots, headless=args.headless)
-    return KioskService(options).run()
+    return KioskService(options, factories=factories).run()

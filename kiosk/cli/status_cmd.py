@@ -68,6 +68,10 @@ def problems_of(data: dict[str, Any], max_age: float, now: float | None = None) 
     if not isinstance(pid, int) or not pid_alive(pid):
         problems.append(f"the kiosk process {pid} is not running (systemctl status move-mirror; "
                         "journalctl -u move-mirror)")
+    stalled = data.get("stalled") or []
+    if stalled:
+        problems.append(f"stalled: no progress from {', '.join(map(str, stalled))} (the watchdog is not "
+                        "pinged; systemd restarts the kiosk)")
     return problems
 
 

@@ -54,8 +54,6 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("KIOSK_DEMO_SCREENS", "scripts/demo.sh: where headless screenshots go",
            "$KIOSK_CACHE_DIR/demo-screens", Scope.SCRIPTS),
     EnvVar("KIOSK_SKIP_NP124", "scripts/test.sh: 1 skips the numpy 1.24 leg", "0", Scope.SCRIPTS),
-    EnvVar("KIOSK_TEST_STALL_AFTER_FRAMES", "test hook of `kiosk run`: stop stepping after N frames "
-           "(a hung loop, for the watchdog test)", "unset", Scope.TEST),
     EnvVar("KIOSK_BENCH_SEARCH_CHILD", "internal: marks `kiosk bench search`'s measuring subprocess",
            "unset", Scope.TEST),
 )

@@ -14,9 +14,10 @@ import os
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +31,9 @@ from kiosk.gallery.atomic import BuildError, check_out_dir, clean_stale, swap_in
 from kiosk.gallery.metadata import MetadataTable
 from kiosk.gallery.progress import Progress
 from kiosk.gallery.rendition import RenditionSpec
+from kiosk.gallery.sampling import DEFAULT_CHUNK_FRAMES
 from kiosk.gallery.sources import Source, enumerate_sources
-from kiosk.gallery.worker import SourceResult, WorkerConfig, process_source
+from kiosk.gallery.worker import ModelLoader, SourceResult, WorkerConfig, process_source
 
 if TYPE_CHECKING:
     from kiosk.pose.model import PoseModel
@@ -39,6 +41,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_FPS = 2.0
+
+
+class Engine(StrEnum):
+    """Where poses are extracted: worker processes on this machine, or a Ray cluster
+    (kiosk/gallery/cluster.py, the `cluster` extra)."""
+
+    LOCAL = "local"
+    RAY = "ray"
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,10 @@ class BuildOptions:
     metadata: tuple[Path, ...] = ()
     cache_dir: Path | None = None  # None: no cache; see default_cache_dir()
     max_upscale: float = 0.0  # refuse entries whose rendition is blown up more (0: no limit)
+    engine: Engine = Engine.LOCAL
+    ray_address: str | None = None  # None: RAY_ADDRESS or a new local Ray cluster
+    still_threshold: float = 0.0  # skip still video frames (kiosk/gallery/sampling.py); 0: off
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES
 
 
 def default_cache_dir() -> Path:
@@ -143,10 +157,8 @@ def _rejects_lines(skipped: list[tuple[str, str]]) -> list[str]:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(model: str | None, models_dir: Path | None, cfg: WorkerConfig) -> None:
-    from kiosk.pose.engine import load_pose_model
-
-    _WORKER["model"] = load_pose_model(model, models_dir=models_dir, num_threads=1)
+def _init_worker(loader: ModelLoader, cfg: WorkerConfig) -> None:
+    _WORKER["model"] = loader()
     _WORKER["cfg"] = cfg
 
 
@@ -168,9 +180,11 @@ def build(
     *,
     model: PoseModel | None = None,
     progress: bool = True,
+    model_factory: Callable[[], Any] | None = None,
 ) -> BuildSummary:
     """Build an index from SOURCE files/folders into out_dir (atomically). `model`: a ready pose
-    model object (e.g. FakePoseModel; forces in-process work), else options.model is loaded."""
+    model object (e.g. FakePoseModel; forces in-process work), else options.model is loaded.
+    `model_factory`: how a Ray actor gets its model (default: ModelLoader of options.model)."""
     import time
 
     options = options or BuildOptions()
@@ -191,6 +205,8 @@ def build(
         cache_dir=options.cache_dir,
         model_name=str(model.name),
         model_sha256=str(model.sha256),
+        still_threshold=options.still_threshold,
+        chunk_frames=options.chunk_frames,
     )
     summary = BuildSummary(out)
     summary.skipped.extend((s.name, s.reason) for s in skipped)
@@ -199,7 +215,10 @@ def build(
     tmp = out.parent / f".{out.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     (tmp / mf.RENDITIONS).mkdir(parents=True)
     try:
-        results = _run_sources(srcs, options, cfg, model, tmp, progress, in_process=model_given)
+        if options.engine is Engine.RAY:
+            results = _run_on_ray(srcs, options, cfg, tmp, progress, model_factory)
+        else:
+            results = _run_sources(srcs, options, cfg, model, tmp, progress, in_process=model_given)
         _write_index(tmp, srcs, results, meta, options, cfg, model, summary)
         if summary.entries == 0:
             reasons = "\n".join(
@@ -238,16 +257,7 @@ def _run_sources(
     `in_process`: a model object was handed in (it cannot be sent to other processes)."""
     results: list[SourceResult | None] = [None] * len(srcs)
     bar = Progress(len(srcs), "building", enabled=progress)
-    parts = tmp / mf.RENDITIONS
-
-    def collect(i: int, res: SourceResult) -> None:
-        # Renditions go to disk at once (memory stays flat); ids are assigned in source order.
-        for k, d in enumerate(res.drafts):
-            (parts / f"part-{i:06d}-{k:05d}{cfg.spec.ext}").write_bytes(d.rendition)
-            d.rendition = b""
-        results[i] = res
-        bar.update(1, res.frames_seen)
-
+    collect = _collector(results, tmp, cfg, bar)
     if in_process or options.workers <= 1 or len(srcs) <= 1:
         for i, src in enumerate(srcs):
             collect(i, process_source(src, cfg, model))
@@ -259,7 +269,7 @@ def _run_sources(
             max_workers=options.workers,
             mp_context=ctx,
             initializer=_init_worker,
-            initargs=(options.model or cfg.model_name, options.models_dir, cfg),
+            initargs=(_loader(options, cfg), cfg),
         ) as pool:
             futures = {pool.submit(_run_in_worker, s): i for i, s in enumerate(srcs)}
             try:
@@ -270,6 +280,41 @@ def _run_sources(
                     f.cancel()
                 raise
     bar.close()
+    return results
+
+
+def _collector(
+    results: list[SourceResult | None], tmp: Path, cfg: WorkerConfig, bar: Progress
+) -> Callable[[int, SourceResult], None]:
+    parts = tmp / mf.RENDITIONS
+
+    def collect(i: int, res: SourceResult) -> None:
+        # Renditions go to disk at once (memory stays flat); ids are assigned in source order.
+        for k, d in enumerate(res.drafts):
+            (parts / f"part-{i:06d}-{k:05d}{cfg.spec.ext}").write_bytes(d.rendition)
+            d.rendition = b""
+        results[i] = res
+        bar.update(1, res.frames_seen)
+
+    return collect
+
+
+def _loader(options: BuildOptions, cfg: WorkerConfig) -> ModelLoader:
+    """How a worker process or a Ray actor loads the build's model (models dir resolved here)."""
+    from kiosk.core.paths import models_dir
+
+    return ModelLoader(options.model or cfg.model_name, options.models_dir or models_dir())
+
+
+def _run_on_ray(srcs: list[Source], options: BuildOptions, cfg: WorkerConfig, tmp: Path, progress: bool,
+                model_factory: Callable[[], Any] | None) -> list[SourceResult | None]:
+    """Poses extracted on a Ray cluster, assembled here from the cache (kiosk/gallery/cluster.py)."""
+    from kiosk.gallery.cluster import run_on_ray
+
+    results: list[SourceResult | None] = [None] * len(srcs)
+    collect = _collector(results, tmp, cfg, Progress(len(srcs), enabled=False))  # cluster.py has a bar
+    run_on_ray(srcs, cfg, collect, model_factory or _loader(options, cfg), address=options.ray_address,
+               progress=progress, scratch_parent=tmp)
     return results
 
 
@@ -399,6 +444,7 @@ def _manifest_body(
             "mirror": options.mirror,
             "max_upscale": options.max_upscale,
             "filters": options.filters.to_dict(),
+            "skip_still": options.still_threshold,
         },
         "counts": {
             "entries": summary.entries,

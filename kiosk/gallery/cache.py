@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 EXTRACTOR_VERSION = 1
 
 
-
-
 def short_hash(obj: Any, n: int = 16) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:n]
 
@@ -59,12 +57,26 @@ def pose_from_list(v: list[Any]) -> Pose:
 
 
 class FrameRecord:
-    """One sampled frame: time (None for a photo), size (w, h) and the poses found."""
+    """One sampled frame: time (None for a photo), size (w, h) and the poses found; `still`:
+    the model was not run (the frame barely differed from the last estimated one)."""
 
-    __slots__ = ("height", "poses", "time", "width")
+    __slots__ = ("height", "poses", "still", "time", "width")
 
-    def __init__(self, time: float | None, width: int, height: int, poses: list[Pose]) -> None:
+    def __init__(
+        self, time: float | None, width: int, height: int, poses: list[Pose], still: bool = False
+    ) -> None:
         self.time, self.width, self.height, self.poses = time, width, height, poses
+        self.still = still
+
+    def to_json(self) -> dict[str, Any]:
+        d = {"t": self.time, "w": self.width, "h": self.height,
+             "poses": [pose_to_list(p) for p in self.poses]}
+        return {**d, "still": True} if self.still else d
+
+    @classmethod
+    def from_json(cls, f: dict[str, Any]) -> FrameRecord:
+        poses = [pose_from_list(p) for p in f["poses"]]
+        return cls(f["t"], f["w"], f["h"], poses, bool(f.get("still", False)))
 
 
 class ExtractionCache:
@@ -87,10 +99,7 @@ class ExtractionCache:
         path = self._pose_path(sha)
         try:
             data = json.loads(path.read_text())
-            return [
-                FrameRecord(f["t"], f["w"], f["h"], [pose_from_list(p) for p in f["poses"]])
-                for f in data["frames"]
-            ]
+            return [FrameRecord.from_json(f) for f in data["frames"]]
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError) as e:
@@ -104,10 +113,7 @@ class ExtractionCache:
             "source_sha256": sha,
             "source": source_name,
             "settings": self.settings,
-            "frames": [
-                {"t": f.time, "w": f.width, "h": f.height, "poses": [pose_to_list(p) for p in f.poses]}
-                for f in frames
-            ],
+            "frames": [f.to_json() for f in frames],
         }
         atomic_write(self._pose_path(sha), json.dumps(data, separators=(",", ":")).encode())
 
@@ -130,3 +136,7 @@ class ExtractionCache:
     def save_rendition(self, sha: str, key: str, spec_key: str, ext: str, data: bytes) -> None:
         if self.root is not None:
             atomic_write(self._rendition_path(sha, key, spec_key, ext), data)
+
+    def drop_rendition(self, sha: str, key: str, spec_key: str, ext: str) -> None:
+        if self.root is not None:
+            self._rendition_path(sha, key, spec_key, ext).unlink(missing_ok=True)

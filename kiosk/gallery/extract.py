@@ -28,14 +28,16 @@ from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
 
-#: Discard reasons (summary keys), in the order filters are applied.
+#: Discard reasons (summary keys), in the order filters are applied. STILL is a video frame the
+#: model never saw: it barely differed from the last frame that was estimated (--skip-still).
+STILL = "unchanged frame"
 NO_PERSON = "no person"
 LOW_SCORE = "low pose score"
 FEW_KEYPOINTS = "few confident keypoints"
 NOT_FULL_BODY = "not full body"
 TOO_SMALL = "person too small"
 DUPLICATE = "near duplicate"
-REASONS = (NO_PERSON, LOW_SCORE, FEW_KEYPOINTS, NOT_FULL_BODY, TOO_SMALL, DUPLICATE)
+REASONS = (STILL, NO_PERSON, LOW_SCORE, FEW_KEYPOINTS, NOT_FULL_BODY, TOO_SMALL, DUPLICATE)
 
 #: Keypoint groups a full body must show: each group needs one confident keypoint.
 FULL_BODY_GROUPS: tuple[tuple[int, ...], ...] = (

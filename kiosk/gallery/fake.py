@@ -48,6 +48,7 @@ class FakeIndex:
 
         self.path = Path(root)
         self.index_id = index_id
+        self.model_name: str | None = None  # the pose model the index was built with
         self.display_size = size
         self.entries: list[FakeEntry] = []
         self.path.mkdir(parents=True, exist_ok=True)

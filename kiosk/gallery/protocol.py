@@ -47,6 +47,11 @@ class MatchIndex(Protocol):
     path: Path  # the index directory as opened
     display_size: tuple[int, int]  # (width, height) of the renditions
 
+    @property
+    def model_name(self) -> str | None:
+        """The pose model the index was built with (its manifest names it; None if it does not)."""
+        ...
+
     def __len__(self) -> int: ...
 
     def vectors(self) -> np.ndarray:

@@ -73,6 +73,12 @@ class GalleryIndex:
         self._keypoints = keypoints
         self._tree = tree
 
+    @property
+    def model_name(self) -> str | None:
+        """The pose model the index was built with (its manifest's model.name)."""
+        name = (self.manifest.get("model") or {}).get("name")
+        return str(name) if name else None
+
     @classmethod
     def open(cls, path: Path, *, verify: bool = False) -> GalleryIndex:
         """Open the index at path (a directory or a symlink to one, e.g. index/current).

@@ -100,15 +100,23 @@ def _rotate(rgb: np.ndarray, degrees: int) -> np.ndarray:
 
 
 def iter_video_frames(
-    path: Path, fps: float | None, times: set[float] | None = None
+    path: Path,
+    fps: float | None,
+    times: set[float] | None = None,
+    span: tuple[float, float | None] = (0.0, None),
 ) -> Iterator[tuple[float, np.ndarray]]:
     """(time in seconds, RGB frame) sampled at `fps` (None or <= 0: every frame).
 
-    With `times`, only frames at those (sampled) times are converted to RGB (used to re-render
-    cached entries). Raises SourceError naming the file on unreadable input.
+    Sampling keeps the first frame of every 1/fps bin of video time, so it does not depend on
+    where decoding started: with `span=(start, end)` the decoder seeks to the key frame before
+    `start` and yields exactly the frames a full pass would yield with start <= t < end
+    (end None: to the end). With `times`, only frames at those (sampled) times are converted
+    to RGB (used to re-render cached entries). Raises SourceError naming the file on
+    unreadable input.
     """
     import av
 
+    start, end = span
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as e:
@@ -119,13 +127,17 @@ def iter_video_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         step = 1.0 / fps if fps and fps > 0 else 0.0
-        next_t = 0.0
+        next_t = start
         try:
+            if start > 0 and stream.time_base:
+                container.seek(int(start / stream.time_base), stream=stream, backward=True)
             for frame in container.decode(stream):
                 t = float(frame.time) if frame.time is not None else next_t
-                if step and t + 1e-6 < next_t:
+                if t + 1e-6 < next_t:
                     continue
-                next_t = (np.floor(t / step + 1e-6) + 1) * step if step else t
+                if end is not None and t + 1e-6 >= end:
+                    break
+                next_t = (np.floor(t / step + 1e-6) + 1) * step if step else start
                 t = round(t, 3)
                 if times is not None and t not in times:
                     continue

@@ -1,5 +1,10 @@
 """One source in, its entries out: decode, estimate (or take from the cache), select, filter,
-dedupe and render. Runs in the builder's process (--workers 1) or in worker processes."""
+dedupe and render. Runs in the builder's process (--workers 1) or in worker processes.
+
+The per-frame pieces (`frame_record`: a sample through the model into the cache's record;
+`source_error`: the reason a source is skipped; `pose_cache`: where its poses are cached) are
+shared with the Ray engine (kiosk/gallery/cluster.py), which runs them on cluster workers and
+then calls `process_source` with the poses already cached."""
 
 from __future__ import annotations
 
@@ -21,7 +26,8 @@ from kiosk.gallery.cache import (
     short_hash,
 )
 from kiosk.gallery.rendition import RenditionSpec, crop_box, render, to_rendition_coords
-from kiosk.gallery.sources import Source, SourceError, iter_frames, iter_video_frames, load_image
+from kiosk.gallery.sampling import DEFAULT_CHUNK_FRAMES, Sample, sample_source
+from kiosk.gallery.sources import Source, SourceError, iter_video_frames, load_image
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -37,6 +43,22 @@ class WorkerConfig:
     cache_dir: Path | None
     model_name: str
     model_sha256: str
+    still_threshold: float = 0.0  # 0: every sampled frame goes to the model
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES
+
+
+@dataclass(frozen=True)
+class ModelLoader:
+    """Loads the build's pose model in a worker (a process of the pool or a Ray actor): one
+    interpreter thread, since the workers themselves are the parallelism."""
+
+    model: str | None
+    models_dir: Path | None
+
+    def __call__(self) -> Any:
+        from kiosk.pose.engine import load_pose_model
+
+        return load_pose_model(self.model, models_dir=self.models_dir, num_threads=1)
 
 
 @dataclass
@@ -66,15 +88,42 @@ class SourceResult:
     drafts: list[Draft] = field(default_factory=list)
 
 
-def _settings(cfg: WorkerConfig, kind: str) -> dict[str, Any]:
+def pose_cache(cfg: WorkerConfig, kind: str) -> ExtractionCache:
+    """The cache of a source's poses: keyed by what they depend on (model; for videos the
+    sampling rate and, when still frames are skipped, the threshold and chunk length)."""
     s: dict[str, Any] = {"model": cfg.model_name, "model_sha256": cfg.model_sha256}
     if kind == "video":
         s["fps"] = cfg.fps
-    return s
+        if cfg.still_threshold > 0:
+            s["still"] = {"threshold": cfg.still_threshold, "chunk_frames": cfg.chunk_frames}
+    return ExtractionCache(cfg.cache_dir, s)
+
+
+def frame_record(sample: Sample, model: Any) -> FrameRecord:
+    """The record of one sampled frame: its size and the model's poses (none if still).
+    Poses are round-tripped through the cache format, so a rebuild from the cache is identical."""
+    h, w = sample.rgb.shape[:2]
+    if sample.still:
+        return FrameRecord(sample.time, w, h, [], still=True)
+    poses = [pose_from_list(pose_to_list(p)) for p in model.estimate(sample.rgb)]
+    return FrameRecord(sample.time, w, h, poses)
+
+
+def source_error(src: Source, e: BaseException) -> str:
+    """Why a source is skipped (names the source, never the curator's absolute path)."""
+    if isinstance(e, SourceError):
+        return str(e).replace(str(src.path), src.name)
+    if isinstance(e, OSError):
+        return f"{src.name}: cannot read ({e.strerror or e})"
+    log.warning("%s: unexpected error, source skipped", src.name, exc_info=e)
+    return f"{src.name}: unexpected error ({type(e).__name__}: {e})"
 
 
 def _decide(rec: FrameRecord, cfg: WorkerConfig, dedupe: ex.Deduper, res: SourceResult) -> list[Pose]:
     """The poses of a frame that become entries; discards are counted in res."""
+    if rec.still:
+        res.discarded[ex.STILL] += 1
+        return []
     cands = ex.select(rec.poses, cfg.every_person, cfg.filters.keypoint_score)
     if not cands:
         res.discarded[ex.NO_PERSON] += 1
@@ -108,27 +157,40 @@ def _drafts_for(
     return out
 
 
+def candidate_renditions(rec: FrameRecord, rgb: np.ndarray, cfg: WorkerConfig) -> dict[str, bytes]:
+    """{rendition cache key: bytes} for every pose of a frame that passes the filters, before the
+    within-source dedupe (which needs the whole source). The Ray engine renders these on the
+    worker that holds the frame, so assembling from the cache never decodes a video again."""
+    out: dict[str, bytes] = {}
+    if rec.still:
+        return out
+    for pose in ex.select(rec.poses, cfg.every_person, cfg.filters.keypoint_score):
+        if ex.reject_reason(pose, rec.height, cfg.filters) is None:
+            for mirrored, box, *_ in _drafts_for(pose, rec, cfg):
+                out[_rendition_key(rec.time, box, mirrored)] = render(rgb, box, cfg.spec, mirrored)
+    return out
+
+
+def rendition_keys(res: SourceResult) -> set[str]:
+    """The rendition cache keys of a result's entries."""
+    return {_rendition_key(d.frame_time, d.crop_box, d.mirrored) for d in res.drafts}
+
+
 def process_source(src: Source, cfg: WorkerConfig, model: Any) -> SourceResult:
-    """Everything about one source; never raises for a bad file (the reason goes in .error)."""
+    """Everything about one source; never raises for a bad file (the reason goes in .error).
+    `model` may be None when the source's poses are known to be cached."""
     res = SourceResult(src.name, src.kind)
     try:
         res.sha256 = sha256_file(src.path)
         _process(src, cfg, model, res)
-    except SourceError as e:
-        res.error = str(e).replace(str(src.path), src.name)
-        res.drafts.clear()
-    except OSError as e:
-        res.error = f"{src.name}: cannot read ({e.strerror or e})"
-        res.drafts.clear()
     except Exception as e:  # one bad file never aborts a build; the reason is reported
-        log.warning("%s: unexpected error, source skipped", src.name, exc_info=True)
-        res.error = f"{src.name}: unexpected error ({type(e).__name__}: {e})"
+        res.error = source_error(src, e)
         res.drafts.clear()
     return res
 
 
 def _process(src: Source, cfg: WorkerConfig, model: Any, res: SourceResult) -> None:
-    cache = ExtractionCache(cfg.cache_dir, _settings(cfg, src.kind))
+    cache = pose_cache(cfg, src.kind)
     spec_key, ext = cfg.spec.key(), cfg.spec.ext
     dedupe = ex.Deduper(cfg.filters.dedupe_distance)
     frames = cache.load_poses(res.sha256)
@@ -149,16 +211,13 @@ def _process(src: Source, cfg: WorkerConfig, model: Any, res: SourceResult) -> N
     if frames is None:
         res.extracted = True
         frames = []
-        for t, rgb in iter_frames(src, cfg.fps):
-            h, w = rgb.shape[:2]
-            # Round-tripped through the cache format, so a rebuild from the cache is identical.
-            poses = [pose_from_list(pose_to_list(p)) for p in model.estimate(rgb)]
-            rec = FrameRecord(t, w, h, poses)
+        for sample in sample_source(src, cfg.fps, cfg.still_threshold, cfg.chunk_frames):
+            rec = frame_record(sample, model)
             frames.append(rec)
             res.frames_seen += 1
-            res.frame_size = (w, h)
+            res.frame_size = (rec.width, rec.height)
             for pose in _decide(rec, cfg, dedupe, res):
-                add(pose, rec, rgb)
+                add(pose, rec, sample.rgb)
         if not frames:
             raise SourceError(f"{src.path}: no decodable frames")
         cache.save_poses(res.sha256, src.name, frames)

@@ -66,8 +66,9 @@ class FakeCamera:
     raise CameraTimeout) or "end" (EndOfStream)."""
 
     def __init__(self, size: tuple[int, int] = (720, 1280), *, paced: bool = True, interval: float = 0.0,
-                 plan: Callable[[int], str] | None = None, name: str = "fake") -> None:
+                 plan: Callable[[int], str] | None = None, name: str = "fake", fill: bool = False) -> None:
         self.name = name
+        self.fill = fill  # the number in every pixel, not only the first (a live image that changes)
         self.paced = paced
         self.timestamp: float | None = None
         self.fps: float | None = None
@@ -93,6 +94,8 @@ class FakeCamera:
             raise CameraError(f"fake: capture {n} failed")
         if what == "hold":  # wait until released (a camera with nothing new to say)
             self.release.wait(5.0)
+        if what == "hang":  # stuck inside capture until released, whatever the timeout
+            self.release.wait(60.0)
         if what == "stall":
             time.sleep(timeout)
             raise CameraTimeout(f"fake: no frame within {timeout} s")
@@ -100,6 +103,8 @@ class FakeCamera:
             time.sleep(self.interval)
         w, h = self.size
         frame = np.zeros((h, w, 3), np.uint8)
+        if self.fill:
+            frame[..., 0], frame[..., 1] = n % 256, (n // 256) % 256
         frame[0, 0, 0] = n % 256
         frame[0, 0, 1] = (n // 256) % 256
         return frame
@@ -110,3 +115,38 @@ class FakeCamera:
 
 def frame_number(frame: np.ndarray) -> int:
     return int(frame[0, 0, 0]) + 256 * int(frame[0, 0, 1])
+
+
+class BlockingModel(FakePoseModel):
+    """Returns `poses` at once for the first `free` estimates, then blocks inside estimate() until
+    `release` is set (a hung or very slow model); `blocked` is set once it is stuck."""
+
+    def __init__(self, poses: list[Pose], free: int = 1) -> None:
+        super().__init__(self._script, name="blocking", family="fake", delay=0.0)
+        self.poses = poses
+        self.free = free
+        self.entered = 0  # estimate() calls begun (FakePoseModel.calls counts the finished ones)
+        self.blocked = threading.Event()
+        self.release = threading.Event()
+        self.on_block: Callable[[], None] = lambda: None
+
+    def _script(self, rgb: np.ndarray) -> list[Pose]:
+        self.entered += 1
+        if self.entered > self.free and not self.release.is_set():
+            self.on_block()
+            self.blocked.set()
+            self.release.wait(60.0)
+        return list(self.poses)
+
+
+class FrameClock:
+    """A display clock that moves on `step` seconds each time it is read (the renderer reads it
+    once per presented frame): crossfades counted in frames, whatever the machine's speed."""
+
+    def __init__(self, step: float = 1 / 60) -> None:
+        self.step = step
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        self.t += self.step
+        return self.t

@@ -61,7 +61,7 @@ class KioskProcess:
 
     def __init__(self, tmp: Path, shared: Path, models_dir: Path, index_root: Path, *,
                  config: str = "", env: dict[str, str] | None = None, args: tuple[str, ...] = (),
-                 watchdog_usec: int = 2_000_000) -> None:
+                 watchdog_usec: int = 2_000_000, module: tuple[str, ...] = ("kiosk",)) -> None:
         self.tmp = tmp
         self.index_root = index_root
         self.config_file = tmp / "kiosk.yaml"
@@ -82,6 +82,7 @@ class KioskProcess:
         self.env.pop("WATCHDOG_PID", None)
         self.args = ["run", "--config", str(self.config_file), "--source", f"replay:{shared / SQUATS}",
                      "--status-file", str(self.status_file), *args]
+        self.module = module  # `python -m <module...>`: the kiosk, or a test entry point wrapping it
         self.proc: subprocess.Popen[bytes] | None = None
 
     def write_config(self, extra: str) -> None:
@@ -96,7 +97,7 @@ class KioskProcess:
 
     def start(self) -> KioskProcess:
         with open(self.log_file, "wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "kiosk", *self.args], env=self.env,
+            self.proc = subprocess.Popen([sys.executable, "-m", *self.module, *self.args], env=self.env,
                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 

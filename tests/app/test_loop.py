@@ -15,7 +15,16 @@ from kiosk.app.devices.camera.source import CameraFailed, EndOfStream
 from kiosk.app.devices.display.base import MemoryDisplay
 from kiosk.app.loop import FrameReport, MirrorLoop
 from kiosk.app.service.config import parse_config
-from tests.app.kiosk_fakes import STAND, FakeCamera, FakeIndex, ScriptedModel, arms_up, pose_at, squat
+from tests.app.kiosk_fakes import (
+    STAND,
+    FakeCamera,
+    FakeIndex,
+    FrameClock,
+    ScriptedModel,
+    arms_up,
+    pose_at,
+    squat,
+)
 
 POSES = [STAND, squat(1.0), arms_up()]
 
@@ -31,6 +40,21 @@ def _config(**over):
 
 def _replay(n: int, fps: float = 10.0) -> ArrayReplay:
     return ArrayReplay([np.zeros((1280, 720, 3), np.uint8)] * n, fps=fps, realtime=False, loop=False)
+
+
+def _serial(*args, **kwargs) -> MirrorLoop:
+    """A started loop estimating inside step() (one pose per displayed frame: exact frame counts)."""
+    loop = MirrorLoop(*args, threaded=False, clock=FrameClock(1 / 30), **kwargs)
+    loop.start()
+    return loop
+
+
+def _step_until(loop: MirrorLoop, done, bound: int = 500) -> FrameReport:
+    for _ in range(bound):
+        r = loop.step()
+        if done(r):
+            return r
+    raise AssertionError(f"not reached in {bound} frames (last: {r})")
 
 
 def _run(loop: MirrorLoop) -> list[FrameReport]:
@@ -51,7 +75,7 @@ def test_the_photo_follows_the_pose(index: FakeIndex, tmp_path: Path, caplog) ->
     model = ScriptedModel(lambda n, f: [pose_at(script[n - 1])])
     display = MemoryDisplay((960, 540))
     shots = tmp_path / "shots"
-    loop = MirrorLoop(_config(), _replay(len(script)), model, index, display, screenshots=shots)
+    loop = _serial(_config(), _replay(len(script)), model, index, display, screenshots=shots)
     with caplog.at_level(logging.WARNING):
         reports = _run(loop)
     loop.close()
@@ -60,7 +84,9 @@ def test_the_photo_follows_the_pose(index: FakeIndex, tmp_path: Path, caplog) ->
     shown = [r.shown_entry for r in reports]
     assert shown[10] == 0 and shown[22] == 1 and shown[35] == 2
     changes = [r.shown_entry for r in reports if r.changed]
-    assert changes == [0, 1, 2]
+    assert changes == [None, 0, 1, 2]  # the first frame shows the prompt, then three photos
+    switches = [r.timings.get("switch_latency") for r in reports if r.changed and r.shown_entry is not None]
+    assert all(ms is not None and ms >= 0 for ms in switches)  # measured from the deciding camera frame
     assert all(r.state == "running" for r in reports if r.shown_entry is not None)
     assert all(r.distance is not None and r.distance < 0.05 for r in reports[11::12])
     names = sorted(p.name for p in shots.iterdir())
@@ -78,7 +104,7 @@ def test_no_good_match_never_shows_a_random_photo(index: FakeIndex) -> None:
     odd[5:11] = [[100, 100], [600, 1200], [50, 900], [700, 100], [10, 10], [710, 1270]]
     model = ScriptedModel(lambda n, f: [pose_at(odd)])
     display = MemoryDisplay((960, 540))
-    loop = MirrorLoop(_config(match={"max_distance": 0.05}), _replay(10), model, index, display)
+    loop = _serial(_config(match={"max_distance": 0.05}), _replay(10), model, index, display)
     reports = _run(loop)
     loop.close()
     assert all(r.shown_entry is None for r in reports)
@@ -92,7 +118,7 @@ def test_attract_slideshow_after_the_idle_timeout_then_back(index: FakeIndex) ->
         return [pose_at(STAND)] if n > 50 else []
 
     model = ScriptedModel(poses)
-    loop = MirrorLoop(_config(), _replay(60), model, index, MemoryDisplay((960, 540)))
+    loop = _serial(_config(), _replay(60), model, index, MemoryDisplay((960, 540)))
     reports = _run(loop)
     loop.close()
     states = [r.state for r in reports]
@@ -106,7 +132,7 @@ def test_attract_slideshow_after_the_idle_timeout_then_back(index: FakeIndex) ->
 def test_without_an_index_the_kiosk_says_so(tmp_path: Path) -> None:
     model = ScriptedModel(lambda n, f: [pose_at(STAND)])
     display = MemoryDisplay((960, 540))
-    loop = MirrorLoop(_config(), _replay(20), model, None, display)
+    loop = _serial(_config(), _replay(20), model, None, display)
     reports = _run(loop)
     loop.close()
     assert all(r.state == "searching" and r.shown_entry is None and r.poses == 1 for r in reports)
@@ -119,19 +145,19 @@ def test_a_failing_stage_is_logged_and_the_loop_goes_on(index: FakeIndex, caplog
             raise RuntimeError("interpreter hiccup")
         return [pose_at(STAND)]
 
-    loop = MirrorLoop(_config(), _replay(8), ScriptedModel(poses), index, MemoryDisplay((960, 540)))
+    loop = _serial(_config(), _replay(8), ScriptedModel(poses), index, MemoryDisplay((960, 540)))
     with caplog.at_level(logging.ERROR):
         reports = _run(loop)
     loop.close()
     assert len(reports) == 8 and reports[3].poses == 0 and reports[-1].poses == 1
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1 and "pose stage failed on frame 3" in errors[0].getMessage()
+    assert len(errors) == 1 and "pose stage failed on estimate 3" in errors[0].getMessage()
     assert loop.stage_errors == {"pose": 2}
 
 
 def test_camera_failure_ends_the_loop(index: FakeIndex) -> None:
     cam = FakeCamera(paced=True, plan=lambda n: "ok" if n <= 2 else "fail")
-    loop = MirrorLoop(_config(camera={"max_failures": 2}), cam, ScriptedModel(lambda n, f: []), index,
+    loop = _serial(_config(camera={"max_failures": 2}), cam, ScriptedModel(lambda n, f: []), index,
                       MemoryDisplay((960, 540)))
     with pytest.raises(CameraFailed):
         for _ in range(100):
@@ -144,20 +170,18 @@ def test_apply_swaps_index_and_config_between_frames(index: FakeIndex, tmp_path:
     model = ScriptedModel(lambda n, f: [pose_at(squat(1.0))])
     display = MemoryDisplay((960, 540))
     cam = ArrayReplay([np.zeros((1280, 720, 3), np.uint8)], fps=10, realtime=False, loop=True)
-    loop = MirrorLoop(_config(), cam, model, index, display)
-    for _ in range(5):
-        r = loop.step()
-    assert r.shown_entry == 1
+    loop = _serial(_config(), cam, model, index, display)
+    r = _step_until(loop, lambda r: r.shown_entry == 1)  # once its photo is loaded (another thread)
     other = FakeIndex(tmp_path / "other", [pose_at(arms_up()), pose_at(squat(1.0))], size=(480, 540),
                       index_id="fake-2")
     loop.apply(index=other)
-    for _ in range(5):
-        r = loop.step()
-    assert r.shown_entry == 1 and loop.index is other and other.queries >= 5
+    assert loop.step().shown_entry is None  # nothing of the old index stays on screen
+    r = _step_until(loop, lambda r: r.shown_entry == 1)
+    assert loop.index is other and other.queries >= 2
     loop.apply(config=_config(display={"layout": "full_mirror"}))
     for _ in range(30):  # the photo is reloaded for the new slot, then crossfaded in
         r = loop.step()
-        if r.state == "running" and not loop._renderer.fading:
+        if r.state == "running" and not r.fading:
             break
     assert r.state == "running"
     frame = display.last_frame
@@ -167,7 +191,7 @@ def test_apply_swaps_index_and_config_between_frames(index: FakeIndex, tmp_path:
 
 
 def test_close_saves_the_last_screen(index: FakeIndex, tmp_path: Path) -> None:
-    loop = MirrorLoop(_config(), _replay(3), ScriptedModel(lambda n, f: []), index, MemoryDisplay((960, 540)),
+    loop = _serial(_config(), _replay(3), ScriptedModel(lambda n, f: []), index, MemoryDisplay((960, 540)),
                       screenshots=tmp_path / "s")
     _run(loop)
     loop.close()
@@ -181,7 +205,7 @@ def test_closing_the_window_stops_like_ctrl_c(index: FakeIndex) -> None:
     try:
         display = MemoryDisplay((960, 540))
         cam = ArrayReplay([np.zeros((1280, 720, 3), np.uint8)], fps=10, realtime=False, loop=True)
-        loop = MirrorLoop(_config(), cam, ScriptedModel(lambda n, f: []), index, display)
+        loop = _serial(_config(), cam, ScriptedModel(lambda n, f: []), index, display)
         loop.step()
         display.quit_requested = True
         with pytest.raises(KeyboardInterrupt):
@@ -201,7 +225,7 @@ def test_camera_rotation_turns_frames_clockwise(index: FakeIndex) -> None:
     frame = np.zeros((100, 200, 3), np.uint8)
     frame[0, 0] = (255, 0, 0)  # top left
     cam = ArrayReplay([frame], fps=10, realtime=False, loop=False)
-    loop = MirrorLoop(_config(camera={"rotation": 90}), cam, ScriptedModel(poses, delay=0), index,
+    loop = _serial(_config(camera={"rotation": 90}), cam, ScriptedModel(poses, delay=0), index,
                       MemoryDisplay((960, 540)))
     loop.step()
     loop.close()

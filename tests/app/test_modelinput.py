@@ -50,7 +50,9 @@ def test_poses_come_back_in_camera_pixels(mirror: bool) -> None:
                            "display": {"max_fps": 0, "width": 960, "height": 540}})
     model = RecordingModel()
     frames = [np.zeros((1080, 1920, 3), np.uint8)] * 3
-    loop = MirrorLoop(config, ArrayReplay(frames, loop=False), model, None, MemoryDisplay((960, 540)))
+    loop = MirrorLoop(config, ArrayReplay(frames, loop=False), model, None, MemoryDisplay((960, 540)),
+                      threaded=False)
+    loop.start()
     r = loop.step()
     loop.close()
     assert model.shapes[0] == (216, 384, 3)

@@ -48,7 +48,8 @@ def test_show_prints_the_effective_config(tmp_path: Path) -> None:
     data = yaml.safe_load(result.stdout)
     assert data["display"]["layout"] == "full_mirror"
     assert data["display"]["crossfade_ms"] == 250  # default filled in
-    assert data["model"]["name"] == "movenet-lightning"
+    assert data["model"]["name"] == ""  # empty: the model the index was built with
+    assert data["display"]["max_fps"] == 60
 
 
 def test_default_file_comes_from_kiosk_config(tmp_path: Path) -> None:

@@ -108,11 +108,26 @@ def test_inspect_sheet_and_coverage(cli_index: Path, shared_dir: Path, tmp_path:
     [
         (["--display-size", "big"], "display size"),
         (["--workers", "0"], "--workers"),
+        (["--skip-still", "-1"], "--skip-still"),
+        (["--chunk-frames", "0"], "--chunk-frames"),
+        (["--address", "127.0.0.1:6379"], "--address needs --engine ray"),
     ],
 )
 def test_build_usage_errors(shared_dir: Path, tmp_path: Path, args, message, capsys) -> None:
     rc = main(["index", "build", str(shared_dir / "data/coral"), "-o", str(tmp_path / "o"), *args])
     assert rc == 2 and message in capsys.readouterr().err
+
+
+def test_build_engine_ray_without_ray_names_the_extra(shared_dir, models_dir, tmp_path, monkeypatch,
+                                                      capsys) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as on a machine without the cluster extra
+    rc = main(["index", "build", str(shared_dir / "data/posenet-demo-images/frisbee.jpg"), "-o",
+               str(tmp_path / "o"), "--model", "movenet-lightning", "--models-dir", str(models_dir),
+               "--engine", "ray", "--quiet"])
+    assert rc == 2 and "pip install '.[cluster]'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_build_missing_source(tmp_path: Path, capsys) -> None:

@@ -1,7 +1,7 @@
 """Which photo is on screen: a new match must be clearly better, or persist.
 
-Every frame proposes a *candidate*: a gallery entry id (the best match within
-match.max_distance), NO_MATCH (a visitor, but nothing close enough: the "no good match"
+Every frame proposes a *candidate* `Target` (kiosk.app.mirror.target): a photo (the best match
+within match.max_distance), NO_MATCH (a visitor, but nothing close enough: the "no good match"
 state, never a random photo) or NOBODY (no visitor this frame). The shown target changes:
 
 - at once to a photo when nothing is shown (a visitor arrives, or a good match returns);
@@ -17,17 +17,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kiosk.app.mirror.target import NO_MATCH, NOBODY, Target
+
 log = logging.getLogger(__name__)
 
-NO_MATCH = -1
-NOBODY = -2
+__all__ = ["NOBODY", "NO_MATCH", "Decision", "Hysteresis", "Target"]
 
 
 @dataclass(frozen=True)
 class Decision:
-    target: int  # entry id >= 0, NO_MATCH or NOBODY
+    target: Target
     changed: bool
-    candidate: int
+    candidate: Target
     candidate_distance: float | None
     shown_distance: float | None  # the shown photo's distance to the current pose
 
@@ -36,8 +37,8 @@ class Hysteresis:
     def __init__(self, margin: float, frames: int) -> None:
         self.margin = float(margin)
         self.frames = max(int(frames), 1)
-        self.target = NOBODY
-        self._pending = NOBODY
+        self.target: Target = NOBODY
+        self._pending: Target = NOBODY
         self._count = 0
 
     def configure(self, margin: float, frames: int) -> None:
@@ -49,9 +50,9 @@ class Hysteresis:
         self._pending = NOBODY
         self._count = 0
 
-    def update(self, candidate: int, distance: float | None,
+    def update(self, candidate: Target, distance: float | None,
                shown_distance: Callable[[int], float] | None = None) -> Decision:
-        """candidate: entry id, NO_MATCH or NOBODY; distance: the candidate's match distance.
+        """candidate: a photo, NO_MATCH or NOBODY; distance: the candidate's match distance.
 
         shown_distance(entry_id) gives the shown photo's distance to the current pose (only
         called when needed: a visitor with a candidate photo and a photo on screen).
@@ -59,15 +60,15 @@ class Hysteresis:
         shown_d: float | None = None
         if candidate == self.target:
             shown_d = distance
-        elif self.target >= 0 and candidate != NOBODY and shown_distance is not None:
-            shown_d = float(shown_distance(self.target))
+        elif self.target.entry is not None and candidate != NOBODY and shown_distance is not None:
+            shown_d = float(shown_distance(self.target.entry))
         if candidate == self.target:
             self._pending, self._count = candidate, 0
             return Decision(self.target, False, candidate, distance, shown_d)
         switch = False
-        if candidate >= 0 and self.target < 0:
+        if candidate.is_photo and not self.target.is_photo:
             switch = True
-        elif candidate >= 0 and distance is not None and shown_d is not None:
+        elif candidate.is_photo and distance is not None and shown_d is not None:
             switch = distance + self.margin <= shown_d
         if not switch:
             if candidate == self._pending:

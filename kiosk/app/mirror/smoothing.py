@@ -41,6 +41,11 @@ class OneEuroFilter:
         self._x = None
         self._dx = None
 
+    @property
+    def velocity(self) -> np.ndarray | None:
+        """The filtered speed of each coordinate (units per second), None before two samples."""
+        return None if self._dx is None else self._dx.copy()
+
     def __call__(self, x: np.ndarray, t: float) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         if self._x is None or self._dx is None or self._x.shape != x.shape:
@@ -74,6 +79,11 @@ class PoseSmoother:
         self.filter.reset()
         self.track_id = None
 
+    @property
+    def velocity(self) -> np.ndarray | None:
+        """(17, 2) keypoint speeds in pixels per second (None: not smoothing, or one sample so far)."""
+        return self.filter.velocity if self.enabled else None
+
     def __call__(self, pose: Pose, track_id: int, t: float) -> Pose:
         if track_id != self.track_id:
             self.filter.reset()
@@ -81,3 +91,12 @@ class PoseSmoother:
         if not self.enabled:
             return pose
         return Pose(self.filter(pose.xy, t), pose.scores, pose.score)
+
+
+def carry(pose: Pose, velocity: np.ndarray | None, dt: float, max_dt: float) -> Pose:
+    """The pose moved on by `dt` seconds at `velocity` ((17, 2) px/s), dt clamped to [0, max_dt]:
+    a short extrapolation that brings a pose estimated on an older frame to the displayed one."""
+    if velocity is None or dt <= 0 or max_dt <= 0:
+        return pose
+    step = np.asarray(velocity, dtype=np.float64) * min(float(dt), float(max_dt))
+    return Pose(pose.xy + step, pose.scores, pose.score)

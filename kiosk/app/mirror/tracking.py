@@ -122,18 +122,49 @@ class MainPersonTracker:
 
 #: Keypoints closer than this fraction of the frame size to its edge count as cut off.
 EDGE_FRACTION = 0.01
-_HIPS = (11, 12)
-_ANKLES = (15, 16)
+_HEAD = [0, 1, 2, 3, 4]
+_SHOULDERS, _HIPS, _KNEES, _ANKLES = [5, 6], [11, 12], [13, 14], [15, 16]
+#: The top of the head is about this many torso lengths (shoulders to hips) above the shoulders.
+HEAD_ABOVE_SHOULDERS = 0.6
+#: Shoulders to ankles is about this many torso lengths (used when the knees are not seen either).
+LEGS_BELOW_HIPS = 1.7
+
+
+def _mid(pose: Pose, idx: list[int], threshold: float) -> np.ndarray | None:
+    """Mean (x, y) of the confident keypoints among idx (None if none is)."""
+    ok = pose.scores[idx] >= threshold
+    return pose.xy[idx][ok].mean(axis=0) if ok.any() else None
 
 
 def body_cut_off(pose: Pose, width: int, height: int, threshold: float) -> bool:
-    """True when the camera does not see the whole body: both hips or both ankles missing, or a
-    confident keypoint touching the frame's edge (the "step back" hint)."""
-    s = pose.scores
-    if max(s[_HIPS[0]], s[_HIPS[1]]) < threshold or max(s[_ANKLES[0]], s[_ANKLES[1]]) < threshold:
-        return True
-    xy = pose.xy[s >= threshold]
-    x0, y0 = xy.min(axis=0)
-    x1, y1 = xy.max(axis=0)
+    """True when the camera does not see the whole body (the "step back" hint): a confident
+    keypoint touches the frame's edge, or an extremity the model did not see would lie beyond it
+    (the head above the top, estimated from the shoulders; the ankles below the bottom, estimated
+    from hips and knees). Ankles merely low-confidence where the frame has room for them do not
+    count: the feet are there, the model is unsure. Coordinates (x, y) in frame pixels."""
+    ok = pose.scores >= threshold
+    if not ok.any():
+        return False
     mx, my = width * EDGE_FRACTION, height * EDGE_FRACTION
-    return bool(x0 < mx or y0 < my or x1 > width - mx or y1 > height - my)
+    x0, y0 = pose.xy[ok].min(axis=0)
+    x1, y1 = pose.xy[ok].max(axis=0)
+    if x0 < mx or y0 < my or x1 > width - mx or y1 > height - my:
+        return True
+    shoulders, hips = _mid(pose, _SHOULDERS, threshold), _mid(pose, _HIPS, threshold)
+    torso = float(abs(hips[1] - shoulders[1])) if shoulders is not None and hips is not None else None
+    if not ok[_HEAD].any():
+        if shoulders is None or torso is None:
+            return True  # neither head nor a torso: the upper body is out of the picture
+        if shoulders[1] - HEAD_ABOVE_SHOULDERS * torso < my:
+            return True
+    if not ok[_ANKLES].any():
+        knees = _mid(pose, _KNEES, threshold)
+        if knees is not None and hips is not None:
+            ankles_y = knees[1] + abs(knees[1] - hips[1])  # the shin is about as long as the thigh
+        elif hips is not None and torso is not None and shoulders is not None:
+            ankles_y = shoulders[1] + LEGS_BELOW_HIPS * torso + torso
+        else:
+            return True  # no hips: the lower body is out of the picture
+        if ankles_y > height - my:
+            return True
+    return False

@@ -1,7 +1,8 @@
 """Compose the screen (pygame): live camera with skeleton, the photo "card", hints, overlay.
 
 Per frame the renderer blits the photo card (or crossfades two), draws the camera image into
-its slot (cropped, scaled and mirrored by SDL; the only image scaled per frame), the skeleton,
+its slot (the window framing.py chooses around the visitor; cropped, scaled and mirrored in one
+pass; the only image scaled per frame), the skeleton,
 the "step back" hint and the debug overlay, then rotates the canvas for portrait screens.
 A card (photo + caption, or a message panel) is built once when the content changes.
 """
@@ -17,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kiosk.app.screen.blit import CameraBlitter
-from kiosk.app.screen.layout import CoverMap, Layout, centred, cover, make_layout
+from kiosk.app.screen.framing import Box, Framer
+from kiosk.app.screen.layout import CoverMap, Layout, centred, make_layout
 from kiosk.core.enums import ScreenLayout
 from kiosk.pose.types import SKELETON, Pose
 
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 BLACK = (0, 0, 0)
 WHITE = (255, 255, 255)
 PANEL_BG = (18, 18, 22)
+#: The live view's background where the framed window goes past the camera image.
+CALM_BG = (28, 28, 32)
 SKELETON_RGB = (40, 230, 120)
 JOINT_RGB = (255, 255, 255)
 HINT_BG = (200, 60, 40)
@@ -54,13 +58,14 @@ class Scene:
     frame: np.ndarray | None = None  # (H, W, 3) uint8 RGB camera frame, not mirrored
     mirror: bool = True
     pose: Pose | None = None  # main person, in the coordinates of the (mirrored) frame
+    body: Box | None = None  # the visitor's box (same coordinates): the live view keeps it whole
     content: Hashable = ("panel", "prompt")  # ("photo", ...unique key) or ("panel", name)
     photo: Any = None  # pygame Surface for a ("photo", ...) content
     caption: tuple[str, str] | None = None  # (title, credit)
     step_back: bool = False
     attract: bool = False
     debug: Sequence[str] = field(default_factory=tuple)
-    now: float = 0.0  # seconds (time.monotonic()) for the crossfade
+    now: float = 0.0  # display clock (s): crossfades run on it
 
 
 def fit_line(font: Any, text: str, width: int) -> str:
@@ -110,8 +115,9 @@ class Renderer:
         self._fading = False
         self._fade_start = 0.0
         self._fade_w = 0.0  # the new card's weight on the canvas so far
-        self._cover: CoverMap | None = None
-        self._cover_for: tuple[Any, ...] = ()
+        self._framer = Framer()
+        #: where the camera image went on the last frame (None: no frame)
+        self.view: CoverMap | None = None
         self._blitter = CameraBlitter()
         self.configure(config)
 
@@ -132,7 +138,7 @@ class Renderer:
         self.font_debug = pg.font.Font(None, max(m // 40, 10))
         self._hint = self._banner(STEP_BACK_TEXT, HINT_BG)
         self._attract_banner = self._banner(ATTRACT_TEXT, (30, 30, 36))
-        self._cover = None
+        self._framer = Framer()
         self._card_key = None  # rebuild the cards at the new size
         self._fading = False
         self._overlays: list[Any] = []  # rects drawn over the canvas last frame (banners, overlay)
@@ -149,7 +155,13 @@ class Renderer:
 
     @property
     def fading(self) -> bool:
+        """A crossfade is in progress: the photo half is a blend of the old and the new card."""
         return self._fading
+
+    @property
+    def card_key(self) -> Hashable:
+        """The content whose card the photo half shows (or is fading in)."""
+        return self._card_key
 
     def _banner(self, text: str, bg: tuple[int, int, int]) -> Any:
         label = self.font_title.render(text, True, WHITE)
@@ -240,10 +252,11 @@ class Renderer:
                 canvas.blit(self._card, r.topleft, area=r.move(-photo_pos[0], -photo_pos[1]))
         self._overlays.clear()
         if scene.frame is not None:
-            cmap = self._draw_camera(scene.frame, scene.mirror)
+            cmap = self._draw_camera(scene.frame, scene.mirror, scene.body)
             if scene.pose is not None and self.config.show_skeleton:
                 self._draw_skeleton(scene.pose, cmap)
         else:
+            self.view = None
             pg.draw.rect(canvas, BLACK, lay.camera.as_tuple())
         if scene.attract:
             self._blit_banner(self._attract_banner, top=True)
@@ -270,17 +283,18 @@ class Renderer:
             self._card.set_alpha(None)
             self._fade_w = w
 
-    def _draw_camera(self, frame: np.ndarray, mirror: bool) -> CoverMap:
+    def _draw_camera(self, frame: np.ndarray, mirror: bool, body: Box | None) -> CoverMap:
         pg = self.pg
         rect = self.layout.camera
         h, w = frame.shape[:2]
-        if self._cover is None or self._cover_for != (w, h, rect):
-            self._cover = cover(w, h, rect)
-            self._cover_for = (w, h, rect)
+        cmap = self._framer.view(w, h, rect, body)
         if self.layout.inset:
             pg.draw.rect(self.canvas, WHITE, (rect.x - 2, rect.y - 2, rect.w + 4, rect.h + 4))
-        self._blitter.blit(self.canvas, frame, self._cover, mirror)
-        return self._cover
+        if cmap.dest != rect:
+            pg.draw.rect(self.canvas, CALM_BG, rect.as_tuple())
+        self._blitter.blit(self.canvas, frame, cmap, mirror)
+        self.view = cmap
+        return cmap
 
     def _draw_skeleton(self, pose: Pose, cmap: CoverMap) -> None:
         pg = self.pg

@@ -1,8 +1,9 @@
-"""`--screenshots DIR`: one PNG of the composed screen per change of photo, plus the last frame.
+"""`--screenshots DIR`: one PNG of the composed screen per change of what is shown, plus the last.
 
-A change is saved once its photo is fully shown (after the crossfade) and named after the frame
-on which it changed (`frame00012_entry33.png`, or `frame00040_no_match.png`); a change still
-fading in when the next comes is saved as it was last shown, so no change is skipped.
+A change is saved once it is fully on screen (its crossfade finished) and named after the frame
+on which it changed: `frame00012_entry33.png`, `frame00040_no_match.png`. A change still fading
+in when the next one comes is saved as the screen was just before the next, and named as a fade
+in progress: `frame00012_entry33_fading.png`; no change is skipped, no blend carries a clean name.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+FADING_SUFFIX = "_fading"
 
 
 class Screenshots:
@@ -25,23 +28,24 @@ class Screenshots:
     def before_render(self, changed: bool) -> None:
         """Called before a frame is drawn: the screen still shows the previous frame."""
         if changed and self._pending is not None:
-            self._save()
+            self._save(fading=True)
 
-    def after_render(self, frame: int, changed: bool, entry: int | None, state: str, fading: bool) -> None:
+    def after_render(self, frame: int, changed: bool, what: str, fading: bool) -> None:
+        """what: the shown content's name (`entry33`, `no_match`, ...); fading: a crossfade is on."""
         if changed:
-            what = f"entry{entry}" if entry is not None else state
-            self._pending = f"frame{frame:05d}_{what}.png"
+            self._pending = f"frame{frame:05d}_{what}"
         if self._pending is not None and not fading:
-            self._save()
+            self._save(fading=False)
 
     def close(self) -> None:
         if self._pending is not None:
-            self._save()
+            self._save(fading=True)
         self.display.save(self.dir / "last.png")
         log.info("last screen saved to %s", self.dir / "last.png")
 
-    def _save(self) -> None:
+    def _save(self, *, fading: bool) -> None:
         assert self._pending is not None
-        self.display.save(self.dir / self._pending)
+        name = self._pending + (FADING_SUFFIX if fading else "") + ".png"
+        self.display.save(self.dir / name)
         self.saved += 1
         self._pending = None

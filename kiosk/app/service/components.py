@@ -75,10 +75,14 @@ class LoadedModel:
 
 
 def load_model(config: KioskConfig) -> LoadedModel:
-    """The pose model on the configured delegate; `auto` (or a failing `edgetpu`) falls back to the CPU."""
+    """The pose model on the configured delegate; `auto` (or a failing `edgetpu`) falls back to the CPU.
+    An empty model.name (the index's model, resolved by the service) means the default model here."""
+    from kiosk.app.service.modelchoice import choose_model
     from kiosk.pose.engine import load_pose_model
 
     m = config.model
+    if not m.name:
+        m = dataclasses.replace(m, name=choose_model("", None).name)
     warning: str | None = None
     try:
         model = load_pose_model(m.name, delegate=m.delegate, num_threads=m.num_threads,

@@ -46,8 +46,8 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = doc_field("movenet-lightning",
-                          "pose model: a name from models/manifest.yaml or a .tflite path")
+    name: str = doc_field("", "pose model: empty = the model the index was built with (its manifest "
+                          "names it); or a name from models/manifest.yaml, or a .tflite path")
     delegate: str = doc_field("auto", "auto (Edge TPU if present, else CPU) | cpu | edgetpu",
                               choices=Delegate.values())
     num_threads: int = doc_field(2, "CPU interpreter threads", min=1, max=16)
@@ -109,7 +109,8 @@ class DisplayConfig:
     caption: bool = doc_field(True, "show the photo's title and credit")
     step_back_hint: bool = doc_field(True, "ask the visitor to step back when the body is cut off")
     debug_overlay: bool = doc_field(False, "fps, per-stage ms, match distance, index id")
-    max_fps: int = doc_field(30, "frame rate cap (0 = uncapped)", min=0, max=240)
+    max_fps: int = doc_field(60, "frames presented per second at most, whatever the pose model costs "
+                             "(60: a Pi HDMI screen's refresh; 0 = uncapped)", min=0, max=240)
 
 
 @dataclass(frozen=True)

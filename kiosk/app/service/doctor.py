@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.app.service.config import KioskConfig
+from kiosk.app.service.modelchoice import ModelChoice, choose_model
 from kiosk.core.settings import env_str
 from kiosk.pose.runtime import EDGETPU_LIB
 
@@ -116,11 +117,11 @@ def check_camera(config: KioskConfig, dev: Path = Path("/dev"),
 
 # ---- models -----------------------------------------------------------------------------
 def check_models(config: KioskConfig, models_dir: Path | None = None) -> list[Check]:
-    """The configured model's files exist with the manifest's checksums."""
+    """The files of the model the kiosk will run exist with the manifest's checksums."""
     from kiosk.assets.fetch import verified_model_file
     from kiosk.assets.manifest import ManifestError, load_manifest
 
-    name = config.model.name
+    name = model_choice(config).name
     if name.endswith(".tflite"):
         path = Path(name).expanduser()
         if path.is_file():
@@ -143,6 +144,38 @@ def check_models(config: KioskConfig, models_dir: Path | None = None) -> list[Ch
 
 
 # ---- delegate ---------------------------------------------------------------------------
+def _index_model(config: KioskConfig) -> str | None:
+    """The model the configured index was built with (None: no readable index; check_index says
+    what is wrong with it)."""
+    import json
+
+    from kiosk.gallery.manifest import MANIFEST
+
+    try:
+        manifest = json.loads((config.index_path().resolve() / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = (manifest.get("model") or {}).get("name") if isinstance(manifest, dict) else None
+    return str(name) if name else None
+
+
+def model_choice(config: KioskConfig) -> ModelChoice:
+    """The model `kiosk run` will load for this configuration and its index."""
+    return choose_model(config.model.name, _index_model(config))
+
+
+def check_model_fits_index(config: KioskConfig) -> list[Check]:
+    """The visitor's model is the archive's (or a compatible one)."""
+    choice = model_choice(config)
+    if choice.index_model is None:
+        return []
+    if choice.mismatch:
+        return [Check(WARN, "model", f"the kiosk runs {choice.name}, the index was built with "
+                      f"{choice.index_model}", choice.mismatch)]
+    how = "model.name is empty" if not config.model.name else "compatible"
+    return [Check(OK, "model", f"runs {choice.name}; the index was built with {choice.index_model} ({how})")]
+
+
 def coral_devices(dev: Path = Path("/dev"), sys_usb: Path = Path("/sys/bus/usb/devices")) -> list[str]:
     found = [str(p) for p in _globbed(dev, "apex_*")]
     for device in _globbed(sys_usb, "*"):
@@ -288,7 +321,8 @@ def check_groups(user: str | None = None, *, coral: bool = True,
 
 def run_all(config: KioskConfig, *, deep: bool = False, user: str | None = None) -> list[Check]:
     checks: list[Check] = []
-    for fn in (lambda: check_camera(config), lambda: check_models(config), lambda: check_delegate(config),
+    for fn in (lambda: check_camera(config), lambda: check_models(config),
+               lambda: check_model_fits_index(config), lambda: check_delegate(config),
                lambda: check_index(config, deep=deep), check_display,
                lambda: check_groups(user, coral=config.model.delegate != "cpu")):
         try:

@@ -3,7 +3,9 @@
 Start-up: load and validate the config, apply the command-line overrides, load the pose model
 (`auto` without an Edge TPU runs on the CPU), open the index (missing or bad: state `degraded`,
 the "no index" screen, and keep running so a deploy can fix it), the camera and the display;
-then READY, and `MirrorLoop.step()` in the main thread until told to stop.
+then `MirrorLoop.start()` (camera, pose worker), READY, and `MirrorLoop.step()` (one displayed
+frame) in the main thread until told to stop. With model.name empty the model is the one the
+index was built with (modelchoice.py); a mismatch is logged and in the status.
 
 Signals (handlers only set flags; the work happens between frames):
     SIGHUP           RELOADING; a background thread (reloader.py) re-reads the config file and
@@ -16,23 +18,22 @@ Signals (handlers only set flags; the work happens between frames):
 A stage (pose, match, render) failing on every frame for health.FAILING_FRAMES frames makes the
 state `degraded` with the reason in `last_error` until it recovers.
 
-WATCHDOG pings are sent by the loop itself after a step, so a stalled loop stops pinging and
-systemd restarts the kiosk. Exit codes: 0 clean stop (signal, --max-frames, end of a non-looping
-replay), 1 runtime failure (camera gave up, model failed to load, unexpected error), 2 bad config.
-
-Test hook: KIOSK_TEST_STALL_AFTER_FRAMES=N makes the loop stop stepping (and so stop pinging the
-watchdog) after N frames, as a hung camera or model would; it still obeys SIGTERM. Never set it
-in production.
+WATCHDOG pings are sent after a displayed frame, and only while every stage of the loop (camera,
+pose worker, render) has made progress within the watchdog interval (`loop.stale_stages`,
+watchdog.py): a hung model, a camera stuck in capture or a stuck render loop each stop the pings
+even while the rest keeps running, and systemd restarts the kiosk. The stale stages are named in
+the log and the status file (`stalled`). Exit codes: 0 clean stop (signal, --max-frames, end of
+a non-looping replay), 1 runtime failure (camera gave up, model failed to load, unexpected
+error), 2 bad config.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -40,8 +41,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from kiosk.app.service import components, reloader
 from kiosk.app.service.config import ConfigError, KioskConfig, load_config
 from kiosk.app.service.health import StageHealth
+from kiosk.app.service.modelchoice import ModelChoice, choose_model
 from kiosk.app.service.sdnotify import Notifier, watchdog_interval
 from kiosk.app.service.status import KioskStatus, write_status
+from kiosk.app.service.watchdog import Watchdog
 from kiosk.core.enums import ExitCode, ReloadOutcome, ServiceState
 
 if TYPE_CHECKING:
@@ -54,19 +57,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = ExitCode.OK, ExitCode.FAILURE, ExitCode.USAGE
-STALL_ENV = "KIOSK_TEST_STALL_AFTER_FRAMES"
 
 
 class StepReport(Protocol):
+    """One displayed frame, as kiosk.app.loop.FrameReport tells it."""
+
     @property
     def state(self) -> str: ...  # the loop's state; "idle" when nobody has been seen for a while
+
+    @property
+    def shown_entry(self) -> int | None: ...  # the photo on screen
+
+    @property
+    def fading(self) -> bool: ...  # ...still fading in
 
 
 class ServedLoop(Protocol):
     """What the service drives: kiosk.app.loop.MirrorLoop (tests: a scripted twin)."""
 
     @property
-    def fps(self) -> float: ...
+    def fps(self) -> float: ...  # frames presented per second
+
+    @property
+    def pose_rate(self) -> float: ...  # estimates per second
 
     @property
     def stage_errors(self) -> dict[str, int]: ...  # stage -> consecutive failures (StageHealth)
@@ -74,11 +87,22 @@ class ServedLoop(Protocol):
     @property
     def stage_last_error(self) -> dict[str, str]: ...  # stage -> its latest error (StageHealth reads it)
 
+    def start(self) -> None: ...
+
     def step(self) -> StepReport: ...
+
+    def stale_stages(self, limit: float) -> Mapping[Any, float]: ...
 
     def apply(self, config: KioskConfig | None = None, index: MatchIndex | None = None) -> None: ...
 
     def close(self) -> None: ...
+
+
+def _shown(report: StepReport) -> str | None:
+    """What the report says is on screen: `entry33`, `entry33 (fading in)`, or the state."""
+    if report.shown_entry is None:
+        return str(report.state) or None
+    return f"entry{report.shown_entry}" + (" (fading in)" if report.fading else "")
 
 
 class StopRequested(BaseException):  # not an Exception: no `except Exception` may swallow it
@@ -134,7 +158,7 @@ class RunOptions:
 
 class KioskService:
     def __init__(self, options: RunOptions, *, factories: Factories | None = None,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.options = options
         self.factories = factories or Factories()
         self.notifier = notifier or Notifier()
@@ -147,9 +171,8 @@ class KioskService:
         self._display: Display | None = None
         self._stop_signal: int | None = None
         self._reload_requested = False
-        self._last_ping = 0.0
         self._last_status = 0.0
-        self._watchdog = watchdog_interval()
+        self._watchdog = Watchdog(self.notifier, watchdog_interval(), clock)
         self._reloader = reloader.Reloader()
         self._health = StageHealth()
         self._serving = False
@@ -183,6 +206,7 @@ class KioskService:
             setattr(self.status, key, value)
         if self.loop is not None:
             self.status.fps = float(self.loop.fps or 0.0)
+            self.status.pose_rate = float(self.loop.pose_rate or 0.0)
         path = self._status_path()
         try:
             write_status(path, self.status)
@@ -223,24 +247,38 @@ class KioskService:
             return EXIT_CONFIG
         config = self.config
         self.status.source = config.camera.source
-        self._write_status(state=ServiceState.STARTING, model=config.model.name)
+        self._open_first_index(config)
+        choice = choose_model(config.model.name, self._index_model(self.index))
+        self._note_model_choice(choice)
+        self._write_status(state=ServiceState.STARTING, model=choice.name)
         self.notifier.status("starting: loading the pose model")
         try:
-            loaded = self.factories.load_model(config)
+            loaded = self.factories.load_model(replace(config, model=replace(config.model, name=choice.name)))
         except Exception as exc:
-            self._error(f"cannot load the pose model {config.model.name!r}: {exc}; check model.name "
+            self._error(f"cannot load the pose model {choice.name!r}: {exc}; check model.name "
                         "and that the models are fetched (kiosk models fetch, kiosk doctor)")
             self._write_status(state=ServiceState.STOPPING)
             return EXIT_FAILURE
         self.status.model = str(loaded.model.name)
         self.status.delegate = loaded.delegate
-        if loaded.warning:
+        if loaded.warning and self.status.last_error is None:
             self.status.last_error = loaded.warning
-        self._open_first_index(config)
         try:
             return self._serve(config, loaded.model)
         finally:
             self._close()
+
+    @staticmethod
+    def _index_model(index: MatchIndex | None) -> str | None:
+        return None if index is None else index.model_name
+
+    def _note_model_choice(self, choice: ModelChoice) -> None:
+        self.status.index_model = choice.index_model
+        self.status.model_mismatch = choice.mismatch
+        if choice.mismatch:
+            log.warning("%s", choice.mismatch)
+        elif choice.index_model:
+            log.info("pose model %s (the index was built with %s)", choice.name, choice.index_model)
 
     def _open_first_index(self, config: KioskConfig) -> None:
         try:
@@ -263,6 +301,7 @@ class KioskService:
             self._display = display = self.factories.open_display(config.display, self.options.headless)
             self.loop = loop = self.factories.make_loop(config, camera, model, self.index, display,
                                                         self.options.screenshots)
+            loop.start()
         except Exception as exc:
             self._error(f"cannot start the kiosk: {exc}")
             self._write_status(state=ServiceState.STOPPING)
@@ -274,7 +313,6 @@ class KioskService:
         self.notifier.ready(self._status_text())
         log.info("kiosk running: %s", self._status_text())
         self._ping(force=True)
-        stall_after = self._stall_after()
         frames = 0
         while True:
             if self._stop_signal is not None:
@@ -285,9 +323,6 @@ class KioskService:
             done = self._reloader.poll()
             if done is not None:
                 self._finish_reload(done)
-            if stall_after is not None and frames >= stall_after:
-                self._stall()
-                continue
             try:
                 report = loop.step()
             except camera_failed as exc:
@@ -321,32 +356,20 @@ class KioskService:
             state = ServiceState.DEGRADED
         else:
             state = ServiceState.IDLE if report.state == "idle" else ServiceState.RUNNING
+        self.status.shown = _shown(report)
         due = time.monotonic() - self._last_status >= self.config.status.interval_s
         if state != self.status.state or due:
             self._write_status(state=state)
             self.notifier.status(self._status_text())
 
     def _ping(self, *, force: bool = False) -> None:
-        if self._watchdog is None:
-            return
-        now = time.monotonic()
-        if force or now - self._last_ping >= self._watchdog / 2:
-            self.notifier.watchdog()
-            self._last_ping = now
-
-    def _stall_after(self) -> int | None:
-        value = os.environ.get(STALL_ENV, "").strip()
-        if not value:
-            return None
-        log.warning("%s=%s: test hook, the loop will stall after %s frames", STALL_ENV, value, value)
-        return int(value)
-
-    def _stall(self) -> None:
-        """The test hook: sit here without stepping (or pinging) until a stop signal."""
-        log.warning("%s: stalling after %d frames (test hook)", STALL_ENV, self.status.frames)
-        self._write_status()
-        while self._stop_signal is None:
-            time.sleep(0.05)
+        stalled = list(self._watchdog.stalled)
+        message = self._watchdog.ping(self.loop.stale_stages if self.loop is not None else None, force=force)
+        if message:
+            self.status.last_error = message
+        if self._watchdog.stalled != stalled:
+            self.status.stalled = list(self._watchdog.stalled)
+            self._write_status()
 
     def _stop(self, code: int) -> int:
         self.notifier.stopping()
@@ -426,6 +449,14 @@ class KioskService:
         index_id, index_path = components.describe_index(new_index)
         self.status.index_id, self.status.index_path = index_id, index_path
         self.status.source = new_config.camera.source
+        running = self.status.model or ""
+        wanted = choose_model(new_config.model.name, self._index_model(new_index))
+        choice = choose_model(running, wanted.index_model)
+        if wanted.name != running and choice.mismatch is None and wanted.index_model:
+            choice = replace(choice, mismatch=f"the index was built with {wanted.index_model}, the kiosk "
+                             f"runs {running}: restart it to run {wanted.name} "
+                             "(systemctl restart move-mirror)")
+        self._note_model_choice(choice)
         if new_index is not None:
             self.status.last_error = None
             self.status.state = ServiceState.RUNNING

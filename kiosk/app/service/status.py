@@ -7,7 +7,13 @@ never sees half a file. Fields:
     index_id     id of the loaded gallery index (null when none is loaded)
     index_path   the index directory as opened (the `current` symlink resolved)
     model        pose model name; delegate: cpu | edgetpu (the one actually in use)
-    fps          frames per second of the loop
+    index_model  the pose model the index was built with (its manifest names it)
+    model_mismatch  why model and index_model do not fit, and the fix (null when they do)
+    fps          frames per second presented on the screen
+    pose_rate    pose estimates per second (the model's rate, apart from the display's)
+    shown        what is on screen: entryN, "entryN (fading in)", or the state (no_match, ...)
+    stalled      stages of the loop (camera, pose, render) that made no progress for a watchdog
+                 interval: the watchdog is not pinged while this is not empty
     last_error   the last problem worth knowing (a refused reload, a missing index), or null
     pid          the kiosk's process id
     reload_generation  how many reloads (SIGHUP) this process has finished; 0 before the first
@@ -55,7 +61,12 @@ class KioskStatus:
     index_path: str | None = None
     model: str | None = None
     delegate: str | None = None
+    index_model: str | None = None
+    model_mismatch: str | None = None
     fps: float = 0.0
+    pose_rate: float = 0.0
+    shown: str | None = None
+    stalled: list[str] = field(default_factory=list)
     frames: int = 0
     last_error: str | None = None
     config_path: str | None = None
@@ -71,6 +82,7 @@ class KioskStatus:
         data["state"] = str(self.state)
         data["reload_outcome"] = None if self.reload_outcome is None else str(self.reload_outcome)
         data["fps"] = round(float(self.fps), 2)
+        data["pose_rate"] = round(float(self.pose_rate), 2)
         data["started"] = _iso(self.started_unix)
         data["updated"] = _iso(self.updated_unix)
         return data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from kiosk.app.mirror.tracking import MainPersonTracker, body_cut_off, iou
 from kiosk.pose.types import Pose
@@ -73,8 +74,23 @@ def test_iou() -> None:
 def test_step_back_when_the_body_is_cut_off() -> None:
     full = pose_at(STAND)
     assert not body_cut_off(full, W, H, 0.3)
-    scores = full.scores.copy()
-    scores[[15, 16]] = 0.05  # no ankles
-    assert body_cut_off(Pose(full.xy, scores), W, H, 0.3)
     at_edge = pose_at(STAND, dy=H - 1000 - 2)  # ankles at the bottom edge
     assert body_cut_off(at_edge, W, H, 0.3)
+
+
+def _without(pose: Pose, keypoints: list[int]) -> Pose:
+    scores = pose.scores.copy()
+    scores[keypoints] = 0.05
+    return Pose(pose.xy, scores)
+
+
+@pytest.mark.parametrize("dy, hidden, cut", [
+    (0, [15, 16], False),  # ankles merely unsure, the frame has room for the feet: no hint
+    (300, [15, 16], True),  # knees low in the frame, no ankles: the feet are below the edge
+    (0, [0, 1, 2, 3, 4], False),  # no head, but room above the shoulders (turned away)
+    (-180, [0, 1, 2, 3, 4], True),  # shoulders near the top, no head: the head is cut off
+    (0, [0, 1, 2, 3, 4, 5, 6], True),  # neither head nor shoulders
+    (0, [11, 12, 13, 14, 15, 16], True),  # no hips, knees or ankles
+])
+def test_step_back_from_where_the_body_meets_the_edges(dy: float, hidden: list[int], cut: bool) -> None:
+    assert body_cut_off(_without(pose_at(STAND, dy=dy), hidden), W, H, 0.3) is cut

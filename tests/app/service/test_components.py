@@ -34,7 +34,8 @@ def fake_engine(monkeypatch: pytest.MonkeyPatch, has_tpu: bool) -> list[dict[str
 
 def test_auto_without_tpu_runs_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = fake_engine(monkeypatch, has_tpu=False)
-    loaded = load_model(parse_config({"model": {"num_threads": 3, "preprocess": "coral"}}))
+    loaded = load_model(parse_config({"model": {"name": "movenet-lightning", "num_threads": 3,
+                                                "preprocess": "coral"}}))
     assert loaded.delegate == "cpu" and loaded.warning is None
     assert calls == [{"name": "movenet-lightning", "delegate": "auto", "num_threads": 3,
                       "preprocess": "coral"}]
@@ -74,3 +75,11 @@ def test_overrides(tmp_path: Path) -> None:
     assert out.index_path() == tmp_path / "idx"
     assert out.status_path() == tmp_path / "s.json"
     assert Overrides().apply(config) == config
+
+
+def test_an_empty_model_name_without_index_loads_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kiosk.app.service.modelchoice import default_model
+
+    calls = fake_engine(monkeypatch, has_tpu=False)
+    load_model(parse_config({}))
+    assert calls[0]["name"] == default_model()

@@ -51,7 +51,8 @@ def test_camera_picamera2(tmp_path: Path) -> None:
 
 
 def test_models_present_and_checksums(use_models_dir: Path, tmp_path: Path) -> None:
-    good = doctor.check_models(parse_config({}), use_models_dir)
+    movenet = parse_config({"model": {"name": "movenet-lightning"}})
+    good = doctor.check_models(movenet, use_models_dir)
     assert levels(good) == [OK, OK]
     assert "sha256" in good[0].message
     bad_dir = tmp_path / "models"
@@ -60,12 +61,13 @@ def test_models_present_and_checksums(use_models_dir: Path, tmp_path: Path) -> N
         if f.name.startswith("movenet"):
                 data = f.read_bytes()
                 (bad_dir / f.name).write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # a flipped byte
-    bad = doctor.check_models(parse_config({}), bad_dir)
+    bad = doctor.check_models(movenet, bad_dir)
     cpu = next(c for c in bad if "(cpu)" in c.message)
     assert cpu.level == FAIL and "does not match" in cpu.message and "kiosk models fetch" in cpu.fix
     tpu = next(c for c in bad if "(edgetpu)" in c.message)
     assert tpu.level == WARN  # delegate auto: the Edge TPU file is optional
-    empty = doctor.check_models(parse_config({"model": {"delegate": "edgetpu"}}), tmp_path / "empty")
+    empty = doctor.check_models(parse_config({"model": {"delegate": "edgetpu", "name": "movenet-lightning"}}),
+                                tmp_path / "empty")
     assert levels(empty) == [FAIL, FAIL]
     unknown = doctor.check_models(parse_config({"model": {"name": "nope"}}), use_models_dir)
     assert levels(unknown) == [FAIL]
@@ -99,6 +101,19 @@ def test_index(tmp_path: Path) -> None:
     (tmp_path / "junk").mkdir()
     junk = doctor.check_index(parse_config({"index": {"path": str(tmp_path / "junk")}}))
     assert levels(junk) == [FAIL] and "kiosk index verify" in junk[0].fix
+
+
+def test_the_model_must_fit_the_index(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "manifest.json").write_text(json.dumps({"index_id": "x", "model": {"name": "posenet-481x641"}}))
+    config = {"index": {"path": str(index)}}
+    fits = doctor.check_model_fits_index(parse_config(config))
+    assert levels(fits) == [OK] and "posenet-481x641" in fits[0].message
+    assert doctor.model_choice(parse_config(config)).name == "posenet-481x641"  # what kiosk run loads
+    other = doctor.check_model_fits_index(parse_config({**config, "model": {"name": "movenet-lightning"}}))
+    assert levels(other) == [WARN] and "posenet-481x641" in other[0].message and "model.name" in other[0].fix
+    assert doctor.check_model_fits_index(parse_config({"index": {"path": str(tmp_path / "none")}})) == []
 
 
 def test_display(tmp_path: Path) -> None:

@@ -32,6 +32,8 @@ class FakeEnd(Exception):
 @dataclass
 class Report:
     state: str = "running"
+    shown_entry: int | None = None
+    fading: bool = False
 
 
 @dataclass
@@ -42,12 +44,24 @@ class FakeLoop:
     frames: int = 0
     applied: list[tuple[Any, Any]] = field(default_factory=list)
     closed: bool = False
+    started: bool = False
     fps: float = 12.5
+    pose_rate: float = 4.0
     stage_errors: dict[str, int] = field(default_factory=dict)
     stage_last_error: dict[str, str] = field(default_factory=dict)
+    #: frames from which a stage reports no progress (stage -> first frame), and the fake clock
+    stalls: dict[str, int] = field(default_factory=dict)
+    clock: list[float] = field(default_factory=lambda: [0.0])
+
+    def start(self) -> None:
+        self.started = True
+
+    def stale_stages(self, limit: float) -> dict[str, float]:
+        return {stage: limit + 1.0 for stage, first in self.stalls.items() if self.frames >= first}
 
     def step(self) -> Report:
         time.sleep(0.002)  # reloads run in a background thread: give it time between frames
+        self.clock[0] += 0.1  # each frame is 100 ms on the service's clock
         self.frames += 1
         if self.frames > 2000:  # a safety net: a broken test ends instead of hanging
             raise FakeEnd("the fake loop ran too long")
@@ -77,7 +91,10 @@ def open_fake_index(config: KioskConfig, *, verify: bool = False) -> FakeIndex:
     index_id = marker.read_text().strip()
     if index_id == "broken":
         raise ValueError(f"index {path}: manifest.json is corrupt")
-    return FakeIndex(path, [], index_id=index_id)
+    index = FakeIndex(path, [], index_id=index_id)
+    model = path / "MODEL"
+    index.model_name = model.read_text().strip() if model.is_file() else None
+    return index
 
 
 def make_release(root: Path, index_id: str) -> Path:
@@ -102,23 +119,26 @@ class Harness:
         self.write_config("display:\n  layout: side_by_side\n")
         self.loops: list[FakeLoop] = []
         self.script: dict[int, Callable[[FakeLoop], Any]] = {}
+        self.stalls: dict[str, int] = {}
+        self.clock = [0.0]
         self.notify = NotifySocket(tmp_path)
         monkeypatch.setenv("NOTIFY_SOCKET", str(self.notify.path))
         monkeypatch.setenv("WATCHDOG_USEC", "2000000")
         monkeypatch.delenv("WATCHDOG_PID", raising=False)
-        monkeypatch.delenv("KIOSK_TEST_STALL_AFTER_FRAMES", raising=False)
         self.model_delegate = "cpu"
+        self.loaded_models: list[str] = []
 
     def write_config(self, text: str) -> None:
         self.config_file.write_text(f"index:\n  path: {self.root / 'current'}\n{text}")
 
     def make_loop(self, config: KioskConfig, camera: Any, model: Any, index: Any, display: Any,
                   screenshots: Path | None) -> FakeLoop:
-        loop = FakeLoop(config, index, self.script)
+        loop = FakeLoop(config, index, self.script, stalls=dict(self.stalls), clock=self.clock)
         self.loops.append(loop)
         return loop
 
     def load_model(self, config: KioskConfig) -> LoadedModel:
+        self.loaded_models.append(config.model.name)
         model = type("M", (), {"name": config.model.name, "delegate": self.model_delegate})()
         warning = None if self.model_delegate == "edgetpu" or config.model.delegate != "edgetpu" else "cpu!"
         return LoadedModel(model, self.model_delegate, warning)
@@ -130,7 +150,8 @@ class Harness:
                               camera_exceptions=lambda: (FakeCameraFailed, FakeEnd))
         options = RunOptions(config_path=self.config_file, max_frames=max_frames,
                              overrides=Overrides(status_file=str(self.status_file)))
-        return KioskService(options, factories=factories, notifier=Notifier(use_python_systemd=False))
+        return KioskService(options, factories=factories, notifier=Notifier(use_python_systemd=False),
+                            clock=lambda: self.clock[0])
 
     def status(self) -> dict[str, Any]:
         return read_status(self.status_file)
@@ -279,22 +300,21 @@ def test_bad_config_at_start_exits_2(harness: Harness) -> None:
     assert harness.loops == []
 
 
-def test_stall_hook_stops_pinging(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("stage", ["pose", "camera", "render"])
+def test_a_stage_without_progress_stops_the_pings_while_frames_go_on(harness: Harness, stage: str) -> None:
     point_current(harness.root, make_release(harness.root, "idx-a"))
-    monkeypatch.setenv("KIOSK_TEST_STALL_AFTER_FRAMES", "2")
-    service = harness.service(max_frames=None)
-
-    def stop_later(*_: Any) -> None:
-        service._stop_signal = signal.SIGTERM
-
-    previous = signal.signal(signal.SIGALRM, stop_later)
-    signal.setitimer(signal.ITIMER_REAL, 0.5)
-    try:
-        assert service.run() == EXIT_OK
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-    assert harness.loops[0].frames == 2
+    harness.stalls[stage] = 40  # from frame 40 on (4 s on the fake clock; pings due every 1 s)
+    seen: dict[str, Any] = {}
+    harness.script[39] = lambda loop: seen.setdefault("pings", harness.notify.drain(0.2) or
+                                                      harness.notify.count("WATCHDOG"))
+    harness.script[60] = lambda loop: seen.setdefault("stalled", harness.status())
+    assert harness.service(max_frames=100).run() == EXIT_OK
+    assert harness.loops[0].frames == 100  # the loop kept running
+    harness.notify.drain(0.2)
+    assert seen["pings"] >= 3
+    assert harness.notify.count("WATCHDOG") == seen["pings"]  # none after the stage went quiet
+    assert seen["stalled"]["stalled"] == [stage]
+    assert stage in seen["stalled"]["last_error"] and "watchdog" in seen["stalled"]["last_error"]
 
 
 def test_an_unexpected_loop_error_exits_1(harness: Harness) -> None:
@@ -305,3 +325,44 @@ def test_an_unexpected_loop_error_exits_1(harness: Harness) -> None:
     assert status["state"] == "stopping"
     assert "ZeroDivisionError" in status["last_error"]
     harness.notify.wait_for("STOPPING", timeout=5)
+
+
+def test_the_kiosk_runs_the_model_the_index_was_built_with(harness: Harness) -> None:
+    release = make_release(harness.root, "idx-a")
+    (release / "MODEL").write_text("posenet-481x641")
+    point_current(harness.root, release)
+    assert harness.service(max_frames=3).run() == EXIT_OK
+    assert harness.loaded_models == ["posenet-481x641"]  # model.name is empty by default
+    status = harness.status()
+    assert status["model"] == "posenet-481x641" and status["index_model"] == "posenet-481x641"
+    assert status["model_mismatch"] is None
+
+
+def test_a_model_that_does_not_fit_the_index_is_reported(harness: Harness) -> None:
+    release = make_release(harness.root, "idx-a")
+    (release / "MODEL").write_text("posenet-481x641")
+    point_current(harness.root, release)
+    harness.write_config("model:\n  name: movenet-lightning\n")
+    assert harness.service(max_frames=3).run() == EXIT_OK
+    assert harness.loaded_models == ["movenet-lightning"]  # as told...
+    status = harness.status()
+    assert "posenet-481x641" in status["model_mismatch"]  # ...and said
+    assert "movenet-lightning" in status["model_mismatch"]
+
+
+def test_a_deployed_index_of_another_model_asks_for_a_restart(harness: Harness) -> None:
+    root = harness.root
+    point_current(root, make_release(root, "idx-a"))
+    other = make_release(root, "idx-b")
+    (other / "MODEL").write_text("posenet-481x641")
+    harness.write_config("model:\n  name: movenet-lightning\n")
+    seen: dict[str, Any] = {}
+
+    def deploy(loop: FakeLoop) -> None:
+        point_current(root, other)
+        os.kill(os.getpid(), signal.SIGHUP)
+
+    harness.script.update({2: deploy, 4: lambda loop: seen.setdefault("after", harness.status())})
+    assert harness.service(max_frames=5).run() == EXIT_OK
+    assert seen["after"]["index_id"] == "idx-b"
+    assert "posenet-481x641" in seen["after"]["model_mismatch"]

@@ -1,9 +1,14 @@
 """Capture in its own thread, keeping only the newest frame.
 
-The loop never works on a stale frame: a frame the loop did not take in time is replaced by
+Two consumers: the pose worker takes frames (`get`: each frame at most once, the newest), the
+render loop looks at the newest (`peek`) as often as it presents. The pose worker never works on
+a stale frame: a frame the loop did not take in time is replaced by
 the next one (counted in `dropped`). Sources that return frames at once (a replay "as fast as
 possible", `paced = False`) are read on demand instead: the next frame is captured only once
-the loop has taken the last one, so every recorded frame is processed once.
+the pose worker has taken the last one, so every recorded frame is estimated once.
+
+`on_alive` (the camera's heartbeat) is called whenever the camera answers a capture, `on_idle`
+when the capture thread waits for demand: a camera stuck inside capture() goes quiet.
 
 Failures (CameraError, CameraTimeout, any exception from the source) are counted; after
 camera.max_failures in a row the grabber stops and `get()` raises CameraFailed, on which the
@@ -35,13 +40,18 @@ class Grabbed:
     model_frame: np.ndarray | None = None  # the frame reduced for the pose model (see modelinput)
     model_scale: int = 1  # model_frame pixels * model_scale = frame pixels
     prepare_ms: float = 0.0  # capture-thread time spent on transform + reduction
+    captured_at: float = 0.0  # time.monotonic() when capture() returned it
 
 
 class FrameGrabber:
     def __init__(self, camera: CameraSource, *, timeout: float, max_failures: int,
                  transform: Callable[[np.ndarray], np.ndarray] | None = None,
-                 model_input: Callable[[np.ndarray], tuple[np.ndarray, int]] | None = None) -> None:
+                 model_input: Callable[[np.ndarray], tuple[np.ndarray, int]] | None = None,
+                 on_alive: Callable[[], None] | None = None,
+                 on_idle: Callable[[], None] | None = None) -> None:
         self.camera = camera
+        self.on_alive = on_alive
+        self.on_idle = on_idle
         #: applied to each frame in the capture thread (camera.rotation), off the loop's time
         self.transform = transform
         #: makes the pose model's small copy of each frame, in the capture thread too
@@ -106,6 +116,11 @@ class FrameGrabber:
                 raise self._error
             return None
 
+    def peek(self) -> Grabbed | None:
+        """The newest frame (taken or not), without waiting; None before the first."""
+        with self._cond:
+            return self._newest
+
     def _ready(self) -> bool:
         newest = self._newest
         return (newest is not None and newest.seq > self._taken) or self._error is not None or self._stop
@@ -113,9 +128,21 @@ class FrameGrabber:
     # ---- capture thread -----------------------------------------------------------------------
     def _wait_for_demand(self) -> bool:
         """Unpaced sources: wait until the last frame was taken. False when stopping."""
+        def demanded() -> bool:
+            return self._stop or self._newest is None or self._taken >= self._newest.seq
+
         with self._cond:
-            self._cond.wait_for(lambda: self._stop or self._newest is None or self._taken >= self._newest.seq)
+            if demanded():
+                return not self._stop
+        if self.on_idle is not None:
+            self.on_idle()  # waiting for the consumer is not a hung camera
+        with self._cond:
+            self._cond.wait_for(demanded)
             return not self._stop
+
+    def _alive(self) -> None:
+        if self.on_alive is not None:
+            self.on_alive()
 
     def _run(self) -> None:
         seq = 0
@@ -131,13 +158,16 @@ class FrameGrabber:
                 self._finish(exc)
                 return
             except Exception as exc:  # every failure counts, whatever the adapter raised
+                self._alive()
                 if self._stop:
                     return
                 if self._failed(exc):
                     return
                 continue
+            captured_at = time.monotonic()
+            self._alive()
             ts = self.camera.timestamp
-            ts = float(ts) if ts is not None else time.monotonic()
+            ts = float(ts) if ts is not None else captured_at
             t0 = time.perf_counter()
             try:
                 frame, small, k = self._prepare(frame)
@@ -146,7 +176,7 @@ class FrameGrabber:
                     return
                 continue
             seq += 1
-            grabbed = Grabbed(frame, seq, ts, small, k, (time.perf_counter() - t0) * 1000.0)
+            grabbed = Grabbed(frame, seq, ts, small, k, (time.perf_counter() - t0) * 1000.0, captured_at)
             with self._cond:
                 if self._newest is not None and self._newest.seq > self._taken:
                     self.dropped += 1

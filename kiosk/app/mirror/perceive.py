@@ -1,0 +1,116 @@
+"""From the model's poses to what the mirror wants: the visitor, the match and the target.
+
+`Perceiver.perceive()` runs once per estimated camera frame (in the pose worker, or inline):
+main person (tracking), One Euro smoothing, the nearest gallery entry (the matcher) and the
+hysteresis that decides the target photo. It returns a frozen `Perception` the render side
+reads without locks. No threads, no display: tests call it directly.
+
+The collaborators it calls are narrow on purpose (other work replaces them):
+    matcher.best(pose) -> (entry id, distance) | None;  matcher.distance_to(entry id) -> float
+    hysteresis.update(candidate, distance, shown_distance) -> Decision
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kiosk.app.mirror.hysteresis import Hysteresis
+from kiosk.app.mirror.matcher import Matcher
+from kiosk.app.mirror.smoothing import PoseSmoother
+from kiosk.app.mirror.target import NO_MATCH, NOBODY, Target
+from kiosk.app.mirror.tracking import MainPersonTracker, body_cut_off
+from kiosk.pose.types import Pose
+
+if TYPE_CHECKING:
+    from kiosk.app.service.config import KioskConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Perception:
+    """One estimated camera frame, as the mirror understood it."""
+
+    seq: int  # 1, 2, ... per estimated frame
+    camera_seq: int  # the grabber's seq of the frame
+    t: float  # the frame's time (s; media time for a replay)
+    captured_at: float  # time.monotonic() when the frame was captured
+    frame_size: tuple[int, int]  # (w, h) of the frame, after camera.rotation
+    poses: int  # people the model found
+    main: Pose | None  # the visitor (smoothed), in the coordinates of the image as shown
+    velocity: np.ndarray | None  # (17, 2) px/s of main's keypoints (smoothing state), for carrying
+    visitor: bool  # a visitor is being tracked (present, or missing for a frame or two)
+    candidate: Target  # this frame's best match (or NO_MATCH / NOBODY)
+    distance: float | None  # the candidate's distance
+    target: Target  # what the hysteresis wants on screen
+    target_distance: float | None  # the target's distance to this pose
+    step_back: bool  # the camera does not see the whole body
+    timings: dict[str, float] = field(default_factory=dict)  # ms
+
+
+class Perceiver:
+    def __init__(self, config: KioskConfig) -> None:
+        p = config.pose
+        self.tracker = MainPersonTracker(min_pose_score=p.min_pose_score,
+                                         keypoint_threshold=p.keypoint_threshold,
+                                         min_confident_keypoints=p.min_confident_keypoints)
+        s = p.smoothing
+        self.smoother = PoseSmoother(s.min_cutoff, s.beta, s.d_cutoff, s.enabled)
+        self.hysteresis = Hysteresis(config.match.hysteresis_margin, config.match.hysteresis_frames)
+        self.config = config
+        self.matcher: Matcher | None = None
+        self._seq = 0
+
+    def configure(self, config: KioskConfig) -> None:
+        p = config.pose
+        self.tracker.configure(p.min_pose_score, p.keypoint_threshold, p.min_confident_keypoints)
+        s = p.smoothing
+        self.smoother.configure(s.min_cutoff, s.beta, s.d_cutoff, s.enabled)
+        self.hysteresis.configure(config.match.hysteresis_margin, config.match.hysteresis_frames)
+        self.config = config
+
+    def set_index(self, index: Any | None) -> None:
+        """Match against `index` from the next frame (None: no index). Call warm_up() after."""
+        self.matcher = None
+        if index is not None:
+            self.matcher = Matcher(index, self.config.index.metric, self.config.match.max_distance)
+        self.hysteresis.reset()
+
+    def warm_up(self) -> None:
+        """Compile the search kernels now (a query), not on the first visitor."""
+        if self.matcher is not None:
+            self.matcher.warm_up()
+
+    def perceive(self, poses: Sequence[Pose], frame_size: tuple[int, int], t: float, *, camera_seq: int = 0,
+                 captured_at: float = 0.0, timings: dict[str, float] | None = None) -> Perception:
+        """poses: the model's people in the coordinates of the image as shown (mirrored if so)."""
+        self._seq += 1
+        w, h = frame_size
+        main, candidate, distance = self._match(poses, w, h, t)
+        shown_distance = self.matcher.distance_to if self.matcher is not None else None
+        decision = self.hysteresis.update(candidate, distance, shown_distance)
+        step_back = main is not None and body_cut_off(main, w, h, self.config.pose.keypoint_threshold)
+        return Perception(self._seq, camera_seq, t, captured_at, (w, h), len(poses), main,
+                          self.smoother.velocity if main is not None else None,
+                          self.tracker.track is not None, candidate, distance, decision.target,
+                          decision.shown_distance, step_back, dict(timings or {}))
+
+    def _match(self, poses: Sequence[Pose], w: int, h: int,
+               t: float) -> tuple[Pose | None, Target, float | None]:
+        track = self.tracker.update(poses, w, h)
+        if track is None:
+            if self.tracker.track is None:
+                self.smoother.reset()
+            return None, NOBODY, None
+        main = self.smoother(track.pose, track.id, t)
+        if self.matcher is None:
+            return main, NOBODY, None
+        best = self.matcher.best(main)
+        if best is None:
+            return main, NO_MATCH, None
+        return main, Target.photo(best[0]), best[1]
