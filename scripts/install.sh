@@ -258,8 +258,14 @@ fetch=(env "KIOSK_MODELS_DIR=$STATE/models" "KIOSK_CACHE_DIR=$CACHE" "$VENV/bin/
 [ -n "$MIRROR" ] && fetch+=(--mirror "$MIRROR")
 config_file=$ETC/kiosk.yaml
 [ -r "$config_file" ] || config_file=$SRC_DIR/config/kiosk.yaml
-model=$(sed -n 's/^  name: \([^ #]*\).*/\1/p' "$config_file" | head -n 1)
-as_service_user "${fetch[@]}" "${model:-movenet-lightning}"
+# model.name: a manifest name fetches that model; empty (the default) runs the model of whatever
+# index is deployed later, so every manifest model is fetched; a .tflite path is the operator's.
+model=$(sed -n 's/^  name: \([^ #]*\).*/\1/p' "$config_file" | head -n 1 | tr -d "\"'")
+case "$model" in
+  *.tflite) echo "model.name is the file $model: nothing to fetch" ;;
+  "") as_service_user "${fetch[@]}" ;;
+  *) as_service_user "${fetch[@]}" "$model" ;;
+esac
 
 if [ -n "$DEPLOY_USER" ]; then
   step "deploys by $DEPLOY_USER: reload without a password"

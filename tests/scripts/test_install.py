@@ -58,7 +58,8 @@ def test_dry_run_prints_every_step_and_runs_nothing(trap_path: tuple[dict[str, s
         "path: /run/move-mirror/status.json",
         "kiosk config check /etc/move-mirror/kiosk.yaml",
         "KIOSK_MODELS_DIR=/var/lib/move-mirror/models",
-        "models fetch --mirror /srv/shared movenet-lightning",
+        # model.name is empty by default (the index's model): every manifest model is fetched
+        "/opt/move-mirror/venv/bin/kiosk models fetch --mirror /srv/shared\n",
         "/etc/sudoers.d/move-mirror",
         "curator ALL=(root) NOPASSWD: /usr/bin/systemctl reload move-mirror",
         f"+ install -m 0644 {CHECKOUT}/systemd/move-mirror.service /etc/systemd/system/move-mirror.service",
