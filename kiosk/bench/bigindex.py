@@ -2,7 +2,9 @@
 
 Entries 0..n_real-1 are the real index's; the rest are plausible synthetic poses
 (kiosk.match.synth) whose photos are the real renditions repeated. Matching runs on a VP-tree
-over all the vectors, exactly as GalleryIndex does for a built index.
+over all the vectors, and for the visible metric on one VP-tree per profile (built into a
+temporary directory), exactly as GalleryIndex does for a built index; the calibration is
+computed as the builder does. Each synthetic entry is its own source.
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ log = logging.getLogger(__name__)
 
 class BigIndex:
     def __init__(self, base: MatchIndex, size: int, seed: int = 0) -> None:
-        from kiosk.match.synth import synth_vectors
+        import tempfile
+
+        from kiosk.gallery.visible_index import VisibleSearch, write_visible
+        from kiosk.match.normalize import normalize_xy
+        from kiosk.match.synth import synth_poses
         from kiosk.match.vptree import VPTree
 
         self.base = base
@@ -33,10 +39,21 @@ class BigIndex:
             raise ValueError("the base index is empty")
         size = max(int(size), n_real)
         t0 = time.perf_counter()
-        synth, _ = synth_vectors(size - n_real, seed=seed)
+        xy, sc = synth_poses(size - n_real, seed=seed)
+        synth = normalize_xy(xy, sc)
         self._vectors = np.ascontiguousarray(np.concatenate([np.asarray(base.vectors()), synth]),
                                              dtype=np.float32)
+        self._keypoints = np.concatenate([np.asarray(base.keypoints(), dtype=np.float32),
+                                          np.concatenate([xy, sc[..., None]], axis=2)])
+        base_groups = base.groups()
+        self._groups = np.concatenate([base_groups, base_groups.max(initial=-1) + 1
+                                       + np.arange(size - n_real)])
         self._tree = VPTree.build(self._vectors, seed=seed)
+        self._tmp = tempfile.TemporaryDirectory(prefix="kiosk-bigindex-")
+        write_visible(Path(self._tmp.name), self._keypoints, seed=seed)
+        self._visible = VisibleSearch(Path(self._tmp.name), self._keypoints, stored=True)
+        self._calibration: dict[str, Any] | None = None
+        self._dynamic: dict[tuple[int, ...], list[float] | None] = {}
         self.build_s = time.perf_counter() - t0
         self.n_real = n_real
         self.index_id = f"{base.index_id}+synth{size - n_real}"
@@ -64,6 +81,44 @@ class BigIndex:
 
         ids, dists = self._tree.search(vec[None, :], k=k, max_distance=max_distance)
         return [Match(int(i), float(d)) for i, d in zip(ids[0], dists[0], strict=True) if i >= 0]
+
+    def search(self, pose: Pose, k: int = 1, metric: str = "cosine",
+               max_distance: float = float("inf")) -> Any:
+        """As GalleryIndex.search."""
+        from kiosk.gallery.reader import Found, Match
+
+        if metric != "visible":
+            return Found(None, self.query(pose, k, metric, max_distance))
+        name, ids, dists = self._visible.search(pose.xy, pose.scores, k, max_distance)
+        return Found(name, [Match(int(i), float(d)) for i, d in zip(ids, dists, strict=True)
+                            if i >= 0 and d <= max_distance])
+
+    def distance(self, pose: Pose, entry_id: int, metric: str, profile: Any = None) -> float:
+        """As GalleryIndex.distance, for the visible metric (the Matcher's only use)."""
+        if metric != "visible" or profile is None:
+            raise ValueError("BigIndex.distance answers the visible metric with a profile")
+        return self._visible.distance(pose.xy, profile, entry_id)
+
+    def groups(self) -> np.ndarray:
+        return self._groups
+
+    def keypoints(self) -> np.ndarray:
+        return self._keypoints
+
+    def calibration(self) -> dict[str, Any]:
+        if self._calibration is None:
+            from kiosk.gallery.calibrate import compute_calibration
+
+            self._calibration = compute_calibration(self._vectors, self._keypoints[:, :, 2],
+                                                    self._keypoints, self._groups)
+        return self._calibration
+
+    def profile_table(self, profile: tuple[int, ...]) -> list[float] | None:
+        if profile not in self._dynamic:
+            from kiosk.gallery.calibrate import profile_table
+
+            self._dynamic[profile] = profile_table(self._keypoints, self._groups, profile)
+        return self._dynamic[profile]
 
     def entry(self, entry_id: int) -> Any:
         return self.base.entry(entry_id % self.n_real)

@@ -33,10 +33,11 @@ DEFAULT_CONFIGS = "local:1,local:2,ray:2"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sources", nargs="*", type=Path, metavar="SOURCE",
                         help="files/folders (default: the shared demo photos, COCO slice, recording)")
-    parser.add_argument("--model", default="posenet-481x641")
+    parser.add_argument("--model", default="posenet-481x641", help="pose model every engine builds with")
     parser.add_argument("--models-dir", type=Path, default=None, help="default: KIOSK_MODELS_DIR")
-    parser.add_argument("--fps", type=float, default=2.0)
-    parser.add_argument("--skip-still", type=float, default=0.0)
+    parser.add_argument("--fps", type=float, default=2.0, help="video frames sampled per second")
+    parser.add_argument("--skip-still", type=float, default=0.0,
+                        help="skip video frames that differ less than this (mean grey level, 0: off)")
     parser.add_argument("--configs", default=DEFAULT_CONFIGS,
                         help=f"engine:workers list (default {DEFAULT_CONFIGS}; for ray, workers = CPUs)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per configuration (median)")

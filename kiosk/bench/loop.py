@@ -228,6 +228,8 @@ def run(args: argparse.Namespace) -> int:
         "camera": {"width": w, "height": h, "replay_realtime": True, "replay_loop": True},
         "display": {"width": w, "height": h, "max_fps": args.max_fps, "layout": args.layout,
                     "debug_overlay": bool(args.debug_overlay)},
+        # a speed benchmark: every frame's best match is shown, so the render path is timed
+        "match": {"max_distance": 2.0},
     })
     frames = load_frames(recording, (w, h))
     try:

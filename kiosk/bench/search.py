@@ -134,6 +134,7 @@ def bench_size(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         ok_w += np.allclose(tree.search_weighted(qv[i], qc[i], k=10)[1][0], d_w, rtol=0,
                             atol=1e-5)
     vp["exact"] = f"{ok_c}/{peer_q} cos, {ok_w}/{peer_q} weighted"
+    vp.update(_bench_visible(n, args, tmp, nq, peer_q))
     res["vptree"] = vp
 
     # ---- numpy brute force ----------------------------------------------------------
@@ -180,12 +181,51 @@ def bench_size(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     return res
 
 
+def _bench_visible(n: int, args: argparse.Namespace, tmp: Path, nq: int, peer_q: int
+                   ) -> dict[str, Any]:
+    """The visible metric: whole-body ("full") and waist-up ("upper") queries, each against
+    its profile's VP-tree over the synthetic archive (as kiosk.gallery.visible_index)."""
+    import numpy as np
+
+    from kiosk.gallery.visible_index import VisibleSearch, ids_name, profile_rows, tree_name
+    from kiosk.match import VPTree
+    from kiosk.match.synth import synth_poses
+    from kiosk.match.visible import brute_visible
+
+    xy = np.empty((n, 17, 2), np.float32)
+    sc = np.empty((n, 17), np.float32)
+    for start in range(0, n, 100_000):
+        m = min(100_000, n - start)
+        xy[start:start + m], sc[start:start + m] = synth_poses(m, seed=args.seed * 1_000_003 + start)
+    kp = np.concatenate([xy, sc[..., None]], axis=2)
+    (tmp / "visible").mkdir(exist_ok=True)
+    for name in ("full", "upper"):
+        ids, vecs = profile_rows(kp, name)
+        VPTree.build(vecs, seed=args.seed).save(tmp / tree_name(name))
+        np.save(tmp / ids_name(name), ids)
+    search = VisibleSearch(tmp, kp, stored=True)
+    qxy, _ = synth_poses(nq + 1, seed=args.seed + 20_011)
+    full = np.full(17, 0.9, np.float32)
+    waist = full.copy()
+    waist[11:] = 0.0
+    out: dict[str, Any] = {"vis_top1": _time_queries(lambda i: search.search(qxy[i], full, 1), nq),
+           "vis_upper_top1": _time_queries(lambda i: search.search(qxy[i], waist, 1), nq)}
+    ok = sum(np.allclose(search.search(qxy[i], s, 10)[2],
+                         brute_visible(xy, sc, qxy[i], s, 10)[2], rtol=0, atol=1e-5)
+             for i in range(min(peer_q, 30)) for s in (full, waist))
+    out["exact_visible"] = f"{ok}/{2 * min(peer_q, 30)} visible"
+    for name in ("full", "upper"):
+        (tmp / tree_name(name)).unlink()
+        (tmp / ids_name(name)).unlink()
+    return out
+
+
 def _fmt(x: Any, spec: str = ".3f") -> str:
     return "-" if x is None else format(x, spec)
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    cols = ("cos_top1", "cos_top10", "w_top1", "w_top10")
+    cols = ("cos_top1", "cos_top10", "w_top1", "w_top10", "vis_top1", "vis_upper_top1")
     print("| N | method | build s | disk B/pose | mem B/pose | load ms | "
           + " | ".join(f"{c} p50 / p99 ms" for c in cols) + " | cos top-1 vs numpy |")
     print("|---" * (8 + len(cols) - 1) + "|")
@@ -204,7 +244,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
         vp = r["vptree"]
         print(f"N={r['n']:,}: index file {vp['file_vs_vectors']:.3f}x the float32 vectors, "
               f"load {vp['load_ms']:.1f} ms verified / {vp['load_unverified_ms']:.1f} ms not, "
-              f"exact: {vp['exact']}")
+              f"exact: {vp['exact']}, {vp.get('exact_visible', '-')}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from kiosk.core.enums import Delegate, Preprocess
 
 log = logging.getLogger(__name__)
 
-HELP = "evaluate: pose (COCO keypoint AP/AP50/AP75 and PCK@0.2 of each model)"
+HELP = "evaluate: pose (COCO keypoint AP and PCK@0.2), match (retrieval, no-match, calm)"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +45,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                    help="only the first N images (by id) of the annotation file")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=run)
+    from kiosk.cli.evalmatch_cmd import add_parser
+
+    add_parser(sub)
 
 
 def evaluate_model(model: Any, dataset: Any, images_dir: Path) -> tuple[Any, dict[str, Any]]:

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kiosk.cli import options
 from kiosk.core.enums import ExitCode, Metric
@@ -144,11 +144,12 @@ def _threshold_args(p: argparse.ArgumentParser) -> None:
                    help="mark this match distance instead of the configuration's")
 
 
-def _threshold(args: argparse.Namespace) -> tuple[str, float]:
-    """(metric, threshold) the tools mark: --threshold, else the kiosk configuration's."""
+def _threshold(args: argparse.Namespace, index: Any = None) -> tuple[str, float]:
+    """(metric, threshold) the tools mark: --threshold, else the kiosk configuration's (as a raw
+    distance of the index)."""
     from kiosk.app.service.threshold import match_threshold
 
-    t = match_threshold(args.config)
+    t = match_threshold(args.config, index)
     if args.threshold is not None and not 0 < args.threshold < float("inf"):
         raise ValueError(f"--threshold {args.threshold}: give a match distance > 0")
     return t.metric, (args.threshold if args.threshold is not None else t.max_distance)
@@ -242,7 +243,7 @@ def run_inspect(args: argparse.Namespace) -> int:
 
     try:
         index = _open(args.dir)
-        metric, threshold = _threshold(args)
+        metric, threshold = _threshold(args, index)
     except (IndexLoadError, ConfigError, ValueError) as e:
         print(f"kiosk index inspect: {e}", file=sys.stderr)
         return 1
@@ -284,7 +285,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     try:
         index = _open(args.dir)
-        metric, threshold = _threshold(args)
+        metric, threshold = _threshold(args, index)
         ref = reference_set(ReferenceSource(args.reference), args.mirror or asset_mirror())
     except (IndexLoadError, ConfigError, ReferenceError, ValueError) as e:
         print(f"kiosk index report: {e}", file=sys.stderr)

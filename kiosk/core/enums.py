@@ -48,10 +48,12 @@ class ModelFamily(_Named):
 
 
 class Metric(_Named):
-    """Pose distance. COSINE: of the normalised vectors; WEIGHTED: Move Mirror's confidence-weighted."""
+    """Pose distance. COSINE: of the normalised vectors; WEIGHTED: Move Mirror's confidence-weighted;
+    VISIBLE: on the keypoints the camera sees (kiosk.match.visible)."""
 
     COSINE = "cosine"
     WEIGHTED = "weighted"
+    VISIBLE = "visible"
 
 
 class Preprocess(_Named):

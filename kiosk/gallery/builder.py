@@ -28,6 +28,7 @@ from kiosk.gallery import extract as ex
 from kiosk.gallery import manifest as mf
 from kiosk.gallery import quality as qa
 from kiosk.gallery.atomic import BuildError, check_out_dir, clean_stale, swap_into_place
+from kiosk.gallery.calibrate import matching_extras
 from kiosk.gallery.metadata import MetadataTable
 from kiosk.gallery.progress import Progress
 from kiosk.gallery.rendition import RenditionSpec
@@ -231,7 +232,8 @@ def build(
                 " (relax the filters, e.g. --partial-body, or add photos of whole people)."
                 f" Rejected:\n{reasons or '  nothing'}"
             )
-        manifest = mf.write_manifest(tmp, _manifest_body(tmp, options, cfg, model, summary))
+        body = {**_manifest_body(tmp, options, cfg, model, summary), **matching_extras(tmp)}
+        manifest = mf.write_manifest(tmp, body)
         summary.index_id = manifest["index_id"]
         swap_into_place(tmp, out)
     except BaseException:

@@ -1,7 +1,9 @@
 """`FakeIndex`: the in-memory twin of `GalleryIndex` (a `MatchIndex`), for tests and demos.
 
 Entries are the given poses, each with a solid-colour rendition written under `root`; queries
-are brute force over the normalised vectors (cosine distance, whatever metric is asked).
+are brute force: over the normalised vectors (cosine distance) for cosine and weighted, over the
+keypoints (kiosk.match.visible) for visible. Each entry is its own source; it is uncalibrated
+(the config's match distances are raw distances).
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from kiosk.gallery.reader import Found
 from kiosk.match import cosine_distance, pose_vector
 from kiosk.match.normalize import DIMS
 from kiosk.pose.types import Pose
@@ -81,6 +84,54 @@ class FakeIndex:
         d = np.asarray(cosine_distance(vec, self._vectors))
         order = np.argsort(d)[:k]
         return [FakeMatch(int(i), float(d[i])) for i in order if d[i] <= max_distance]
+
+    def _keypoints(self) -> np.ndarray:
+        return np.stack([np.concatenate([e.keypoints.xy, e.keypoints.scores[:, None]], axis=1)
+                         for e in self.entries])
+
+    def search(self, pose: Pose, k: int = 1, metric: str = "cosine",
+               max_distance: float = float("inf")) -> Found:
+        """As GalleryIndex.search."""
+        from kiosk.match.visible import brute_visible
+
+        if metric != "visible":
+            return Found(None, self.query(pose, k, metric, max_distance))
+        self.queries += 1
+        if not len(self):
+            return Found(None, [])
+        kp = self._keypoints()
+        profile, ids, d = brute_visible(kp[:, :, :2], kp[:, :, 2], pose.xy, pose.scores, k)
+        return Found(profile, [FakeMatch(int(i), float(x)) for i, x in zip(ids, d, strict=True)
+                               if i >= 0 and x <= max_distance])
+
+    def distance(self, pose: Pose, entry_id: int, metric: str,
+                 profile: str | tuple[int, ...] | None = None) -> float:
+        """As GalleryIndex.distance (the Matcher asks it for the visible metric only)."""
+        from kiosk.match.distance import weighted_distance
+        from kiosk.match.visible import eligible, visible_distance
+
+        e = self.entries[entry_id].keypoints
+        if metric != "visible":
+            vec, conf = pose_vector(pose)
+            g = self._vectors[entry_id]
+            return float(weighted_distance(vec, conf, g) if metric == "weighted"
+                         else cosine_distance(vec, g))
+        if profile is None or not eligible(e.scores, profile)[0]:
+            return float("inf")
+        return float(visible_distance(pose.xy, e.xy, profile))
+
+    def groups(self) -> np.ndarray:
+        return np.arange(len(self.entries))
+
+    def calibration(self) -> dict[str, Any]:
+        """Uncalibrated: the config's match distances are raw distances."""
+        return {}
+
+    def profile_table(self, profile: tuple[int, ...]) -> None:
+        return None
+
+    def keypoints(self) -> np.ndarray:
+        return self._keypoints() if self.entries else np.zeros((0, 17, 3), np.float32)
 
     def entry(self, entry_id: int) -> FakeEntry:
         return self.entries[entry_id]

@@ -23,8 +23,9 @@ from kiosk.gallery.cache import atomic_write
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-SUPPORTED_FORMATS = (1,)
+#: 2: visible/ profile trees and the distance calibration (1 still opens: both are computed).
+FORMAT_VERSION = 2
+SUPPORTED_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 ENTRIES = "entries.json"
 SOURCES = "sources.json"

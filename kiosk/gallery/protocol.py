@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from kiosk.pose.types import Pose
+
+if TYPE_CHECKING:
+    from kiosk.gallery.reader import Found
 
 
 class IndexEntry(Protocol):
@@ -66,6 +69,32 @@ class MatchIndex(Protocol):
     def query_vector(self, vec: np.ndarray, conf: np.ndarray, k: int = 1, metric: str = "cosine",
                      max_distance: float = float("inf")) -> Sequence[IndexMatch]:
         """query() for a pose already normalised: vec (34,) from pose_vector, conf (17,)."""
+        ...
+
+    def search(self, pose: Pose, k: int = 1, metric: str = "cosine",
+               max_distance: float = float("inf")) -> Found:
+        """query() with the visible profile used (Found.profile; None for cosine/weighted)."""
+        ...
+
+    def distance(self, pose: Pose, entry_id: int, metric: str,
+                 profile: str | tuple[int, ...] | None = None) -> float:
+        """One entry's distance to the pose (visible: under the given profile)."""
+        ...
+
+    def groups(self) -> np.ndarray:
+        """(N,) each entry's source number (mirrored twins and video frames share one)."""
+        ...
+
+    def calibration(self) -> dict[str, Any]:
+        """The distance calibration block (kiosk.gallery.calibrate); {} when uncalibrated."""
+        ...
+
+    def profile_table(self, profile: tuple[int, ...]) -> list[float] | None:
+        """The calibration table of a dynamic visible profile, or None."""
+        ...
+
+    def keypoints(self) -> np.ndarray:
+        """(N, 17, 3) float32 (x, y, score) of every entry, rendition pixels."""
         ...
 
     def entry(self, entry_id: int) -> IndexEntry: ...

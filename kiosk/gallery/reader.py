@@ -13,19 +13,24 @@ verify`). The vectors and the VP-tree are memory-mapped.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from kiosk.core.enums import Metric
 from kiosk.gallery.manifest import IndexLoadError
+from kiosk.match.metrics import COSINE, VISIBLE, check_metric
 from kiosk.pose.types import Pose
+
+if TYPE_CHECKING:
+    from kiosk.gallery.protocol import IndexMatch
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Entry", "GalleryIndex", "IndexLoadError", "Match"]
+__all__ = ["Entry", "Found", "GalleryIndex", "IndexLoadError", "Match"]
 
 
 
@@ -47,6 +52,14 @@ class Entry:
 class Match(NamedTuple):
     entry_id: int
     distance: float
+
+
+class Found(NamedTuple):
+    """A search's answer: the visible profile used (None for cosine/weighted, or a pose
+    showing no profile) and the matches, nearest first."""
+
+    profile: str | tuple[int, ...] | None
+    matches: Sequence[IndexMatch]
 
 
 class GalleryIndex:
@@ -72,6 +85,12 @@ class GalleryIndex:
         self._vectors = vectors
         self._keypoints = keypoints
         self._tree = tree
+        self._calibration: dict[str, Any] | None = manifest.get("calibration")
+        self._dynamic_tables: dict[tuple[int, ...], list[float] | None] = {}
+        from kiosk.gallery.visible_index import VisibleSearch
+
+        stored = int(manifest.get("format_version", 1)) >= 2
+        self._visible = VisibleSearch(path, keypoints, stored=stored)
 
     @property
     def model_name(self) -> str | None:
@@ -108,18 +127,70 @@ class GalleryIndex:
         self,
         pose: Pose,
         k: int = 1,
-        metric: str = "cosine",
+        metric: str = COSINE,
         max_distance: float = float("inf"),
     ) -> list[Match]:
         """The k nearest entries to the pose, nearest first (fewer if beyond max_distance).
 
-        metric: "cosine" (Move Mirror's sqrt(2(1-cos)) on normalised vectors, VP-tree search)
-        or "weighted" (Move Mirror's confidence-weighted distance).
+        metric: "cosine" (Move Mirror's sqrt(2(1-cos)) on normalised vectors, VP-tree search),
+        "weighted" (Move Mirror's confidence-weighted distance) or "visible" (the keypoints
+        the camera sees, kiosk.match.visible).
         """
+        return [Match(m.entry_id, m.distance) for m in self.search(pose, k, metric, max_distance).matches]
+
+    def search(self, pose: Pose, k: int = 1, metric: str = COSINE,
+               max_distance: float = float("inf")) -> Found:
+        """query() with the visible profile used (see Found)."""
+        check_metric(metric)
+        if metric == VISIBLE:
+            if not len(self) or k <= 0:
+                return Found(None, [])
+            name, ids, dists = self._visible.search(pose.xy, pose.scores, int(k), max_distance)
+            return Found(name, [Match(int(i), float(d)) for i, d in zip(ids, dists, strict=True)
+                                if i >= 0 and d <= max_distance])
         from kiosk.match.normalize import pose_vector
 
         vec, conf = pose_vector(pose)
-        return self.query_vector(vec, conf, k, metric, max_distance)
+        return Found(None, self.query_vector(vec, conf, k, metric, max_distance))
+
+    def distance(self, pose: Pose, entry_id: int, metric: str,
+                 profile: str | tuple[int, ...] | None = None) -> float:
+        """The distance of one entry to the pose (visible: under the given profile)."""
+        from kiosk.match.distance import cosine_distance, weighted_distance
+        from kiosk.match.normalize import pose_vector
+        from kiosk.match.visible import choose_profile
+
+        check_metric(metric)
+        if metric == VISIBLE:
+            profile = profile or choose_profile(pose.scores)
+            return float("inf") if profile is None else self._visible.distance(pose.xy, profile, entry_id)
+        vec, conf = pose_vector(pose)
+        g = np.asarray(self._vectors[entry_id])
+        if metric == COSINE:
+            return float(cosine_distance(vec, g))
+        return float(weighted_distance(vec, conf, g))
+
+    def groups(self) -> np.ndarray:
+        """(N,) int64: each entry's source number (mirrored twins and video frames share it)."""
+        return np.asarray([e["source"] for e in self._entries], dtype=np.int64)
+
+    def profile_table(self, profile: tuple[int, ...]) -> list[float] | None:
+        """The calibration table of a dynamic visible profile (computed once, then kept)."""
+        if profile not in self._dynamic_tables:
+            from kiosk.gallery.calibrate import profile_table
+
+            self._dynamic_tables[profile] = profile_table(self._keypoints, self.groups(), profile)
+        return self._dynamic_tables[profile]
+
+    def calibration(self) -> dict[str, Any]:
+        """The manifest's calibration block; computed now for an index built without one."""
+        if self._calibration is None:
+            from kiosk.gallery.calibrate import compute_calibration
+
+            log.info("index %s has no stored calibration (format 1): calibrating now", self.index_id)
+            kp = np.asarray(self._keypoints, dtype=np.float32)
+            self._calibration = compute_calibration(self._vectors, kp[:, :, 2], kp, self.groups())
+        return self._calibration
 
     def query_vector(
         self,
@@ -129,8 +200,11 @@ class GalleryIndex:
         metric: str = "cosine",
         max_distance: float = float("inf"),
     ) -> list[Match]:
-        """query() for a pose already normalised: vec (34,) from pose_vector, conf (17,)."""
+        """query() for a pose already normalised (cosine, weighted): vec (34,) from
+        pose_vector, conf (17,)."""
         metric = Metric.parse(metric, "metric")
+        if metric == VISIBLE:
+            raise ValueError("metric 'visible' needs the pose's keypoints: use query() or search()")
         if not len(self) or k <= 0:
             return []
         k = min(int(k), len(self))
@@ -184,11 +258,18 @@ class GalleryIndex:
         """(N, 34) float32 normalised pose vectors (memory-mapped, read-only)."""
         return self._vectors
 
+    def keypoints(self) -> np.ndarray:
+        """(N, 17, 3) float32 (x, y, score) in rendition pixels (memory-mapped, read-only)."""
+        return self._keypoints
+
     def close(self) -> None:
         """Drop the references to the memory-mapped arrays (the maps close when unreferenced)."""
         self._vectors = np.empty((0, self._vectors.shape[1]), np.float32)
         self._keypoints = np.empty((0, *self._keypoints.shape[1:]), np.float32)
         self._tree = None
+        from kiosk.gallery.visible_index import VisibleSearch
+
+        self._visible = VisibleSearch(self.path, self._keypoints, stored=False)
 
     def source_records(self) -> list[dict[str, Any]]:
         return list(self._sources)

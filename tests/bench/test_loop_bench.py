@@ -55,6 +55,7 @@ def test_bench_loop_gives_no_figures_when_a_stage_fails(small_index: Path, model
         raise RuntimeError("broken index")
 
     monkeypatch.setattr(BigIndex, "query_vector", broken)
+    monkeypatch.setattr(BigIndex, "search", broken)
     assert main(_bench(small_index, models_dir)) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "stage errors" in captured.err

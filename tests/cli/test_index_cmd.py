@@ -60,7 +60,7 @@ def test_verify_ok_then_precise_failure(cli_index: Path, tmp_path: Path, capsys)
 def test_inspect_json(cli_index: Path, capsys) -> None:
     assert main(["index", "inspect", str(cli_index), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["format_version"] == 1 and info["display_size"] == [960, 1080]
+    assert info["format_version"] == 2 and info["display_size"] == [960, 1080]
     assert info["counts"]["sources_read"] == len(PHOTOS) + 1
     assert info["counts"]["discarded"]["not full body"] >= 1  # looking_at_computer.jpg
     assert info["files"]["count"] == len(list(p for p in cli_index.rglob("*") if p.is_file())) - 1

@@ -39,9 +39,14 @@ def test_report_marks_the_config_threshold(small_index: Path, tmp_path: Path, ca
     out = tmp_path / "r.html"
     assert main(["index", "report", str(small_index), "-o", str(out), "--config", str(tmp_path / "k.yaml"),
                  "--reference", "synth"]) == 0
+    from kiosk.gallery.calibrate import kiosk_threshold
+    from kiosk.gallery.reader import GalleryIndex
+
+    # match.max_distance is calibrated: the report marks the index's raw distance for it
+    raw = kiosk_threshold(GalleryIndex.open(small_index), "visible", 0.123, 0.2).raw_max_distance()
     page = out.read_text()
-    assert "0.123" in page and 'id="holes"' in page
-    assert "threshold 0.123" in capsys.readouterr().err
+    assert f"{raw:.3f}" in page and 'id="holes"' in page
+    assert f"threshold {raw:.3f}, visible" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,7 @@ def test_open_refuses_a_damaged_index(built: Built, tmp_path: Path) -> None:
 
 def test_open_refuses_an_edited_manifest(built: Built, tmp_path: Path) -> None:
     root = _copy(built, tmp_path)
-    text = (root / "manifest.json").read_text().replace('"format_version": 1', '"format_version": 2')
+    text = (root / "manifest.json").read_text().replace('"format_version": 2', '"format_version": 1')
     (root / "manifest.json").write_text(text)
     with pytest.raises(IndexLoadError, match="manifest checksum mismatch"):
         GalleryIndex.open(root)

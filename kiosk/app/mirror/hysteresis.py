@@ -8,7 +8,11 @@ state, never a random photo) or NOBODY (no visitor this frame). The shown target
 - at once from a photo to a better photo when the new match beats the shown photo's own
   distance to the current pose by at least match.hysteresis_margin;
 - otherwise only when the same candidate has been proposed for match.hysteresis_frames
-  frames in a row (this also debounces NO_MATCH and NOBODY: a dropped frame changes nothing).
+  frames in a row (this also debounces NO_MATCH and NOBODY: a dropped frame changes nothing)
+  and, for a photo, is no farther from the pose than the shown photo: on a held pose the
+  jitter between two near-equal photos never flips the screen.
+
+Distances are in calibrated units (kiosk.app.mirror.matcher), as is the margin.
 """
 
 from __future__ import annotations
@@ -75,7 +79,9 @@ class Hysteresis:
                 self._count += 1
             else:
                 self._pending, self._count = candidate, 1
-            switch = self._count >= self.frames
+            not_worse = (not candidate.is_photo or distance is None or shown_d is None
+                         or distance <= shown_d)
+            switch = self._count >= self.frames and not_worse
         if switch:
             self.target = candidate
             self._pending, self._count = candidate, 0

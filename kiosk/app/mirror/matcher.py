@@ -1,5 +1,11 @@
-"""The loop's view of the index: best match within match.max_distance, and the distance of
-any entry (the photo on screen) to the current pose, with the same metric."""
+"""The loop's view of the index: the best matches within match.max_distance, and the
+distance of any entry (the photo on screen) to the current pose, with the same metric.
+
+Distances leave the Matcher in *calibrated units* (kiosk.match.calibration): the same scale
+for every metric, so match.max_distance and match.hysteresis_margin mean the same under each.
+The index supplies the calibration (index.calibration()); kiosk.gallery.calibrate's
+kiosk_threshold turns the config into raw distances.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +14,29 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.gallery.calibrate import MatchThreshold, kiosk_threshold
 from kiosk.match import cosine_distance, pose_vector, weighted_distance
-from kiosk.pose.types import Pose
+from kiosk.match.metrics import VISIBLE, WEIGHTED, check_metric
+from kiosk.pose.types import NUM_KEYPOINTS, Pose
 
 log = logging.getLogger(__name__)
 
 
 class Matcher:
-    def __init__(self, index: Any, metric: str, max_distance: float) -> None:
+    def __init__(self, index: Any, metric: str, max_distance: float,
+                 hysteresis_margin: float = 0.0) -> None:
         self.index = index
-        self.metric = metric
+        self.metric = check_metric(metric)
+        self.threshold: MatchThreshold = kiosk_threshold(index, metric, max_distance, hysteresis_margin)
         self.max_distance = float(max_distance)
         self._vectors = index.vectors()
+        self._pose: Pose | None = None
         self._vec: np.ndarray | None = None
         self._conf: np.ndarray | None = None
+        self._profile: str | tuple[int, ...] | None = None
 
     def warm_up(self) -> None:
         """One query now, so that the search kernels are compiled before the first visitor."""
-        from kiosk.pose.types import NUM_KEYPOINTS
-
         t = np.linspace(0.0, 1.0, NUM_KEYPOINTS, dtype=np.float32)
         pose = Pose(np.stack([100 + 50 * np.sin(7 * t), 100 + 300 * t], axis=1), np.ones(NUM_KEYPOINTS))
         try:
@@ -34,20 +44,37 @@ class Matcher:
         except Exception as exc:  # the real queries will report it
             log.debug("warm-up query failed: %s", exc)
 
+    def candidates(self, pose: Pose, k: int = 1) -> list[tuple[int, float]]:
+        """Up to k (entry id, calibrated distance) within max_distance, nearest first."""
+        self._pose, self._profile = pose, None
+        if self.metric == VISIBLE:
+            found = self.index.search(pose, k=k, metric=VISIBLE)
+            self._profile = found.profile
+            matches = found.matches
+        else:  # normalised once a frame: the search and distance_to share it
+            self._vec, self._conf = pose_vector(pose)
+            matches = self.index.query_vector(self._vec, self._conf, k=k, metric=self.metric)
+        out = [(int(m.entry_id), self.threshold.to_unit(float(m.distance), self._profile))
+               for m in matches]
+        return [(i, d) for i, d in out if d <= self.max_distance]
+
     def best(self, pose: Pose) -> tuple[int, float] | None:
-        """(entry id, distance) of the nearest entry within max_distance, else None."""
-        self._vec, self._conf = pose_vector(pose)  # once a frame: the search and distance_to share it
-        found = self.index.query_vector(self._vec, self._conf, k=1, metric=self.metric,
-                                        max_distance=self.max_distance)
-        if not found:
-            return None
-        return int(found[0].entry_id), float(found[0].distance)
+        """(entry id, calibrated distance) of the nearest entry within max_distance, else None."""
+        found = self.candidates(pose, k=1)
+        return found[0] if found else None
 
     def distance_to(self, entry_id: int) -> float:
-        """Distance from the last queried pose to entry_id."""
-        if self._vec is None or self._conf is None:
-            raise RuntimeError("distance_to() needs a best() query first")
-        g = np.asarray(self._vectors[entry_id])
-        if self.metric == "weighted":
-            return float(weighted_distance(self._vec, self._conf, g))
-        return float(cosine_distance(self._vec, g))
+        """Calibrated distance from the last queried pose to entry_id."""
+        if self._pose is None:
+            raise RuntimeError("distance_to() needs a best() or candidates() query first")
+        if self.metric == VISIBLE:
+            raw = self.index.distance(self._pose, entry_id, VISIBLE, self._profile)
+        else:
+            assert self._vec is not None and self._conf is not None
+            g = np.asarray(self._vectors[entry_id])
+            raw = (weighted_distance(self._vec, self._conf, g) if self.metric == WEIGHTED
+                   else cosine_distance(self._vec, g))
+        return self.threshold.to_unit(float(raw), self._profile)
+
+
+__all__ = ["Matcher"]

@@ -6,6 +6,10 @@ largest and most central such person. Once chosen, the tracker follows that pers
 frame to frame (best overlap of the confident-keypoint boxes, else nearest centre within half
 a body height) even if someone larger walks in; after `max_missing` frames without them it
 lets go and picks a new main person (with a new track id, so smoothing restarts).
+
+With a `person_filter` (kiosk.app.mirror.plausibility.PersonFilter) only poses plausible as a
+person are candidates, and a new track is reported once it has been plausible for the
+filter's number of frames in a row (chairs and teddy bears never become visitors).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kiosk.app.mirror.plausibility import PersonFilter
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -49,10 +54,13 @@ def prominence(box: Box, width: int, height: int) -> float:
 
 class MainPersonTracker:
     def __init__(self, *, min_pose_score: float, keypoint_threshold: float, min_confident_keypoints: int,
-                 min_iou: float = 0.2, max_missing: int = 5) -> None:
+                 min_iou: float = 0.2, max_missing: int = 5,
+                 person_filter: PersonFilter | None = None) -> None:
         self.configure(min_pose_score, keypoint_threshold, min_confident_keypoints)
         self.min_iou = min_iou
         self.max_missing = max_missing
+        self.person_filter = person_filter
+        self._frame = (1, 1)
         self.track: Track | None = None
         self.missing = 0
         self._next_id = 1
@@ -70,11 +78,21 @@ class MainPersonTracker:
                 continue
             if int(np.count_nonzero(p.scores >= self.keypoint_threshold)) < self.min_confident_keypoints:
                 continue
+            if self.person_filter is not None and not self.person_filter.plausible(p, *self._frame):
+                continue
             out.append((p, p.bbox(self.keypoint_threshold)))
         return out
 
     def update(self, poses: Sequence[Pose], width: int, height: int) -> Track | None:
-        """The main person in this frame (None: nobody, or the visitor missing this frame)."""
+        """The main person in this frame (None: nobody, the visitor missing this frame, or a
+        new person not yet confirmed by the person filter)."""
+        self._frame = (width, height)
+        track = self._update(poses, width, height)
+        if track is None or self.person_filter is None:
+            return track
+        return track if self.person_filter.accept(track.id, track.pose, width, height) else None
+
+    def _update(self, poses: Sequence[Pose], width: int, height: int) -> Track | None:
         cands = self.candidates(poses)
         prev = self.track
         if prev is not None:
@@ -118,6 +136,8 @@ class MainPersonTracker:
     def reset(self) -> None:
         self.track = None
         self.missing = 0
+        if self.person_filter is not None:
+            self.person_filter.reset()
 
 
 #: Keypoints closer than this fraction of the frame size to its edge count as cut off.

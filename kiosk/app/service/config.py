@@ -17,6 +17,7 @@ from kiosk.core import paths
 from kiosk.core.enums import Delegate, Metric, Preprocess, ScreenLayout
 from kiosk.core.safefile import FileRefused
 from kiosk.core.safeyaml import YamlRefused, load_yaml
+from kiosk.match.metrics import DEFAULT_METRIC
 
 __all__ = ["ConfigError", "KioskConfig", "load_config", "parse_config"]
 
@@ -58,7 +59,8 @@ class ModelConfig:
 @dataclass(frozen=True)
 class IndexConfig:
     path: str = doc_field("", "index directory; empty means <index root>/current (KIOSK_INDEX_ROOT)")
-    metric: str = doc_field("cosine", "cosine | weighted (Move Mirror's confidence-weighted distance)",
+    metric: str = doc_field(DEFAULT_METRIC.value, "visible (the keypoints the camera sees) | cosine |"
+                            " weighted (Move Mirror's); see docs/match-quality.md",
                             choices=Metric.values())
 
 
@@ -79,17 +81,24 @@ class PoseConfig:
                                           min=0, max=1)
     min_confident_keypoints: int = doc_field(8, "ignore people with fewer confident keypoints",
                                              min=0, max=17)
+    person_frames: int = doc_field(3, "frames a detection must look like a person before the kiosk"
+                                   " reacts", min=1, max=100)
     smoothing: SmoothingConfig = section(SmoothingConfig, "keypoint smoothing")
 
 
 @dataclass(frozen=True)
 class MatchConfig:
-    max_distance: float = doc_field(0.35, "beyond this match distance show the 'no good match' state",
-                                    gt=0, max=2)
-    hysteresis_margin: float = doc_field(0.03, "switch photo at once if the new match is better by this",
-                                         min=0, max=2)
+    max_distance: float = doc_field(0.2, "beyond this match distance show the 'no good match' state"
+                                    " (calibrated: 0.2 = closer than 80% of archive poses are to"
+                                    " their nearest other source)", gt=0, max=2)
+    hysteresis_margin: float = doc_field(0.2, "switch photo at once if the new match is better by"
+                                         " this (calibrated units, as max_distance)", min=0, max=2)
     hysteresis_frames: int = doc_field(3, "...or if the new match persists for this many frames",
                                        min=1, max=1000)
+    variety_span: float = doc_field(120.0, "seconds before a source shown is shown again (mirrored"
+                                    " twins and frames of one video are one source)", min=0, max=86400)
+    tie_margin: float = doc_field(0.05, "matches this close to the best (calibrated units) count as"
+                                  " ties: another source is preferred", min=0, max=2)
 
 
 @dataclass(frozen=True)

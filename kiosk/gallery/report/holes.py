@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kiosk.match.metrics import VISIBLE
+from kiosk.pose.types import Pose
+
 if TYPE_CHECKING:
     from kiosk.gallery.reader import GalleryIndex
     from kiosk.gallery.report.reference import ReferenceSet
@@ -85,7 +88,11 @@ def coverage(index: GalleryIndex, k: int = COVERAGE_CLUSTERS, seed: int = 0) -> 
 
 
 def _nearest(index: GalleryIndex, vec: np.ndarray, conf: np.ndarray, metric: str) -> tuple[int, float]:
-    m = index.query_vector(np.asarray(vec, np.float32), np.asarray(conf, np.float32), 1, metric)
+    if metric == VISIBLE:  # needs keypoints: a normalised vector is the pose in its unit box
+        pose = Pose(np.asarray(vec, np.float32).reshape(17, 2), np.clip(conf, 0.0, 1.0))
+        m = index.search(pose, 1, metric).matches
+    else:
+        m = index.query_vector(np.asarray(vec, np.float32), np.asarray(conf, np.float32), 1, metric)
     return (m[0].entry_id, m[0].distance) if m else (-1, float("inf"))
 
 

@@ -1,0 +1,194 @@
+"""`kiosk eval match`: the match-quality benchmark (see docs/match-quality.md).
+
+    kiosk eval match --images DIR [--images DIR ...] [--coco ANNOTATIONS.json]
+        [--recording VIDEO] [--model NAME] [--other-model NAME] [--metric M ...] [--json]
+
+1. The archive is built as a curator would: `kiosk index build --every-person --mirror` over
+   the --images (into --work, reusing the builder's pose cache).
+2. Every archive person is shown again as the kiosk meets visitors (whole, waist-up, 40%
+   occluded, mirrored, another pose model): top-1/top-5 self-retrieval, "matched" (top-1
+   within match.max_distance) and the leave-one-out "no match" rate, per metric.
+3. --recording: held poses, with the kiosk's own chooser (photo changes per held pose,
+   moves answered within 300 ms).
+4. --coco: photos of the slice without any person annotation: how many give a "visitor"
+   with and without the person filter (kiosk.app.mirror.plausibility).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OTHER_MODEL = "movenet-lightning"
+
+
+def add_parser(sub: Any) -> None:
+    from kiosk.match.metrics import METRICS
+
+    p = sub.add_parser("match", help="match quality: self-retrieval, no-match, calm",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--images", type=Path, action="append", required=True, metavar="DIR|FILE",
+                   help="archive photos (folders or files); repeat")
+    p.add_argument("--coco", type=Path, default=None, metavar="ANNOTATIONS.json",
+                   help="COCO person keypoints of the images: person-free photos test the filter")
+    p.add_argument("--recording", type=Path, default=None, metavar="VIDEO",
+                   help="a recording of one visitor: photo changes on held poses")
+    p.add_argument("--model", default=None, help="the archive's pose model (default: the builder's)")
+    p.add_argument("--other-model", default=DEFAULT_OTHER_MODEL,
+                   help=f"the other model for other_model queries and the recording ({DEFAULT_OTHER_MODEL})")
+    p.add_argument("--metric", action="append", choices=METRICS, help="default: every metric")
+    p.add_argument("--max-distance", type=float, default=None,
+                   help="calibrated match.max_distance (default: the config default)")
+    p.add_argument("--work", type=Path, default=None, help="where the archive is built")
+    p.add_argument("--models-dir", type=Path, default=None,
+                   help="where the models are (default: KIOSK_MODELS_DIR, else models/)")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N people")
+    p.add_argument("--fps", type=float, default=10.0, help="kiosk pose rate for the recording (10)")
+    p.add_argument("--hold", type=float, default=3.0, help="seconds a pose is held (3)")
+    p.add_argument("--spacing", type=float, default=1.4, help="seconds between held frames (1.4)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=run)
+
+
+def _table(title: str, cols: list[str], rows: list[tuple[str, list[str]]]) -> str:
+    head = ["metric", *cols]
+    body = [[name, *vals] for name, vals in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+    out = [f"{title}", "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |",
+           "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += ["| " + " | ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)) + " |" for b in body]
+    return "\n".join(out)
+
+
+def format_report(doc: dict[str, Any]) -> str:
+    parts = []
+    kinds = doc["kinds"]
+    for key, title in (("top1", "top-1 self-retrieval"), ("top5", "top-5 self-retrieval"),
+                       ("matched", "top-1 and within match.max_distance"),
+                       ("no_match_loo", "'no match' with the person left out")):
+        rows = [(m, [f"{r[k][key]:.2f}" if k in r else "-" for k in kinds])
+                for m, r in doc["retrieval"].items()]
+        parts.append(_table(title, kinds, rows))
+    if doc.get("calm"):
+        cols = ["changes/held 3 s (mean)", "max", "moves", "moves <= 300 ms", "blank frames"]
+        rows = [(m, [f"{c['changes_per_hold']:.2f}", str(c["max_changes_per_hold"]), str(c["moves"]),
+                     f"{c['moves_answered_300ms']:.2f}", f"{c['blank_frames']:.2f}"])
+                for m, c in doc["calm"].items()]
+        parts.append(_table(f"held poses ({doc['calm_info']})", cols, rows))
+    if doc.get("person_filter"):
+        pf = doc["person_filter"]
+        parts.append(f"person-free photos taken for a visitor ({pf['model']}): "
+                     f"{pf['raw']}/{pf['images']} without the person filter, "
+                     f"{pf['filtered']}/{pf['images']} with it")
+    parts.append(f"archive {doc['archive']['entries']} entries, {doc['archive']['people']} people"
+                 f" ({doc['archive']['model']}); other model {doc['other_model']};"
+                 f" max_distance {doc['max_distance']} (calibrated); {doc['date']}")
+    return "\n\n".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    from kiosk.app.service.config import MatchConfig
+    from kiosk.gallery.builder import BuildOptions, build, default_cache_dir
+    from kiosk.gallery.evalmatch import detect_queries, evaluate
+    from kiosk.gallery.evalqueries import KINDS, archive_people
+    from kiosk.gallery.reader import GalleryIndex
+    from kiosk.gallery.sources import enumerate_sources
+    from kiosk.match.metrics import METRICS
+    from kiosk.pose.engine import load_pose_model
+
+    metrics = args.metric or list(METRICS)
+    max_d = args.max_distance if args.max_distance is not None else MatchConfig().max_distance
+    work = args.work or default_cache_dir().parent / "evalmatch"
+    opts = BuildOptions(model=args.model, models_dir=args.models_dir, every_person=True, mirror=True,
+                        cache_dir=default_cache_dir())
+    summary = build(args.images, work / "archive", opts, progress=False)
+    index = GalleryIndex.open(work / "archive")
+    people = archive_people(index)[: args.limit]
+    srcs, _ = enumerate_sources(args.images)
+    paths = {s.name: s.path for s in srcs}
+    model = load_pose_model(index.manifest["model"]["name"], models_dir=args.models_dir)
+    other = load_pose_model(args.other_model, models_dir=args.models_dir)
+    models = {k: (other if k == "other_model" else model) for k in KINDS}
+    import hashlib
+
+    key = hashlib.sha256(repr([(p.source, p.crop_box) for p in people]).encode()).hexdigest()[:12]
+    queries = _cached_queries(work / f"queries-{model.name}-{other.name}-{key}.json",
+                              lambda: detect_queries(people, paths, models))
+    stats = evaluate(index, people, queries, metrics, max_d)
+    doc: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"), "command": " ".join(sys.argv),
+        "archive": {"entries": len(index), "people": len(people), "model": model.name,
+                    "index_id": index.index_id, "build_seconds": round(summary.seconds, 1)},
+        "other_model": other.name, "max_distance": max_d, "kinds": list(KINDS),
+        "retrieval": {s.metric: s.to_dict() for s in stats},
+    }
+    if args.recording:
+        doc.update(_calm(index, other, args, metrics))
+    if args.coco:
+        doc["person_filter"] = _person_filter(args.coco, args.images, other)
+    print(json.dumps(doc, indent=1) if args.json else format_report(doc))
+    return 0
+
+
+def _cached_queries(path: Path, detect: Any) -> list[Any]:
+    """The query poses, from path when an earlier run with this archive saved them."""
+    from kiosk.gallery.cache import pose_from_list, pose_to_list
+    from kiosk.gallery.evalmatch import Query
+
+    if path.exists():
+        return [Query(q["person"], q["kind"], None if q["pose"] is None else pose_from_list(q["pose"]))
+                for q in json.loads(path.read_text())]
+    queries = detect()
+    path.write_text(json.dumps([{"person": q.person, "kind": q.kind,
+                                 "pose": None if q.pose is None else pose_to_list(q.pose)}
+                                for q in queries]))
+    return queries
+
+
+def _calm(index: Any, model: Any, args: argparse.Namespace, metrics: list[str]) -> dict[str, Any]:
+    from kiosk.app.evalcalm import held_poses, simulate
+    from kiosk.app.service.config import MatchConfig
+    from kiosk.gallery.builder import default_cache_dir
+    from kiosk.gallery.cache import pose_from_list, pose_to_list
+    from kiosk.gallery.sources import iter_video_frames
+
+    work = args.work or default_cache_dir().parent / "evalmatch"
+    key = f"{args.recording.stem}-{model.name}-{args.fps:g}-{args.hold:g}-{args.spacing:g}"
+    cached = work / f"holds-{key}.json"
+    if cached.exists():
+        holds = [[None if p is None else pose_from_list(p) for p in h]
+                 for h in json.loads(cached.read_text())]
+    else:
+        frames = [rgb for _, rgb in iter_video_frames(args.recording, 1.0 / args.spacing)]
+        holds = held_poses(frames, model, args.fps, args.hold)
+        cached.write_text(json.dumps([[None if p is None else pose_to_list(p) for p in h]
+                                      for h in holds]))
+    match = MatchConfig() if args.max_distance is None else MatchConfig(max_distance=args.max_distance)
+    calm = {m: simulate(index, m, holds, args.fps, match).to_dict() for m in metrics}
+    info = (f"{len(holds)} holds of {args.hold:g} s at {args.fps:g} fps from {args.recording.name},"
+            f" {model.name}")
+    return {"calm": calm, "calm_info": info}
+
+
+def _person_filter(coco: Path, images: list[Path], model: Any) -> dict[str, Any]:
+    from kiosk.app.mirror.plausibility import person_problem
+    from kiosk.gallery.evalmatch import person_free_rate
+
+    data = json.loads(coco.read_text())
+    with_people = {a["image_id"] for a in data.get("annotations", [])}
+    folder = next((p for p in images if p.is_dir() and any(p.glob("*.jpg"))), None)
+    if folder is None:
+        return {}
+    free = [folder / im["file_name"] for im in data.get("images", [])
+            if im["id"] not in with_people and (folder / im["file_name"]).exists()]
+    raw, n = person_free_rate(free, model, lambda p, w, h: p.score >= 0.25)
+    filt, _ = person_free_rate(free, model,
+                               lambda p, w, h: p.score >= 0.25 and person_problem(p, w, h) is None)
+    return {"model": model.name, "images": n, "raw": raw, "filtered": filt}

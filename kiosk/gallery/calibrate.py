@@ -1,0 +1,162 @@
+"""Calibration of an index's distances, and the kiosk's match threshold.
+
+`compute_calibration` runs at build time (stored as manifest["calibration"]); an index built
+before calibration existed (format_version 1) is calibrated when opened. `kiosk_threshold`
+is THE function that turns the kiosk's config (match.max_distance and
+match.hysteresis_margin, calibrated units, see kiosk.match.calibration) into raw distances
+for one index and metric: the kiosk, the benchmark and the curator's contact sheets use it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiosk.match.calibration import (
+    CALIBRATION_VERSION,
+    DEFAULT_SAMPLE,
+    from_unit,
+    nn_other_source,
+    quantile_table,
+    sample_rows,
+    to_unit,
+)
+from kiosk.match.distance import query_weights
+from kiosk.match.metrics import COSINE, VISIBLE, WEIGHTED, check_metric
+from kiosk.match.visible import PROFILES, Profile, nearest_stored
+
+log = logging.getLogger(__name__)
+
+
+def _table(dist_fn: Any, n: int, groups: np.ndarray, sample: int, seed: int) -> list[float] | None:
+    if n < 2 or len(np.unique(groups)) < 2:
+        return None
+    nn = nn_other_source(dist_fn, sample_rows(n, sample, seed), groups)
+    return quantile_table(nn) if np.isfinite(nn).any() else None
+
+
+def profile_table(keypoints: np.ndarray, groups: np.ndarray, profile: Profile,
+                  sample: int = DEFAULT_SAMPLE, seed: int = 0) -> list[float] | None:
+    """The calibration table of one visible profile (stored or dynamic), or None (too few)."""
+    from kiosk.gallery.visible_index import profile_rows
+
+    g = np.asarray(groups)
+    if len(np.unique(g)) < 2:
+        g = np.arange(len(g))
+    ids, pv = profile_rows(keypoints, profile)
+    pv64 = pv.astype(np.float64)
+    return _table(lambda i: np.linalg.norm(pv64 - pv64[i], axis=1), len(ids), g[ids], sample, seed)
+
+
+def compute_calibration(vectors: np.ndarray, confidences: np.ndarray, keypoints: np.ndarray,
+                        groups: np.ndarray, sample: int = DEFAULT_SAMPLE, seed: int = 0
+                        ) -> dict[str, Any]:
+    """The manifest's "calibration" block for an archive.
+
+    vectors (N, 34) Move Mirror vectors, confidences (N, 17), keypoints (N, 17, 3) (x, y,
+    score), groups (N,) source ids (an entry's nearest neighbour is sought in other groups;
+    an archive of one source, e.g. a single video, is calibrated entry against entry).
+    """
+    v = np.asarray(vectors, dtype=np.float64)
+    c = np.asarray(confidences, dtype=np.float64)
+    g = np.asarray(groups)
+    if len(np.unique(g)) < 2:
+        g = np.arange(len(g))
+    w = query_weights(c)
+    tables: dict[str, Any] = {
+        COSINE: _table(lambda i: np.linalg.norm(v - v[i], axis=1), len(v), g, sample, seed),
+        WEIGHTED: _table(lambda i: (np.abs(v - v[i]) * w[i]).sum(axis=1), len(v), g, sample, seed),
+    }
+    vis: dict[str, list[float]] = {}
+    for name in PROFILES:
+        t = profile_table(keypoints, g, name, sample, seed)
+        if t is not None:
+            vis[name] = t
+    tables[VISIBLE] = vis
+    return {"version": CALIBRATION_VERSION, "sample": int(sample), "seed": int(seed),
+            "tables": tables}
+
+
+@dataclass(frozen=True)
+class MatchThreshold:
+    """The kiosk's thresholds for one index and metric.
+
+    max_distance, hysteresis_margin: calibrated units (the config's values).
+    tables: metric or visible profile -> the 101-percentile table of raw distances.
+    """
+
+    metric: str
+    max_distance: float
+    hysteresis_margin: float
+    tables: dict[str, list[float]] = field(repr=False)
+    #: a dynamic visible profile's table (computed by the index on first use), or None
+    dynamic: Callable[[tuple[int, ...]], list[float] | None] | None = field(default=None, repr=False)
+
+    def _table(self, profile: Profile | None) -> list[float] | None:
+        if self.metric != VISIBLE:
+            return self.tables.get(self.metric)
+        if isinstance(profile, tuple) and self.dynamic is not None:
+            t = self.dynamic(profile)
+            if t is not None:
+                return t
+        return self.tables.get(nearest_stored(profile or "full")) or self.tables.get("full")
+
+    def to_unit(self, distance: float, profile: Profile | None = None) -> float:
+        """A raw distance of this metric (and visible profile) in calibrated units."""
+        t = self._table(profile)
+        return float(distance) if t is None else float(to_unit(distance, t))
+
+    def raw_max_distance(self, profile: Profile | None = None) -> float:
+        """match.max_distance as a raw distance of this metric (the line on contact sheets)."""
+        t = self._table(profile)
+        return self.max_distance if t is None else from_unit(self.max_distance, t)
+
+
+def calibration_tables(calibration: dict[str, Any], metric: str) -> dict[str, list[float]]:
+    """metric (or visible profile) -> table, from a calibration block ({} if none)."""
+    tables = (calibration or {}).get("tables") or {}
+    t = tables.get(metric)
+    if metric == VISIBLE:
+        return dict(t or {})
+    return {metric: t} if t else {}
+
+
+def kiosk_threshold(index: Any, metric: str, max_distance: float,
+                    hysteresis_margin: float) -> MatchThreshold:
+    """The kiosk's threshold for an index (a GalleryIndex) under the config's match values.
+
+    Example: ``kiosk_threshold(idx, cfg.index.metric, cfg.match.max_distance,
+    cfg.match.hysteresis_margin).raw_max_distance()``. An uncalibrated index (no tables)
+    gets thresholds taken as raw distances, with a warning.
+    """
+    check_metric(metric)
+    tables = calibration_tables(index.calibration(), metric)
+    if not tables:
+        log.info("index %s has no %s calibration: match.max_distance used as a raw distance",
+                    index.index_id, metric)
+    return MatchThreshold(metric, float(max_distance), float(hysteresis_margin), tables,
+                          index.profile_table if metric == VISIBLE else None)
+
+
+def matching_extras(root: Path) -> dict[str, Any]:
+    """For a build directory holding keypoints/entries/vectors/confidences: write the visible
+    metric's profile trees and return the manifest's "visible" and "calibration" blocks."""
+    from kiosk.gallery import manifest as mf
+    from kiosk.gallery.visible_index import write_visible
+    from kiosk.match.visible import ENTRY_MIN_SCORE, VISIBLE_MIN_SCORE, VISIBLE_VERSION
+
+    kp = np.load(root / mf.KEYPOINTS)
+    entries = json.loads((root / mf.ENTRIES).read_text())["entries"]
+    groups = np.asarray([e["source"] for e in entries], dtype=np.int64)
+    counts = write_visible(root, kp) if len(kp) else {}
+    calibration = compute_calibration(np.load(root / mf.VECTORS), np.load(root / mf.CONFIDENCES),
+                                      kp, groups)
+    return {"visible": {"version": VISIBLE_VERSION, "min_score": VISIBLE_MIN_SCORE,
+                        "entry_min_score": ENTRY_MIN_SCORE, "profiles": counts},
+            "calibration": calibration}

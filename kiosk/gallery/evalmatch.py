@@ -1,0 +1,172 @@
+"""`kiosk eval match`, retrieval part: does the archive give a visitor back their own photo,
+and does it say "no good match" when it does not hold the visitor?
+
+For every archive person and query kind (kiosk.gallery.evalqueries) the pose model runs on the
+query image; the pose nearest the person's own keypoints is the visitor (a crop of a group
+photo holds other people, whom a kiosk's tracker would not follow); it is searched with every
+metric, and:
+
+- top-1 / top-5: the person's own entry (or its mirrored twin) is first / among the first 5;
+- matched: top-1 is right *and* within the kiosk's threshold (match.max_distance);
+- no-match (leave-one-out): with the person (and twin) taken out of the archive, the nearest
+  remaining entry lies beyond the threshold, i.e. the kiosk shows "no good match". Taking
+  out = skipping their ids in the ranked answer, which equals searching an archive without
+  them (the calibration table is the full archive's).
+A query whose image yields no pose counts as a miss (and as "no match").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiosk.gallery.calibrate import kiosk_threshold
+from kiosk.gallery.evalqueries import KINDS, Person, query_image
+from kiosk.gallery.extract import dominant
+from kiosk.gallery.reader import GalleryIndex
+from kiosk.gallery.sources import load_image
+from kiosk.pose.types import Pose
+
+log = logging.getLogger(__name__)
+
+#: Answers fetched a query: top-5 plus room for the person's own two entries.
+K = 7
+
+
+@dataclass(frozen=True)
+class Query:
+    person: int  # index into the people list
+    kind: str
+    pose: Pose | None
+
+
+@dataclass
+class KindStats:
+    queries: int = 0
+    detected: int = 0
+    top1: int = 0
+    top5: int = 0
+    matched: int = 0
+    no_match: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        n = max(self.queries, 1)
+        return {"queries": self.queries, "detected": self.detected,
+                "top1": round(self.top1 / n, 3), "top5": round(self.top5 / n, 3),
+                "matched": round(self.matched / n, 3), "no_match_loo": round(self.no_match / n, 3)}
+
+
+@dataclass
+class MetricStats:
+    metric: str
+    kinds: dict[str, KindStats] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: s.to_dict() for k, s in self.kinds.items()}
+
+
+def detect_queries(people: Sequence[Person], paths: dict[str, Path], models: dict[str, Any],
+                   kinds: Iterable[str] = KINDS, keypoint_score: float = 0.2) -> list[Query]:
+    """Run the pose model of each kind (models[kind]) on every person's query image.
+
+    paths: source name (as in the index) -> image file.
+    """
+    kinds = tuple(kinds)
+    out: list[Query] = []
+    by_source: dict[str, list[int]] = {}
+    for i, p in enumerate(people):
+        by_source.setdefault(p.source, []).append(i)
+    for source, members in sorted(by_source.items()):
+        rgb = load_image(paths[source])
+        for i in members:
+            for kind in kinds:
+                img = query_image(rgb, people[i], kind, turn=i)
+                if img is None:
+                    continue
+                poses = models[kind].estimate(img) if img.size else []
+                ref = reference_pose(people[i], kind, img.shape[1])
+                out.append(Query(i, kind, the_visitor(poses, ref, img.shape[:2], keypoint_score)))
+    log.info("%d query images run for %d people", len(out), len(people))
+    return out
+
+
+def reference_pose(p: Person, kind: str, width: int) -> Pose:
+    """The person's archive pose in the query image's pixels."""
+    ref = p.pose.translated(-p.crop_box[0], -p.crop_box[1])
+    return ref.flipped(width) if kind == "mirrored" else ref
+
+
+def the_visitor(poses: Sequence[Pose], ref: Pose, shape: tuple[int, ...],
+                keypoint_score: float) -> Pose | None:
+    """The detected pose that is the person shown (a crop of a group photo holds others too):
+    the one nearest the reference keypoints inside the image, else the dominant pose."""
+    h, w = shape[:2]
+    inside = ((ref.xy[:, 0] >= 0) & (ref.xy[:, 0] < w) & (ref.xy[:, 1] >= 0) & (ref.xy[:, 1] < h)
+              & (ref.scores >= keypoint_score))
+    best, best_d = None, np.inf
+    for p in poses:
+        both = inside & (p.scores >= keypoint_score)
+        if both.sum() < 3:
+            continue
+        d = float(np.median(np.linalg.norm(p.xy[both] - ref.xy[both], axis=1)))
+        if d < best_d:
+            best, best_d = p, d
+    return best if best is not None else dominant(poses, keypoint_score)
+
+
+def evaluate(index: GalleryIndex, people: Sequence[Person], queries: Sequence[Query],
+             metrics: Sequence[str], max_distance: float,
+             progress: Callable[[str], None] | None = None) -> list[MetricStats]:
+    """Score the queries under each metric (see the module doc)."""
+    results = []
+    for metric in metrics:
+        th = kiosk_threshold(index, metric, max_distance, 0.0)
+        stats = MetricStats(metric, {k: KindStats() for k in dict.fromkeys(q.kind for q in queries)})
+        for q in queries:
+            s = stats.kinds[q.kind]
+            s.queries += 1
+            if q.pose is None:
+                s.no_match += 1
+                continue
+            s.detected += 1
+            found = index.search(q.pose, k=K, metric=metric)
+            ids = [m.entry_id for m in found.matches]
+            own = people[q.person].ids
+            if ids and ids[0] in own:
+                s.top1 += 1
+                if th.to_unit(found.matches[0].distance, found.profile) <= max_distance:
+                    s.matched += 1
+            if any(i in own for i in ids[:5]):
+                s.top5 += 1
+            rest = [m for m in found.matches if m.entry_id not in own]
+            if not rest or th.to_unit(rest[0].distance, found.profile) > max_distance:
+                s.no_match += 1
+        results.append(stats)
+        if progress:
+            progress(metric)
+    return results
+
+
+def person_free_rate(images: Sequence[Path], model: Any, accept: Callable[[Pose, int, int], bool],
+                     keypoint_score: float = 0.2) -> tuple[int, int]:
+    """(images where the dominant pose is accepted as a visitor, images) on person-free photos."""
+    hits = 0
+    for path in images:
+        rgb = load_image(path)
+        pose = dominant(model.estimate(rgb), keypoint_score)
+        if pose is not None and accept(pose, rgb.shape[1], rgb.shape[0]):
+            hits += 1
+    return hits, len(images)
+
+
+def people_paths(sources: Iterable[tuple[str, Path]]) -> dict[str, Path]:
+    return {name: path for name, path in sources}
+
+
+def mean(xs: Sequence[float]) -> float:
+    return float(np.mean(xs)) if len(xs) else float("nan")

@@ -1,0 +1,131 @@
+"""How a kiosk camera meets an archive person: the query images of `kiosk eval match`.
+
+Every archive person (a non-mirrored entry) is shown again as a new photo made from its
+source image, and the pose model runs on it (real detections, never edited keypoints):
+
+- ``whole``:    the curator's crop box of the person (the rendition's framing);
+- ``waist_up``: the same box cut just above the hips (a visitor standing close);
+- ``occluded``: the box with ~40% of the body painted over by a flat band (from the bottom,
+  the top, the left or the right, in turn: a pillar, a table, another visitor);
+- ``mirrored``: the box flipped left-right;
+- ``other_model``: the whole box, seen by a different pose model than the archive's.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from kiosk.gallery.reader import GalleryIndex
+from kiosk.pose.types import Pose
+
+log = logging.getLogger(__name__)
+
+KINDS: tuple[str, ...] = ("whole", "waist_up", "occluded", "mirrored", "other_model")
+#: Fraction of the body's box painted over in "occluded".
+OCCLUDED_FRACTION = 0.4
+_SIDES = ("bottom", "top", "left", "right")
+
+
+@dataclass(frozen=True)
+class Person:
+    """An archive person: entry ids (the entry and its mirrored twin), source, box, pose."""
+
+    entry_id: int
+    twin_id: int | None
+    source: str
+    crop_box: tuple[int, int, int, int]
+    pose: Pose  # source-image pixels
+
+    @property
+    def ids(self) -> frozenset[int]:
+        return frozenset(i for i in (self.entry_id, self.twin_id) if i is not None)
+
+
+def archive_people(index: GalleryIndex) -> list[Person]:
+    """Every non-mirrored entry of the index as a Person (pose back in source pixels)."""
+    w, h = index.display_size
+    twins: dict[tuple[str, tuple[float, ...]], int] = {}
+    entries = [index.entry(i) for i in range(len(index))]
+    for e in entries:
+        if e.mirrored:
+            twins[(e.source, e.crop_box)] = e.id
+    people = []
+    for e in entries:
+        if e.mirrored:
+            continue
+        x0, y0, x1, y1 = e.crop_box
+        pose = e.keypoints.scaled((x1 - x0) / w, (y1 - y0) / h).translated(x0, y0)
+        box = (int(x0), int(y0), int(x1), int(y1))
+        people.append(Person(e.id, twins.get((e.source, e.crop_box)), e.source, box, pose))
+    return people
+
+
+def crop(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """rgb (H, W, 3) cut to box (x0, y0, x1, y1), padded black where the box leaves the frame."""
+    x0, y0, x1, y1 = box
+    out = np.zeros((y1 - y0, x1 - x0, 3), dtype=rgb.dtype)
+    h, w = rgb.shape[:2]
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
+    return out
+
+
+def _body_box(p: Person, min_score: float = 0.2) -> tuple[float, float, float, float]:
+    return p.pose.bbox(min_score)
+
+
+def waist_up(rgb: np.ndarray, p: Person, min_score: float = 0.2) -> np.ndarray | None:
+    """The crop box cut above the hips (None when no hip is seen)."""
+    hips = [i for i in (11, 12) if p.pose.scores[i] >= min_score]
+    if not hips:
+        return None
+    x0, y0, x1, _ = p.crop_box
+    sh = [i for i in (5, 6) if p.pose.scores[i] >= min_score]
+    hip_y = float(min(p.pose.xy[i, 1] for i in hips))
+    top_y = float(np.mean([p.pose.xy[i, 1] for i in sh])) if sh else float(y0)
+    cut = round(hip_y - 0.15 * max(hip_y - top_y, 1.0))  # just above the hips
+    if cut <= y0 + 8:
+        return None
+    return crop(rgb, (x0, y0, x1, cut))
+
+
+def occluded(rgb: np.ndarray, p: Person, turn: int) -> np.ndarray:
+    """The whole crop with OCCLUDED_FRACTION of the body box painted over (side by turn)."""
+    img = crop(rgb, p.crop_box).copy()
+    bx0, by0, bx1, by1 = _body_box(p)
+    ox, oy = p.crop_box[0], p.crop_box[1]
+    bx0, bx1, by0, by1 = bx0 - ox, bx1 - ox, by0 - oy, by1 - oy
+    bw, bh = bx1 - bx0, by1 - by0
+    side = _SIDES[turn % len(_SIDES)]
+    f = OCCLUDED_FRACTION
+    x0, x1, y0, y1 = bx0 - 0.1 * bw, bx1 + 0.1 * bw, by0 - 0.1 * bh, by1 + 0.1 * bh
+    if side == "bottom":
+        y0 = by1 - f * bh
+    elif side == "top":
+        y1 = by0 + f * bh
+    elif side == "left":
+        x1 = bx0 + f * bw
+    else:
+        x0 = bx1 - f * bw
+    h, w = img.shape[:2]
+    xs = slice(int(max(x0, 0)), int(min(max(x1, 0), w)))
+    ys = slice(int(max(y0, 0)), int(min(max(y1, 0), h)))
+    img[ys, xs] = np.asarray([128, 128, 128], dtype=img.dtype)
+    return img
+
+
+def query_image(rgb: np.ndarray, p: Person, kind: str, turn: int) -> np.ndarray | None:
+    """The query image of one kind (None when the kind does not apply to this person)."""
+    if kind in ("whole", "other_model"):
+        return crop(rgb, p.crop_box)
+    if kind == "waist_up":
+        return waist_up(rgb, p)
+    if kind == "occluded":
+        return occluded(rgb, p, turn)
+    if kind == "mirrored":
+        return np.ascontiguousarray(crop(rgb, p.crop_box)[:, ::-1])
+    raise ValueError(f"unknown query kind {kind!r}: expected one of {', '.join(KINDS)}")

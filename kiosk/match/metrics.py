@@ -1,0 +1,28 @@
+"""The match metrics (names owned by kiosk.core.enums.Metric) and the kiosk's default.
+
+- ``cosine``:   Move Mirror's sqrt(2 (1 - cos)) between bounding-box-normalised 34-vectors;
+- ``weighted``: Move Mirror's confidence-weighted L1 distance on the same vectors;
+- ``visible``:  the Euclidean distance between poses normalised on the keypoints the camera
+  sees (kiosk.match.visible): a waist-up or partly hidden visitor is matched on the visible
+  part, nothing unseen is clipped into the box.
+"""
+
+from __future__ import annotations
+
+from kiosk.core.enums import Metric
+
+COSINE = Metric.COSINE
+WEIGHTED = Metric.WEIGHTED
+VISIBLE = Metric.VISIBLE
+
+#: Every metric an index can be searched with, in a stable order.
+METRICS: tuple[str, ...] = Metric.values()
+#: The kiosk's default (chosen on `kiosk eval match`, see docs/match-quality.md).
+DEFAULT_METRIC = Metric.VISIBLE
+
+
+def check_metric(metric: str) -> str:
+    """metric itself, or ValueError naming the allowed values."""
+    if metric not in METRICS:
+        raise ValueError(f"metric {metric!r}: expected one of {', '.join(METRICS)}")
+    return metric

@@ -1,0 +1,116 @@
+"""Format 2 indexes: visible profile trees, the stored calibration, the kiosk's threshold;
+format 1 indexes still open (calibrated and searched when opened)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kiosk.gallery import manifest as mf
+from kiosk.gallery.calibrate import kiosk_threshold
+from kiosk.gallery.reader import GalleryIndex, IndexLoadError
+from kiosk.match.brute import brute_euclidean, brute_weighted
+from kiosk.match.metrics import METRICS
+from kiosk.match.visible import brute_visible
+from kiosk.pose.types import Pose
+
+
+def _rewrite_manifest(root: Path, edit) -> None:
+    raw = json.loads((root / mf.MANIFEST).read_text())
+    edit(raw)
+    raw["manifest_sha256"] = "0" * 64
+    text = (json.dumps(raw, indent=1, ensure_ascii=False) + "\n").encode()
+    _, digest = mf._self_digest(text)
+    (root / mf.MANIFEST).write_bytes(text.replace(b"0" * 64, digest.encode(), 1))
+
+
+def _query_poses(index: GalleryIndex, n: int = 12) -> list[Pose]:
+    """Archive poses disturbed a little, some with their legs unseen (waist-up)."""
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(0, len(index), max(len(index) // n, 1)):
+        p = index.entry(i).keypoints
+        xy = p.xy + rng.normal(0, 6.0, p.xy.shape)
+        sc = p.scores.copy()
+        if i % 2:
+            sc[13:] = 0.0
+        out.append(Pose(xy, sc))
+    return out
+
+
+def test_a_built_index_carries_profiles_and_calibration(built) -> None:
+    index = GalleryIndex.open(built.path, verify=True)
+    m = index.manifest
+    assert m["format_version"] == 2
+    assert m["visible"]["profiles"]["full"] > 0
+    tables = m["calibration"]["tables"]
+    for metric in ("cosine", "weighted"):
+        assert len(tables[metric]) == 101
+    assert "full" in tables["visible"] and "upper" in tables["visible"]
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_every_metric_matches_brute_force(built, metric: str) -> None:
+    index = GalleryIndex.open(built.path)
+    kp = np.load(built.path / mf.KEYPOINTS)
+    from kiosk.match.normalize import pose_vector
+
+    for pose in _query_poses(index):
+        got = index.search(pose, k=5, metric=metric).matches
+        if metric == "visible":
+            _, ids, d = brute_visible(kp[:, :, :2], kp[:, :, 2], pose.xy, pose.scores, 5)
+        else:
+            vec, conf = pose_vector(pose)
+            ids, d = (brute_euclidean(index.vectors(), vec, 5) if metric == "cosine"
+                      else brute_weighted(index.vectors(), vec, conf, 5))
+            ids, d = ids[0], d[0]
+        want = [(int(i), float(x)) for i, x in zip(ids, d, strict=True) if i >= 0]
+        np.testing.assert_allclose([m.distance for m in got], [x for _, x in want], atol=1e-5)
+        assert got[0].entry_id == want[0][0] or abs(want[0][1] - want[1][1]) < 1e-5
+        own = index.distance(pose, got[0].entry_id, metric, index.search(pose, 1, metric).profile)
+        assert own == pytest.approx(got[0].distance, abs=1e-5)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_the_threshold_is_the_archive_quantile(built, metric: str) -> None:
+    index = GalleryIndex.open(built.path)
+    th = kiosk_threshold(index, metric, 0.2, 0.1)
+    table = (index.manifest["calibration"]["tables"][metric] if metric != "visible"
+             else index.manifest["calibration"]["tables"]["visible"]["full"])
+    assert th.raw_max_distance() == pytest.approx(table[20])
+    assert th.to_unit(table[20]) == pytest.approx(0.2)
+    assert th.to_unit(th.raw_max_distance() * 0.5) < 0.2 < th.to_unit(th.raw_max_distance() * 2)
+
+
+def test_a_format_1_index_still_opens_and_answers(built, tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(built.path, old)
+    shutil.rmtree(old / "visible")
+
+    def downgrade(m: dict) -> None:
+        m["format_version"] = 1
+        m.pop("calibration")
+        m.pop("visible")
+        m["files"] = {k: v for k, v in m["files"].items() if not k.startswith("visible/")}
+        m["index_id"] = mf.compute_index_id(m["files"])
+
+    _rewrite_manifest(old, downgrade)
+    new, legacy = GalleryIndex.open(built.path), GalleryIndex.open(old, verify=True)
+    for pose in _query_poses(new, 6):
+        for metric in METRICS:
+            a = new.search(pose, k=3, metric=metric).matches
+            b = legacy.search(pose, k=3, metric=metric).matches
+            np.testing.assert_allclose([m.distance for m in a], [m.distance for m in b], atol=1e-5)
+    assert len(legacy.calibration()["tables"]["cosine"]) == 101  # calibrated when opened
+
+
+def test_an_unknown_format_is_refused_with_the_fix(built, tmp_path: Path) -> None:
+    future = tmp_path / "future"
+    shutil.copytree(built.path, future)
+    _rewrite_manifest(future, lambda m: m.update(format_version=99))
+    with pytest.raises(IndexLoadError, match=r"format_version 99 .*rebuild the index"):
+        GalleryIndex.open(future)

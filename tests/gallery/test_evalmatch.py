@@ -1,0 +1,75 @@
+"""`kiosk eval match`: query images made as a kiosk sees visitors, and the scoring."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kiosk.gallery.evalqueries import KINDS, Person, crop, occluded, query_image, waist_up
+from kiosk.pose.types import Pose
+from tests.app.kiosk_fakes import STAND
+
+
+def _person() -> Person:
+    return Person(0, 1, "a.jpg", (200, 100, 600, 1100), Pose(np.asarray(STAND), np.full(17, 0.9)))
+
+
+def test_crop_pads_outside_the_frame_black() -> None:
+    rgb = np.full((50, 60, 3), 200, np.uint8)
+    out = crop(rgb, (-10, -5, 20, 25))
+    assert out.shape == (30, 30, 3) and out[:5].max() == 0 and out[:, :10].max() == 0
+    assert out[10:, 15:].min() == 200
+
+
+def test_waist_up_stops_above_the_hips() -> None:
+    rgb = np.zeros((1200, 800, 3), np.uint8)
+    img = waist_up(rgb, _person())
+    hip_y = 600 - 100  # hips at y=600, box from y=100
+    assert img is not None and 0.7 * hip_y < img.shape[0] < hip_y
+
+
+@pytest.mark.parametrize("turn", range(4))
+def test_occluded_paints_about_forty_percent_of_the_body(turn: int) -> None:
+    rgb = np.zeros((1200, 800, 3), np.uint8)
+    img = occluded(rgb, _person(), turn)
+    grey = (img == 128).all(axis=2)
+    x0, y0, x1, y1 = _person().pose.bbox(0.2)
+    body = grey[int(y0) - 100:int(y1) - 100, int(x0) - 200:int(x1) - 200]
+    assert 0.35 <= body.mean() <= 0.5
+
+
+def test_every_kind_gives_an_image() -> None:
+    rgb = np.zeros((1200, 800, 3), np.uint8)
+    for k in KINDS:
+        img = query_image(rgb, _person(), k, 0)
+        assert img is not None and img.ndim == 3
+    with pytest.raises(ValueError, match="unknown query kind"):
+        query_image(rgb, _person(), "sideways", 0)
+
+
+@pytest.mark.slow
+def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Three demo photos, MoveNet archive, PoseNet as the other model: every figure present."""
+    import shutil
+
+    from kiosk.cli.main import main
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("tennis_standing.jpg", "backpackman.jpg", "frisbee.jpg"):
+        shutil.copy(shared_dir / "data/posenet-demo-images" / name, photos / name)
+    rc = main(["eval", "match", "--images", str(photos), "--model", "movenet-lightning",
+               "--other-model", "posenet-353x481", "--models-dir", str(models_dir),
+               "--work", str(tmp_path / "work"), "--json"])
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["archive"]["people"] >= 2 and set(doc["retrieval"]) == {"cosine", "weighted", "visible"}
+    for stats in doc["retrieval"].values():
+        assert set(stats) == set(KINDS)
+        assert stats["whole"]["top1"] >= 0.5  # its own photo, same model: mostly itself
+        for s in stats.values():
+            assert 0 <= s["top1"] <= s["top5"] <= 1 and 0 <= s["no_match_loo"] <= 1
