@@ -1,8 +1,8 @@
 """From the model's poses to what the mirror wants: the visitor, the match and the target.
 
 `Perceiver.perceive()` runs once per estimated camera frame (in the pose worker, or inline):
-main person (tracking, with the person-plausibility filter), One Euro smoothing, the nearest gallery entry (the matcher) and the
-hysteresis that decides the target photo. It returns a frozen `Perception` the render side
+main person (tracking, with the person-plausibility filter), One Euro smoothing, the nearest
+gallery entry (the matcher) and the hysteresis that decides the target photo. It returns a frozen `Perception` the render side
 reads without locks. No threads, no display: tests call it directly.
 
 The collaborators it calls are narrow on purpose (other work replaces them):
