@@ -2,8 +2,8 @@
 
 `Perceiver.perceive()` runs once per estimated camera frame (in the pose worker, or inline):
 main person (tracking, with the person-plausibility filter), One Euro smoothing, the nearest
-gallery entry (the matcher) and the hysteresis that decides the target photo. It returns a frozen `Perception` the render side
-reads without locks. No threads, no display: tests call it directly.
+gallery entry (the matcher) and the hysteresis that decides the target photo. It returns a
+frozen `Perception` the render side reads without locks. No threads, no display: tests call it directly.
 
 The collaborators it calls are narrow on purpose (other work replaces them):
     matcher.best(pose) -> (entry id, distance) | None;  matcher.distance_to(entry id) -> float
