@@ -7,7 +7,15 @@
 #      generated reference docs are current (python -m kiosk.cli.docgen --check), then the whole
 #      pytest suite with the real models/data in ../shared as the asset mirror;
 #   4. runs the pose and matching tests again on numpy 1.24 with tflite-runtime 2.14
-#      (Raspberry Pi OS bookworm's numpy), in .venv-np124.
+#      (Raspberry Pi OS bookworm's numpy), in .venv-np124;
+#   5. runs the system tests (tests/system, `pytest -m system`): scripts/install.sh for real in a
+#      booted Debian bookworm container and the shipped unit under its systemd. They need root
+#      (mmdebstrap and systemd-container are installed when missing); otherwise they skip, saying
+#      why, except as root with CI=true, where they fail. KIOSK_SKIP_SYSTEM=1 skips the step;
+#   6. with KIOSK_TEST_ARM64=1 (as root), scripts/test_arm64.sh: the same install in an arm64
+#      bookworm userland under qemu-user (8 min with a cached rootfs on a busy 2-core machine; the
+#      arm64 rootfs build adds 5-30 min, by load).
+# Steps 4-6 run when test.sh gets no arguments (as in CI).
 # Extra arguments go to the main pytest run (e.g. scripts/test.sh -k vptree -x).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,6 +30,10 @@ command -v rsync >/dev/null 2>&1 || need_apt+=(rsync)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 command -v strace >/dev/null 2>&1 || need_apt+=(strace)  # a running kiosk writes only /run
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+if [ "$(id -u)" = 0 ] && [ "${KIOSK_SKIP_SYSTEM:-0}" != 1 ]; then
+  command -v mmdebstrap >/dev/null 2>&1 || need_apt+=(mmdebstrap)
+  command -v systemd-nspawn >/dev/null 2>&1 || need_apt+=(systemd-container)
+fi
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${need_apt[*]}"
@@ -44,7 +56,7 @@ fi
 .venv/bin/mypy
 .venv/bin/python -m kiosk.cli.docgen --check
 status=0
-.venv/bin/python -m pytest "$@" || status=$?
+.venv/bin/python -m pytest -m "not system" "$@" || status=$?
 
 # 4. numpy 1.24 leg (Raspberry Pi OS bookworm): tflite-runtime 2.14 needs numpy<2. LiteRT (whose
 #    flatbuffer schema `kiosk models fetch` uses to strip Coral's decoder op) works on 1.24 too,
@@ -54,5 +66,15 @@ status=0
 #    results count); KIOSK_SKIP_NP124=1 skips it.
 if [ "${KIOSK_SKIP_NP124:-0}" != 1 ] && [ "$#" -eq 0 ]; then
   bash scripts/test_np124.sh || status=$?
+fi
+
+# 5. system tests (tests/system/conftest.py decides: run, skip with the reason, or fail on CI).
+if [ "${KIOSK_SKIP_SYSTEM:-0}" != 1 ] && [ "$#" -eq 0 ]; then
+  .venv/bin/python -m pytest -m system tests/system --durations=10 || status=$?
+fi
+
+# 6. arm64 under emulation: only when asked (it needs root, network and about 6-20 minutes).
+if [ "${KIOSK_TEST_ARM64:-0}" = 1 ] && [ "$#" -eq 0 ]; then
+  bash scripts/test_arm64.sh || status=$?
 fi
 exit "$status"

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 COMMANDS: dict[str, str] = {
     "run": "kiosk.cli.run_cmd",
     "status": "kiosk.cli.status_cmd",
+    "reload": "kiosk.cli.reload_cmd",
     "doctor": "kiosk.cli.doctor_cmd",
     "config": "kiosk.cli.config_cmd",
     "index": "kiosk.cli.index_cmd",

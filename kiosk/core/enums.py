@@ -93,6 +93,13 @@ class ServiceState(_Named):
         return (cls.STARTING, cls.RUNNING, cls.IDLE, cls.DEGRADED, cls.CLOSED)
 
 
+class ReloadOutcome(_Named):
+    """How a finished reload ended (status field `reload_outcome`; `kiosk reload` reads it)."""
+
+    APPLIED = "applied"  # the new config/index serve (a restart-only change may still be pending)
+    REFUSED = "refused"  # the old ones keep serving; last_error says why
+
+
 class ExitCode(IntEnum):
     """Process exit codes of `kiosk` subcommands and `kiosk run` (docs/reference/exit-codes.md)."""
 

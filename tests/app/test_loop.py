@@ -32,7 +32,8 @@ POSES = [STAND, squat(1.0), arms_up()]
 def _config(**over):
     data = {"camera": {"mirror": False, "replay_loop": False, "replay_realtime": False},
             "display": {"max_fps": 0, "crossfade_ms": 250, "width": 960, "height": 540},
-            "attract": {"idle_timeout_s": 1.0, "slide_seconds": 1.0}}
+            "attract": {"idle_timeout_s": 1.0, "slide_seconds": 1.0},
+            "pose": {"person_frames": 1}}  # the loop's mechanics; persistence: tests/app/mirror
     for section, values in over.items():
         data.setdefault(section, {}).update(values)
     return parse_config(data)

@@ -32,7 +32,8 @@ SMALL = Pose(STAND / 10, np.full(17, 0.9, np.float32))
 def _config(**camera: Any) -> KioskConfig:
     return parse_config({"camera": {"mirror": False, "capture_timeout_s": 60, **camera},
                          "display": {"max_fps": 0, "width": SIZE[0], "height": SIZE[1], "crossfade_ms": 0},
-                         "status": {"interval_s": 0.05}})
+                         "status": {"interval_s": 0.05},
+                         "pose": {"person_frames": 1}})  # persistence itself: tests/app/mirror
 
 
 @pytest.fixture()

@@ -49,14 +49,17 @@ def test_dry_run_prints_every_step_and_runs_nothing(trap_path: tuple[dict[str, s
         "usermod --append --groups video\\,render\\,input\\,plugdev\\,tty mirror",
         "install -d -m 2775 -o mirror -g mirror /var/lib/move-mirror/index",
         "python3 -m venv --system-site-packages /opt/move-mirror/venv",
-        "-m pip install --disable-pip-version-check -e /opt/move-mirror/src",
+        "-m pip install --disable-pip-version-check -c /opt/move-mirror/apt-constraints.txt "
+        "-e /opt/move-mirror/src",
+        "apt-constraints.txt: apt's numpy",
         "+ ln -sfn /opt/move-mirror/venv/bin/kiosk /usr/local/bin/kiosk",
         "+ write /etc/move-mirror/kiosk.yaml",
         "path: /var/lib/move-mirror/index/current",
         "path: /run/move-mirror/status.json",
         "kiosk config check /etc/move-mirror/kiosk.yaml",
         "KIOSK_MODELS_DIR=/var/lib/move-mirror/models",
-        "models fetch --mirror /srv/shared movenet-lightning",
+        # model.name is empty by default (the index's model): every manifest model is fetched
+        "/opt/move-mirror/venv/bin/kiosk models fetch --mirror /srv/shared\n",
         "/etc/sudoers.d/move-mirror",
         "curator ALL=(root) NOPASSWD: /usr/bin/systemctl reload move-mirror",
         f"+ install -m 0644 {CHECKOUT}/systemd/move-mirror.service /etc/systemd/system/move-mirror.service",
@@ -117,3 +120,15 @@ def test_script_is_strict_bash() -> None:
     assert text.startswith("#!/usr/bin/env bash\n")
     assert "set -euo pipefail" in text
     assert INSTALL.stat().st_mode & 0o111
+
+
+def test_dry_run_uninstall_lists_what_it_removes(trap_path: tuple[dict[str, str], Path]) -> None:
+    env, calls = trap_path
+    result = dry_run(env, "--uninstall")
+    assert result.returncode == 0, result.stderr
+    for removed in ("systemctl disable --now move-mirror.service", "/etc/sudoers.d/move-mirror",
+                    "rm -rf /opt/move-mirror /usr/local/bin/kiosk /etc/move-mirror /var/lib/move-mirror",
+                    "systemctl enable getty@tty1.service", "userdel mirror"):
+        assert removed in result.stdout, removed
+    assert "pip install" not in result.stdout  # it uninstalls only
+    assert not calls.exists() or not calls.read_text().strip()

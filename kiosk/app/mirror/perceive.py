@@ -1,9 +1,9 @@
 """From the model's poses to what the mirror wants: the visitor, the match and the target.
 
 `Perceiver.perceive()` runs once per estimated camera frame (in the pose worker, or inline):
-main person (tracking), One Euro smoothing, the nearest gallery entry (the matcher) and the
-hysteresis that decides the target photo. It returns a frozen `Perception` the render side
-reads without locks. No threads, no display: tests call it directly.
+main person (tracking, with the person-plausibility filter), One Euro smoothing, the nearest
+gallery entry (the matcher) and the hysteresis that decides the target photo. It returns a
+frozen `Perception` the render side reads without locks. No threads, no display: tests call it directly.
 
 The collaborators it calls are narrow on purpose (other work replaces them):
     matcher.best(pose) -> (entry id, distance) | None;  matcher.distance_to(entry id) -> float
@@ -21,6 +21,7 @@ import numpy as np
 
 from kiosk.app.mirror.hysteresis import Hysteresis
 from kiosk.app.mirror.matcher import Matcher
+from kiosk.app.mirror.plausibility import PersonFilter
 from kiosk.app.mirror.smoothing import PoseSmoother
 from kiosk.app.mirror.target import NO_MATCH, NOBODY, Target
 from kiosk.app.mirror.tracking import MainPersonTracker, body_cut_off
@@ -58,7 +59,8 @@ class Perceiver:
         p = config.pose
         self.tracker = MainPersonTracker(min_pose_score=p.min_pose_score,
                                          keypoint_threshold=p.keypoint_threshold,
-                                         min_confident_keypoints=p.min_confident_keypoints)
+                                         min_confident_keypoints=p.min_confident_keypoints,
+                                         person_filter=PersonFilter(p.person_frames))
         s = p.smoothing
         self.smoother = PoseSmoother(s.min_cutoff, s.beta, s.d_cutoff, s.enabled)
         self.hysteresis = Hysteresis(config.match.hysteresis_margin, config.match.hysteresis_frames)
@@ -71,6 +73,8 @@ class Perceiver:
         self.tracker.configure(p.min_pose_score, p.keypoint_threshold, p.min_confident_keypoints)
         s = p.smoothing
         self.smoother.configure(s.min_cutoff, s.beta, s.d_cutoff, s.enabled)
+        if p.person_frames != self.config.pose.person_frames:
+            self.tracker.person_filter = PersonFilter(p.person_frames)
         self.hysteresis.configure(config.match.hysteresis_margin, config.match.hysteresis_frames)
         self.config = config
 

@@ -11,8 +11,9 @@ pose). `person_problem` checks one pose's geometry against a human body, scale-f
   torso length), and the body is not collapsed onto a point or a line;
 - left/right coherence: the left and right shoulders (and hips) are distinct points.
 
-`PersonFilter` adds persistence: a track is reacted to once its pose was plausible for
-`frames` frames in a row (MainPersonTracker calls it for every candidate).
+`PersonFilter` adds persistence: only a plausible pose starts a track, and a track is reacted
+to once its pose was plausible for `frames` frames in a row; after that it stays confirmed while
+the tracker follows it (MainPersonTracker calls it for the tracked person each frame).
 """
 
 from __future__ import annotations
@@ -81,12 +82,13 @@ class PersonFilter:
         return person_problem(pose, width, height, self.rules) is None
 
     def accept(self, track_id: int, pose: Pose, width: int, height: int) -> bool:
+        """True once the track was plausible `frames` frames in a row; a confirmed track stays
+        confirmed (a squat or a turn may look odd for a frame: the visitor does not vanish)."""
         if track_id != self._track:
             self._track, self._count = track_id, 0
-        if self.plausible(pose, width, height):
-            self._count += 1
-        else:
-            self._count = 0
+        if self._count >= self.frames:
+            return True
+        self._count = self._count + 1 if self.plausible(pose, width, height) else 0
         return self._count >= self.frames
 
     def reset(self) -> None:

@@ -60,7 +60,6 @@ class MainPersonTracker:
         self.min_iou = min_iou
         self.max_missing = max_missing
         self.person_filter = person_filter
-        self._frame = (1, 1)
         self.track: Track | None = None
         self.missing = 0
         self._next_id = 1
@@ -78,15 +77,12 @@ class MainPersonTracker:
                 continue
             if int(np.count_nonzero(p.scores >= self.keypoint_threshold)) < self.min_confident_keypoints:
                 continue
-            if self.person_filter is not None and not self.person_filter.plausible(p, *self._frame):
-                continue
             out.append((p, p.bbox(self.keypoint_threshold)))
         return out
 
     def update(self, poses: Sequence[Pose], width: int, height: int) -> Track | None:
         """The main person in this frame (None: nobody, the visitor missing this frame, or a
         new person not yet confirmed by the person filter)."""
-        self._frame = (width, height)
         track = self._update(poses, width, height)
         if track is None or self.person_filter is None:
             return track
@@ -106,6 +102,8 @@ class MainPersonTracker:
                 return None
             log.debug("track %d lost after %d frames", prev.id, self.missing)
             self.track = None
+        if self.person_filter is not None:  # only a body plausible as a person starts a track
+            cands = [c for c in cands if self.person_filter.plausible(c[0], width, height)]
         if not cands:
             return None
         pose, box = max(cands, key=lambda c: prominence(c[1], width, height))

@@ -45,7 +45,7 @@ from kiosk.app.service.modelchoice import ModelChoice, choose_model
 from kiosk.app.service.sdnotify import Notifier, watchdog_interval
 from kiosk.app.service.status import KioskStatus, write_status
 from kiosk.app.service.watchdog import Watchdog
-from kiosk.core.enums import ExitCode, ServiceState
+from kiosk.core.enums import ExitCode, ReloadOutcome, ServiceState
 
 if TYPE_CHECKING:
     from kiosk.app.devices.camera.source import CameraSource
@@ -454,6 +454,7 @@ class KioskService:
             verify=self.options.verify_on_reload))
 
     def _finish_reload(self, done: reloader.Prepared | BaseException) -> None:
+        applied = False
         try:
             if isinstance(done, ConfigError):
                 self._error(f"reload refused, keeping the running configuration: {done}")
@@ -461,13 +462,17 @@ class KioskService:
                 log.error("the reload failed", exc_info=done)
                 self._error(f"reload refused, keeping what is running: {type(done).__name__}: {done}")
             else:
-                self._apply_reload(done)
+                applied = self._apply_reload(done)
         finally:
+            # `kiosk reload` (ExecReload=) waits for the generation to move, then reads the outcome.
+            self.status.reload_generation += 1
+            self.status.reload_outcome = ReloadOutcome.APPLIED if applied else ReloadOutcome.REFUSED
             self._ping(force=True)
             self._write_status()
             self.notifier.ready(self._status_text())
 
-    def _apply_reload(self, done: reloader.Prepared) -> None:
+    def _apply_reload(self, done: reloader.Prepared) -> bool:
+        """Swap in the prepared config and index; False when refused (the old ones keep serving)."""
         assert self.config is not None
         new_config, new_index = done.config, done.index
         if done.same_index:
@@ -476,7 +481,7 @@ class KioskService:
             if self.index is not None:
                 self._error(f"reload refused, keeping index {self.status.index_id}: the index at "
                             f"{new_config.index_path()} cannot be used ({done.index_error})")
-                return
+                return False
             self._error(f"still no usable index at {new_config.index_path()}: {done.index_error}")
         restart_only = reloader.restart_only_changes(self.config, new_config)
         try:
@@ -486,7 +491,7 @@ class KioskService:
             self._error(f"reload refused, keeping the running configuration: the loop rejected it ({exc})")
             if new_index is not self.index and new_index is not None:
                 new_index.close()
-            return
+            return False
         old_index = self.index
         self.config, self.index, self.index_dir = new_config, new_index, done.index_dir
         self.schedule = self.factories.make_schedule(new_config)
@@ -514,3 +519,4 @@ class KioskService:
                        "a restart (systemctl restart move-mirror)")
             log.warning("%s", message)
             self.status.last_error = message
+        return True

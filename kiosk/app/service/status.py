@@ -16,6 +16,10 @@ never sees half a file. Fields:
                  interval: the watchdog is not pinged while this is not empty
     last_error   the last problem worth knowing (a refused reload, a missing index), or null
     pid          the kiosk's process id
+    reload_generation  how many reloads (SIGHUP) this process has finished; 0 before the first
+    reload_outcome     applied | refused (kiosk.core.enums.ReloadOutcome): how the last finished
+                       reload ended, null before one (`kiosk reload`, the unit's ExecReload=, waits
+                       on these two)
     updated / updated_unix, started / started_unix   ISO-8601 UTC and unix seconds
 """
 
@@ -31,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kiosk.core.enums import ServiceState
+from kiosk.core.enums import ReloadOutcome, ServiceState
 from kiosk.core.safefile import FileRefused, read_bytes
 
 log = logging.getLogger(__name__)
@@ -67,6 +71,8 @@ class KioskStatus:
     last_error: str | None = None
     config_path: str | None = None
     source: str | None = None
+    reload_generation: int = 0
+    reload_outcome: ReloadOutcome | None = None
     pid: int = field(default_factory=os.getpid)
     started_unix: float = field(default_factory=time.time)
     updated_unix: float = field(default_factory=time.time)
@@ -74,6 +80,7 @@ class KioskStatus:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["state"] = str(self.state)
+        data["reload_outcome"] = None if self.reload_outcome is None else str(self.reload_outcome)
         data["fps"] = round(float(self.fps), 2)
         data["pose_rate"] = round(float(self.pose_rate), 2)
         data["started"] = _iso(self.started_unix)

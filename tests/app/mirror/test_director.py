@@ -58,6 +58,9 @@ def test_the_perceiver_follows_the_visitor_and_names_the_target(tmp_path) -> Non
     index = FakeIndex(tmp_path / "i", [pose_at(STAND), pose_at(squat(1.0))], size=(48, 54))
     p = Perceiver(parse_config({"match": {"hysteresis_frames": 2}}))
     p.set_index(index)
+    frames = p.config.pose.person_frames  # a detection must look like a person this many frames first
+    early = [p.perceive([pose_at(STAND)], (720, 1280), -0.1 * k) for k in range(frames - 1, 0, -1)]
+    assert all(e.target == NOBODY for e in early)
     first = p.perceive([pose_at(STAND)], (720, 1280), 0.0)
     assert first.target == Target.photo(0) and first.visitor and first.main is not None
     assert p.perceive([], (720, 1280), 0.1).target == Target.photo(0)  # one missing frame changes nothing

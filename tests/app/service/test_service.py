@@ -228,6 +228,7 @@ def test_reload_switches_index_and_refuses_bad_ones(harness: Harness) -> None:
     assert seen["after_b"]["index_id"] == "idx-b"
     assert seen["after_b"]["state"] == "running"
     assert seen["after_b"]["last_error"] is None
+    assert (seen["after_b"]["reload_generation"], seen["after_b"]["reload_outcome"]) == (1, "applied")
     assert len(loop.applied) == 1  # the two refused reloads never reached the loop
     assert loop.index.index_id == "idx-b"
     assert loop.config.display.layout == "side_by_side"
@@ -236,9 +237,13 @@ def test_reload_switches_index_and_refuses_bad_ones(harness: Harness) -> None:
     assert seen["after_bad_config"]["index_id"] == "idx-b"
     assert "display.layout" in seen["after_bad_config"]["last_error"]
     assert "reload refused" in seen["after_bad_config"]["last_error"]
+    assert (seen["after_bad_config"]["reload_generation"],
+            seen["after_bad_config"]["reload_outcome"]) == (2, "refused")
 
     assert seen["after_bad_index"]["index_id"] == "idx-b"
     assert "corrupt" in seen["after_bad_index"]["last_error"]
+    assert (seen["after_bad_index"]["reload_generation"],
+            seen["after_bad_index"]["reload_outcome"]) == (3, "refused")
 
     harness.notify.drain(0.2)
     reloading = [i for i, m in enumerate(harness.notify.messages) if "RELOADING" in m]
