@@ -16,7 +16,11 @@ ARCH=${1:?usage: scripts/test_rootfs.sh amd64|arm64}
 CACHE_DIR=${KIOSK_ROOTFS_CACHE:-/var/cache/move-mirror-test}
 MAX_AGE_DAYS=${KIOSK_ROOTFS_MAX_AGE_DAYS:-14}
 SUITE=bookworm
-MIRROR=${KIOSK_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# KIOSK_DEBIAN_MIRROR: a Debian archive URI; unset, mmdebstrap uses its own default archive and
+# adds the updates and security suites itself.
+MIRROR=${KIOSK_DEBIAN_MIRROR:-}
+mirrors=()
+[ -n "$MIRROR" ] && mirrors=("$MIRROR" "${MIRROR%/debian}/debian-security $SUITE-security main")
 RECIPE=1
 # What Raspberry Pi OS bookworm gives the kiosk from apt (install.sh's list, less what only
 # Raspberry Pi's archive has: python3-picamera2, python3-libcamera, rpicam-apps-lite), plus a
@@ -28,7 +32,7 @@ PACKAGES=(
   python3-systemd python3-numpy python3-yaml python3-pil python3-av rsync
 )
 
-key=$(printf '%s\n' "$RECIPE" "$SUITE" "$MIRROR" "$ARCH" "${PACKAGES[@]}" | sha256sum | cut -c1-16)
+key=$(printf '%s\n' "$RECIPE" "$SUITE" "${MIRROR:-default}" "$ARCH" "${PACKAGES[@]}" | sha256sum | cut -c1-16)
 tarball=$CACHE_DIR/$SUITE-$ARCH-$key.tar
 
 if [ -s "$tarball" ] && [ -z "$(find "$tarball" -mtime "+$MAX_AGE_DAYS")" ]; then
@@ -44,7 +48,7 @@ echo "test_rootfs.sh: building $tarball (bookworm $ARCH, ${#PACKAGES[@]} package
 start=$(date +%s)
 packages=$(IFS=,; echo "${PACKAGES[*]}")
 nice -n 10 mmdebstrap --quiet --variant=minbase --architectures="$ARCH" --include="$packages" \
-  --format=tar "$SUITE" "$tmp" "$MIRROR" "${MIRROR%/debian}/debian-security $SUITE-security main" >&2
+  --format=tar "$SUITE" "$tmp" ${mirrors[@]+"${mirrors[@]}"} >&2
 mv -f "$tmp" "$tarball"
 trap - EXIT
 # Expired tarballs go (not merely other keys: another branch's package list may be in use).

@@ -56,6 +56,22 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("KIOSK_DEMO_SCREENS", "scripts/demo.sh: where headless screenshots go",
            "$KIOSK_CACHE_DIR/demo-screens", Scope.SCRIPTS),
     EnvVar("KIOSK_SKIP_NP124", "scripts/test.sh: 1 skips the numpy 1.24 leg", "0", Scope.SCRIPTS),
+    EnvVar("KIOSK_SKIP_SYSTEM", "scripts/test.sh: 1 skips the system tests (install.sh and the unit in a "
+           "booted bookworm container)", "0", Scope.SCRIPTS),
+    EnvVar("KIOSK_TEST_ARM64", "scripts/test.sh: 1 adds the arm64 install test under qemu "
+           "(scripts/test_arm64.sh)", "0", Scope.SCRIPTS),
+    EnvVar("KIOSK_ARM64_PI", "scripts/test_arm64.sh: the Pi emulated, 5 (cortex-a76) or 4 (cortex-a72)",
+           "5", Scope.SCRIPTS),
+    EnvVar("KIOSK_ARM64_KEEP", "scripts/test_arm64.sh: 1 keeps the arm64 tree afterwards for a look", "0",
+           Scope.SCRIPTS),
+    EnvVar("KIOSK_ARM64_POSE_TESTS", "scripts/test_arm64.sh: the pose tests run emulated (tests/pose: all)",
+           "the real-model, engine, type and preprocessing tests", Scope.SCRIPTS),
+    EnvVar("KIOSK_ROOTFS_CACHE", "scripts/test_rootfs.sh, test_arm64.sh: where cached bookworm rootfs "
+           "tarballs live", "/var/cache/move-mirror-test", Scope.SCRIPTS),
+    EnvVar("KIOSK_ROOTFS_MAX_AGE_DAYS", "scripts/test_rootfs.sh: a cached rootfs older than this is rebuilt",
+           "14", Scope.SCRIPTS),
+    EnvVar("KIOSK_DEBIAN_MIRROR", "scripts/test_rootfs.sh: the Debian archive mmdebstrap reads",
+           "mmdebstrap's default archive", Scope.SCRIPTS),
     EnvVar("KIOSK_BENCH_SEARCH_CHILD", "internal: marks `kiosk bench search`'s measuring subprocess",
            "unset", Scope.TEST),
 )
