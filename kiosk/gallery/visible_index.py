@@ -40,7 +40,7 @@ def profile_rows(keypoints: np.ndarray, profile: Profile) -> tuple[np.ndarray, n
     """(ids (M,) int32 of the eligible entries, their (M, 2|P|) vectors); keypoints (N, 17, 3)."""
     kp = np.asarray(keypoints, dtype=np.float32).reshape(-1, 17, 3)
     ids = np.flatnonzero(eligible(kp[:, :, 2], profile)).astype(np.int32)
-    return ids, profile_vectors(kp[ids, :, :2], profile).reshape(len(ids), -1)
+    return ids, profile_vectors(kp[ids, :, :2], profile)
 
 
 def write_visible(root: Path, keypoints: np.ndarray, seed: int = 0) -> dict[str, int]:

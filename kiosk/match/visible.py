@@ -116,7 +116,7 @@ def profile_vectors(xy: np.ndarray, profile: Profile) -> np.ndarray:
     if not np.all(np.isfinite(a)):
         raise ValueError("xy contains NaN or infinite coordinates")
     a = a - a.mean(axis=1, keepdims=True)
-    v = a.reshape(len(a), -1)
+    v = a.reshape(len(a), 2 * a.shape[1])  # explicit width: N may be 0 (no eligible entry)
     norm = np.linalg.norm(v, axis=1, keepdims=True)
     out = np.where(norm > 1e-12, v / np.where(norm > 1e-12, norm, 1.0), 1.0 / np.sqrt(v.shape[1]))
     out = out.astype(np.float32)

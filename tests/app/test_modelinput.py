@@ -47,7 +47,8 @@ class RecordingModel:
 @pytest.mark.parametrize("mirror", [False, True])
 def test_poses_come_back_in_camera_pixels(mirror: bool) -> None:
     config = parse_config({"camera": {"mirror": mirror, "replay_loop": False, "replay_realtime": False},
-                           "display": {"max_fps": 0, "width": 960, "height": 540}})
+                           "display": {"max_fps": 0, "width": 960, "height": 540},
+                           "pose": {"person_frames": 1}})  # the first frame's pose is the one checked
     model = RecordingModel()
     frames = [np.zeros((1080, 1920, 3), np.uint8)] * 3
     loop = MirrorLoop(config, ArrayReplay(frames, loop=False), model, None, MemoryDisplay((960, 540)),

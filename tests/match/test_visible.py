@@ -62,6 +62,19 @@ def test_degenerate_poses_give_finite_vectors() -> None:
     assert np.all(np.isfinite(v)) and np.linalg.norm(v) == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_no_poses_give_no_vectors(profile: str) -> None:
+    v = profile_vectors(np.zeros((0, 17, 2)), profile)
+    assert v.shape == (0, 2 * len(PROFILES[profile])) and v.dtype == np.float32
+
+
+def test_an_archive_where_a_profile_has_no_entry_is_written(tmp_path) -> None:
+    kp = _archive(20, seed=3)
+    kp[:, 11:, 2] = 0.01  # nobody shows the legs: the whole-body profiles have no entry
+    counts = write_visible(tmp_path, kp)
+    assert counts["full"] == 0 and sum(counts.values()) > 0
+
+
 def _archive(n: int, seed: int) -> np.ndarray:
     """(n, 17, 3) keypoints: synthetic poses, some keypoints unseen at random."""
     rng = np.random.default_rng(seed)
