@@ -6,6 +6,7 @@
 #
 #   scripts/deploy.sh [options] INDEX_DIR HOST...
 #   scripts/deploy.sh [options] INDEX_DIR --hosts FILE
+#   scripts/deploy.sh [options] INDEX_DIR HOST... --config kiosk.yaml   (a config served with it)
 #   scripts/deploy.sh [options] --rollback HOST...
 #
 # Every option of `kiosk deploy --help` is accepted. The kiosk command is the one on PATH, else

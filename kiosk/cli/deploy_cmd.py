@@ -1,16 +1,17 @@
 """`kiosk deploy`: push a gallery index (and the model it needs) to kiosks over ssh, or roll back.
 
-    kiosk deploy [options] INDEX_DIR HOST...
+    kiosk deploy [options] INDEX_DIR HOST... [--config FILE]
     kiosk deploy [options] INDEX_DIR --hosts FILE
     kiosk deploy [options] --rollback HOST...
 
-Exit status: 0 every host ok, 1 some host failed, 2 bad usage or a bad INDEX_DIR.
+Exit status: 0 every host ok, 1 some host failed, 2 bad usage, a bad INDEX_DIR or --config FILE.
 See docs/fleet.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -48,9 +49,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--local-models-dir", metavar="DIR", type=Path,
                         help="models directory here (default: $KIOSK_MODELS_DIR)")
     parser.add_argument("--no-model", action="store_true", help="do not check or bring the index's model")
+    parser.add_argument("--config", metavar="FILE", type=Path,
+                        help="a kiosk.yaml deployed with the index: served over each kiosk's own file "
+                        "(its keys win), switched and rolled back with the index; checked here first")
     parser.add_argument("--remote-kiosk", metavar="CMD", default="kiosk",
                         help="the kiosk command on the hosts (default: kiosk)")
-    parser.add_argument("--no-local-verify", action="store_true", help="skip verifying INDEX_DIR here")
+    parser.add_argument("--no-local-verify", action="store_true",
+                        help="skip verifying INDEX_DIR and --config here (the kiosks still check them)")
     parser.add_argument("--reload-cmd", metavar="CMD", default="systemctl reload move-mirror",
                         help="shell command run on the kiosk to reload it (default: systemctl reload "
                         "move-mirror)")
@@ -102,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     import shutil
 
     from kiosk.fleet.deploy import DeploySettings, printer, run_hosts, summary_table
-    from kiosk.fleet.localindex import BadIndex, load_local_index
+    from kiosk.fleet.localindex import BadIndex, load_local_config, load_local_index
     from kiosk.fleet.ssh import SshOptions, Target
 
     positional = list(args.args)
@@ -126,12 +131,17 @@ def run(args: argparse.Namespace) -> int:
     for tool in ("ssh", "rsync"):
         if shutil.which(tool) is None:
             return _fail(f"{tool} is not installed (apt-get install openssh-client rsync)")
+    if args.rollback and args.config:
+        return _fail("--rollback returns to the previous release with its own config; drop --config")
     if not args.rollback:
         try:
+            config = load_local_config(args.config, verify=not args.no_local_verify) if args.config \
+                else None
             index = load_local_index(Path(index_arg), verify=not args.no_local_verify,
                                      need_model=not args.no_model, models_dir=args.local_models_dir)
         except BadIndex as exc:
             return _fail(str(exc))
+        index = dataclasses.replace(index, config=config)
     ssh = SshOptions(port=args.port, identity=args.identity, user=args.user,
                      options=tuple(args.ssh_option), connect_timeout=args.connect_timeout,
                      io_timeout=args.io_timeout)
@@ -143,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
         pause_at=args.test_pause_at, pause_seconds=args.test_pause_seconds)
     say = printer(sys.stderr if args.json else sys.stdout)
     what = f"index {index.id} ({index.bytes // 1024} KB) from {index.path}" if index else "rollback"
+    if index is not None and index.config is not None:
+        what += f" with config {index.config.path}"
     say(f"kiosk deploy: {what} to {len(targets)} host(s){' (dry run)' if args.dry_run else ''}")
     results = run_hosts(targets, settings, index, args.parallel, say)
     if args.json:

@@ -51,6 +51,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("index_id", help="the index id (its manifest's index_id)")
     p = _add(sub, "activate", "switch current to INDEX_ID as a pending transaction, then reload")
     p.add_argument("index_id", help="the index id (its manifest's index_id)")
+    p.add_argument("--config", metavar="SHA256", help="with the deployed config configs/SHA256.yaml "
+                   "(default: the deployed config stays)")
     _transaction_args(p)
     p = _add(sub, "confirm", "end the pending activation of INDEX_ID (it is healthy)")
     p.add_argument("index_id", help="the index id (its manifest's index_id)")
@@ -67,6 +69,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = _add(sub, "hold", "hold the deploy lock until stdin closes (a deploy session)")
     p.add_argument("--owner", default="someone", help="who deploys (shown to a second deploy)")
     p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for the lock")
+    p = _add(sub, "config", "is the deployed config SHA256 here? --install: check an upload, move it in")
+    p.add_argument("sha256", help="the config file's sha256")
+    p.add_argument("--install", action="store_true", help="install the upload configs/.incoming-SHA256.yaml")
     p = _add(sub, "model", "is the model NAME with SHA256 installed? --install: move an upload in")
     p.add_argument("name", help="the model's name (models/manifest.yaml)")
     p.add_argument("sha256", help="the sha256 the index's manifest records for it")
@@ -166,7 +171,9 @@ def _dispatch(rel: Any, args: argparse.Namespace) -> dict[str, Any]:
         return rel.promote(args.index_id, _verify)
     if verb == "activate":
         return rel.activate(args.index_id, confirm_within=args.confirm_within, reload_cmd=reload_cmd,
-                            reload=args.reload)
+                            reload=args.reload, config=args.config)
+    if verb == "config":
+        return rel.install_config(args.sha256) if args.install else rel.stage_config(args.sha256)
     if verb == "reload":
         code, out = run_reload(reload_cmd)
         return {"reload_exit": code, "reload_output": out[-500:]}

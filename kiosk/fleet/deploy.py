@@ -3,7 +3,8 @@
 Steps per host: connect (one ssh master) -> take the kiosk's deploy lock (`kiosk releases hold`)
 -> probe (`kiosk releases list`) -> the model the index names (uploaded when missing) -> stage
 (free space checked on the kiosk) -> rsync into the staging dir (resumable) -> promote (`kiosk
-index verify` on the kiosk, then rename into releases/) -> activate (pending, with a deadline)
+index verify` on the kiosk, then rename into releases/) -> the config (`--config`: uploaded,
+checked by sha256, into configs/) -> activate (pending, with a deadline)
 -> reload -> health check (`kiosk status --json` until the new index is served) -> confirm ->
 prune. A failed health check reverts the activation; a deploy that dies before confirming is
 reverted by the kiosk itself at the deadline.
@@ -131,7 +132,9 @@ class HostDeploy:
         assert self.index is not None
         index_id = self.index.id
         pending = self.info.get("pending")
-        if self.info["current_id"] == index_id and not pending:
+        config = self.index.config
+        new_config = config is not None and self.info.get("config_sha") != config.sha256
+        if self.info["current_id"] == index_id and not pending and not new_config:
             return self._already_current(index_id)
         have = any(r["id"] == index_id for r in self.info["releases"])
         self._ensure_model()
@@ -152,7 +155,20 @@ class HostDeploy:
             raise HostFailed(str(exc) if "verification failed" in str(exc)
                              else f"verification failed on the host: {exc}") from None
         self.say("verified on the host")
+        self._ship_config()
         return self._activate(index_id)
+
+    def _ship_config(self) -> None:
+        """The config deployed with the index: uploaded into configs/ unless already there."""
+        assert self.index is not None
+        config = self.index.config
+        if config is None:
+            return
+        found = self.kiosk.releases("config", config.sha256)
+        if not found["present"]:
+            self._rsync(str(config.path), found["staging"], ["-t", "--chmod=F0644"])
+            self.kiosk.releases("config", config.sha256, "--install")
+        self.say(f"config {config.path.name} (sha256 {config.sha256[:12]}…) verified on the host")
 
     def _already_current(self, index_id: str) -> str:
         if self.s.dry_run:
@@ -180,6 +196,9 @@ class HostDeploy:
                      f"{self.info['avail_bytes'] // 2**20} MB free) to "
                      f"{self.target.host}:{self.info['root']}/releases/.incoming-{index_id}")
         self.say(f"would verify with '{self.s.remote_kiosk} index verify', rename to releases/{index_id}")
+        if self.index.config is not None:
+            self.say(f"would upload the config {self.index.config.path} to configs/ and serve it with "
+                     f"{index_id} (sha256 {self.index.config.sha256[:12]}…)")
         self.say(f"would switch current -> releases/{index_id} (previous -> "
                  f"{self.info['current'] or 'none'}), reload with '{self.s.reload_cmd}'")
         self.say(f"would wait up to {self.s.status_timeout:g}s for '{self.s.remote_kiosk} status --json' "
@@ -258,19 +277,24 @@ class HostDeploy:
     # ---- the transaction --------------------------------------------------------------
     def _activate(self, index_id: str, verb_note: str = "") -> str:
         old = self.info["current_id"]
+        config = self.index.config.sha256 if self.index is not None and self.index.config else None
         self.pause("switch")
-        self.kiosk.releases("activate", index_id, "--no-reload", "--confirm-within",
-                            f"{self.s.confirm_within:g}", "--reload-cmd", self.s.reload_cmd)
+        # a rollback is the kiosk's `rollback`: previous with the config deployed with it
+        verb = ("activate", index_id, *(("--config", config) if config else ())) if self.index \
+            else ("rollback",)
+        self.kiosk.releases(*verb, "--no-reload", "--confirm-within", f"{self.s.confirm_within:g}",
+                            "--reload-cmd", self.s.reload_cmd)
         self.say(f"switched current -> releases/{index_id}{verb_note} (the kiosk reverts it unless "
                  f"confirmed within {self.s.confirm_within:g}s)")
         self.pause("reload")
         try:
             self._reload()
             self.pause("health")
-            health = self.kiosk.wait_for(index_id, self.s.status_timeout)
-            if not (health.healthy and health.index_id == index_id):
+            health = self.kiosk.wait_for(index_id, self.s.status_timeout, config)
+            if not (health.healthy and health.index_id == index_id and config in (None, health.config)):
+                with_config = f" with config {config[:12]}" if config else ""
                 raise HostFailed(f"health check: after {self.s.status_timeout:g}s the kiosk reports "
-                                 f"{health.summary}, not {index_id}")
+                                 f"{health.summary}, not {index_id}{with_config}")
         except HostFailed as exc:
             raise HostFailed(self._revert(str(exc), old)) from None
         self.say(f"kiosk serves {index_id} ({health.summary})")

@@ -1,5 +1,6 @@
-"""The index to deploy, checked on the workstation before any host is contacted, and the model
-files it needs (from this machine's models directory, verified by sha256)."""
+"""The index to deploy, checked on the workstation before any host is contacted, the model
+files it needs (from this machine's models directory, verified by sha256) and the config deployed
+with it (validated by the kiosk's own validator)."""
 
 from __future__ import annotations
 
@@ -24,11 +25,18 @@ class LocalModel:
 
 
 @dataclass(frozen=True)
+class LocalConfig:
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
 class LocalIndex:
     path: Path
     id: str
     bytes: int
     model: LocalModel | None
+    config: LocalConfig | None = None
 
     def files(self) -> list[str]:
         """Every file, relative, sorted (what an upload sends)."""
@@ -85,3 +93,20 @@ def load_local_index(path: Path, *, verify: bool = True, need_model: bool = True
                            + "; ".join(found[:3]))
     size = sum(os.lstat(os.path.join(d, n)).st_size for d, _, names in os.walk(path) for n in names)
     return LocalIndex(path=path, id=index_id, bytes=size, model=_model(manifest, models_dir, need_model))
+
+
+def load_local_config(path: Path, *, verify: bool = True) -> LocalConfig:
+    """The config to deploy with the index: a file the kiosk's validator accepts (unless not
+    `verify`: then the kiosk's reload is the check), without the machine's own keys."""
+    from kiosk.app.service.config import ConfigError, refuse_machine_keys
+    from kiosk.core.checksum import sha256_file
+
+    if not path.is_file():
+        raise BadIndex(f"--config {path} is not a file")
+    if verify:
+        try:
+            refuse_machine_keys(path)
+        except ConfigError as exc:
+            raise BadIndex(f"--config refused (fix the file, check it with 'kiosk config check "
+                           f"{path}'): {exc}") from None
+    return LocalConfig(path=path.resolve(), sha256=sha256_file(path))

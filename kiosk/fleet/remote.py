@@ -34,6 +34,7 @@ class Health:
     healthy: bool
     index_id: str | None
     summary: str  # one readable line: index, state and, when unhealthy, why
+    config: str | None = None  # sha256 of the deployed config in force (status deployed_config)
 
 
 def parse_json_out(text: str) -> dict[str, Any] | None:
@@ -94,20 +95,24 @@ class RemoteKiosk:
         data = parse_json_out(out) or {}
         index_id, state = data.get("index_id"), data.get("state")
         healthy = code == 0 and state in HEALTHY_STATES
+        config = data.get("deployed_config")
         summary = f"index {index_id or 'none'}, state {state or 'unknown'}"
+        if config:
+            summary += f", config {str(config)[:12]}"
         if not healthy:
             problems = "; ".join(str(p) for p in data.get("problems") or []) or err.strip()[-200:]
             summary += f", unhealthy{': ' + problems if problems else ''}"
         if data.get("last_error"):
             summary += f", last error: {str(data['last_error'])[:300]}"
-        return Health(healthy, index_id, summary)
+        return Health(healthy, index_id, summary, config if isinstance(config, str) else None)
 
-    def wait_for(self, index_id: str, timeout: float) -> Health:
-        """Poll the status until a healthy kiosk reports index_id, or timeout (the last reading)."""
+    def wait_for(self, index_id: str, timeout: float, config: str | None = None) -> Health:
+        """Poll the status until a healthy kiosk reports index_id (and, when given, the deployed
+        config with sha256 `config` in force), or timeout (the last reading)."""
         deadline = time.monotonic() + timeout
         while True:
             health = self.health()
-            if health.healthy and health.index_id == index_id:
+            if health.healthy and health.index_id == index_id and config in (None, health.config):
                 return health
             if time.monotonic() >= deadline:
                 return health

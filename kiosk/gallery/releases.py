@@ -9,6 +9,13 @@ Under the index root (KIOSK_INDEX_ROOT; /var/lib/move-mirror/index on an install
     .pending.json                   an activation not yet confirmed healthy (the dead-man switch)
     .lock                           flock held by every change (short)
     .deploy.lock                    flock held for a whole deploy session (`kiosk releases hold`)
+    configs/<sha256>.yaml           deployed configs (`kiosk deploy --config`), named by their sha256
+    configs/.incoming-<sha256>.yaml a config upload, checked by sha256 before it is renamed in
+    current-config -> configs/<sha>.yaml   the deployed config served with current (absent: none)
+    previous-config -> configs/<sha>.yaml  the one that goes with previous (restored by a rollback)
+
+The running kiosk reads its own kiosk.yaml with `current-config` over it (`deployed_config`):
+both links are switched, recorded and reverted with `current` and `previous`.
 
 An activation is a transaction: `activate` records `.pending.json` (the links before, a deadline,
 the reload command), switches the links and reloads; `confirm` ends it. If nobody confirms by the
@@ -41,6 +48,12 @@ log = logging.getLogger(__name__)
 RELEASES = "releases"
 CURRENT = "current"
 PREVIOUS = "previous"
+CURRENT_CONFIG = "current-config"
+PREVIOUS_CONFIG = "previous-config"
+CONFIGS = "configs"
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+#: a deployed config is a small YAML file; anything bigger is refused
+CONFIG_LIMIT = 1 << 20
 PENDING = ".pending.json"
 OP_LOCK = ".lock"
 SESSION_LOCK = ".deploy.lock"
@@ -74,6 +87,14 @@ class Pending:
     deadline_unix: float
     reload_cmd: str
     created_unix: float
+    old_config: str | None = None           # config link targets before ("configs/<sha>.yaml")
+    old_previous_config: str | None = None
+
+
+def check_sha(sha256: str) -> str:
+    if not SHA_RE.match(sha256):
+        raise ReleaseError(f"config sha256 {sha256!r} is not 64 lowercase hex digits")
+    return sha256
 
 
 def _tree_bytes(path: Path) -> int:
@@ -114,6 +135,20 @@ class ReleaseRoot:
     @staticmethod
     def link_target(index_id: str) -> str:
         return f"{RELEASES}/{check_id(index_id)}"
+
+    def config_file(self, sha256: str) -> Path:
+        return self.root / CONFIGS / f"{check_sha(sha256)}.yaml"
+
+    def config_staging(self, sha256: str) -> Path:
+        return self.root / CONFIGS / f"{INCOMING}{check_sha(sha256)}.yaml"
+
+    @staticmethod
+    def config_target(sha256: str) -> str:
+        return f"{CONFIGS}/{check_sha(sha256)}.yaml"
+
+    @staticmethod
+    def sha_of(target: str | None) -> str | None:
+        return None if not target else Path(target).stem
 
     def _read_link(self, name: str) -> str | None:
         try:
@@ -223,6 +258,8 @@ class ReleaseRoot:
                 "current_id": self.id_of(current), "previous_id": self.id_of(self._read_link(PREVIOUS)),
                 "current_is_link": not (self.root / CURRENT).exists() or (self.root / CURRENT).is_symlink(),
                 "releases": releases, "staging": staging, "avail_bytes": st.f_bavail * st.f_frsize,
+                "config_sha": self.sha_of(self._read_link(CURRENT_CONFIG)),
+                "previous_config_sha": self.sha_of(self._read_link(PREVIOUS_CONFIG)),
                 "pending": asdict(pending) if pending else None, "last_deploy_unix": last,
                 "deploy_in_progress": self.session_busy()}
 
@@ -291,32 +328,81 @@ class ReleaseRoot:
             return {"release": str(release), "verified": True}
 
     # ---- activation transaction ---------------------------------------------------------
-    def activate(self, index_id: str, *, confirm_within: float, reload_cmd: str,
-                 previous: str | None = None, reload: bool = True) -> dict[str, Any]:
-        """current -> releases/<id> (previous -> the old current, or `previous` when given),
+    def activate(self, index_id: str, *, confirm_within: float, reload_cmd: str, reload: bool = True,
+                 config: str | None = None) -> dict[str, Any]:
+        """current -> releases/<id> (previous -> the old current), and current-config ->
+        configs/<config>.yaml when a config sha256 is given (else the deployed config stays),
         recorded as pending until `confirm`, then the reload command. Returns what was done."""
+        target = self.config_target(config) if config is not None else None
+        return self._activate(index_id, confirm_within=confirm_within, reload_cmd=reload_cmd,
+                              reload=reload, change_config=config is not None, config_link=target)
+
+    def _activate(self, index_id: str, *, confirm_within: float, reload_cmd: str, reload: bool,
+                  change_config: bool, config_link: str | None) -> dict[str, Any]:
         release = self.release_dir(index_id)
         with self.locked():
             self._check_links()
             if not (release / "manifest.json").is_file():
                 raise ReleaseError(f"{release} is not a complete release; deploy it first")
+            if config_link is not None and not (self.root / config_link).is_file():
+                raise ReleaseError(f"{self.root / config_link} is missing; deploy the config first")
             self._revert_pending("superseded by a new activation", reload=False)
             old_cur, old_prev = self._read_link(CURRENT), self._read_link(PREVIOUS)
-            new_prev = previous if previous is not None else (old_cur or old_prev)
-            if self.id_of(new_prev) == index_id:
-                new_prev = old_prev if self.id_of(old_prev) != index_id else None
+            old_cfg, old_prev_cfg = self._read_link(CURRENT_CONFIG), self._read_link(PREVIOUS_CONFIG)
+            new_cfg = config_link if change_config else old_cfg
+            if self.id_of(old_cur) == index_id and new_cfg != old_cfg:  # a new config only
+                new_prev, new_prev_cfg = old_cur, old_cfg
+            else:
+                new_prev, new_prev_cfg = (old_cur, old_cfg) if old_cur else (old_prev, old_prev_cfg)
+                if self.id_of(new_prev) == index_id:
+                    new_prev, new_prev_cfg = (old_prev, old_prev_cfg) if self.id_of(old_prev) != index_id \
+                        else (None, None)
             pending = Pending(token=uuid.uuid4().hex, release=index_id, old_current=old_cur,
                               old_previous=old_prev, deadline_unix=time.time() + confirm_within,
-                              reload_cmd=reload_cmd, created_unix=time.time())
+                              reload_cmd=reload_cmd, created_unix=time.time(), old_config=old_cfg,
+                              old_previous_config=old_prev_cfg)
             self._write_pending(pending)
+            self._set_link(PREVIOUS_CONFIG, new_prev_cfg)
             self._set_link(PREVIOUS, new_prev)
+            self._set_link(CURRENT_CONFIG, new_cfg)
             self._set_link(CURRENT, self.link_target(index_id))
             os.utime(release)
         self.spawn_watcher()
         code, out = run_reload(reload_cmd) if reload else (0, "")
         return {"current": self.link_target(index_id), "previous": self._read_link(PREVIOUS),
-                "token": pending.token, "deadline_unix": pending.deadline_unix,
+                "config": new_cfg, "token": pending.token, "deadline_unix": pending.deadline_unix,
                 "reload_exit": code, "reload_output": out[-500:]}
+
+    # ---- deployed configs ---------------------------------------------------------------
+    def stage_config(self, sha256: str) -> dict[str, Any]:
+        """Is configs/<sha256>.yaml here? If not, where to upload it."""
+        with self.locked():
+            if self.config_file(sha256).is_file():
+                return {"present": True, "staging": None}
+            (self.root / CONFIGS).mkdir(parents=True, exist_ok=True)
+            return {"present": False, "staging": str(self.config_staging(sha256))}
+
+    def install_config(self, sha256: str) -> dict[str, Any]:
+        """Check the uploaded config's sha256 and rename it to configs/<sha256>.yaml (world-readable:
+        the kiosk's user reads it). The upload is removed either way."""
+        from kiosk.core.checksum import sha256_file
+
+        staged = self.config_staging(sha256)
+        with self.locked():
+            try:
+                if not staged.is_file():
+                    raise ReleaseError(f"nothing uploaded for config {sha256}: no {staged}")
+                if staged.stat().st_size > CONFIG_LIMIT:
+                    raise ReleaseError(f"the uploaded config is over {CONFIG_LIMIT} bytes; not a kiosk.yaml")
+                got = sha256_file(staged)
+                if got != sha256:
+                    raise ReleaseError(f"the uploaded config has sha256 {got}, not {sha256}; redeploy")
+                os.chmod(staged, 0o644)
+                os.replace(staged, self.config_file(sha256))
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    staged.unlink()
+            return {"present": True, "config": str(self.config_file(sha256))}
 
     def confirm(self, index_id: str) -> dict[str, Any]:
         with self.locked():
@@ -341,11 +427,14 @@ class ReleaseRoot:
             return {"reverted": False}
         log.warning("reverting the activation of %s (%s): current -> %s", pending.release, reason,
                     pending.old_current)
+        self._set_link(PREVIOUS_CONFIG, pending.old_previous_config)
         self._set_link(PREVIOUS, pending.old_previous)
+        self._set_link(CURRENT_CONFIG, pending.old_config)
         self._set_link(CURRENT, pending.old_current)
         self._clear_pending()
         code, out = run_reload(pending.reload_cmd) if reload else (0, "")
         return {"reverted": True, "release": pending.release, "current": pending.old_current,
+                "config": pending.old_config,
                 "reload_exit": code, "reload_output": out[-500:]}
 
     def expire(self, now: float | None = None, *, reload: bool = True) -> dict[str, Any]:
@@ -387,13 +476,15 @@ class ReleaseRoot:
                          stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
 
     def rollback(self, *, confirm_within: float, reload_cmd: str, reload: bool = True) -> dict[str, Any]:
-        """Activate `previous` (the old current becomes previous): a pending activation too."""
+        """Activate `previous` with its config (the old current becomes previous): a pending
+        activation too."""
         prev = self.id_of(self._read_link(PREVIOUS))
         if prev is None:
             raise ReleaseError("no previous release to roll back to")
         if not self.release_dir(prev).is_dir():
             raise ReleaseError(f"previous release {prev} is missing on the host")
-        return self.activate(prev, confirm_within=confirm_within, reload_cmd=reload_cmd, reload=reload)
+        return self._activate(prev, confirm_within=confirm_within, reload_cmd=reload_cmd, reload=reload,
+                              change_config=True, config_link=self._read_link(PREVIOUS_CONFIG))
 
     # ---- pruning ----------------------------------------------------------------------
     def prune(self, keep: int, *, dry_run: bool = False, staging: bool = True) -> dict[str, Any]:
@@ -412,10 +503,34 @@ class ReleaseRoot:
             rels.sort(key=lambda p: p.stat().st_mtime, reverse=True)
             deleted = [p.name for n, p in enumerate(rels, 1) if n > keep and p.name not in protected]
             stale = [p.name for p in self.releases.glob(f"{INCOMING}*")] if staging else []
+            configs = self._unused_configs(pending, staging)
             if not dry_run:
                 for name in deleted + stale:
                     shutil.rmtree(self.releases / name, ignore_errors=True)
-            return {"deleted": deleted, "deleted_staging": stale, "dry_run": dry_run}
+                for path in configs:
+                    path.unlink(missing_ok=True)
+            return {"deleted": deleted, "deleted_staging": stale, "dry_run": dry_run,
+                    "deleted_configs": [p.name for p in configs]}
+
+    def _unused_configs(self, pending: Pending | None, staging: bool) -> list[Path]:
+        """Deployed configs (and uploads) no link nor pending activation names, when `staging` (the
+        caller holds the deploy session, so no upload of a config is waiting for its activation)."""
+        used = {self._read_link(CURRENT_CONFIG), self._read_link(PREVIOUS_CONFIG)}
+        if pending:
+            used |= {pending.old_config, pending.old_previous_config}
+        names = {Path(t).name for t in used if t}
+        found = sorted((self.root / CONFIGS).glob("*.yaml")) if (self.root / CONFIGS).is_dir() else []
+        return [p for p in found if p.name not in names] if staging else []
+
+
+def deployed_config(index_path: Path) -> tuple[Path, str] | None:
+    """The deployed config served with `<root>/current` (the file current-config names, and its
+    sha256), or None when there is none."""
+    root = ReleaseRoot.of_index_path(index_path)
+    target = root._read_link(CURRENT_CONFIG) if root is not None else None
+    if root is None or target is None:
+        return None
+    return root.root / target, str(root.sha_of(target))
 
 
 def expire_for_index(index_path: Path) -> bool:

@@ -20,7 +20,12 @@ from kiosk.core.safefile import FileRefused
 from kiosk.core.safeyaml import YamlRefused, load_yaml
 from kiosk.match.metrics import DEFAULT_METRIC
 
-__all__ = ["ConfigError", "KioskConfig", "load_config", "parse_config"]
+__all__ = ["DEPLOY_REFUSED", "ConfigError", "KioskConfig", "load_config", "load_served_config",
+           "parse_config", "refuse_machine_keys"]
+
+#: keys a deployed config may not set: they place the index and the status file, which the
+#: machine's own kiosk.yaml decides (a deploy finds its release and health check through them)
+DEPLOY_REFUSED = (("index", "path"), ("status", "path"))
 
 def _check_source(value: str) -> str | None:
     return source_problem(value)  # the grammar's one owner: kiosk.app.devices.camera.source
@@ -211,3 +216,54 @@ def load_config(path: Path | str | None) -> KioskConfig:
         problem = f"cannot read the file ({exc.strerror or exc}); check the path"
         raise ConfigError(str(path), [problem]) from None
     return parse_config(data, str(path))
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    """The raw YAML mapping of a config file (problems raised as ConfigError)."""
+    try:
+        data = load_yaml(path)
+    except YamlRefused as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        raise ConfigError(str(path), [where + exc.problem]) from None
+    except (FileRefused, OSError) as exc:
+        raise ConfigError(str(path), [f"cannot read the file ({exc}); check the path"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), ["the file must be a mapping of sections (camera:, match:, ...)"])
+    return data
+
+
+def refuse_machine_keys(path: Path) -> None:
+    """A config to deploy (`kiosk deploy --config`): valid, and without the machine's own keys."""
+    load_config(path)
+    data = _read_mapping(path)
+    bad = [f"{a}.{b}: set by the kiosk's own kiosk.yaml, not by a deployed config; remove it"
+           for a, b in DEPLOY_REFUSED if isinstance(data.get(a), dict) and b in data[a]]
+    if bad:
+        raise ConfigError(str(path), bad)
+
+
+def load_served_config(path: Path, apply: Any = None) -> tuple[KioskConfig, str | None]:
+    """The configuration the kiosk serves: its file, with the config deployed with the current
+    release over it (section by section: the deployed file's keys win), and the deployed file's
+    sha256 (None when none). `apply` (Overrides.apply) is applied to both; the index path it
+    gives says where the release root is. Raises ConfigError naming the file and key."""
+    from kiosk.gallery.releases import deployed_config
+
+    def finish(config: KioskConfig) -> KioskConfig:
+        return apply(config) if apply is not None else config
+
+    base = finish(load_config(path))
+    found = deployed_config(base.index_path())
+    if found is None:
+        return base, None
+    deployed, sha = found
+    refuse_machine_keys(deployed)
+    merged: dict[str, Any] = dict(_read_mapping(path)) if path.is_file() else {}
+    for key, value in _read_mapping(deployed).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return finish(parse_config(merged, f"{path} with the deployed {deployed}")), sha

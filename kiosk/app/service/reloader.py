@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.app.service import components
-from kiosk.app.service.config import KioskConfig, load_config
+from kiosk.app.service.config import KioskConfig, load_served_config
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class Prepared:
     index: Any = None
     same_index: bool = False
     index_error: str | None = None
+    deployed_config: str | None = None  # sha256 of the config deployed with the release, if any
 
 
 def prepare(config_path: Path, overrides: components.Overrides, open_index: Callable[..., Any], *,
@@ -48,15 +49,15 @@ def prepare(config_path: Path, overrides: components.Overrides, open_index: Call
     """Read and validate the config, then open the index it names unless it is the one serving.
 
     Raises ConfigError for a bad config. Runs in the reload thread: touches no service state."""
-    config = overrides.apply(load_config(config_path))
+    config, deployed = load_served_config(config_path, overrides.apply)
     new_dir = components.resolve_index_dir(config)
     if current_dir is not None and new_dir == current_dir:
-        return Prepared(config, new_dir, same_index=True)
+        return Prepared(config, new_dir, same_index=True, deployed_config=deployed)
     try:
         index = open_index(config, verify=verify)
     except Exception as exc:
-        return Prepared(config, new_dir, index_error=str(exc))
-    return Prepared(config, new_dir, index=index)
+        return Prepared(config, new_dir, index_error=str(exc), deployed_config=deployed)
+    return Prepared(config, new_dir, index=index, deployed_config=deployed)
 
 
 def restart_only_changes(old: KioskConfig, new: KioskConfig) -> list[str]:

@@ -39,7 +39,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kiosk.app.service import components, reloader, screenshot, telemetry
-from kiosk.app.service.config import ConfigError, KioskConfig, load_config
+from kiosk.app.service.config import ConfigError, KioskConfig, load_served_config
 from kiosk.app.service.health import StageHealth
 from kiosk.app.service.modelchoice import ModelChoice, choose_model
 from kiosk.app.service.sdnotify import Notifier, watchdog_interval
@@ -251,7 +251,8 @@ class KioskService:
 
     def _run(self) -> int:
         try:
-            self.config = self.options.overrides.apply(load_config(self.options.config_path))
+            self.config, self.status.deployed_config = load_served_config(
+                self.options.config_path, self.options.overrides.apply)
         except ConfigError as exc:
             self._error(f"cannot start: {exc}\nfix the file (kiosk config check "
                         f"{self.options.config_path}) and restart")
@@ -494,6 +495,7 @@ class KioskService:
             return False
         old_index = self.index
         self.config, self.index, self.index_dir = new_config, new_index, done.index_dir
+        self.status.deployed_config = done.deployed_config
         self.schedule = self.factories.make_schedule(new_config)
         if old_index is not None and old_index is not new_index:
             old_index.close()

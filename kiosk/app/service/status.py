@@ -14,6 +14,8 @@ never sees half a file. Fields:
     shown        what is on screen: entryN, "entryN (fading in)", or the state (no_match, ...)
     stalled      stages of the loop (camera, pose, render) that made no progress for a watchdog
                  interval: the watchdog is not pinged while this is not empty
+    deployed_config  sha256 of the config deployed with the current release (`kiosk deploy
+                 --config`) that is in force over the kiosk's own file; null when none
     last_error   the last problem worth knowing (a refused reload, a missing index), or null
     pid          the kiosk's process id
     reload_generation  how many reloads (SIGHUP) this process has finished; 0 before the first
@@ -70,6 +72,7 @@ class KioskStatus:
     frames: int = 0
     last_error: str | None = None
     config_path: str | None = None
+    deployed_config: str | None = None
     source: str | None = None
     reload_generation: int = 0
     reload_outcome: ReloadOutcome | None = None
