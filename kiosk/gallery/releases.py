@@ -9,8 +9,7 @@ Under the index root (KIOSK_INDEX_ROOT; /var/lib/move-mirror/index on an install
     .pending.json                   an activation not yet confirmed healthy (the dead-man switch)
     .lock                           flock held by every change (short)
     .deploy.lock                    flock held for a whole deploy session (`kiosk releases hold`)
-    configs/<sha256>.yaml           deployed configs (`kiosk deploy --config`), named by their sha256
-    configs/.incoming-<sha256>.yaml a config upload, checked by sha256 before it is renamed in
+    configs/                        configs deployed with `kiosk deploy --config` (configstore.py)
     current-config -> configs/<sha>.yaml   the deployed config served with current (absent: none)
     previous-config -> configs/<sha>.yaml  the one that goes with previous (restored by a rollback)
 
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.core.locks import LockBusy, flock
+from kiosk.gallery.configstore import INCOMING, ConfigRefused, ConfigStore
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,9 @@ CURRENT = "current"
 PREVIOUS = "previous"
 CURRENT_CONFIG = "current-config"
 PREVIOUS_CONFIG = "previous-config"
-CONFIGS = "configs"
-SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-#: a deployed config is a small YAML file; anything bigger is refused
-CONFIG_LIMIT = 1 << 20
 PENDING = ".pending.json"
 OP_LOCK = ".lock"
 SESSION_LOCK = ".deploy.lock"
-INCOMING = ".incoming-"
 PARTIAL_DIR = ".rsync-partial"
 DEFAULT_RELOAD = "systemctl reload move-mirror"
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -91,12 +86,6 @@ class Pending:
     old_previous_config: str | None = None
 
 
-def check_sha(sha256: str) -> str:
-    if not SHA_RE.match(sha256):
-        raise ReleaseError(f"config sha256 {sha256!r} is not 64 lowercase hex digits")
-    return sha256
-
-
 def _tree_bytes(path: Path) -> int:
     total = 0
     for dirpath, _dirs, files in os.walk(path):
@@ -124,6 +113,7 @@ class ReleaseRoot:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.releases = self.root / RELEASES
+        self.configs = ConfigStore(self.root)
 
     # ---- paths ------------------------------------------------------------------------
     def release_dir(self, index_id: str) -> Path:
@@ -135,20 +125,6 @@ class ReleaseRoot:
     @staticmethod
     def link_target(index_id: str) -> str:
         return f"{RELEASES}/{check_id(index_id)}"
-
-    def config_file(self, sha256: str) -> Path:
-        return self.root / CONFIGS / f"{check_sha(sha256)}.yaml"
-
-    def config_staging(self, sha256: str) -> Path:
-        return self.root / CONFIGS / f"{INCOMING}{check_sha(sha256)}.yaml"
-
-    @staticmethod
-    def config_target(sha256: str) -> str:
-        return f"{CONFIGS}/{check_sha(sha256)}.yaml"
-
-    @staticmethod
-    def sha_of(target: str | None) -> str | None:
-        return None if not target else Path(target).stem
 
     def _read_link(self, name: str) -> str | None:
         try:
@@ -258,8 +234,8 @@ class ReleaseRoot:
                 "current_id": self.id_of(current), "previous_id": self.id_of(self._read_link(PREVIOUS)),
                 "current_is_link": not (self.root / CURRENT).exists() or (self.root / CURRENT).is_symlink(),
                 "releases": releases, "staging": staging, "avail_bytes": st.f_bavail * st.f_frsize,
-                "config_sha": self.sha_of(self._read_link(CURRENT_CONFIG)),
-                "previous_config_sha": self.sha_of(self._read_link(PREVIOUS_CONFIG)),
+                "config_sha": self.configs.sha_of(self._read_link(CURRENT_CONFIG)),
+                "previous_config_sha": self.configs.sha_of(self._read_link(PREVIOUS_CONFIG)),
                 "pending": asdict(pending) if pending else None, "last_deploy_unix": last,
                 "deploy_in_progress": self.session_busy()}
 
@@ -333,7 +309,10 @@ class ReleaseRoot:
         """current -> releases/<id> (previous -> the old current), and current-config ->
         configs/<config>.yaml when a config sha256 is given (else the deployed config stays),
         recorded as pending until `confirm`, then the reload command. Returns what was done."""
-        target = self.config_target(config) if config is not None else None
+        try:
+            target = self.configs.target(config) if config is not None else None
+        except ConfigRefused as exc:
+            raise ReleaseError(str(exc)) from None
         return self._activate(index_id, confirm_within=confirm_within, reload_cmd=reload_cmd,
                               reload=reload, change_config=config is not None, config_link=target)
 
@@ -373,36 +352,22 @@ class ReleaseRoot:
                 "config": new_cfg, "token": pending.token, "deadline_unix": pending.deadline_unix,
                 "reload_exit": code, "reload_output": out[-500:]}
 
-    # ---- deployed configs ---------------------------------------------------------------
+    # ---- deployed configs (configstore.py) ------------------------------------------------
     def stage_config(self, sha256: str) -> dict[str, Any]:
         """Is configs/<sha256>.yaml here? If not, where to upload it."""
         with self.locked():
-            if self.config_file(sha256).is_file():
-                return {"present": True, "staging": None}
-            (self.root / CONFIGS).mkdir(parents=True, exist_ok=True)
-            return {"present": False, "staging": str(self.config_staging(sha256))}
+            try:
+                return self.configs.stage(sha256)
+            except ConfigRefused as exc:
+                raise ReleaseError(str(exc)) from None
 
     def install_config(self, sha256: str) -> dict[str, Any]:
-        """Check the uploaded config's sha256 and rename it to configs/<sha256>.yaml (world-readable:
-        the kiosk's user reads it). The upload is removed either way."""
-        from kiosk.core.checksum import sha256_file
-
-        staged = self.config_staging(sha256)
+        """Check the uploaded config by sha256 and move it into configs/."""
         with self.locked():
             try:
-                if not staged.is_file():
-                    raise ReleaseError(f"nothing uploaded for config {sha256}: no {staged}")
-                if staged.stat().st_size > CONFIG_LIMIT:
-                    raise ReleaseError(f"the uploaded config is over {CONFIG_LIMIT} bytes; not a kiosk.yaml")
-                got = sha256_file(staged)
-                if got != sha256:
-                    raise ReleaseError(f"the uploaded config has sha256 {got}, not {sha256}; redeploy")
-                os.chmod(staged, 0o644)
-                os.replace(staged, self.config_file(sha256))
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    staged.unlink()
-            return {"present": True, "config": str(self.config_file(sha256))}
+                return self.configs.install(sha256)
+            except ConfigRefused as exc:
+                raise ReleaseError(str(exc)) from None
 
     def confirm(self, index_id: str) -> dict[str, Any]:
         with self.locked():
@@ -518,9 +483,7 @@ class ReleaseRoot:
         used = {self._read_link(CURRENT_CONFIG), self._read_link(PREVIOUS_CONFIG)}
         if pending:
             used |= {pending.old_config, pending.old_previous_config}
-        names = {Path(t).name for t in used if t}
-        found = sorted((self.root / CONFIGS).glob("*.yaml")) if (self.root / CONFIGS).is_dir() else []
-        return [p for p in found if p.name not in names] if staging else []
+        return self.configs.unused(used) if staging else []
 
 
 def deployed_config(index_path: Path) -> tuple[Path, str] | None:
@@ -530,7 +493,7 @@ def deployed_config(index_path: Path) -> tuple[Path, str] | None:
     target = root._read_link(CURRENT_CONFIG) if root is not None else None
     if root is None or target is None:
         return None
-    return root.root / target, str(root.sha_of(target))
+    return root.root / target, str(root.configs.sha_of(target))
 
 
 def expire_for_index(index_path: Path) -> bool:

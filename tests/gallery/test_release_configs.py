@@ -41,8 +41,8 @@ def rel(tmp_path: Path) -> ReleaseRoot:
 
 
 def state(rel: ReleaseRoot) -> tuple[str | None, ...]:
-    return (rel.current_id(), rel.sha_of(rel._read_link("current-config")),
-            rel.id_of(rel._read_link("previous")), rel.sha_of(rel._read_link("previous-config")))
+    return (rel.current_id(), rel.configs.sha_of(rel._read_link("current-config")),
+            rel.id_of(rel._read_link("previous")), rel.configs.sha_of(rel._read_link("previous-config")))
 
 
 def test_config_switched_with_the_index_and_reverted(rel: ReleaseRoot) -> None:
@@ -78,7 +78,7 @@ def test_upload_checked_by_sha256(rel: ReleaseRoot) -> None:
     Path(rel.stage_config(sha)["staging"]).write_text("match: {max_distance: 9}\n")
     with pytest.raises(ReleaseError, match="sha256"):
         rel.install_config(sha)
-    assert not rel.config_file(sha).exists() and not rel.config_staging(sha).exists()
+    assert not rel.configs.file(sha).exists() and not rel.configs.staging(sha).exists()
     with pytest.raises(ReleaseError, match="missing"):
         rel.activate("bbb", confirm_within=60, reload_cmd="", config=sha)
     with pytest.raises(ReleaseError, match="hex"):
@@ -92,7 +92,7 @@ def test_the_kiosk_serves_its_file_with_the_deployed_one_over_it(rel: ReleaseRoo
     assert sha is None and config.match.tie_margin == 0.1
     x = _config(rel, "match:\n  max_distance: 0.3\n")
     rel.activate("bbb", confirm_within=60, reload_cmd="", config=x)
-    assert deployed_config(rel.root / "current") == (rel.config_file(x), x)
+    assert deployed_config(rel.root / "current") == (rel.configs.file(x), x)
     config, sha = load_served_config(own)
     assert sha == x and (config.match.max_distance, config.match.tie_margin) == (0.3, 0.1)
     assert config.index_path() == rel.root / "current"

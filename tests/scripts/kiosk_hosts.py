@@ -186,10 +186,13 @@ class KioskHost:
         return self.status().get("index_id")
 
     def wait_serving(self, index_id: str, timeout: float = 60) -> None:
+        """Until this kiosk process (not a stale status file of an earlier one: a SIGHUP before it
+        installs its handler would kill it) reports index_id."""
         def ok() -> bool:
             if not self.kiosk_alive():
                 raise AssertionError(f"the kiosk died: {self.kiosk_log.read_text()[-3000:]}")
-            return self.serving() == index_id
+            assert self.kiosk is not None
+            return self.status().get("pid") == self.kiosk.pid and self.serving() == index_id
 
         try:
             wait_until(ok, timeout, f"{self.name}'s kiosk to serve {index_id}")

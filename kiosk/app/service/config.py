@@ -204,9 +204,13 @@ def load_config(path: Path | str | None) -> KioskConfig:
     """Read and validate a YAML file (None: all defaults)."""
     if path is None:
         return KioskConfig()
-    path = Path(path)
+    return parse_config(_load_raw(Path(path)), str(path))
+
+
+def _load_raw(path: Path) -> Any:
+    """The parsed YAML of a config file; problems with the file raised as ConfigError."""
     try:
-        data = load_yaml(path)
+        return load_yaml(path)
     except YamlRefused as exc:
         where = f"line {exc.line}: " if exc.line else ""
         raise ConfigError(str(path), [where + exc.problem]) from None
@@ -215,18 +219,11 @@ def load_config(path: Path | str | None) -> KioskConfig:
     except OSError as exc:
         problem = f"cannot read the file ({exc.strerror or exc}); check the path"
         raise ConfigError(str(path), [problem]) from None
-    return parse_config(data, str(path))
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:
     """The raw YAML mapping of a config file (problems raised as ConfigError)."""
-    try:
-        data = load_yaml(path)
-    except YamlRefused as exc:
-        where = f"line {exc.line}: " if exc.line else ""
-        raise ConfigError(str(path), [where + exc.problem]) from None
-    except (FileRefused, OSError) as exc:
-        raise ConfigError(str(path), [f"cannot read the file ({exc}); check the path"]) from None
+    data = _load_raw(path)
     if data is None:
         return {}
     if not isinstance(data, dict):
