@@ -59,7 +59,9 @@ class ConfigStore:
         """Is configs/<sha256>.yaml here? If not, where to upload it."""
         if self.file(sha256).is_file():
             return {"present": True, "staging": None}
-        self.dir.mkdir(parents=True, exist_ok=True)
+        if not self.dir.is_dir():
+            self.dir.mkdir(parents=True)
+            os.chmod(self.dir, 0o2775)  # as the index root: group mirror deploys, the kiosk reads
         return {"present": False, "staging": str(self.staging(sha256))}
 
     def install(self, sha256: str) -> dict[str, object]:
