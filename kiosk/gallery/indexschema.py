@@ -121,8 +121,8 @@ def _check_entry(i: int, e: Any, n_sources: int, files: dict[str, Any]) -> str |
         problem = box
     elif not isinstance(e.get("mirrored"), bool):
         problem = f"mirrored must be true or false, got {e.get('mirrored')!r}"
-    elif "pose_score" in e and not _is_number(e["pose_score"]):
-        problem = f"pose_score must be a finite number, got {e['pose_score']!r}"
+    elif "pose_score" in e and not (_is_number(e["pose_score"]) and 0 <= e["pose_score"] <= 1):
+        problem = f"pose_score must be a number within [0, 1] (as Pose.score), got {e['pose_score']!r}"
     elif not isinstance(e.get("rendition"), str) or e["rendition"] not in files:
         problem = f"rendition {e.get('rendition')!r} is not a file listed in the manifest"
     return f"{where}: {problem}" if problem else None

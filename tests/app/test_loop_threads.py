@@ -180,7 +180,9 @@ def test_a_hung_part_stops_the_pings_while_rendering_continues(hung: str, index:
     # the stage is stale 60 frames (1 s) after its last beat; pings are due every 30 frames
     assert not [frame for frame in pings if frame > hung_at[0] + 60 + 30 + 1], (hung_at, pings)
     stage = Stage.POSE if hung == "model" else Stage.CAMERA
-    assert read_status(tmp_path / "status.json")["stalled"] == [str(stage)]
+    # the hung stage is named (a busy machine may also let the paced fake camera fall behind the
+    # fake display clock, so other stages may be named too)
+    assert str(stage) in read_status(tmp_path / "status.json")["stalled"]
 
 
 def test_heartbeats_name_the_quiet_stages() -> None:
