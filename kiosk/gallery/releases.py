@@ -355,17 +355,16 @@ class ReleaseRoot:
     # ---- deployed configs (configstore.py) ------------------------------------------------
     def stage_config(self, sha256: str) -> dict[str, Any]:
         """Is configs/<sha256>.yaml here? If not, where to upload it."""
-        with self.locked():
-            try:
-                return self.configs.stage(sha256)
-            except ConfigRefused as exc:
-                raise ReleaseError(str(exc)) from None
+        return self._in_store(self.configs.stage, sha256)
 
     def install_config(self, sha256: str) -> dict[str, Any]:
         """Check the uploaded config by sha256 and move it into configs/."""
+        return self._in_store(self.configs.install, sha256)
+
+    def _in_store(self, op: Any, sha256: str) -> dict[str, Any]:
         with self.locked():
             try:
-                return self.configs.install(sha256)
+                return op(sha256)
             except ConfigRefused as exc:
                 raise ReleaseError(str(exc)) from None
 
