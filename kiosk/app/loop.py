@@ -81,6 +81,7 @@ class FrameReport:
     camera_seq: int = 0  # the camera frame on screen
     perception: Perception | None = None  # the newest pose result used
     target: Target = NOBODY  # what the mirror wants on screen (may wait for its photo to load)
+    camera_failures: int = 0  # failed captures since the camera opened (transient ones too)
 
 
 def _rotator(degrees: int) -> Any:
@@ -229,7 +230,8 @@ class MirrorLoop:
         self._shown_content = choice.content
         report = FrameReport(self.frame, perception.poses if perception else 0, pose, choice.entry,
                              self._distance(perception, choice.entry), choice.state, changed,
-                             camera_seq=grabbed.seq if grabbed else 0, perception=perception, target=target)
+                             camera_seq=grabbed.seq if grabbed else 0, perception=perception, target=target,
+                             camera_failures=self._grabber.total_failures)
         if self._shots is not None:
             self._shots.before_render(changed)
         t1 = time.perf_counter()

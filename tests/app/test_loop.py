@@ -167,6 +167,15 @@ def test_camera_failure_ends_the_loop(index: FakeIndex) -> None:
     assert cam.closed
 
 
+def test_reports_count_the_captures_the_camera_survived(index: FakeIndex) -> None:
+    cam = FakeCamera(paced=True, plan=lambda n: "fail" if n in (3, 4) else "ok")
+    loop = _serial(_config(camera={"max_failures": 3}), cam, ScriptedModel(lambda n, f: []), index,
+                   MemoryDisplay((960, 540)))
+    reports = [loop.step() for _ in range(8)]
+    loop.close()
+    assert reports[-1].camera_failures == 2  # the two failed captures, the loop going on
+
+
 def test_apply_swaps_index_and_config_between_frames(index: FakeIndex, tmp_path: Path) -> None:
     model = ScriptedModel(lambda n, f: [pose_at(squat(1.0))])
     display = MemoryDisplay((960, 540))

@@ -64,15 +64,17 @@ class Telemetry:
         self.distance_sum = 0.0
         self.distance_count = 0
         self.sessions = 0
-        self.camera_failures = 0
+        self.camera_failures = 0  # failures that ended the camera (the process exits on them)
+        self.capture_failures = 0  # failed captures the grabber survived (FrameReport.camera_failures)
         self.reloads = 0
         self._last_state: str | None = None
         self._last_frame: float | None = None
         self._last_write: float | None = None
 
     # ---- feeding ----------------------------------------------------------------------
-    def on_frame(self, state: str, distance: float | None) -> None:
+    def on_frame(self, state: str, distance: float | None, capture_failures: int = 0) -> None:
         now = self.clock()
+        self.capture_failures = max(self.capture_failures, capture_failures)
         if self._last_frame is not None and self._last_state is not None:
             self.state_seconds[self._last_state] = (self.state_seconds.get(self._last_state, 0.0)
                                                     + now - self._last_frame)
@@ -152,7 +154,8 @@ class Telemetry:
                [(f'{{state="{_label(k)}"}}', v) for k, v in sorted(self.state_seconds.items())])
         metric("visitor_sessions_total", "counter", "visitors who appeared in front of the kiosk",
                [("", self.sessions)])
-        metric("camera_failures_total", "counter", "camera failures", [("", self.camera_failures)])
+        metric("camera_failures_total", "counter", "failed camera captures (those the kiosk survived, and "
+               "one that ended the camera)", [("", self.capture_failures + self.camera_failures)])
         metric("reloads_total", "counter", "reloads (SIGHUP: config and index)", [("", self.reloads)])
         temp = self.sensors.temperature_c()
         if temp is not None:
@@ -183,7 +186,7 @@ def after_step(telemetry: Telemetry | None, report: object, status: object, forc
     from kiosk.app.service.status import KioskStatus
 
     if isinstance(report, FrameReport):
-        telemetry.on_frame(report.state, report.distance)
+        telemetry.on_frame(report.state, report.distance, report.camera_failures)
     assert isinstance(status, KioskStatus)
     telemetry.maybe_write(Snapshot(state=status.state, index_id=status.index_id, model=status.model,
                                    delegate=status.delegate, fps=status.fps,

@@ -55,6 +55,10 @@ def test_metrics_from_frames_with_a_fake_clock(tmp_path: Path) -> None:
     assert got[("kiosk_match_distance", (("quantile", "0.5"),))] == pytest.approx(0.2)
     assert got[("kiosk_match_distance_count", ())] == 3
     assert got[("kiosk_reloads_total", ())] == 1 and got[("kiosk_camera_failures_total", ())] == 0
+    t.on_frame("running", 0.2, capture_failures=2)  # two captures failed, the kiosk went on
+    t.on_camera_failure()  # then one that ended the camera
+    t.maybe_write(snap, force=True)
+    assert samples(path.read_text())[("kiosk_camera_failures_total", ())] == 3
     info = (("delegate", "cpu"), ("index_id", 'id"1'), ("model", "movenet-lightning"))
     assert got[("kiosk_info", info)] == 1
     assert got[("kiosk_temperature_celsius", ())] == 61.5
