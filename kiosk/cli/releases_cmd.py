@@ -126,7 +126,7 @@ def _verify(path: Path) -> list[str]:
 def _model(args: argparse.Namespace, *, prepare: bool = True) -> dict[str, Any]:
     """Is the model installed? When not and `prepare`, make the upload dir for it."""
     from kiosk.gallery import delivery
-    from kiosk.gallery.releases import ReleaseError
+    from kiosk.gallery.releaselayout import ReleaseError
 
     mdir = models_dir(args.models_dir, index_root(args.index_root))
     staged = mdir / delivery.INCOMING_MODEL
@@ -152,7 +152,8 @@ def _hold(rel: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _dispatch(rel: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from kiosk.gallery.releases import DEFAULT_RELOAD, run_reload
+    from kiosk.gallery.releaselayout import DEFAULT_RELOAD
+    from kiosk.gallery.releases import run_reload
 
     verb = args.verb
     reload_cmd = getattr(args, "reload_cmd", None) or DEFAULT_RELOAD
@@ -194,7 +195,9 @@ def _dispatch(rel: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kiosk.gallery.releases import LockBusy, ReleaseError, ReleaseRoot
+    from kiosk.core.locks import LockBusy
+    from kiosk.gallery.releaselayout import ReleaseError
+    from kiosk.gallery.releases import ReleaseRoot
 
     rel = ReleaseRoot(index_root(args.index_root))
     code = EXIT_OK

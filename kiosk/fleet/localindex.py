@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.gallery.releases import ID_RE
+from kiosk.gallery.releaselayout import ID_RE
 
 
 class BadIndex(ValueError):

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.app.service.config import ConfigError, load_served_config, refuse_machine_keys
-from kiosk.gallery.releases import ReleaseError, ReleaseRoot, deployed_config
+from kiosk.gallery.releaselayout import ReleaseError
+from kiosk.gallery.releases import ReleaseRoot, deployed_config
 
 
 def _release(rel: ReleaseRoot, index_id: str) -> None:

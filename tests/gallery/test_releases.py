@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.gallery.releases import PENDING, LockBusy, ReleaseError, ReleaseRoot
+from kiosk.core.locks import LockBusy
+from kiosk.gallery.releaselayout import PENDING, ReleaseError
+from kiosk.gallery.releases import ReleaseRoot
 from tests.scripts.kiosk_hosts import wait_until
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.core.checksum import sha256_file
-from kiosk.gallery.releases import PENDING
+from kiosk.gallery.releaselayout import PENDING
 from tests.scripts.conftest import Deploy, Index
 from tests.scripts.kiosk_hosts import KioskHost, free_port, wait_until
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.fleet.deploy import PAUSE_POINTS
-from kiosk.gallery.releases import PENDING, ReleaseRoot
+from kiosk.gallery.releaselayout import PENDING
+from kiosk.gallery.releases import ReleaseRoot
 from tests.scripts.conftest import HERE, Deploy, Flavor, Index, start_host
 from tests.scripts.kiosk_hosts import KioskHost, wait_until
 
