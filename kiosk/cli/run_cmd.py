@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from kiosk.app.service.service import Factories
+    from kiosk.app.service.seams import Factories
 
 HELP = "run the kiosk: camera -> pose -> match -> screen (systemd Type=notify service)"
 
@@ -59,7 +59,8 @@ def run(args: argparse.Namespace, factories: Factories | None = None) -> int:
     """factories: how the kiosk's parts are made (tests inject hung or fake parts here)."""
     from kiosk.app.devices.camera.source import source_problem
     from kiosk.app.service.components import Overrides, default_config_path
-    from kiosk.app.service.service import KioskService, RunOptions
+    from kiosk.app.service.seams import RunOptions
+    from kiosk.app.service.service import KioskService
 
     if args.source is not None:
         problem = source_problem(args.source)

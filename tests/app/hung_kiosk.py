@@ -12,7 +12,7 @@ from typing import Any
 
 from kiosk.app.service import components
 from kiosk.app.service.config import KioskConfig
-from kiosk.app.service.service import Factories
+from kiosk.app.service.seams import Factories
 from kiosk.cli import run_cmd
 
 

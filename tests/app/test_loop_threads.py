@@ -19,8 +19,10 @@ from kiosk.app.loop import MirrorLoop
 from kiosk.app.service.components import LoadedModel, Overrides
 from kiosk.app.service.config import KioskConfig, parse_config
 from kiosk.app.service.sdnotify import Notifier
-from kiosk.app.service.service import EXIT_OK, Factories, KioskService, RunOptions
+from kiosk.app.service.seams import Factories, RunOptions
+from kiosk.app.service.service import KioskService
 from kiosk.app.service.status import read_status
+from kiosk.core.enums import ExitCode
 from kiosk.pose.types import Pose
 from tests.app.kiosk_fakes import STAND, BlockingModel, FakeCamera, FakeIndex, pose_at
 
@@ -169,7 +171,7 @@ def test_a_hung_part_stops_the_pings_while_rendering_continues(hung: str, index:
     camera = FakeCamera((72, 128), paced=True, interval=0.002, fill=True, plan=plan)
     service, notifier = _service(tmp_path, index, model, camera, clock, display, frames=None)
     try:
-        assert service.run() == EXIT_OK
+        assert service.run() == ExitCode.OK
     finally:
         model.release.set()
         camera.release.set()

@@ -62,3 +62,15 @@ def choose_model(configured: str, index_model: str | None) -> ModelChoice:
                 f"poorer across models; set model.name to {index_model} or leave it empty (the "
                 "index's model), or rebuild the index with --model " + configured)
     return ModelChoice(configured, index_model, mismatch)
+
+
+def after_reload(running: str, configured: str, index_model: str | None) -> ModelChoice:
+    """A reload swaps the config and index but not the loaded model (`running`): the choice as it
+    stands, with the restart that would run the model the new config and index want."""
+    wanted = choose_model(configured, index_model)
+    choice = choose_model(running, wanted.index_model)
+    if wanted.name != running and choice.mismatch is None and wanted.index_model:
+        return ModelChoice(running, wanted.index_model,
+                           f"the index was built with {wanted.index_model}, the kiosk runs {running}: "
+                           f"restart it to run {wanted.name} (systemctl restart move-mirror)")
+    return choice

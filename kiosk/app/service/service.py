@@ -32,17 +32,18 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from kiosk.app.service import components, reloader, screenshot, telemetry
 from kiosk.app.service.config import ConfigError, KioskConfig, load_served_config
 from kiosk.app.service.health import StageHealth
-from kiosk.app.service.modelchoice import ModelChoice, choose_model
+from kiosk.app.service.modelchoice import ModelChoice, after_reload, choose_model
 from kiosk.app.service.sdnotify import Notifier, watchdog_interval
+from kiosk.app.service.seams import Factories, RunOptions, ServedLoop, StepReport
 from kiosk.app.service.status import KioskStatus, write_status
 from kiosk.app.service.watchdog import Watchdog
 from kiosk.core.enums import ExitCode, ReloadOutcome, ServiceState
@@ -50,55 +51,12 @@ from kiosk.core.enums import ExitCode, ReloadOutcome, ServiceState
 if TYPE_CHECKING:
     from kiosk.app.devices.camera.source import CameraSource
     from kiosk.app.devices.display.base import Display
-    from kiosk.app.service.config import CameraConfig, DisplayConfig
     from kiosk.app.service.schedule import ScheduleGate
     from kiosk.gallery.protocol import MatchIndex
     from kiosk.pose.model import PoseModel
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = ExitCode.OK, ExitCode.FAILURE, ExitCode.USAGE
-
-
-class StepReport(Protocol):
-    """One displayed frame, as kiosk.app.loop.FrameReport tells it."""
-
-    @property
-    def state(self) -> str: ...  # the loop's state; "idle" when nobody has been seen for a while
-
-    @property
-    def shown_entry(self) -> int | None: ...  # the photo on screen
-
-    @property
-    def fading(self) -> bool: ...  # ...still fading in
-
-
-class ServedLoop(Protocol):
-    """What the service drives: kiosk.app.loop.MirrorLoop (tests: a scripted twin)."""
-
-    @property
-    def fps(self) -> float: ...  # frames presented per second
-
-    @property
-    def pose_rate(self) -> float: ...  # estimates per second
-
-    @property
-    def stage_errors(self) -> dict[str, int]: ...  # stage -> consecutive failures (StageHealth)
-
-    @property
-    def stage_last_error(self) -> dict[str, str]: ...  # stage -> its latest error (StageHealth reads it)
-
-    def start(self) -> None: ...
-
-    def step(self) -> StepReport: ...
-
-    def pause_inference(self, paused: bool) -> None: ...  # outside opening hours
-
-    def stale_stages(self, limit: float) -> Mapping[Any, float]: ...
-
-    def apply(self, config: KioskConfig | None = None, index: MatchIndex | None = None) -> None: ...
-
-    def close(self) -> None: ...
 
 
 def _shown(report: StepReport) -> str | None:
@@ -110,60 +68,6 @@ def _shown(report: StepReport) -> str | None:
 
 class StopRequested(BaseException):  # not an Exception: no `except Exception` may swallow it
     """SIGTERM/SIGINT arrived while the kiosk was still starting: abandon the start."""
-
-
-def _default_open_camera(source: str, config: CameraConfig) -> CameraSource:
-    from kiosk.app.devices.camera.source import open_camera
-
-    return open_camera(source, config)
-
-
-def _default_open_display(config: DisplayConfig, headless: bool | None) -> Display:
-    from kiosk.app.devices.display.base import open_display
-
-    return open_display(config, headless=headless)
-
-
-def _default_make_loop(config: KioskConfig, camera: CameraSource, model: PoseModel,
-                       index: MatchIndex | None, display: Display, screenshots: Path | None) -> ServedLoop:
-    from kiosk.app.loop import MirrorLoop
-
-    return MirrorLoop(config, camera, model, index, display, screenshots=screenshots)
-
-
-def _default_schedule(config: KioskConfig) -> ScheduleGate | None:
-    from kiosk.app.service.schedule import gate_from_config
-
-    return gate_from_config(config)
-
-
-def _camera_exceptions() -> tuple[type[BaseException], type[BaseException]]:
-    from kiosk.app.devices.camera.source import CameraFailed, EndOfStream
-
-    return CameraFailed, EndOfStream
-
-
-@dataclass
-class Factories:
-    """How the parts are made; tests swap in fakes."""
-
-    load_model: Callable[[KioskConfig], components.LoadedModel] = components.load_model
-    open_index: Callable[..., MatchIndex] = components.open_index
-    open_camera: Callable[[str, CameraConfig], CameraSource] = _default_open_camera
-    open_display: Callable[[DisplayConfig, bool | None], Display] = _default_open_display
-    make_loop: Callable[..., ServedLoop] = _default_make_loop
-    make_schedule: Callable[[KioskConfig], ScheduleGate | None] = _default_schedule
-    camera_exceptions: Callable[[], tuple[type[BaseException], type[BaseException]]] = _camera_exceptions
-
-
-@dataclass
-class RunOptions:
-    config_path: Path
-    overrides: components.Overrides = field(default_factory=components.Overrides)
-    max_frames: int | None = None
-    screenshots: Path | None = None
-    headless: bool | None = None
-    verify_on_reload: bool = True
 
 
 class KioskService:
@@ -244,7 +148,7 @@ class KioskService:
         except StopRequested as exc:
             log.info("stopping on %s during start-up", exc)
             self._serving = True  # a second signal while closing must not raise again
-            return self._stop(EXIT_OK)
+            return self._stop(ExitCode.OK)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -257,7 +161,7 @@ class KioskService:
             self._error(f"cannot start: {exc}\nfix the file (kiosk config check "
                         f"{self.options.config_path}) and restart")
             self._write_status(state=ServiceState.STOPPING)
-            return EXIT_CONFIG
+            return ExitCode.USAGE
         config = self.config
         self.status.source = config.camera.source
         self._open_first_index(config)
@@ -271,7 +175,7 @@ class KioskService:
             self._error(f"cannot load the pose model {choice.name!r}: {exc}; check model.name "
                         "and that the models are fetched (kiosk models fetch, kiosk doctor)")
             self._write_status(state=ServiceState.STOPPING)
-            return EXIT_FAILURE
+            return ExitCode.FAILURE
         self.status.model = str(loaded.model.name)
         self.status.delegate = loaded.delegate
         if loaded.warning and self.status.last_error is None:
@@ -319,7 +223,7 @@ class KioskService:
         except Exception as exc:
             self._error(f"cannot start the kiosk: {exc}")
             self._write_status(state=ServiceState.STOPPING)
-            return EXIT_FAILURE
+            return ExitCode.FAILURE
         self._serving = True
         if self._stop_signal is not None:
             raise StopRequested(signal.Signals(self._stop_signal).name)
@@ -333,7 +237,7 @@ class KioskService:
         while True:
             if self._stop_signal is not None:
                 log.info("stopping on %s", signal.Signals(self._stop_signal).name)
-                return self._stop(EXIT_OK)
+                return self._stop(ExitCode.OK)
             if self._reload_requested:
                 self._reload()
             done = self._reloader.poll()
@@ -352,15 +256,15 @@ class KioskService:
                     telemetry.after_step(self.telemetry, None, self.status, force=True)
                 self._error(f"the camera gave up: {exc}; exiting so systemd restarts the kiosk "
                             "(check the camera cable and `kiosk doctor`)")
-                return self._stop(EXIT_FAILURE)
+                return self._stop(ExitCode.FAILURE)
             except end_of_stream:
                 log.info("the replay ended after %d frames; stopping", frames)
-                return self._stop(EXIT_OK)
+                return self._stop(ExitCode.OK)
             except Exception as exc:
                 log.exception("the loop failed")
                 self._error(f"the loop failed: {type(exc).__name__}: {exc}; exiting so systemd restarts "
                             "the kiosk (journalctl -u move-mirror has the traceback)")
-                return self._stop(EXIT_FAILURE)
+                return self._stop(ExitCode.FAILURE)
             frames += 1
             self.status.frames = frames
             self._health.update(self.loop.stage_errors)
@@ -368,7 +272,7 @@ class KioskService:
             self._after_step(report)
             if self.options.max_frames is not None and frames >= self.options.max_frames:
                 log.info("stopping after %d frames (--max-frames)", frames)
-                return self._stop(EXIT_OK)
+                return self._stop(ExitCode.OK)
 
     def _after_step(self, report: StepReport) -> None:
         assert self.config is not None
@@ -502,14 +406,8 @@ class KioskService:
         index_id, index_path = components.describe_index(new_index)
         self.status.index_id, self.status.index_path = index_id, index_path
         self.status.source = new_config.camera.source
-        running = self.status.model or ""
-        wanted = choose_model(new_config.model.name, self._index_model(new_index))
-        choice = choose_model(running, wanted.index_model)
-        if wanted.name != running and choice.mismatch is None and wanted.index_model:
-            choice = replace(choice, mismatch=f"the index was built with {wanted.index_model}, the kiosk "
-                             f"runs {running}: restart it to run {wanted.name} "
-                             "(systemctl restart move-mirror)")
-        self._note_model_choice(choice)
+        self._note_model_choice(after_reload(self.status.model or "", new_config.model.name,
+                                             self._index_model(new_index)))
         if new_index is not None:
             self.status.last_error = None
             self.status.state = ServiceState.RUNNING

@@ -13,7 +13,7 @@ import pytest
 
 from kiosk.app.service.config import KioskConfig
 from kiosk.app.service.health import FAILING_FRAMES, StageHealth
-from kiosk.app.service.service import EXIT_OK
+from kiosk.core.enums import ExitCode
 from tests.app.service.test_service import (
     FakeLoop,
     Harness,
@@ -56,7 +56,7 @@ def test_slow_reload_runs_beside_the_loop_until_an_atomic_swap(harness: Harness)
             os.kill(os.getpid(), signal.SIGTERM)
     for n in range(41, 2000):
         harness.script[n] = stop_when_swapped
-    assert service.run() == EXIT_OK
+    assert service.run() == ExitCode.OK
     assert seen["during_opening"] and seen["during_index"] == "idx-a"  # the old index kept serving
     assert seen["swapped_frame"] - seen["sighup_frame"] > 40
     assert harness.notify.count("WATCHDOG") >= 1
@@ -75,7 +75,7 @@ def test_a_stage_failing_on_every_frame_is_degraded_then_recovers(harness: Harne
         harness.script[n] = fail
     harness.script[3 * FAILING_FRAMES] = lambda loop: seen.setdefault("failing", harness.status())
     harness.script[3 * FAILING_FRAMES + 8] = lambda loop: seen.setdefault("recovered", harness.status())
-    assert harness.service(max_frames=50).run() == EXIT_OK
+    assert harness.service(max_frames=50).run() == ExitCode.OK
     assert seen["failing"]["state"] == "degraded"
     assert "match" in seen["failing"]["last_error"] and "crop_box" in seen["failing"]["last_error"]
     assert seen["recovered"]["state"] == "running"
@@ -108,7 +108,7 @@ def test_sigterm_during_a_slow_start_ends_the_start(harness: Harness) -> None:
     timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM))
     timer.start()
     t0 = time.monotonic()
-    assert service.run() == EXIT_OK
+    assert service.run() == ExitCode.OK
     assert time.monotonic() - t0 < 10  # a bound on a hang, not a speed target
     assert harness.status()["state"] == "stopping"
     assert not harness.loops  # the loop was never started

@@ -15,8 +15,10 @@ import pytest
 from kiosk.app.service.components import LoadedModel, Overrides
 from kiosk.app.service.config import KioskConfig
 from kiosk.app.service.sdnotify import Notifier
-from kiosk.app.service.service import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Factories, KioskService, RunOptions
+from kiosk.app.service.seams import Factories, RunOptions
+from kiosk.app.service.service import KioskService
 from kiosk.app.service.status import read_status
+from kiosk.core.enums import ExitCode
 from kiosk.gallery.fake import FakeIndex
 from tests.app.notify_helpers import NotifySocket
 
@@ -170,7 +172,7 @@ def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 def test_runs_and_notifies(harness: Harness) -> None:
     point_current(harness.root, make_release(harness.root, "idx-a"))
-    assert harness.service(max_frames=5).run() == EXIT_OK
+    assert harness.service(max_frames=5).run() == ExitCode.OK
     harness.notify.drain(0.2)
     keys = [next(iter(m)) for m in harness.notify.messages]
     assert "READY" in keys and "STOPPING" in keys
@@ -188,11 +190,27 @@ def test_sigterm_stops_cleanly(harness: Harness) -> None:
     point_current(harness.root, make_release(harness.root, "idx-a"))
     harness.script[3] = lambda loop: os.kill(os.getpid(), signal.SIGTERM)
     before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
-    assert harness.service(max_frames=None).run() == EXIT_OK
+    assert harness.service(max_frames=None).run() == ExitCode.OK
     assert harness.loops[0].frames == 3
     assert harness.loops[0].closed
     assert {sig: signal.getsignal(sig) for sig in before} == before  # handlers restored
     harness.notify.wait_for("STOPPING", timeout=5)
+
+
+
+def in_turn(harness: Harness, *actions: Callable[[FakeLoop], Any], start: int = 2) -> None:
+    """Script actions[i] on the first frame from `start` on where i reloads have finished (the
+    reload runs in a background thread: frames are no clock for it)."""
+    def make(i: int) -> Callable[[FakeLoop], Any]:
+        def run(loop: FakeLoop) -> Any:
+            if harness.status().get("reload_generation", 0) < i:
+                harness.script[loop.frames + 1] = run
+                return None
+            if i + 1 < len(actions):
+                harness.script[loop.frames + 1] = make(i + 1)
+            return actions[i](loop)
+        return run
+    harness.script[start] = make(0)
 
 
 def test_reload_switches_index_and_refuses_bad_ones(harness: Harness) -> None:
@@ -221,8 +239,8 @@ def test_reload_switches_index_and_refuses_bad_ones(harness: Harness) -> None:
         seen["after_bad_index"] = harness.status()
         os.kill(os.getpid(), signal.SIGTERM)
 
-    harness.script.update({2: switch_to_b, 60: bad_config, 120: bad_index, 180: done})
-    assert harness.service(max_frames=None).run() == EXIT_OK
+    in_turn(harness, switch_to_b, bad_config, bad_index, done)
+    assert harness.service(max_frames=None).run() == ExitCode.OK
     loop = harness.loops[0]
 
     assert seen["after_b"]["index_id"] == "idx-b"
@@ -262,9 +280,12 @@ def test_missing_index_is_degraded_until_a_deploy(harness: Harness) -> None:
         point_current(root, make_release(root, "idx-new"))
         os.kill(os.getpid(), signal.SIGHUP)
 
-    harness.script.update({2: deploy, 60: lambda loop: seen.setdefault("after", harness.status())})
-    assert harness.service(max_frames=65).run() == EXIT_OK
-    assert harness.loops[0].frames == 65
+    def after(loop: FakeLoop) -> None:
+        seen["after"] = harness.status()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    in_turn(harness, deploy, after)
+    assert harness.service(max_frames=None).run() == ExitCode.OK
     assert seen["before"]["state"] == "degraded"
     assert seen["before"]["index_id"] is None
     assert "no usable index" in seen["before"]["last_error"]
@@ -278,14 +299,14 @@ def test_idle_state_is_reported(harness: Harness) -> None:
     seen = {}
     harness.script.update({2: lambda loop: Report("idle"),
                            3: lambda loop: seen.setdefault("idle", harness.status())})
-    assert harness.service(max_frames=3).run() == EXIT_OK
+    assert harness.service(max_frames=3).run() == ExitCode.OK
     assert seen["idle"]["state"] == "idle"
 
 
 def test_camera_failed_exits_non_zero(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     point_current(harness.root, make_release(harness.root, "idx-a"))
     harness.script[3] = lambda loop: FakeCameraFailed("5 captures in a row failed")
-    assert harness.service(max_frames=None).run() == EXIT_FAILURE
+    assert harness.service(max_frames=None).run() == ExitCode.FAILURE
     assert any("camera gave up" in r.message for r in caplog.records)
     assert "camera gave up" in harness.status()["last_error"]
 
@@ -293,13 +314,13 @@ def test_camera_failed_exits_non_zero(harness: Harness, caplog: pytest.LogCaptur
 def test_end_of_stream_exits_zero(harness: Harness) -> None:
     point_current(harness.root, make_release(harness.root, "idx-a"))
     harness.script[4] = lambda loop: FakeEnd()
-    assert harness.service(max_frames=None).run() == EXIT_OK
+    assert harness.service(max_frames=None).run() == ExitCode.OK
     assert harness.status()["frames"] == 3
 
 
 def test_bad_config_at_start_exits_2(harness: Harness) -> None:
     harness.write_config("camera:\n  source: usb\n")
-    assert harness.service().run() == EXIT_CONFIG
+    assert harness.service().run() == ExitCode.USAGE
     assert "camera.source" in harness.status()["last_error"]
     assert harness.loops == []
 
@@ -312,7 +333,7 @@ def test_a_stage_without_progress_stops_the_pings_while_frames_go_on(harness: Ha
     harness.script[39] = lambda loop: seen.setdefault("pings", harness.notify.drain(0.2) or
                                                       harness.notify.count("WATCHDOG"))
     harness.script[60] = lambda loop: seen.setdefault("stalled", harness.status())
-    assert harness.service(max_frames=100).run() == EXIT_OK
+    assert harness.service(max_frames=100).run() == ExitCode.OK
     assert harness.loops[0].frames == 100  # the loop kept running
     harness.notify.drain(0.2)
     assert seen["pings"] >= 3
@@ -324,7 +345,7 @@ def test_a_stage_without_progress_stops_the_pings_while_frames_go_on(harness: Ha
 def test_an_unexpected_loop_error_exits_1(harness: Harness) -> None:
     point_current(harness.root, make_release(harness.root, "idx-a"))
     harness.script[2] = lambda loop: ZeroDivisionError("bug")
-    assert harness.service(max_frames=None).run() == EXIT_FAILURE
+    assert harness.service(max_frames=None).run() == ExitCode.FAILURE
     status = harness.status()
     assert status["state"] == "stopping"
     assert "ZeroDivisionError" in status["last_error"]
@@ -335,7 +356,7 @@ def test_the_kiosk_runs_the_model_the_index_was_built_with(harness: Harness) -> 
     release = make_release(harness.root, "idx-a")
     (release / "MODEL").write_text("posenet-481x641")
     point_current(harness.root, release)
-    assert harness.service(max_frames=3).run() == EXIT_OK
+    assert harness.service(max_frames=3).run() == ExitCode.OK
     assert harness.loaded_models == ["posenet-481x641"]  # model.name is empty by default
     status = harness.status()
     assert status["model"] == "posenet-481x641" and status["index_model"] == "posenet-481x641"
@@ -347,7 +368,7 @@ def test_a_model_that_does_not_fit_the_index_is_reported(harness: Harness) -> No
     (release / "MODEL").write_text("posenet-481x641")
     point_current(harness.root, release)
     harness.write_config("model:\n  name: movenet-lightning\n")
-    assert harness.service(max_frames=3).run() == EXIT_OK
+    assert harness.service(max_frames=3).run() == ExitCode.OK
     assert harness.loaded_models == ["movenet-lightning"]  # as told...
     status = harness.status()
     assert "posenet-481x641" in status["model_mismatch"]  # ...and said
@@ -366,7 +387,11 @@ def test_a_deployed_index_of_another_model_asks_for_a_restart(harness: Harness) 
         point_current(root, other)
         os.kill(os.getpid(), signal.SIGHUP)
 
-    harness.script.update({2: deploy, 4: lambda loop: seen.setdefault("after", harness.status())})
-    assert harness.service(max_frames=5).run() == EXIT_OK
+    def after(loop: FakeLoop) -> None:
+        seen["after"] = harness.status()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    in_turn(harness, deploy, after)
+    assert harness.service(max_frames=None).run() == ExitCode.OK
     assert seen["after"]["index_id"] == "idx-b"
     assert "posenet-481x641" in seen["after"]["model_mismatch"]
