@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.enums import ExitCode
+
 log = logging.getLogger(__name__)
 
 HELP = "build: index builder frames/s, local 1 and 2 workers and Ray with 2 CPUs, same sources"
@@ -106,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
            "sources": [str(s) for s in sources], "same_index_id": len(ids) == 1, "results": rows}
     if args.json:
         print(json.dumps(doc, indent=1))
-        return 0
+        return ExitCode.OK
     print(f"model {args.model}, fps {args.fps}, skip-still {args.skip_still};"
           f" same index id in every run: {doc['same_index_id']}")
     print("| engine | workers/CPUs | frames | seconds | frames/s | ray init s | load before/after |")
@@ -114,4 +116,4 @@ def run(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"| {r['engine']} | {r['workers']} | {r['frames']} | {r['seconds']} | {r['frames_per_s']}"
               f" | {r.get('ray_init_s', '')} | {r['load_before']} / {r['load_after']} |")
-    return 0
+    return ExitCode.OK

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.enums import ExitCode
+
 log = logging.getLogger(__name__)
 
 HELP = "gil: does LiteRT / tflite-runtime release the GIL during invoke (counter-rate ratio)"
@@ -128,12 +130,12 @@ def run(args: argparse.Namespace) -> int:
     backends: list[str] = list(args.backend or [str(b) for b in available_backends()])
     if not backends:
         print("kiosk bench gil: no interpreter installed (pip install ai-edge-litert)", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     result = measure(_model_path(args), backends, args.seconds)
     result["date"] = time.strftime("%Y-%m-%d %H:%M %Z")
     if args.json:
         print(json.dumps(result, indent=2))
-        return 0
+        return ExitCode.OK
     print(f"kiosk bench gil: {result['model']}, {args.seconds:g} s each, {result['cpus']} CPUs")
     print("  counting rate of a Python thread while another thread works, relative to alone:")
     print(f"  {'sleep (releases the GIL)':<34}{result['sleep_control']:>6.2f}")
@@ -143,4 +145,4 @@ def run(args: argparse.Namespace) -> int:
         r = result[b]
         print(f"  {b + ' invoke':<34}{r['ratio']:>6.2f}   (inside invoke {100 * r['invoke_share']:.0f}% "
               f"of the time, {r['invoke_ms']:.0f} ms each)")
-    return 0
+    return ExitCode.OK

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from kiosk.cli import options
-from kiosk.core.enums import Backend, Delegate, Preprocess
+from kiosk.core.enums import Backend, Delegate, ExitCode, Preprocess
 
 log = logging.getLogger(__name__)
 
@@ -196,12 +196,12 @@ def run(args: argparse.Namespace) -> int:
         frame, image = load_frame(args.image)
     except (OSError, ValueError) as exc:
         print(f"kiosk bench pose: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     backends = args.backend or available_backends()
     if not backends:
         print("kiosk bench pose: no interpreter installed (pip install ai-edge-litert)",
               file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     names = args.model
     if not names:
         from kiosk.assets.manifest import load_manifest

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.enums import ExitCode
+
 log = logging.getLogger(__name__)
 
 HELP = "search: VP-tree vs numpy brute force and cKDTree (build, size, load, p50/p99 latency)"
@@ -258,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if not sizes or min(sizes) < 20:
         log.error("--sizes: give gallery sizes of at least 20, e.g. 10000,80000")
-        return 2
+        return ExitCode.USAGE
     results = []
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-search-") as tmp:
         for n in sizes:
@@ -269,4 +271,4 @@ def run(args: argparse.Namespace) -> int:
         print()
     else:
         print_table(results)
-    return 0
+    return ExitCode.OK

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from kiosk.cli import options
-from kiosk.core.enums import Delegate, Preprocess
+from kiosk.core.enums import Delegate, ExitCode, Preprocess
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +76,18 @@ def run(args: argparse.Namespace) -> int:
     except (ModelNotFoundError, FetchError, ManifestError, FileNotFoundError, RuntimeError,
             ValueError) as exc:
         print(f"kiosk compare: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     found = {}
     for role, image in (("reference", args.reference), ("imitation", args.imitation)):
         try:
             rgb = load_image(image)
         except ImageLoadError as exc:
             print(f"kiosk compare: {exc}", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
         poses = model.estimate(rgb)
         if not poses:
             print(f"kiosk compare: {image}: no person found", file=sys.stderr)
-            return 1
+            return ExitCode.FAILURE
         found[role] = (image, rgb.shape[1], rgb.shape[0], poses[0], len(poses))
     result = compare_poses(found["reference"][3], found["imitation"][3])
     doc: dict[str, Any] = {
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         json.dump(doc, sys.stdout, indent=1)
         sys.stdout.write("\n")
-        return 0
+        return ExitCode.OK
     for role in ("reference", "imitation"):
         d = doc[role]
         print(f"{role}: {d['image']} ({d['people']} people; main pose score "
@@ -108,4 +108,4 @@ def run(args: argparse.Namespace) -> int:
     print(f"cosine similarity  {result['cosine_similarity']:.4f}   (mirrored {m['cosine_similarity']:.4f})")
     print(f"cosine distance    {result['cosine_distance']:.4f}   (mirrored {m['cosine_distance']:.4f})")
     print(f"weighted distance  {result['weighted_distance']:.4f}   (mirrored {m['weighted_distance']:.4f})")
-    return 0
+    return ExitCode.OK

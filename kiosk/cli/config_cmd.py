@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from kiosk.core.enums import ExitCode
+
 HELP = "check a kiosk configuration file (every problem, with its key path) or show the effective config"
 
 
@@ -31,9 +33,9 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"{exc.source}: {len(exc.problems)} problem(s):", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     print(f"{path}: OK")
-    return 0
+    return ExitCode.OK
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -48,8 +50,8 @@ def run_show(args: argparse.Namespace) -> int:
         config = load_config(path)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     print(f"# effective configuration from {path}")
     print(f"# index directory: {config.index_path()}   status file: {config.status_path()}")
     sys.stdout.write(yaml.safe_dump(to_mapping(config), sort_keys=False, default_flow_style=False))
-    return 0
+    return ExitCode.OK

@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from kiosk.core.enums import ExitCode
+
 HELP = "deploy an index to kiosks over ssh (upload, verify, switch, health check, auto-revert)"
 
 EPILOG = """\
@@ -100,7 +102,7 @@ def read_hosts(path: Path) -> list[str]:
 
 def _fail(message: str) -> int:
     print(f"kiosk deploy: {message}", file=sys.stderr)
-    return 2
+    return ExitCode.USAGE
 
 
 def run(args: argparse.Namespace) -> int:

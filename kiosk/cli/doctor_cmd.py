@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from kiosk.core.enums import ExitCode
+
 HELP = "check camera, models, Edge TPU, index, display and groups; say what to fix (non-zero on FAIL)"
 
 
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         checks = [Check(OK, "config", f"{path} is valid")]
     except ConfigError as exc:
         print(f"FAIL  config    {exc}\n{'':16}fix: kiosk config check {path}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     checks += run_all(config, deep=args.deep, user=args.user)
     if args.json:
         print(json.dumps([c.__dict__ for c in checks], indent=2))

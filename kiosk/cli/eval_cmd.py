@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.cli import options
-from kiosk.core.enums import Delegate, Preprocess
+from kiosk.core.enums import Delegate, ExitCode, Preprocess
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +111,12 @@ def run(args: argparse.Namespace) -> int:
         dataset = load_coco_keypoints(args.coco)
     except (OSError, ValueError, KeyError) as exc:
         print(f"{args.coco}: cannot read COCO annotations: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if args.limit is not None:
         dataset = dataset.subset(args.limit)
     if not args.images.is_dir():
         print(f"{args.images}: not a directory", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     rows: list[dict[str, Any]] = []
     status = 0
     for name in args.model or [None]:

@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from kiosk.core.enums import ExitCode
+
 HELP = "fleet status of kiosks over ssh: index, model, state, fps, temperature, throttling, last deploy"
 
 
@@ -117,11 +119,11 @@ def _screenshot(args: argparse.Namespace) -> int:
     if proc.returncode != 0 or not proc.stdout.startswith(b"\x89PNG"):
         why = ssh_error(err, 255) if proc.returncode == 255 else (err.splitlines() or ["no PNG"])[-1]
         print(f"kiosk fleet screenshot: {target.spec}: {why}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     out = Path(args.output or f"{target.host}.png")
     out.write_bytes(proc.stdout)
     print(f"kiosk fleet screenshot: {out} ({len(proc.stdout) // 1024} KB)", file=sys.stderr)
-    return 0
+    return ExitCode.OK
 
 
 def run(args: argparse.Namespace) -> int:

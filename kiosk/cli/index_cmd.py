@@ -166,19 +166,19 @@ def run_build(args: argparse.Namespace) -> int:
         size = parse_size(args.display_size)
     except ValueError as e:
         print(f"kiosk index build: {e}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if args.workers < 1:
         print("kiosk index build: --workers must be >= 1", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if not args.max_upscale >= 0:
         print("kiosk index build: --max-upscale must be >= 0 (0: no limit)", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if args.skip_still < 0 or args.chunk_frames < 1:
         print("kiosk index build: --skip-still must be >= 0 and --chunk-frames >= 1", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if args.address and args.engine is not Engine.RAY:
         print("kiosk index build: --address needs --engine ray", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     options = BuildOptions(
         fps=args.fps if args.fps > 0 else None,
         model=args.model,
@@ -208,11 +208,11 @@ def run_build(args: argparse.Namespace) -> int:
         summary = build(args.sources, args.out, options, progress=not args.quiet)
     except (BuildError, SourceError, MetadataError) as e:
         print(f"kiosk index build: {e}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     print(summary.format(), file=sys.stderr)
     if args.json:
         print(json.dumps(summary.to_dict(), indent=1))
-    return 0
+    return ExitCode.OK
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -223,11 +223,11 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"{args.dir}: {p}", file=sys.stderr)
     if data is None:
         print(f"FAIL: {len(found)} problem(s) in {args.dir}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     m = data.manifest
     print(f"OK: index {m['index_id']}, {len(data.entries)} entries,"
           f" {len(m['files'])} files verified")
-    return 0
+    return ExitCode.OK
 
 
 def _open(path: Path) -> GalleryIndex:
@@ -246,10 +246,10 @@ def run_inspect(args: argparse.Namespace) -> int:
         metric, threshold = _threshold(args, index)
     except (IndexLoadError, ConfigError, ValueError) as e:
         print(f"kiosk index inspect: {e}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     if (args.query or args.coverage) and not args.out:
         print("kiosk index inspect: --query/--coverage need --out FILE.png", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if args.query:
         from kiosk.gallery.query import load_query_model, query_images
 
@@ -273,7 +273,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         print(f"  display size {info['display_size'][0]}x{info['display_size'][1]}")
         for reason, n in c["discarded"].items():
             print(f"  discarded {n:5d} {reason}")
-    return 0
+    return ExitCode.OK
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -289,7 +289,7 @@ def run_report(args: argparse.Namespace) -> int:
         ref = reference_set(ReferenceSource(args.reference), args.mirror or asset_mirror())
     except (IndexLoadError, ConfigError, ReferenceError, ValueError) as e:
         print(f"kiosk index report: {e}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     results = []
     if args.query:
         from kiosk.gallery.query import load_query_model, query_images
@@ -299,7 +299,7 @@ def run_report(args: argparse.Namespace) -> int:
     out = report.write(report.ReportInput(index, threshold, metric, ref, results), args.out)
     print(f"report: {out} (threshold {threshold:.3f}, {metric}; reference poses {ref.origin})",
           file=sys.stderr)
-    return 0
+    return ExitCode.OK
 
 
 def run_query(args: argparse.Namespace) -> int:
@@ -310,7 +310,7 @@ def run_query(args: argparse.Namespace) -> int:
         index = _open(args.dir)
     except IndexLoadError as e:
         print(f"kiosk index query: {e}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     model = load_query_model(index, args.model, args.models_dir)
     results = query_images(index, args.images, model, k=args.k, metric=args.metric)
     unreadable = [r for r in results if r.rgb is None]  # missing or broken image files
@@ -338,6 +338,6 @@ def run_demo(args: argparse.Namespace) -> int:
         path = ensure_demo_index(args.out, models_dir=args.models_dir, progress=True)
     except (DemoAssetError, BuildError) as e:
         print(f"kiosk index demo: {e}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     print(path)
-    return 0
+    return ExitCode.OK

@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from kiosk.core.enums import ExitCode
+
 log = logging.getLogger(__name__)
 
 HELP = "model files: fetch (mirror or upstream, sha256-verified), list, strip-decoder, info"
@@ -41,9 +43,9 @@ def run_fetch(args: argparse.Namespace) -> int:
         written = fetch_models(dest, mirror=args.mirror, names=args.names or None)
     except (FetchError, ManifestError) as exc:
         print(f"kiosk models fetch: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     print(f"{len(written)} model files ready in {dest}")
-    return 0
+    return ExitCode.OK
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -62,7 +64,7 @@ def run_list(args: argparse.Namespace) -> int:
             f"{name:30s} {e.family:8s} {e.input_size[0]}x{e.input_size[1]:<5d} {e.kind:10s} "
             f"variants: {','.join(variants)}  fetched: {','.join(have) or '-'}{default}"
         )
-    return 0
+    return ExitCode.OK
 
 
 def run_strip(args: argparse.Namespace) -> int:
@@ -72,10 +74,10 @@ def run_strip(args: argparse.Namespace) -> int:
         result = strip_decoder(args.src, args.dest)
     except (OSError, ValueError) as exc:
         print(f"kiosk models strip-decoder: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     ops = ", ".join(result.remaining_custom_ops) or "none"
     print(f"wrote {args.dest}: outputs {', '.join(result.outputs)}; custom ops left: {ops}")
-    return 0
+    return ExitCode.OK
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -86,7 +88,7 @@ def run_info(args: argparse.Namespace) -> int:
         model = read_model(args.model)
     except ValueError as exc:  # OSError (a missing file): kiosk.cli.main reports it
         print(f"kiosk models info: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     sg = model.subgraphs[0]
 
     def describe(i: int) -> str:
@@ -107,4 +109,4 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"  custom ops: {', '.join(ops) or 'none'}")
     if DECODER_OP in ops:
         print(f"  decoder options: {decoder_options(args.model)}")
-    return 0
+    return ExitCode.OK

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from kiosk.cli import options
-from kiosk.core.enums import Delegate, Preprocess
+from kiosk.core.enums import Delegate, ExitCode, Preprocess
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except (ModelNotFoundError, FetchError, ManifestError, FileNotFoundError) as exc:
         print(f"kiosk pose: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     except (RuntimeError, ValueError) as exc:
         print(f"kiosk pose: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     log.debug("model %s (%s) on %s", model.name, model.family, model.delegate)
     results = []
     failed = 0

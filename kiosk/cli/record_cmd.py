@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.enums import ExitCode
+
 log = logging.getLogger(__name__)
 
 HELP = "record camera frames to a video file (for replay:PATH); nothing is saved otherwise"
@@ -57,18 +59,18 @@ def run(args: argparse.Namespace) -> int:
         import av
     except ImportError:
         print("kiosk record: needs PyAV: pip install '.[video]'", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         print(f"kiosk record: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     try:
         camera = open_camera(args.source, config.camera)
         camera.start()
     except CameraError as exc:
         print(f"kiosk record: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     fps = args.fps or camera.fps or 30.0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     n = 0
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
                 container.mux(packet)
     except CameraError as exc:
         print(f"kiosk record: {exc} (after {n} frames)", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     finally:
         if container is not None:
             container.close()
@@ -102,6 +104,6 @@ def run(args: argparse.Namespace) -> int:
     if n == 0:
         args.out.unlink(missing_ok=True)
         print(f"kiosk record: {args.source} gave no frames; nothing written", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     print(f"kiosk record: {n} frames at {fps:g} fps written to {args.out}")
-    return 0
+    return ExitCode.OK

@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from kiosk.core.enums import ExitCode
+
 HELP = "a PNG of the running kiosk's screen (the live camera blanked unless --include-camera)"
 
 
@@ -32,11 +34,11 @@ def run(args: argparse.Namespace) -> int:
         png = request(status_path.parent, args.include_camera, args.timeout)
     except ScreenshotError as exc:
         print(f"kiosk screenshot: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     if args.output == "-":
         sys.stdout.buffer.write(png)
         sys.stdout.flush()
     else:
         Path(args.output).write_bytes(png)
         print(f"kiosk screenshot: {args.output} ({len(png) // 1024} KB)", file=sys.stderr)
-    return 0
+    return ExitCode.OK
