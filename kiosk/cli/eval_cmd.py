@@ -23,7 +23,8 @@ from kiosk.core.enums import Delegate, ExitCode, Preprocess
 
 log = logging.getLogger(__name__)
 
-HELP = "evaluate: pose (COCO keypoint AP and PCK@0.2), match (retrieval, no-match, calm)"
+HELP = ("evaluate: pose (COCO keypoint AP and PCK@0.2), match (retrieval, no-match, calm), "
+        "resampling (score spread between input fittings)")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -45,9 +46,10 @@ def register(parser: argparse.ArgumentParser) -> None:
                    help="only the first N images (by id) of the annotation file")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=run)
-    from kiosk.cli.evalmatch_cmd import add_parser
+    from kiosk.cli import evalmatch_cmd, evalresample_cmd
 
-    add_parser(sub)
+    evalmatch_cmd.add_parser(sub)
+    evalresample_cmd.add_parser(sub)
 
 
 def evaluate_model(model: Any, dataset: Any, images_dir: Path) -> tuple[Any, dict[str, Any]]:

@@ -63,6 +63,16 @@ class Preprocess(_Named):
     CORAL = "coral"
 
 
+class Fitting(_Named):
+    """Ways of fitting a frame to a model input compared by `kiosk eval resampling`
+    (kiosk/pose/resampling.py): the kiosk's letterbox, and stretches with three filters."""
+
+    LETTERBOX = "letterbox"
+    STRETCH_NEAREST = "stretch_nearest"
+    STRETCH_BILINEAR = "stretch_bilinear"
+    STRETCH_ANTIALIAS = "stretch_antialias"
+
+
 class Backend(_Named):
     """TFLite interpreter package: LiteRT (ai-edge-litert) or tflite-runtime."""
 

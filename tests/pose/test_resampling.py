@@ -1,0 +1,69 @@
+"""kiosk.pose.resampling and `kiosk eval resampling` on the real MoveNet and real frames."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kiosk.cli.main import main
+from kiosk.core.enums import ExitCode, Fitting
+from kiosk.pose.engine import load_pose_model
+from kiosk.pose.resampling import fitted, measure, spreads
+
+PHOTOS = "data/posenet-demo-images"
+
+
+@pytest.fixture(scope="module")
+def frames(shared_dir: Path) -> list[np.ndarray]:
+    from kiosk.pose.images import load_image
+
+    return [load_image(shared_dir / PHOTOS / name) for name in ("tennis_standing.jpg", "baseball.jpg")]
+
+
+@pytest.mark.parametrize("fitting", list(Fitting))
+def test_a_fitting_gives_the_model_the_frame_or_a_stretch_at_input_size(fitting: Fitting) -> None:
+    rgb = np.random.default_rng(1).integers(0, 256, (300, 500, 3), dtype=np.uint8)
+    out = fitted(rgb, fitting, (192, 160))
+    if fitting is Fitting.LETTERBOX:
+        assert out is rgb  # the model letterboxes it itself
+    else:
+        assert out.shape == (192, 160, 3) and out.dtype == np.uint8
+
+
+def test_the_same_fitting_twice_has_no_spread_and_the_fittings_do(
+        frames: list[np.ndarray], models_dir: Path) -> None:
+    """The spread comes from the fitting, not from a model that varies from run to run."""
+    def load(preprocess: str) -> object:
+        return load_pose_model("movenet-lightning", delegate="cpu", preprocess=preprocess,
+                               models_dir=models_dir)
+
+    same = (Fitting.STRETCH_BILINEAR, Fitting.STRETCH_BILINEAR)
+    table, (pair,) = measure(load, frames, same)  # type: ignore[arg-type]
+    assert table.shape == (2, 2, 17) and pair.max == 0.0
+    table, pairs = measure(load, frames)  # type: ignore[arg-type]
+    assert table.shape == (2, len(Fitting), 17)
+    assert [(s.a, s.b) for s in pairs][:3] == [(Fitting.LETTERBOX, f) for f in list(Fitting)[1:]]
+    assert max(s.max for s in pairs) > 0.0 and all(0.0 <= s.mean <= s.p95 <= s.max <= 1.0 for s in pairs)
+
+
+def test_spreads_are_the_score_differences_of_each_pair() -> None:
+    table = np.zeros((1, 3, 17))
+    table[0, 1, 4], table[0, 2, 4] = 0.5, 0.2
+    fits = (Fitting.LETTERBOX, Fitting.STRETCH_NEAREST, Fitting.STRETCH_BILINEAR)
+    assert [round(s.max, 6) for s in spreads(table, fits)] == [0.5, 0.2, 0.3]
+
+
+def test_the_command_reports_every_pair_as_json(
+        shared_dir: Path, use_models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photo = str(shared_dir / PHOTOS / "tennis_standing.jpg")
+    assert main(["eval", "resampling", "--images", photo, "--json"]) == ExitCode.OK
+    out = json.loads(capsys.readouterr().out)
+    assert out["frames"] == 1 and len(out["pairs"]) == 6
+
+
+def test_the_command_names_a_missing_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "resampling", "--video", str(tmp_path / "nope.mp4")]) == ExitCode.USAGE
+    assert "nope.mp4 not found" in capsys.readouterr().err
