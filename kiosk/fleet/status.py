@@ -18,10 +18,10 @@ from kiosk.core.sensors import Sensors
 from kiosk.gallery.releases import ReleaseRoot
 
 #: columns of the table: (key, heading)
-COLUMNS = (("host", "HOST"), ("index_id", "INDEX"), ("model", "MODEL"), ("delegate", "DELEGATE"),
-           ("state", "STATE"), ("fps", "FPS"), ("pose_rate", "POSE/S"), ("temperature_c", "TEMP"),
-           ("throttled", "THROTTLED"), ("uptime", "UPTIME"), ("last_deploy", "LAST DEPLOY"),
-           ("last_error", "LAST ERROR"))
+COLUMNS = (("host", "HOST"), ("index_id", "INDEX"), ("config", "CONFIG"), ("model", "MODEL"),
+           ("delegate", "DELEGATE"), ("state", "STATE"), ("fps", "FPS"), ("pose_rate", "POSE/S"),
+           ("temperature_c", "TEMP"), ("throttled", "THROTTLED"), ("uptime", "UPTIME"),
+           ("last_deploy", "LAST DEPLOY"), ("last_error", "LAST ERROR"))
 
 
 def _iso(unix: float | None) -> str | None:
@@ -45,6 +45,7 @@ def local_record(status: dict[str, Any], problems: list[str], root: Path, sensor
     record: dict[str, Any] = {"ok": not problems, "problems": list(problems)}
     for key in ("index_id", "model", "delegate", "state", "fps", "pose_rate", "last_error", "pid"):
         record[key] = status.get(key)
+    record["config"] = status.get("deployed_config")  # sha256 of the deployed config in force
     started = status.get("started_unix")
     record["kiosk_uptime_s"] = round(now - started) if isinstance(started, int | float) else None
     record["uptime_s"] = system_uptime()
@@ -77,6 +78,8 @@ def cell(record: dict[str, Any], key: str) -> str:
         return "-" if value is None else f"{value:.0f}C"
     if key == "throttled":
         return "-" if value is None else (",".join(value["flags"]) or "no")
+    if key == "config":
+        return "-" if value is None else str(value)[:12]
     if key in ("fps", "pose_rate"):
         return "-" if value is None else f"{float(value):.1f}"
     if key == "last_error" and record.get("problems") and not value:

@@ -272,7 +272,7 @@ def test_fleet_status_table_and_json(deploy: Deploy, host_a: KioskHost, fast: Ki
                            timeout=60)
     assert table.returncode == 0, table.stderr
     head, row = table.stdout.splitlines()[:2]
-    assert head.split()[:5] == ["HOST", "INDEX", "MODEL", "DELEGATE", "STATE"]
+    assert head.split()[:6] == ["HOST", "INDEX", "CONFIG", "MODEL", "DELEGATE", "STATE"]
     assert row.startswith(host_a.spec) and indexes["A"].id in row
 
 
