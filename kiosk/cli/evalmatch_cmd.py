@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.app.service.config import MatchConfig
     from kiosk.gallery.builder import BuildOptions, build, default_cache_dir
     from kiosk.gallery.evalmatch import detect_queries, evaluate
-    from kiosk.gallery.evalqueries import KINDS, archive_people
+    from kiosk.gallery.evalqueries import KINDS, archive_people, queries_key
     from kiosk.gallery.reader import GalleryIndex
     from kiosk.gallery.sources import enumerate_sources
     from kiosk.match.metrics import METRICS
@@ -116,9 +116,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_pose_model(index.manifest["model"]["name"], models_dir=args.models_dir)
     other = load_pose_model(args.other_model, models_dir=args.models_dir)
     models = {k: (other if k == "other_model" else model) for k in KINDS}
-    import hashlib
-
-    key = hashlib.sha256(repr([(p.source, p.crop_box) for p in people]).encode()).hexdigest()[:12]
+    key = queries_key(index.index_id, people)
     queries = _cached_queries(work / f"queries-{model.name}-{other.name}-{key}.json",
                               lambda: detect_queries(people, paths, models))
     stats = evaluate(index, people, queries, metrics, max_d)

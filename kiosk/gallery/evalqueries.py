@@ -13,6 +13,7 @@ source image, and the pose model runs on it (real detections, never edited keypo
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -24,6 +25,9 @@ from kiosk.pose.types import Pose
 log = logging.getLogger(__name__)
 
 KINDS: tuple[str, ...] = ("whole", "waist_up", "occluded", "mirrored", "other_model")
+#: Bump when the query images (or how the visitor is picked in them) change meaning: cached
+#: query poses (`kiosk eval match --work`) are keyed by it.
+QUERIES_VERSION = 2
 #: Fraction of the body's box painted over in "occluded".
 OCCLUDED_FRACTION = 0.4
 _SIDES = ("bottom", "top", "left", "right")
@@ -61,6 +65,14 @@ def archive_people(index: GalleryIndex) -> list[Person]:
         box = (int(x0), int(y0), int(x1), int(y1))
         people.append(Person(e.id, twins.get((e.source, e.crop_box)), e.source, box, pose))
     return people
+
+
+def queries_key(index_id: str, people: list[Person]) -> str:
+    """The cache key of an archive's query poses: the archive's content (its index id hashes
+    the keypoints, whose boxes and poses make the query images and pick the visitor), the
+    people asked about and QUERIES_VERSION."""
+    text = repr((QUERIES_VERSION, index_id, [(p.source, p.crop_box) for p in people]))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def crop(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

@@ -8,7 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk.gallery.evalqueries import KINDS, Person, crop, occluded, query_image, waist_up
+from kiosk.gallery.evalqueries import (
+    KINDS,
+    Person,
+    crop,
+    occluded,
+    queries_key,
+    query_image,
+    waist_up,
+)
 from kiosk.pose.types import Pose
 from tests.app.kiosk_fakes import STAND
 
@@ -48,6 +56,15 @@ def test_every_kind_gives_an_image() -> None:
         assert img is not None and img.ndim == 3
     with pytest.raises(ValueError, match="unknown query kind"):
         query_image(rgb, _person(), "sideways", 0)
+
+
+def test_cached_queries_follow_the_archive_poses() -> None:
+    """Same boxes, other keypoints (another index id): the cached query poses are not reused
+    (the visitor in a query image is picked by the archive's keypoints)."""
+    people = [_person()]
+    assert queries_key("a" * 16, people) == queries_key("a" * 16, [_person()])
+    assert queries_key("a" * 16, people) != queries_key("b" * 16, people)
+    assert queries_key("a" * 16, people) != queries_key("a" * 16, [])
 
 
 @pytest.mark.slow
