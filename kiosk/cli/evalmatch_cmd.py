@@ -7,7 +7,8 @@
    the --images (into --work, reusing the builder's pose cache).
 2. Every archive person is shown again as the kiosk meets visitors (whole, waist-up, 40%
    occluded, mirrored, another pose model): top-1/top-5 self-retrieval, "matched" (top-1
-   within match.max_distance) and the leave-one-out "no match" rate, per metric.
+   within match.max_distance) and the leave-one-out "no match" rate, per metric; the same
+   again for "near" and "far" people (the model enlarges a far person's crop more than 2x).
 3. --recording: held poses, with the kiosk's own chooser (photo changes per held pose,
    moves answered within 300 ms).
 4. --coco: photos of the slice without any person annotation: how many give a "visitor"
@@ -76,6 +77,13 @@ def format_report(doc: dict[str, Any]) -> str:
         rows = [(m, [f"{r[k][key]:.2f}" if k in r else "-" for k in kinds])
                 for m, r in doc["retrieval"].items()]
         parts.append(_table(title, kinds, rows))
+    if doc.get("by_size"):
+        bs = doc["by_size"]
+        for band, what in (("near", "at most"), ("far", "more than")):
+            rows = [(m, [f"{r[k]['top1']:.2f}" if k in r else "-" for k in kinds])
+                    for m, r in bs[band].items()]
+            parts.append(_table(f"top-1, the {bs['people'][band]} people whose crop the model enlarges "
+                                f"{what} {bs['far_enlargement']:g}x", kinds, rows))
     if doc.get("calm"):
         cols = ["changes/held 3 s (mean)", "max", "moves", "moves <= 300 ms", "blank frames"]
         rows = [(m, [f"{c['changes_per_hold']:.2f}", str(c["max_changes_per_hold"]), str(c["moves"]),
@@ -97,7 +105,13 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.app.service.config import MatchConfig
     from kiosk.gallery.builder import BuildOptions, build, default_cache_dir
     from kiosk.gallery.evalmatch import detect_queries, evaluate
-    from kiosk.gallery.evalqueries import KINDS, archive_people
+    from kiosk.gallery.evalqueries import (
+        FAR_ENLARGEMENT,
+        KINDS,
+        archive_people,
+        queries_key,
+        size_band,
+    )
     from kiosk.gallery.reader import GalleryIndex
     from kiosk.gallery.sources import enumerate_sources
     from kiosk.match.metrics import METRICS
@@ -116,18 +130,24 @@ def run(args: argparse.Namespace) -> int:
     model = load_pose_model(index.manifest["model"]["name"], models_dir=args.models_dir)
     other = load_pose_model(args.other_model, models_dir=args.models_dir)
     models = {k: (other if k == "other_model" else model) for k in KINDS}
-    import hashlib
-
-    key = hashlib.sha256(repr([(p.source, p.crop_box) for p in people]).encode()).hexdigest()[:12]
+    key = queries_key(index.index_id, people)
     queries = _cached_queries(work / f"queries-{model.name}-{other.name}-{key}.json",
                               lambda: detect_queries(people, paths, models))
     stats = evaluate(index, people, queries, metrics, max_d)
+    bands = {i: size_band(p, model.input_size) for i, p in enumerate(people)}
+    by_size = {b: {s.metric: s.to_dict()
+                   for s in evaluate(index, people, [q for q in queries if bands[q.person] == b],
+                                     metrics, max_d)}
+               for b in ("near", "far")}
     doc: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"), "command": " ".join(sys.argv),
         "archive": {"entries": len(index), "people": len(people), "model": model.name,
                     "index_id": index.index_id, "build_seconds": round(summary.seconds, 1)},
         "other_model": other.name, "max_distance": max_d, "kinds": list(KINDS),
         "retrieval": {s.metric: s.to_dict() for s in stats},
+        "by_size": {"far_enlargement": FAR_ENLARGEMENT,
+                    "people": {b: sum(v == b for v in bands.values()) for b in by_size},
+                    **by_size},
     }
     if args.recording:
         doc.update(_calm(index, other, args, metrics))

@@ -5,7 +5,8 @@ Layout under the cache root (default: kiosk.core.paths.cache_dir() / "builder"):
     poses/<settings>/<sha[:2]>/<sha256>.json       every frame's poses (before any filter)
     renditions/<spec>/<sha[:2]>/<sha256>-<key>.jpg rendered crops, reused when unchanged
 
-<settings> hashes what the poses depend on (model sha256, fps for videos, extractor version);
+<settings> hashes what the poses depend on (model sha256, fps for videos, extractor version,
+kiosk.pose.preprocess.PREPROCESS_VERSION);
 filters, selection and metadata are applied after the cache, so changing them never re-runs the
 model. Writes are atomic (temp file + rename), so parallel workers and interrupted builds never
 leave a half-written record; unreadable records are treated as misses.
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.pose.preprocess import PREPROCESS_VERSION
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,8 @@ class FrameRecord:
 class ExtractionCache:
     def __init__(self, root: Path | None, settings: dict[str, Any]) -> None:
         self.root = Path(root) if root is not None else None
-        self.settings = {**settings, "extractor_version": EXTRACTOR_VERSION}
+        self.settings = {**settings, "extractor_version": EXTRACTOR_VERSION,
+                         "preprocess_version": PREPROCESS_VERSION}
         self.settings_key = short_hash(self.settings)
 
     @property

@@ -13,17 +13,26 @@ source image, and the pose model runs on it (real detections, never edited keypo
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from kiosk.gallery.reader import GalleryIndex
+from kiosk.pose.preprocess import PREPROCESS_VERSION
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
 
 KINDS: tuple[str, ...] = ("whole", "waist_up", "occluded", "mirrored", "other_model")
+#: Bump when the query images (or how the visitor is picked in them) change meaning: cached
+#: query poses (`kiosk eval match --work`) are keyed by it.
+QUERIES_VERSION = 2
+#: Query images the archive's model enlarges more than this are reported apart ("far" people):
+#: a kiosk camera never enlarges a visitor, so their figures measure the model on an enlarged
+#: small crop as much as the match (docs/match-quality.md).
+FAR_ENLARGEMENT = 2.0
 #: Fraction of the body's box painted over in "occluded".
 OCCLUDED_FRACTION = 0.4
 _SIDES = ("bottom", "top", "left", "right")
@@ -61,6 +70,26 @@ def archive_people(index: GalleryIndex) -> list[Person]:
         box = (int(x0), int(y0), int(x1), int(y1))
         people.append(Person(e.id, twins.get((e.source, e.crop_box)), e.source, box, pose))
     return people
+
+
+def enlargement(p: Person, input_size: tuple[int, int]) -> float:
+    """How much a model with input_size (height, width) enlarges the person's whole crop
+    (its letterbox scale; below 1 it shrinks it)."""
+    x0, y0, x1, y1 = p.crop_box
+    return min(input_size[0] / max(y1 - y0, 1), input_size[1] / max(x1 - x0, 1))
+
+
+def size_band(p: Person, input_size: tuple[int, int]) -> str:
+    """"near" (the crop is enlarged at most FAR_ENLARGEMENT times by the model) or "far"."""
+    return "near" if enlargement(p, input_size) <= FAR_ENLARGEMENT else "far"
+
+
+def queries_key(index_id: str, people: list[Person]) -> str:
+    """The cache key of an archive's query poses: the archive's content (its index id hashes
+    the keypoints, whose boxes and poses make the query images and pick the visitor), the
+    people asked about, QUERIES_VERSION and how model inputs are made (PREPROCESS_VERSION)."""
+    text = repr((QUERIES_VERSION, PREPROCESS_VERSION, index_id, [(p.source, p.crop_box) for p in people]))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def crop(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

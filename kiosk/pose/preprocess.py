@@ -2,7 +2,12 @@
 
 Two modes:
     "default": keep the aspect ratio: resize the frame to fit inside the input and pad the rest
-               (black), centred. Large reductions first average integer blocks (anti-aliasing).
+               (black), centred. Large reductions first average integer blocks (anti-aliasing);
+               enlargements of ENLARGE_SMOOTH times or more (a small photo, a crop of a small
+               person) interpolate bilinearly, as TFLite's and Coral's resizes do: nearest
+               neighbour would turn every pixel into a flat block, edges no camera makes
+               (docs/match-quality.md). Smaller enlargements stay nearest neighbour (a frame
+               a pixel smaller than the input is passed on unblurred).
     "coral":   stretch the frame to the input size with nearest neighbour, exactly as Coral's
                PoseNet reference code (PIL ``Image.resize(..., NEAREST)``) did.
 
@@ -22,6 +27,11 @@ from kiosk.core.enums import Preprocess
 
 log = logging.getLogger(__name__)
 
+#: Identifies how frames are fitted to a model input: part of every pose cache key (bump it when
+#: the pixels a model sees change).
+PREPROCESS_VERSION = 2
+#: Enlargements by at least this factor are interpolated (see the module doc).
+ENLARGE_SMOOTH = 2.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,25 @@ def stretch(rgb: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray, T
     return out, Transform(w / sw, h / sh, 0.0, 0.0, (sh, sw), (h, w))
 
 
+def _bilinear_axis(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lower index, upper index, (dst,) float32 weight of the upper) sampling dst output pixels
+    from src, pixel centres aligned (TensorFlow's half_pixel_centers, PIL's bilinear)."""
+    pos = np.clip((np.arange(dst) + 0.5) * (src / dst) - 0.5, 0.0, src - 1)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, src - 1)
+    return lo, hi, (pos - lo).astype(np.float32)
+
+
+def resize_bilinear(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(H, W, C) uint8 -> (height, width, C) uint8 by bilinear interpolation (for enlarging)."""
+    y0, y1, wy = _bilinear_axis(rgb.shape[0], height)
+    x0, x1, wx = _bilinear_axis(rgb.shape[1], width)
+    a = rgb.astype(np.float32)
+    rows = a[y0] + (a[y1] - a[y0]) * wy[:, None, None]
+    out = rows[:, x0] + (rows[:, x1] - rows[:, x0]) * wx[None, :, None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
 def letterbox(rgb: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray, Transform]:
     """Keep the aspect ratio: resize to fit (height, width), pad (black), content centred."""
     rgb = _check_frame(rgb)
@@ -122,6 +151,12 @@ def letterbox(rgb: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray,
     scale = min(h / sh, w / sw)
     nh = min(h, max(1, round(sh * scale)))
     nw = min(w, max(1, round(sw * scale)))
+    oy = (h - nh) // 2
+    ox = (w - nw) // 2
+    out = np.zeros((h, w, 3), dtype=np.uint8)
+    if scale >= ENLARGE_SMOOTH:  # see the module doc
+        out[oy : oy + nh, ox : ox + nw] = resize_bilinear(rgb, nh, nw)
+        return out, Transform(nw / sw, nh / sh, float(ox), float(oy), (sh, sw), (h, w))
     factor = int(1.0 / scale) if scale < 0.5 else 1
     src = block_reduce(rgb, factor) if factor > 1 else rgb
     # sample the block-reduced image at the same continuous positions as the original
@@ -129,9 +164,6 @@ def letterbox(rgb: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray,
     xs = ((np.arange(nw) + 0.5) * (sw / nw) / factor).astype(np.intp)
     np.minimum(ys, src.shape[0] - 1, out=ys)
     np.minimum(xs, src.shape[1] - 1, out=xs)
-    oy = (h - nh) // 2
-    ox = (w - nw) // 2
-    out = np.zeros((h, w, 3), dtype=np.uint8)
     out[oy : oy + nh, ox : ox + nw] = _gather(src, ys, xs)
     return out, Transform(nw / sw, nh / sh, float(ox), float(oy), (sh, sw), (h, w))
 

@@ -8,7 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk.gallery.evalqueries import KINDS, Person, crop, occluded, query_image, waist_up
+from kiosk.gallery.evalqueries import (
+    KINDS,
+    Person,
+    crop,
+    occluded,
+    queries_key,
+    query_image,
+    size_band,
+    waist_up,
+)
 from kiosk.pose.types import Pose
 from tests.app.kiosk_fakes import STAND
 
@@ -50,6 +59,22 @@ def test_every_kind_gives_an_image() -> None:
         query_image(rgb, _person(), "sideways", 0)
 
 
+def test_cached_queries_follow_the_archive_poses() -> None:
+    """Same boxes, other keypoints (another index id): the cached query poses are not reused
+    (the visitor in a query image is picked by the archive's keypoints)."""
+    people = [_person()]
+    assert queries_key("a" * 16, people) == queries_key("a" * 16, [_person()])
+    assert queries_key("a" * 16, people) != queries_key("b" * 16, people)
+    assert queries_key("a" * 16, people) != queries_key("a" * 16, [])
+
+
+@pytest.mark.parametrize(("box_h", "band"), [(1000, "near"), (241, "near"), (240, "far"), (100, "far")])
+def test_size_band_is_how_much_the_model_enlarges_the_crop(box_h: int, band: str) -> None:
+    """PoseNet 481x641 (481 high): a 240-px-high crop is enlarged 2.004x (far), 241 px 1.996x."""
+    p = Person(0, None, "a.jpg", (0, 0, box_h * 3 // 4, box_h), _person().pose)
+    assert size_band(p, (481, 641)) == band
+
+
 @pytest.mark.slow
 def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
@@ -68,6 +93,9 @@ def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path
     assert rc == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["archive"]["people"] >= 2 and set(doc["retrieval"]) == {"cosine", "weighted", "visible"}
+    by_size = doc["by_size"]
+    assert by_size["people"]["near"] + by_size["people"]["far"] == doc["archive"]["people"]
+    assert set(by_size["near"]) == set(by_size["far"]) == set(doc["retrieval"])
     for stats in doc["retrieval"].values():
         assert set(stats) == set(KINDS)
         assert stats["whole"]["top1"] >= 0.5  # its own photo, same model: mostly itself

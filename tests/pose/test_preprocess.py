@@ -78,3 +78,42 @@ def test_prepare_rejects_bad_input() -> None:
         prepare(np.zeros((4, 4), np.uint8), (8, 8))
     with pytest.raises(ValueError, match="uint8"):
         prepare(np.zeros((4, 4, 3), np.float32), (8, 8))
+
+
+def test_enlarging_twice_or_more_interpolates_like_pil_bilinear() -> None:
+    """A small photo or a small person's crop enlarged >= ENLARGE_SMOOTH: no flat blocks."""
+    from PIL import Image
+
+    rgb = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    out, tf = letterbox(rgb, (120, 160))  # 4x
+    assert tf.scale_x == tf.scale_y == 4.0 and (tf.offset_x, tf.offset_y) == (0.0, 0.0)
+    pil = np.asarray(Image.fromarray(rgb).resize((160, 120), Image.BILINEAR))
+    assert np.abs(out.astype(int) - pil.astype(int)).max() <= 1
+    blocks = out.reshape(30, 4, 40, 4, 3)  # nearest would make each 4x4 block one colour
+    assert (blocks.max(axis=(1, 3)) != blocks.min(axis=(1, 3))).mean() > 0.9
+
+
+@pytest.mark.parametrize(("shape", "size"),
+                         [((48, 64), (72, 96)), ((480, 640), (481, 641)), ((60, 80), (119, 159))])
+def test_smaller_enlargements_stay_nearest_neighbour(shape: tuple[int, int], size: tuple[int, int]) -> None:
+    """Below ENLARGE_SMOOTH (1.5x, a pixel short of the input, just under 2x) pixels are only
+    repeated, never blended: a frame barely smaller than the input is not blurred."""
+    from kiosk.pose.preprocess import ENLARGE_SMOOTH
+
+    rgb = np.random.default_rng(1).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    out, tf = letterbox(rgb, size)
+    assert tf.scale_x < ENLARGE_SMOOTH
+    nh, nw = round(shape[0] * tf.scale_y), round(shape[1] * tf.scale_x)
+    ys = ((np.arange(nh) + 0.5) * (shape[0] / nh)).astype(int)
+    xs = ((np.arange(nw) + 0.5) * (shape[1] / nw)).astype(int)
+    oy, ox = int(tf.offset_y), int(tf.offset_x)
+    np.testing.assert_array_equal(out[oy:oy + len(ys), ox:ox + len(xs)], rgb[ys][:, xs])
+
+
+def test_enlarged_content_lands_where_the_transform_says() -> None:
+    rgb = np.zeros((40, 20, 3), np.uint8)  # a small portrait crop, enlarged 4.8x into 192x192
+    rgb[30:32, 5:7] = 255  # a white square centred at (6, 31) (x, y)
+    out, tf = letterbox(rgb, (192, 192))
+    ys, xs = np.nonzero(out[..., 0] > 128)
+    centre = np.array([[xs.mean() + 0.5, ys.mean() + 0.5]])
+    np.testing.assert_allclose(tf.to_source(centre)[0], [6, 31], atol=0.5)
