@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.gallery.builder import BuildOptions, BuildSummary, build
+from kiosk.gallery.builder import BuildOptions, build
+from kiosk.gallery.buildsummary import BuildSummary
 
 #: COCO images in the shared index (sorted names; a slice keeps the suite fast).
 COCO_SUBSET = 40

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 from kiosk.gallery import cluster
-from kiosk.gallery.builder import BuildOptions, BuildSummary, Engine, build
+from kiosk.gallery.builder import BuildOptions, Engine, build
+from kiosk.gallery.buildsummary import BuildSummary
 from kiosk.gallery.extract import Filters
 from kiosk.gallery.rendition import RenditionSpec
 from kiosk.gallery.verify import problems
