@@ -26,9 +26,6 @@ from kiosk.core.enums import ExitCode
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-
-
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("resampling", help="keypoint score spread between input fittings "
                        "(letterbox, stretch nearest/bilinear/antialias)",
@@ -45,25 +42,21 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _video_frames(path: Path) -> Iterator[np.ndarray]:
-    import av
+def _frames(paths: list[Path]) -> Iterator[np.ndarray]:
+    """Every frame of the photos and videos under paths, read as the index builder reads them
+    (kiosk.gallery.sources: EXIF orientation, video rotation); unreadable files are skipped
+    with a warning naming them."""
+    from kiosk.gallery.sources import SourceError, enumerate_sources, iter_frames
 
-    with av.open(str(path)) as container:
-        for frame in container.decode(container.streams.video[0]):
-            yield frame.to_ndarray(format="rgb24")
-
-
-def _image_frames(paths: list[Path]) -> Iterator[np.ndarray]:
-    from kiosk.pose.images import ImageLoadError, load_image
-
-    for root in paths:
-        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) \
-            if root.is_dir() else [root]
-        for f in files:
-            try:
-                yield load_image(f)
-            except ImageLoadError as exc:
-                log.warning("skipping %s: %s", f, exc)
+    sources, skipped = enumerate_sources(paths)
+    for s in skipped:
+        log.warning("skipping %s: %s", s.name, s.reason)
+    for source in sources:
+        try:
+            for _, rgb in iter_frames(source, None):
+                yield rgb
+        except SourceError as exc:
+            log.warning("skipping %s", exc)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.pose.engine import load_pose_model
     from kiosk.pose.resampling import measure
 
-    missing = [p for p in ([args.video] if args.video else args.images) if not p.exists()]
+    inputs: list[Path] = [args.video] if args.video else args.images
+    missing = [p for p in inputs if not p.exists()]
     if missing:
         print(f"kiosk eval resampling: {missing[0]} not found", file=sys.stderr)
         return ExitCode.USAGE
@@ -81,14 +75,16 @@ def run(args: argparse.Namespace) -> int:
         return load_pose_model(args.model, delegate="cpu", preprocess=preprocess,
                                num_threads=args.num_threads, models_dir=args.models_dir)
 
-    frames = _video_frames(args.video) if args.video else _image_frames(args.images)
     try:
-        table, pairs = measure(load, frames)
+        table, pairs = measure(load, _frames(inputs))
     except (ModelNotFoundError, FetchError, ManifestError) as exc:
         print(f"kiosk eval resampling: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     if not len(table):
-        print("kiosk eval resampling: no frame could be read", file=sys.stderr)
+        from kiosk.gallery.sources import IMAGE_EXTS, VIDEO_EXTS
+
+        print("kiosk eval resampling: no frame could be read; give readable photos or videos "
+              f"({' '.join(sorted(IMAGE_EXTS | VIDEO_EXTS))})", file=sys.stderr)
         return ExitCode.FAILURE
     result = {"model": args.model, "frames": len(table), "pairs": [s.to_dict() for s in pairs]}
     if args.json:

@@ -72,8 +72,11 @@ class Spread:
 
 
 def spreads(table: np.ndarray, fittings: tuple[Fitting, ...] = tuple(Fitting)) -> list[Spread]:
-    """Every pair of fittings' score spread from a score_table (F, len(fittings), 17)."""
-    out = []
+    """Every pair of fittings' score spread from a score table (F, len(fittings), 17); none when
+    F is 0 (no frame was read)."""
+    out: list[Spread] = []
+    if not len(table):
+        return out
     for i, j in itertools.combinations(range(len(fittings)), 2):
         d = np.abs(table[:, i] - table[:, j])
         out.append(Spread(fittings[i], fittings[j], float(d.max()), float(np.percentile(d, 95)),

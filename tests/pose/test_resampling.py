@@ -67,3 +67,21 @@ def test_the_command_reports_every_pair_as_json(
 def test_the_command_names_a_missing_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "resampling", "--video", str(tmp_path / "nope.mp4")]) == ExitCode.USAGE
     assert "nope.mp4 not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "name", "content"), [
+    ("--images", "broken.jpg", b"not a jpeg"),
+    ("--video", "broken.mp4", b"not a video"),
+    ("--images", "notes.txt", b"no photo at all"),
+])
+def test_the_command_names_unreadable_input_and_fails(
+        tmp_path: Path, use_models_dir: Path, capsys: pytest.CaptureFixture[str],
+        option: str, name: str, content: bytes) -> None:
+    (tmp_path / name).write_bytes(content)
+    assert main(["eval", "resampling", option, str(tmp_path / name)]) == ExitCode.FAILURE
+    err = capsys.readouterr().err
+    assert "no frame could be read" in err and f"skipping {name}" in err.replace(f"{tmp_path}/", "")
+
+
+def test_no_frames_have_no_spreads() -> None:
+    assert spreads(np.zeros((0, len(Fitting), 17))) == []
