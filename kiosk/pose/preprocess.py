@@ -134,7 +134,8 @@ def _bilinear_axis(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def resize_bilinear(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(H, W, C) uint8 -> (height, width, C) uint8 by bilinear interpolation (for enlarging)."""
+    """(H, W, C) uint8 -> (height, width, C) uint8 by bilinear interpolation (two taps per axis,
+    as TFLite's ResizeBilinear: no antialiasing when reducing; the letterbox uses it to enlarge)."""
     y0, y1, wy = _bilinear_axis(rgb.shape[0], height)
     x0, x1, wx = _bilinear_axis(rgb.shape[1], width)
     a = rgb.astype(np.float32)

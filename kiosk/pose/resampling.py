@@ -8,7 +8,7 @@ score between fittings of the same frame:
 
 - ``letterbox``: the kiosk's default (keep the aspect ratio, pad);
 - ``stretch_nearest``: stretch, nearest neighbour (project-posenet's convention, `--preprocess coral`);
-- ``stretch_bilinear``: stretch, bilinear without antialiasing (TFLite's ResizeBilinear);
+- ``stretch_bilinear``: stretch, two-tap bilinear without antialiasing (TFLite's ResizeBilinear);
 - ``stretch_antialias``: stretch, PIL's Lanczos filter (PyCoral's `Image.ANTIALIAS`).
 
 The stretched fittings are made at the model's input size and given to the model with its
@@ -25,27 +25,32 @@ import numpy as np
 
 from kiosk.core.enums import Fitting
 from kiosk.pose.model import PoseModel
+from kiosk.pose.preprocess import resize_bilinear, resize_nearest
 from kiosk.pose.types import NUM_KEYPOINTS
 
 
-def _stretch(rgb: np.ndarray, size: tuple[int, int], resample: int) -> np.ndarray:
+def _stretch_antialias(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image
 
     h, w = size
-    return np.asarray(Image.fromarray(rgb).resize((w, h), resample, reducing_gap=None))
+    return np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.LANCZOS, reducing_gap=None))
 
 
 def fitted(rgb: np.ndarray, fitting: Fitting, input_size: tuple[int, int]) -> np.ndarray:
     """rgb (H, W, 3) uint8 as the model should receive it under `fitting`: the frame itself for
-    LETTERBOX (the model letterboxes), else the stretched (input_h, input_w, 3) picture."""
-    from PIL import Image
+    LETTERBOX (the model letterboxes), else the stretched (input_h, input_w, 3) picture.
 
+    Nearest and bilinear are kiosk.pose.preprocess's (PIL's NEAREST bit for bit; two-tap
+    bilinear as TFLite's ResizeBilinear: PIL's BILINEAR widens its filter when reducing, which
+    is an antialiasing filter, not TFLite's)."""
+    h, w = input_size
     if fitting is Fitting.LETTERBOX:
         return rgb
-    resample = {Fitting.STRETCH_NEAREST: Image.Resampling.NEAREST,
-                Fitting.STRETCH_BILINEAR: Image.Resampling.BILINEAR,
-                Fitting.STRETCH_ANTIALIAS: Image.Resampling.LANCZOS}[fitting]
-    return _stretch(rgb, input_size, resample)
+    if fitting is Fitting.STRETCH_NEAREST:
+        return resize_nearest(rgb, h, w)
+    if fitting is Fitting.STRETCH_BILINEAR:
+        return resize_bilinear(rgb, h, w)
+    return _stretch_antialias(rgb, input_size)
 
 
 def main_scores(model: PoseModel, rgb: np.ndarray) -> np.ndarray:

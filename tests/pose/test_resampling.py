@@ -33,6 +33,19 @@ def test_a_fitting_gives_the_model_the_frame_or_a_stretch_at_input_size(fitting:
         assert out.shape == (192, 160, 3) and out.dtype == np.uint8
 
 
+def test_stretches_reduce_as_tflite_and_pil_nearest_do() -> None:
+    """Nearest is PIL's NEAREST bit for bit; bilinear has two taps (TFLite's ResizeBilinear), so a
+    3x reduction of noise keeps its contrast where PIL's widened BILINEAR filter averages it away."""
+    from PIL import Image
+
+    rgb = np.random.default_rng(2).integers(0, 256, (576, 480, 3), dtype=np.uint8)
+    pil = Image.fromarray(rgb)
+    np.testing.assert_array_equal(fitted(rgb, Fitting.STRETCH_NEAREST, (192, 160)),
+                                  np.asarray(pil.resize((160, 192), Image.Resampling.NEAREST)))
+    smoothed = np.asarray(pil.resize((160, 192), Image.Resampling.BILINEAR, reducing_gap=None))
+    assert fitted(rgb, Fitting.STRETCH_BILINEAR, (192, 160)).std() > 2 * smoothed.std()
+
+
 def test_the_same_fitting_twice_has_no_spread_and_the_fittings_do(
         frames: list[np.ndarray], models_dir: Path) -> None:
     """The spread comes from the fitting, not from a model that varies from run to run."""
