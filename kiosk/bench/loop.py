@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from kiosk.cli import options
-from kiosk.core.enums import ScreenLayout
+from kiosk.core.enums import ExitCode, ScreenLayout
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     if not recording.is_file():
         print(f"kiosk bench loop: {recording} not found; set KIOSK_ASSET_MIRROR or --recording",
               file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     config = parse_config({
         "camera": {"width": w, "height": h, "replay_realtime": True, "replay_loop": True},
         "display": {"width": w, "height": h, "max_fps": args.max_fps, "layout": args.layout,
@@ -236,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
         base = _base_index(args.index, args.models_dir)
     except IndexLoadError as exc:
         print(f"kiosk bench loop: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     index = BigIndex(base, args.entries)
     threads = args.num_threads or config.model.num_threads
     model: Any = load_pose_model(args.model, delegate="cpu", num_threads=threads, models_dir=args.models_dir)
@@ -265,7 +265,7 @@ def run(args: argparse.Namespace) -> int:
         if results[mode]["stage_errors"]:  # figures of a loop whose stages fail measure nothing
             print(f"kiosk bench loop: stage errors {results[mode]['stage_errors']} (see the log above); "
                   "no figures", file=sys.stderr)
-            return 1
+            return ExitCode.FAILURE
     result: dict[str, Any] = {
         "frames": args.frames, "size": [w, h], "entries": len(index), "max_fps": args.max_fps,
         "model_latency_ms": args.model_latency, "index_build_s": round(index.build_s, 2),
@@ -275,9 +275,9 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.json:
         print(json.dumps(result, indent=2))
-        return 0
+        return ExitCode.OK
     _print(result, modes)
-    return 0
+    return ExitCode.OK
 
 
 def _print(result: dict[str, Any], modes: list[str]) -> None:

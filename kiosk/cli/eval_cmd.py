@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.images}: not a directory", file=sys.stderr)
         return ExitCode.USAGE
     rows: list[dict[str, Any]] = []
-    status = 0
+    status = ExitCode.OK
     for name in args.model or [None]:
         for mode in args.preprocess or ["default"]:
             try:
@@ -128,11 +128,11 @@ def run(args: argparse.Namespace) -> int:
                                         preprocess=mode, models_dir=args.models_dir)
             except (OSError, RuntimeError, ValueError, KeyError) as exc:
                 print(f"{name or 'default model'}: {exc}", file=sys.stderr)
-                status = 1
+                status = ExitCode.FAILURE
                 continue
             log.debug("evaluating %s (%s) on %d images", model.name, mode, len(dataset.images))
             result, info = evaluate_model(model, dataset, args.images)
-            status = status or (1 if info["failed"] else 0)
+            status = status or (ExitCode.FAILURE if info["failed"] else ExitCode.OK)
             rows.append({"model": model.name, "family": model.family, "preprocess": mode,
                          "delegate": model.delegate, "sha256": model.sha256,
                          **result.to_dict(), "ms_per_image": round(info["ms_per_image"], 2),

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.enums import ExitCode
+
 log = logging.getLogger(__name__)
 
 DEFAULT_OTHER_MODEL = "movenet-lightning"
@@ -154,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     if args.coco:
         doc["person_filter"] = _person_filter(args.coco, args.images, other)
     print(json.dumps(doc, indent=1) if args.json else format_report(doc))
-    return 0
+    return ExitCode.OK
 
 
 def _cached_queries(path: Path, detect: Any) -> list[Any]:
