@@ -144,6 +144,20 @@ def resize_bilinear(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
+def _fit_nearest(rgb: np.ndarray, nh: int, nw: int, scale: float) -> np.ndarray:
+    """rgb (H, W, 3) resized by `scale` (< ENLARGE_SMOOTH) to (nh, nw): nearest neighbour, after
+    averaging integer blocks when it reduces more than 2x (anti-aliasing)."""
+    sh, sw = rgb.shape[:2]
+    factor = int(1.0 / scale) if scale < 0.5 else 1
+    src = block_reduce(rgb, factor)
+    # sample the block-reduced image at the same continuous positions as the original
+    ys = ((np.arange(nh) + 0.5) * (sh / nh) / factor).astype(np.intp)
+    xs = ((np.arange(nw) + 0.5) * (sw / nw) / factor).astype(np.intp)
+    np.minimum(ys, src.shape[0] - 1, out=ys)
+    np.minimum(xs, src.shape[1] - 1, out=xs)
+    return _gather(src, ys, xs)
+
+
 def letterbox(rgb: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray, Transform]:
     """Keep the aspect ratio: resize to fit (height, width), pad (black), content centred."""
     rgb = _check_frame(rgb)
@@ -157,15 +171,8 @@ def letterbox(rgb: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray,
     out = np.zeros((h, w, 3), dtype=np.uint8)
     if scale >= ENLARGE_SMOOTH:  # see the module doc
         out[oy : oy + nh, ox : ox + nw] = resize_bilinear(rgb, nh, nw)
-        return out, Transform(nw / sw, nh / sh, float(ox), float(oy), (sh, sw), (h, w))
-    factor = int(1.0 / scale) if scale < 0.5 else 1
-    src = block_reduce(rgb, factor) if factor > 1 else rgb
-    # sample the block-reduced image at the same continuous positions as the original
-    ys = ((np.arange(nh) + 0.5) * (sh / nh) / factor).astype(np.intp)
-    xs = ((np.arange(nw) + 0.5) * (sw / nw) / factor).astype(np.intp)
-    np.minimum(ys, src.shape[0] - 1, out=ys)
-    np.minimum(xs, src.shape[1] - 1, out=xs)
-    out[oy : oy + nh, ox : ox + nw] = _gather(src, ys, xs)
+    else:
+        out[oy : oy + nh, ox : ox + nw] = _fit_nearest(rgb, nh, nw, scale)
     return out, Transform(nw / sw, nh / sh, float(ox), float(oy), (sh, sw), (h, w))
 
 
