@@ -148,7 +148,8 @@ def _fit_nearest(rgb: np.ndarray, nh: int, nw: int, scale: float) -> np.ndarray:
     """rgb (H, W, 3) resized by `scale` (< ENLARGE_SMOOTH) to (nh, nw): nearest neighbour, after
     averaging integer blocks when it reduces more than 2x (anti-aliasing)."""
     sh, sw = rgb.shape[:2]
-    factor = int(1.0 / scale) if scale < 0.5 else 1
+    # at most the short side: a strip (8x2000) must keep a row of blocks
+    factor = min(int(1.0 / scale), sh, sw) if scale < 0.5 else 1
     src = block_reduce(rgb, factor)
     # sample the block-reduced image at the same continuous positions as the original
     ys = ((np.arange(nh) + 0.5) * (sh / nh) / factor).astype(np.intp)

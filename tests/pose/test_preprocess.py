@@ -117,3 +117,13 @@ def test_enlarged_content_lands_where_the_transform_says() -> None:
     ys, xs = np.nonzero(out[..., 0] > 128)
     centre = np.array([[xs.mean() + 0.5, ys.mean() + 0.5]])
     np.testing.assert_allclose(tf.to_source(centre)[0], [6, 31], atol=0.5)
+
+
+@pytest.mark.parametrize("shape", [(5, 1200), (1200, 5), (8, 2000), (1, 700)])
+def test_a_strip_reduced_more_than_its_short_side_is_fitted(shape: tuple[int, int]) -> None:
+    """A banner or a 1-px line: the anti-aliasing blocks never outgrow the short side."""
+    rgb = np.full((*shape, 3), 200, np.uint8)
+    out, tf = letterbox(rgb, (192, 192))
+    (x0, y0), (x1, y1) = np.rint(tf.to_model(np.array([[0.0, 0.0], [shape[1], shape[0]]]))).astype(int)
+    assert out.shape == (192, 192, 3) and (out[y0:y1, x0:x1] == 200).all()
+    assert out.sum() == 200 * 3 * (y1 - y0) * (x1 - x0)  # the rest is padding
