@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kiosk.core.enums import ExitCode
+from kiosk.core.enums import ExitCode, SizeBand
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,8 @@ def format_report(doc: dict[str, Any]) -> str:
         parts.append(_table(title, kinds, rows))
     if doc.get("by_size"):
         bs = doc["by_size"]
-        for band, what in (("near", "at most"), ("far", "more than")):
+        for band in SizeBand:
+            what = "at most" if band is SizeBand.NEAR else "more than"
             rows = [(m, [f"{r[k]['top1']:.2f}" if k in r else "-" for k in kinds])
                     for m, r in bs[band].items()]
             parts.append(_table(f"top-1, the {bs['people'][band]} people whose crop the model enlarges "
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     by_size = {b: {s.metric: s.to_dict()
                    for s in evaluate(index, people, [q for q in queries if bands[q.person] == b],
                                      metrics, max_d)}
-               for b in ("near", "far")}
+               for b in SizeBand}
     doc: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"), "command": " ".join(sys.argv),
         "archive": {"entries": len(index), "people": len(people), "model": model.name,

@@ -73,6 +73,15 @@ class Fitting(_Named):
     STRETCH_ANTIALIAS = "stretch_antialias"
 
 
+class SizeBand(_Named):
+    """How big a person of `kiosk eval match`'s archive is to the model
+    (kiosk.gallery.evalqueries.size_band): NEAR, the crop is enlarged at most FAR_ENLARGEMENT
+    times; FAR, more (a kiosk camera never enlarges a visitor)."""
+
+    NEAR = "near"
+    FAR = "far"
+
+
 class Backend(_Named):
     """TFLite interpreter package: LiteRT (ai-edge-litert) or tflite-runtime."""
 

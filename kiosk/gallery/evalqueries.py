@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kiosk.core.enums import SizeBand
 from kiosk.gallery.reader import GalleryIndex
 from kiosk.pose.preprocess import PREPROCESS_VERSION
 from kiosk.pose.types import Pose
@@ -79,9 +80,9 @@ def enlargement(p: Person, input_size: tuple[int, int]) -> float:
     return min(input_size[0] / max(y1 - y0, 1), input_size[1] / max(x1 - x0, 1))
 
 
-def size_band(p: Person, input_size: tuple[int, int]) -> str:
-    """"near" (the crop is enlarged at most FAR_ENLARGEMENT times by the model) or "far"."""
-    return "near" if enlargement(p, input_size) <= FAR_ENLARGEMENT else "far"
+def size_band(p: Person, input_size: tuple[int, int]) -> SizeBand:
+    """NEAR (the crop is enlarged at most FAR_ENLARGEMENT times by the model) or FAR."""
+    return SizeBand.NEAR if enlargement(p, input_size) <= FAR_ENLARGEMENT else SizeBand.FAR
 
 
 def queries_key(index_id: str, people: list[Person]) -> str:
