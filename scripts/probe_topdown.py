@@ -27,13 +27,11 @@ from typing import Any
 import numpy as np
 
 from kiosk.gallery.evalmatch import the_visitor
-from kiosk.gallery.evalqueries import FAR_ENLARGEMENT, crop
-from kiosk.gallery.sources import load_image
+from kiosk.gallery.evalqueries import FAR_ENLARGEMENT, crop, padded_box
 from kiosk.pose.coco_eval import GroundTruth, load_coco_keypoints, oks
+from kiosk.pose.coco_people import detected_people
+from kiosk.pose.preprocess import fit_scale
 from kiosk.pose.types import Pose
-
-MIN_LABELLED = 8
-MIN_OKS = 0.3
 
 
 @dataclass(frozen=True)
@@ -46,21 +44,12 @@ class Pair:
     enlargement: float
 
 
-def padded_box(pose: Pose, pad: float, width: int, height: int) -> tuple[int, int, int, int]:
-    """The pose's box of confident keypoints grown by pad x its larger side, inside the photo."""
-    x0, y0, x1, y1 = pose.bbox(0.2)
-    s = pad * max(x1 - x0, y1 - y0)
-    return (max(int(x0 - s), 0), max(int(y0 - s), 0),
-            min(int(np.ceil(x1 + s)), width), min(int(np.ceil(y1 + s)), height))
-
-
 def refine(rgb: np.ndarray, pose: Pose, refiner: Any, pad: float) -> tuple[Pose | None, float]:
     """(the refiner's pose of this person on its padded crop, in photo pixels, or None; the
     crop's enlargement by the refiner)."""
     b = padded_box(pose, pad, rgb.shape[1], rgb.shape[0])
     img = crop(rgb, b)
-    h_in, w_in = refiner.input_size
-    enl = min(h_in / img.shape[0], w_in / img.shape[1])
+    enl = fit_scale(img.shape[:2], refiner.input_size)
     found = the_visitor(refiner.estimate(img), pose.translated(-b[0], -b[1]), img.shape[:2], 0.2)
     return (None if found is None else found.translated(b[0], b[1])), enl
 
@@ -73,29 +62,13 @@ def errors(pose: Pose, gt: GroundTruth, g: int) -> np.ndarray:
 
 
 def probe(coco: Path, images: Path, model: Any, refiner: Any, pad: float) -> list[Pair]:
-    data = load_coco_keypoints(coco)
     pairs = []
-    for im in data.images:
-        gt = data.gt[im.id]
-        people = [g for g in range(len(gt)) if not gt.ignore[g]
-                  and int((gt.keypoints[g, :, 2] > 0).sum()) >= MIN_LABELLED]
-        if not people:
-            continue
-        rgb = load_image(images / im.file_name)
-        poses = model.estimate(rgb)
-        if not poses:
-            continue
-        sim = oks(np.stack([p.xy for p in poses]), gt)
-        for g in people:
-            d = int(np.argmax(sim[:, g]))
-            if sim[d, g] < MIN_OKS:
-                continue
-            after, enl = refine(rgb, poses[d], refiner, pad)
-            if after is None:
-                continue
-            pairs.append(Pair((float(sim[d, g]), float(oks(after.xy[None], gt)[0, g])),
-                              (errors(poses[d], gt, g), errors(after, gt, g)),
-                              (poses[d].score, after.score), enl))
+    for p in detected_people(load_coco_keypoints(coco), images, model):
+        after, enl = refine(p.rgb, p.pose, refiner, pad)
+        if after is not None:
+            pairs.append(Pair((p.oks, float(oks(after.xy[None], p.gt)[0, p.index])),
+                              (errors(p.pose, p.gt, p.index), errors(after, p.gt, p.index)),
+                              (p.pose.score, after.score), enl))
     return pairs
 
 

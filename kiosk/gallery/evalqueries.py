@@ -21,7 +21,7 @@ import numpy as np
 
 from kiosk.core.enums import SizeBand
 from kiosk.gallery.reader import GalleryIndex
-from kiosk.pose.preprocess import PREPROCESS_VERSION
+from kiosk.pose.preprocess import PREPROCESS_VERSION, fit_scale
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def enlargement(p: Person, input_size: tuple[int, int]) -> float:
     """How much a model with input_size (height, width) enlarges the person's whole crop
     (its letterbox scale; below 1 it shrinks it)."""
     x0, y0, x1, y1 = p.crop_box
-    return min(input_size[0] / max(y1 - y0, 1), input_size[1] / max(x1 - x0, 1))
+    return fit_scale((max(y1 - y0, 1), max(x1 - x0, 1)), input_size)
 
 
 def size_band(p: Person, input_size: tuple[int, int]) -> SizeBand:
@@ -102,6 +102,15 @@ def crop(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     if sx1 > sx0 and sy1 > sy0:
         out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
     return out
+
+
+def padded_box(pose: Pose, pad: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """The pose's box of confident keypoints (x0, y0, x1, y1) grown by pad x its larger side on
+    every side, inside a width x height photo."""
+    x0, y0, x1, y1 = pose.bbox(0.2)
+    s = pad * max(x1 - x0, y1 - y0)
+    return (max(int(x0 - s), 0), max(int(y0 - s), 0),
+            min(int(np.ceil(x1 + s)), width), min(int(np.ceil(y1 + s)), height))
 
 
 def _body_box(p: Person, min_score: float = 0.2) -> tuple[float, float, float, float]:

@@ -159,12 +159,18 @@ def _fit_nearest(rgb: np.ndarray, nh: int, nw: int, scale: float) -> np.ndarray:
     return _gather(src, ys, xs)
 
 
+def fit_scale(source_size: tuple[int, int], input_size: tuple[int, int]) -> float:
+    """The letterbox's scale of a (height, width) source fitted into input_size (height, width):
+    above 1 it enlarges (ENLARGE_SMOOTH and up: bilinear), below 1 it reduces."""
+    return min(input_size[0] / source_size[0], input_size[1] / source_size[1])
+
+
 def letterbox(rgb: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray, Transform]:
     """Keep the aspect ratio: resize to fit (height, width), pad (black), content centred."""
     rgb = _check_frame(rgb)
     h, w = input_size
     sh, sw = rgb.shape[:2]
-    scale = min(h / sh, w / sw)
+    scale = fit_scale((sh, sw), input_size)
     nh = min(h, max(1, round(sh * scale)))
     nw = min(w, max(1, round(sw * scale)))
     oy = (h - nh) // 2

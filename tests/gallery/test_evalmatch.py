@@ -13,6 +13,7 @@ from kiosk.gallery.evalqueries import (
     Person,
     crop,
     occluded,
+    padded_box,
     queries_key,
     query_image,
     size_band,
@@ -73,6 +74,14 @@ def test_size_band_is_how_much_the_model_enlarges_the_crop(box_h: int, band: str
     """PoseNet 481x641 (481 high): a 240-px-high crop is enlarged 2.004x (far), 241 px 1.996x."""
     p = Person(0, None, "a.jpg", (0, 0, box_h * 3 // 4, box_h), _person().pose)
     assert size_band(p, (481, 641)) == band
+
+
+@pytest.mark.parametrize(("size", "box"), [((2000, 2000), (100, 0, 700, 1300)),
+                                            ((650, 1000), (100, 0, 650, 1000))])
+def test_padded_box_grows_by_the_larger_side_inside_the_photo(size: tuple[int, int],
+                                                              box: tuple[int, ...]) -> None:
+    pose = Pose(np.array([[300.0, 100.0], [500.0, 1100.0]] + [[400.0, 600.0]] * 15), np.full(17, 0.9))
+    assert padded_box(pose, 0.2, *size) == box  # 1000 px tall: 200 px each side, clipped
 
 
 @pytest.mark.slow
