@@ -35,7 +35,8 @@ def add_parser(sub: Any) -> None:
     src.add_argument("--images", type=Path, action="append", metavar="DIR|FILE",
                      help="photos (folders or files); repeat")
     p.add_argument("--model", default="movenet-lightning", metavar="NAME|PATH",
-                   help="pose model (default: %(default)s, the kiosk's model)")
+                   help="pose model (default: %(default)s, the model of Coral's squat reference; "
+                   "the kiosk's own default is models/manifest.yaml's)")
     p.add_argument("--num-threads", type=int, default=None, help=options.NUM_THREADS)
     p.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
     p.add_argument("--json", action="store_true", help="print one JSON document")
