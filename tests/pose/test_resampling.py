@@ -11,6 +11,7 @@ import pytest
 from kiosk.cli.main import main
 from kiosk.core.enums import ExitCode, Fitting
 from kiosk.pose.engine import load_pose_model
+from kiosk.pose.model import PoseModel
 from kiosk.pose.resampling import fitted, measure, spreads
 
 PHOTOS = "data/posenet-demo-images"
@@ -49,17 +50,19 @@ def test_stretches_reduce_as_tflite_and_pil_nearest_do() -> None:
 def test_the_same_fitting_twice_has_no_spread_and_the_fittings_do(
         frames: list[np.ndarray], models_dir: Path) -> None:
     """The spread comes from the fitting, not from a model that varies from run to run."""
-    def load(preprocess: str) -> object:
+    def load(preprocess: str) -> PoseModel:
         return load_pose_model("movenet-lightning", delegate="cpu", preprocess=preprocess,
                                models_dir=models_dir)
 
     same = (Fitting.STRETCH_BILINEAR, Fitting.STRETCH_BILINEAR)
-    table, (pair,) = measure(load, frames, same)  # type: ignore[arg-type]
+    table, (pair,) = measure(load, frames, same)
     assert table.shape == (2, 2, 17) and pair.max == 0.0
-    table, pairs = measure(load, frames)  # type: ignore[arg-type]
+    table, pairs = measure(load, frames)
     assert table.shape == (2, len(Fitting), 17)
     assert [(s.a, s.b) for s in pairs][:3] == [(Fitting.LETTERBOX, f) for f in list(Fitting)[1:]]
-    assert max(s.max for s in pairs) > 0.0 and all(0.0 <= s.mean <= s.p95 <= s.max <= 1.0 for s in pairs)
+    # (a mean above the 95th percentile is possible: a few large differences among many zeros)
+    assert max(s.max for s in pairs) > 0.0
+    assert all(0.0 <= s.mean <= s.max <= 1.0 and 0.0 <= s.p95 <= s.max for s in pairs)
 
 
 def test_spreads_are_the_score_differences_of_each_pair() -> None:
