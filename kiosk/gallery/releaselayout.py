@@ -76,15 +76,6 @@ class Pending:
     old_previous_config: str | None = None
 
 
-def _tree_bytes(path: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-    return total
-
-
 class ReleaseLayout:
     """One kiosk's index root: paths, locks, links and the pending record."""
 

@@ -32,11 +32,20 @@ from kiosk.gallery.releaselayout import (
     Pending,
     ReleaseError,
     ReleaseLayout,
-    _tree_bytes,
     check_id,
 )
 
 log = logging.getLogger(__name__)
+
+
+def _tree_bytes(path: Path) -> int:
+    """Bytes of the files under path (a staging or incoming tree; unreadable ones count 0)."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total
 
 
 def run_reload(cmd: str, timeout: float = 60) -> tuple[int, str]:
