@@ -14,11 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.enums import ExitCode
 from kiosk.core.settings import env_str
 
 HELP = "the releases on this kiosk: list, stage, promote, activate, confirm, rollback, prune (JSON)"
-
-EXIT_OK, EXIT_FAILED, EXIT_BUSY = 0, 1, 3
 
 
 def _add(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
@@ -200,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.gallery.releases import ReleaseRoot
 
     rel = ReleaseRoot(index_root(args.index_root))
-    code = EXIT_OK
+    code = ExitCode.OK
     try:
         if args.verb == "watch":
             result = rel.watch(args.token)
@@ -214,9 +213,9 @@ def run(args: argparse.Namespace) -> int:
                 result["expired_activation"] = expired
         result = {"ok": True, **result}
     except LockBusy as exc:
-        result, code = {"ok": False, "busy": True, "error": str(exc)}, EXIT_BUSY
+        result, code = {"ok": False, "busy": True, "error": str(exc)}, ExitCode.BUSY
     except (ReleaseError, OSError) as exc:
-        result, code = {"ok": False, "error": str(exc)}, EXIT_FAILED
+        result, code = {"ok": False, "error": str(exc)}, ExitCode.FAILURE
     # one line: `hold`'s answer is read line by line
     print(json.dumps(result, sort_keys=True, default=str), flush=True)
     return code

@@ -18,7 +18,6 @@ from kiosk.core.enums import ExitCode
 
 HELP = "show the running kiosk's status (state, index id, model, fps); non-zero if missing or stale"
 
-EXIT_OK, EXIT_STALE, EXIT_WRONG_INDEX = ExitCode.OK, ExitCode.FAILURE, ExitCode.WRONG_INDEX
 
 FIELDS = ("state", "index_id", "index_path", "model", "delegate", "fps", "frames", "last_error",
           "source", "config_path", "pid", "started", "updated")
@@ -98,12 +97,12 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"ok": False, "problems": [str(exc)], "status_file": str(status_path)}))
         else:
             print(f"kiosk status: {exc}", file=sys.stderr)
-        return EXIT_STALE
+        return ExitCode.FAILURE
     problems = problems_of(data, max_age)
-    code = EXIT_STALE if problems else EXIT_OK
+    code = ExitCode.FAILURE if problems else ExitCode.OK
     if args.expect_index is not None and data.get("index_id") != args.expect_index:
         problems.append(f"index {data.get('index_id')} is loaded, not {args.expect_index}")
-        code = code or EXIT_WRONG_INDEX
+        code = code or ExitCode.WRONG_INDEX
     if args.json:
         print(json.dumps({**data, "ok": not problems, "problems": problems,
                           "status_file": str(status_path)}, indent=2, sort_keys=True))

@@ -126,6 +126,7 @@ class ExitCode(IntEnum):
     FAILURE = 1  # the work failed (kiosk run: camera gave up, model failed, unexpected error)
     USAGE = 2  # bad command line, bad configuration or bad input given by the user
     WRONG_INDEX = 3  # `kiosk status --expect-index`: the kiosk serves another index
+    BUSY = 4  # `kiosk releases`: another release operation or deploy holds the kiosk's lock
     INTERRUPTED = 130  # Ctrl-C (SIGINT)
     PIPE_CLOSED = 141  # the reader of stdout went away (`kiosk ... | head`), as a shell reports SIGPIPE
 
@@ -140,6 +141,8 @@ EXIT_CODE_MEANING: dict[ExitCode, str] = {
     ExitCode.USAGE: "bad usage: an unknown option or a bad value (an unknown model name or delegate, "
                     "a bad --display-size), a bad configuration file (`kiosk run`)",
     ExitCode.WRONG_INDEX: "`kiosk status --expect-index ID`: the kiosk is healthy but serves another index",
+    ExitCode.BUSY: "`kiosk releases`: another release operation or deploy holds this kiosk's lock; "
+                   "retry when it is done (the JSON says `busy`)",
     ExitCode.INTERRUPTED: "interrupted with Ctrl-C",
     ExitCode.PIPE_CLOSED: "the program reading the output stopped early (`kiosk index inspect --json | "
                           "head`); nothing is printed about it",
