@@ -75,8 +75,8 @@ class Fitting(_Named):
 
 class SizeBand(_Named):
     """How big a person of `kiosk eval match`'s archive is to the model
-    (kiosk.gallery.evalqueries.size_band): NEAR, the crop is enlarged at most FAR_ENLARGEMENT
-    times; FAR, more (a kiosk camera never enlarges a visitor)."""
+    (kiosk.gallery.evalqueries.size_band): NEAR, the crop is enlarged less than FAR_ENLARGEMENT
+    times; FAR, that much or more (a kiosk camera never enlarges a visitor)."""
 
     NEAR = "near"
     FAR = "far"

@@ -21,7 +21,7 @@ import numpy as np
 
 from kiosk.core.enums import SizeBand
 from kiosk.gallery.reader import GalleryIndex
-from kiosk.pose.preprocess import PREPROCESS_VERSION, fit_scale
+from kiosk.pose.preprocess import ENLARGE_SMOOTH, PREPROCESS_VERSION, fit_scale
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ QUERIES_VERSION = 2
 #: Query images the archive's model enlarges more than this are reported apart ("far" people):
 #: a kiosk camera never enlarges a visitor, so their figures measure the model on an enlarged
 #: small crop as much as the match (docs/match-quality.md).
-FAR_ENLARGEMENT = 2.0
+FAR_ENLARGEMENT = ENLARGE_SMOOTH  # far: the model input enlarges the crop smoothly (preprocess.py)
 #: Fraction of the body's box painted over in "occluded".
 OCCLUDED_FRACTION = 0.4
 _SIDES = ("bottom", "top", "left", "right")
@@ -81,8 +81,8 @@ def enlargement(p: Person, input_size: tuple[int, int]) -> float:
 
 
 def size_band(p: Person, input_size: tuple[int, int]) -> SizeBand:
-    """NEAR (the crop is enlarged at most FAR_ENLARGEMENT times by the model) or FAR."""
-    return SizeBand.NEAR if enlargement(p, input_size) <= FAR_ENLARGEMENT else SizeBand.FAR
+    """NEAR (the crop is enlarged less than FAR_ENLARGEMENT times by the model) or FAR."""
+    return SizeBand.NEAR if enlargement(p, input_size) < FAR_ENLARGEMENT else SizeBand.FAR
 
 
 def queries_key(index_id: str, people: list[Person]) -> str:
