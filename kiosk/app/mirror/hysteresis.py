@@ -5,12 +5,15 @@ within match.max_distance), NO_MATCH (a visitor, but nothing close enough: the "
 state, never a random photo) or NOBODY (no visitor this frame). The shown target changes:
 
 - at once to a photo when nothing is shown (a visitor arrives, or a good match returns);
-- at once from a photo to a better photo when the new match beats the shown photo's own
-  distance to the current pose by at least match.hysteresis_margin;
+- from a photo to a better photo when the new match beats the shown photo's own distance to
+  the current pose by at least match.hysteresis_margin on `CONFIRM_FRAMES` frames in a row
+  (a real move; one frame is one noisy measurement: a keypoint flickering in or out of view
+  can make the shown photo look far for a frame);
 - otherwise only when the same candidate has been proposed for match.hysteresis_frames
-  frames in a row (this also debounces NO_MATCH and NOBODY: a dropped frame changes nothing)
-  and, for a photo, is no farther from the pose than the shown photo: on a held pose the
-  jitter between two near-equal photos never flips the screen.
+  frames in a row *and* for match.hysteresis_s seconds of pose time (calm whatever the pose
+  rate: 3 frames are 100 ms on an Edge TPU, 600 ms at 5 poses a second); this also debounces
+  NO_MATCH and NOBODY. A photo must then be no farther from the pose than the shown photo: on a
+  held pose the jitter between two near-equal photos never flips the screen.
 
 Distances are in calibrated units (kiosk.app.mirror.matcher), as is the margin.
 """
@@ -25,7 +28,10 @@ from kiosk.app.mirror.target import NO_MATCH, NOBODY, Target
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NOBODY", "NO_MATCH", "Decision", "Hysteresis", "Target"]
+__all__ = ["CONFIRM_FRAMES", "NOBODY", "NO_MATCH", "Decision", "Hysteresis", "Target"]
+
+#: frames in a row a clearly better photo must be clearly better (at most hysteresis_frames)
+CONFIRM_FRAMES = 2
 
 
 @dataclass(frozen=True)
@@ -38,51 +44,53 @@ class Decision:
 
 
 class Hysteresis:
-    def __init__(self, margin: float, frames: int) -> None:
-        self.margin = float(margin)
-        self.frames = max(int(frames), 1)
-        self.target: Target = NOBODY
-        self._pending: Target = NOBODY
-        self._count = 0
+    def __init__(self, margin: float, frames: int, hold_s: float = 0.0) -> None:
+        self.configure(margin, frames, hold_s)
+        self.reset()
 
-    def configure(self, margin: float, frames: int) -> None:
+    def configure(self, margin: float, frames: int, hold_s: float = 0.0) -> None:
         self.margin = float(margin)
         self.frames = max(int(frames), 1)
+        self.hold_s = max(float(hold_s), 0.0)
 
     def reset(self) -> None:
-        self.target = NOBODY
-        self._pending = NOBODY
-        self._count = 0
+        self.target: Target = NOBODY
+        self._pending: Target = NOBODY
+        self._count = 0  # frames in a row the pending candidate was proposed
+        self._since = 0.0  # pose time of the first of them
+        self._clear = 0  # frames in a row a photo beat the shown one by the margin
 
     def update(self, candidate: Target, distance: float | None,
-               shown_distance: Callable[[int], float] | None = None) -> Decision:
-        """candidate: a photo, NO_MATCH or NOBODY; distance: the candidate's match distance.
+               shown_distance: Callable[[int], float] | None = None, now: float = 0.0) -> Decision:
+        """candidate: a photo, NO_MATCH or NOBODY; distance: the candidate's match distance;
+        now: pose time (s).
 
         shown_distance(entry_id) gives the shown photo's distance to the current pose (only
         called when needed: a visitor with a candidate photo and a photo on screen).
         """
         shown_d: float | None = None
         if candidate == self.target:
-            shown_d = distance
-        elif self.target.entry is not None and candidate != NOBODY and shown_distance is not None:
+            self._pending, self._count, self._clear = candidate, 0, 0
+            return Decision(self.target, False, candidate, distance, distance)
+        if self.target.entry is not None and candidate != NOBODY and shown_distance is not None:
             shown_d = float(shown_distance(self.target.entry))
-        if candidate == self.target:
-            self._pending, self._count = candidate, 0
-            return Decision(self.target, False, candidate, distance, shown_d)
-        switch = False
+        if candidate == self._pending:
+            self._count += 1
+        else:
+            self._pending, self._count, self._since = candidate, 1, float(now)
+        clear = (candidate.is_photo and distance is not None and shown_d is not None
+                 and distance + self.margin <= shown_d)
+        self._clear = self._clear + 1 if clear else 0
         if candidate.is_photo and not self.target.is_photo:
             switch = True
-        elif candidate.is_photo and distance is not None and shown_d is not None:
-            switch = distance + self.margin <= shown_d
-        if not switch:
-            if candidate == self._pending:
-                self._count += 1
-            else:
-                self._pending, self._count = candidate, 1
+        elif clear and self._clear >= min(CONFIRM_FRAMES, self.frames):
+            switch = True
+        else:
             not_worse = (not candidate.is_photo or distance is None or shown_d is None
                          or distance <= shown_d)
-            switch = self._count >= self.frames and not_worse
+            switch = (self._count >= self.frames and float(now) - self._since >= self.hold_s - 1e-9
+                      and not_worse)
         if switch:
             self.target = candidate
-            self._pending, self._count = candidate, 0
+            self._pending, self._count, self._clear = candidate, 0, 0
         return Decision(self.target, switch, candidate, distance, shown_d)
