@@ -6,14 +6,18 @@ state, never a random photo) or NOBODY (no visitor this frame). The shown target
 
 - at once to a photo when nothing is shown (a visitor arrives, or a good match returns);
 - from a photo to a better photo when the new match beats the shown photo's own distance to
-  the current pose by at least match.hysteresis_margin on `CONFIRM_FRAMES` frames in a row
-  (a real move; one frame is one noisy measurement: a keypoint flickering in or out of view
-  can make the shown photo look far for a frame);
-- otherwise only when the same candidate has been proposed for match.hysteresis_frames
-  frames in a row *and* for match.hysteresis_s seconds of pose time (calm whatever the pose
-  rate: 3 frames are 100 ms on an Edge TPU, 600 ms at 5 poses a second); this also debounces
-  NO_MATCH and NOBODY. A photo must then be no farther from the pose than the shown photo: on a
-  held pose the jitter between two near-equal photos never flips the screen.
+  the current pose by at least match.hysteresis_margin and the shown photo has been rejected
+  (below) on `CONFIRM_FRAMES` frames in a row (a real move; one frame is one noisy
+  measurement: a keypoint misplaced for a frame can make the shown photo look far);
+- to NO_MATCH when the visitor's frames have rejected the shown photo (NO_MATCH, or a photo
+  clearly better) for match.hysteresis_frames frames in a row *and* for match.hysteresis_s
+  seconds of pose time (a sustained miss: a candidate flickering between "nothing" and
+  passing photos keeps counting);
+- otherwise only when the same candidate has been proposed for hysteresis_frames frames in a
+  row and for hysteresis_s seconds of pose time (calm whatever the pose rate: 3 frames are
+  100 ms on an Edge TPU, 600 ms at 5 poses a second); this also debounces NOBODY. A photo must
+  then be no farther from the pose than the shown photo: on a held pose the jitter between two
+  near-equal photos never flips the screen.
 
 Distances are in calibrated units (kiosk.app.mirror.matcher), as is the margin.
 """
@@ -58,7 +62,8 @@ class Hysteresis:
         self._pending: Target = NOBODY
         self._count = 0  # frames in a row the pending candidate was proposed
         self._since = 0.0  # pose time of the first of them
-        self._clear = 0  # frames in a row a photo beat the shown one by the margin
+        self._rejected = 0  # frames in a row the visitor's pose rejected the shown photo
+        self._rejected_since = 0.0  # pose time of the first of them
 
     def update(self, candidate: Target, distance: float | None,
                shown_distance: Callable[[int], float] | None = None, now: float = 0.0) -> Decision:
@@ -68,10 +73,10 @@ class Hysteresis:
         shown_distance(entry_id) gives the shown photo's distance to the current pose (only
         called when needed: a visitor with a candidate photo and a photo on screen).
         """
-        shown_d: float | None = None
         if candidate == self.target:
-            self._pending, self._count, self._clear = candidate, 0, 0
+            self._pending, self._count, self._rejected = candidate, 0, 0
             return Decision(self.target, False, candidate, distance, distance)
+        shown_d: float | None = None
         if self.target.entry is not None and candidate != NOBODY and shown_distance is not None:
             shown_d = float(shown_distance(self.target.entry))
         if candidate == self._pending:
@@ -80,17 +85,34 @@ class Hysteresis:
             self._pending, self._count, self._since = candidate, 1, float(now)
         clear = (candidate.is_photo and distance is not None and shown_d is not None
                  and distance + self.margin <= shown_d)
-        self._clear = self._clear + 1 if clear else 0
+        self._count_rejection(candidate, clear, now)
         if candidate.is_photo and not self.target.is_photo:
             switch = True
-        elif clear and self._clear >= min(CONFIRM_FRAMES, self.frames):
+        elif clear and self._rejected >= min(CONFIRM_FRAMES, self.frames):
             switch = True
+        elif candidate == NO_MATCH and self.target.is_photo:  # the photo left the band: a miss
+            switch = self._persisted(self._rejected, self._rejected_since, now)
         else:
             not_worse = (not candidate.is_photo or distance is None or shown_d is None
                          or distance <= shown_d)
-            switch = (self._count >= self.frames and float(now) - self._since >= self.hold_s - 1e-9
-                      and not_worse)
+            switch = self._persisted(self._count, self._since, now) and not_worse
         if switch:
             self.target = candidate
-            self._pending, self._count, self._clear = candidate, 0, 0
+            self._pending, self._count, self._rejected = candidate, 0, 0
         return Decision(self.target, switch, candidate, distance, shown_d)
+
+    def _count_rejection(self, candidate: Target, clear: bool, now: float) -> None:
+        """A visitor's frame rejects the shown photo when a photo beats it by the margin or
+        nothing matches (NO_MATCH: the chooser keeps a photo within max_distance + margin); a
+        frame without the visitor (NOBODY) says nothing about it."""
+        if not self.target.is_photo or candidate == NOBODY:
+            return
+        if clear or candidate == NO_MATCH:
+            if self._rejected == 0:
+                self._rejected_since = float(now)
+            self._rejected += 1
+        else:
+            self._rejected = 0
+
+    def _persisted(self, frames: int, since: float, now: float) -> bool:
+        return frames >= self.frames and float(now) - since >= self.hold_s - 1e-9

@@ -76,6 +76,21 @@ def test_no_good_match_must_persist_in_pose_time() -> None:
     assert h.update(NO_MATCH, None, now=1.7).target == P(5)
 
 
+def test_a_miss_counts_through_passing_photos_and_dropped_frames() -> None:
+    far = {5: 0.9}.get  # the shown photo, far from the visitor's new pose
+    h = Hysteresis(0.2, 3, hold_s=0.3)
+    h.update(P(5), 0.1, now=0.0)
+    assert h.update(NO_MATCH, None, far, now=0.1).target == P(5)
+    # a photo clearly better right after a miss: the second rejection of the shown photo in a row
+    assert h.update(P(7), 0.1, far, now=0.2).target == P(7)
+    h = Hysteresis(0.2, 3, hold_s=0.3)
+    h.update(P(5), 0.1, now=0.0)
+    # a frame without the visitor (NOBODY) says nothing about the photo: the miss goes on
+    seq = [NO_MATCH, NOBODY, NO_MATCH, NO_MATCH]
+    got = [h.update(c, None, far, now=0.1 * (k + 1)).target for k, c in enumerate(seq)]
+    assert got == [P(5), P(5), P(5), NO_MATCH]
+
+
 def test_no_match_and_nobody_are_debounced() -> None:
     h = Hysteresis(0.03, 2)
     h.update(P(5), 0.2)
