@@ -30,5 +30,6 @@ def test_held_poses_moves_and_a_pose_the_archive_does_not_hold(tmp_path: Path) -
     assert (stats.real_moves, stats.real_moves_answered) == (3, 1.0)  # stand, squat, stand again
     assert (stats.moves, stats.moves_answered) == (1, 1.0)  # photo to photo: stand -> squat
     assert stats.held == 3 and stats.blank_when_held == 0.0
-    # no photo: the first two poses, and the odd hold once "no good match" persisted 0.3 s
-    assert stats.blank_frames == pytest.approx((2 + 27) / 120)
+    # no photo: the first two poses, the odd hold once "no good match" persisted 0.3 s, and the
+    # first pose of the stand after it (a photo replaces "no good match" on its second pose)
+    assert stats.blank_frames == pytest.approx((2 + 27 + 1) / 120)

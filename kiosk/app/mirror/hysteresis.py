@@ -4,15 +4,16 @@ Every frame proposes a *candidate* `Target` (kiosk.app.mirror.target): a photo (
 within match.max_distance), NO_MATCH (a visitor, but nothing close enough: the "no good match"
 state, never a random photo) or NOBODY (no visitor this frame). The shown target changes:
 
-- at once to a photo when nothing is shown (a visitor arrives, or a good match returns);
+- at once to a photo when a visitor arrives (the tracker has confirmed them already);
+- from "no good match" to a photo when the visitor's poses have had a match (any photo) on
+  `CONFIRM_FRAMES` poses in a row: a pose on the edge of max_distance does not flash photos;
 - from a photo to a better photo when the new match beats the shown photo's own distance to
   the current pose by at least match.hysteresis_margin and the shown photo has been rejected
   (below) on `CONFIRM_FRAMES` frames in a row (a real move; one frame is one noisy
   measurement: a keypoint misplaced for a frame can make the shown photo look far);
-- to NO_MATCH when the visitor's frames have rejected the shown photo (NO_MATCH, or a photo
-  clearly better) for match.hysteresis_frames frames in a row *and* for match.hysteresis_s
-  seconds of pose time (a sustained miss: a candidate flickering between "nothing" and
-  passing photos keeps counting);
+- to NO_MATCH after a sustained miss: match.hysteresis_frames poses in a row where nothing
+  matched *and* match.hysteresis_s seconds of pose time since the first (a pose in between
+  with a clearly better photo does not end the miss, nor does a pose without the visitor);
 - otherwise only when the same candidate has been proposed for hysteresis_frames frames in a
   row and for hysteresis_s seconds of pose time (calm whatever the pose rate: 3 frames are
   100 ms on an Edge TPU, 600 ms at 5 poses a second); this also debounces NOBODY. A photo must
@@ -62,8 +63,9 @@ class Hysteresis:
         self._pending: Target = NOBODY
         self._count = 0  # frames in a row the pending candidate was proposed
         self._since = 0.0  # pose time of the first of them
-        self._rejected = 0  # frames in a row the visitor's pose rejected the shown photo
-        self._rejected_since = 0.0  # pose time of the first of them
+        self._rejected = 0  # frames in a row the visitor's pose rejected what is shown
+        self._missed = 0  # of them, frames where nothing matched (a photo clearly better: neutral)
+        self._missed_since = 0.0  # pose time of the first of them
 
     def update(self, candidate: Target, distance: float | None,
                shown_distance: Callable[[int], float] | None = None, now: float = 0.0) -> Decision:
@@ -74,7 +76,7 @@ class Hysteresis:
         called when needed: a visitor with a candidate photo and a photo on screen).
         """
         if candidate == self.target:
-            self._pending, self._count, self._rejected = candidate, 0, 0
+            self._pending, self._count, self._rejected, self._missed = candidate, 0, 0, 0
             return Decision(self.target, False, candidate, distance, distance)
         shown_d: float | None = None
         if self.target.entry is not None and candidate != NOBODY and shown_distance is not None:
@@ -86,33 +88,41 @@ class Hysteresis:
         clear = (candidate.is_photo and distance is not None and shown_d is not None
                  and distance + self.margin <= shown_d)
         self._count_rejection(candidate, clear, now)
-        if candidate.is_photo and not self.target.is_photo:
+        if candidate.is_photo and self.target == NOBODY:  # a visitor arrives (the tracker confirmed them)
             switch = True
-        elif clear and self._rejected >= min(CONFIRM_FRAMES, self.frames):
+        elif (clear or (candidate.is_photo and self.target == NO_MATCH)) and self._confirmed():
             switch = True
         elif candidate == NO_MATCH and self.target.is_photo:  # the photo left the band: a miss
-            switch = self._persisted(self._rejected, self._rejected_since, now)
+            switch = self._persisted(self._missed, self._missed_since, now)
         else:
             not_worse = (not candidate.is_photo or distance is None or shown_d is None
                          or distance <= shown_d)
             switch = self._persisted(self._count, self._since, now) and not_worse
         if switch:
             self.target = candidate
-            self._pending, self._count, self._rejected = candidate, 0, 0
+            self._pending, self._count, self._rejected, self._missed = candidate, 0, 0, 0
         return Decision(self.target, switch, candidate, distance, shown_d)
 
     def _count_rejection(self, candidate: Target, clear: bool, now: float) -> None:
         """A visitor's frame rejects the shown photo when a photo beats it by the margin or
-        nothing matches (NO_MATCH: the chooser keeps a photo within max_distance + margin); a
-        frame without the visitor (NOBODY) says nothing about it."""
-        if not self.target.is_photo or candidate == NOBODY:
+        nothing matches (NO_MATCH: the chooser keeps a photo within max_distance + margin), and
+        rejects "no good match" when a photo matches; a frame without the visitor (NOBODY)
+        says nothing."""
+        if self.target == NOBODY or candidate == NOBODY:
             return
-        if clear or candidate == NO_MATCH:
-            if self._rejected == 0:
-                self._rejected_since = float(now)
+        if candidate == NO_MATCH:
+            if self._missed == 0:
+                self._missed_since = float(now)
+            self._missed += 1
+        elif not clear:
+            self._missed = 0
+        if clear or candidate == NO_MATCH or (self.target == NO_MATCH and candidate.is_photo):
             self._rejected += 1
         else:
             self._rejected = 0
+
+    def _confirmed(self) -> bool:
+        return self._rejected >= min(CONFIRM_FRAMES, self.frames)
 
     def _persisted(self, frames: int, since: float, now: float) -> bool:
         return frames >= self.frames and float(now) - since >= self.hold_s - 1e-9

@@ -10,6 +10,18 @@ from kiosk.app.mirror.target import Target, TargetKind
 P = Target.photo
 
 
+def test_a_pose_on_the_edge_of_max_distance_does_not_flash_photos() -> None:
+    h = Hysteresis(0.2, 3, hold_s=0.3)
+    h.update(NO_MATCH, None, now=0.0)
+    h.update(NO_MATCH, None, now=0.1)
+    h.update(NO_MATCH, None, now=0.2)
+    h.update(NO_MATCH, None, now=0.3)
+    assert h.target == NO_MATCH
+    seq = [P(1), NO_MATCH, P(2), NO_MATCH, NO_MATCH, P(1), NO_MATCH]  # matches now and then
+    assert all(h.update(c, 0.19 if c.is_photo else None, now=0.4 + k / 10).target == NO_MATCH
+               for k, c in enumerate(seq))
+
+
 def test_first_match_is_shown_at_once() -> None:
     h = Hysteresis(0.03, 3)
     d = h.update(P(5), 0.2, lambda e: 9.9)
@@ -69,7 +81,8 @@ def test_no_good_match_must_persist_in_pose_time() -> None:
     h = Hysteresis(0.2, 2, hold_s=0.5)
     h.update(P(5), 0.1, now=0.0)
     assert [h.update(NO_MATCH, None, now=t / 10).target for t in range(1, 7)] == [P(5)] * 5 + [NO_MATCH]
-    h.update(P(5), 0.1, now=1.0)  # a good match again: at once
+    assert h.update(P(5), 0.1, now=0.9).target == NO_MATCH  # a good match again: one pose says little
+    assert h.update(P(5), 0.1, now=1.0).target == P(5)  # ...the second in a row shows it
     assert h.update(NO_MATCH, None, now=1.1).target == P(5)
     assert h.update(P(5), 0.1, now=1.2).target == P(5)  # ...and the miss starts counting again
     assert h.update(NO_MATCH, None, now=1.3).target == P(5)
@@ -89,6 +102,12 @@ def test_a_miss_counts_through_passing_photos_and_dropped_frames() -> None:
     seq = [NO_MATCH, NOBODY, NO_MATCH, NO_MATCH]
     got = [h.update(c, None, far, now=0.1 * (k + 1)).target for k, c in enumerate(seq)]
     assert got == [P(5), P(5), P(5), NO_MATCH]
+    h = Hysteresis(0.2, 3)
+    h.update(P(5), 0.1, now=0.0)
+    # a pose with a clearly better photo is no miss: two misses after it are not yet three
+    seq = [(P(7), 0.1), (NO_MATCH, None), (NO_MATCH, None)]
+    assert [h.update(c, d, far).target for c, d in seq] == [P(5)] * 3
+    assert h.update(NO_MATCH, None, far).target == NO_MATCH
 
 
 def test_no_match_and_nobody_are_debounced() -> None:
@@ -96,8 +115,9 @@ def test_no_match_and_nobody_are_debounced() -> None:
     h.update(P(5), 0.2)
     assert h.update(NO_MATCH, None).target == P(5)  # one bad frame keeps the photo
     assert h.update(NO_MATCH, None).target == NO_MATCH
-    assert h.update(P(3), 0.1).target == P(3)  # a good match again: at once
-    assert h.update(NOBODY, None).target == P(3)
+    assert h.update(P(3), 0.1).target == NO_MATCH  # a good match again: one pose says little
+    assert h.update(P(4), 0.1).target == P(4)  # a match on the second pose in a row: shown
+    assert h.update(NOBODY, None).target == P(4)
     d = h.update(NOBODY, None)
     assert d.target == NOBODY and d.changed
 
