@@ -8,9 +8,10 @@ state, never a random photo) or NOBODY (no visitor this frame). The shown target
 - from "no good match" to a photo when the visitor's poses have had a match (any photo) on
   `CONFIRM_FRAMES` poses in a row: a pose on the edge of max_distance does not flash photos;
 - from a photo to a better photo when the new match beats the shown photo's own distance to
-  the current pose by at least match.hysteresis_margin and the shown photo has been rejected
-  (below) on `CONFIRM_FRAMES` frames in a row (a real move; one frame is one noisy
-  measurement: a keypoint misplaced for a frame can make the shown photo look far);
+  the current pose by at least match.hysteresis_margin, and the visitor's poses have rejected
+  the shown photo (a photo clearly better, or nothing matching) on `CONFIRM_FRAMES` poses in a
+  row (a real move; one pose is one noisy measurement: a keypoint misplaced for a frame can
+  make the shown photo look far);
 - to NO_MATCH after a sustained miss: match.hysteresis_frames poses in a row where nothing
   matched *and* match.hysteresis_s seconds of pose time since the first (a pose in between
   with a clearly better photo does not end the miss, nor does a pose without the visitor);
@@ -35,7 +36,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CONFIRM_FRAMES", "NOBODY", "NO_MATCH", "Decision", "Hysteresis", "Target"]
 
-#: frames in a row a clearly better photo must be clearly better (at most hysteresis_frames)
+#: poses in a row that must reject what is shown before a clearly better photo (or a photo
+#: after "no good match") replaces it; at most hysteresis_frames
 CONFIRM_FRAMES = 2
 
 
