@@ -1,5 +1,6 @@
 """`kiosk eval match`, calm part: photo changes while a visitor holds a pose, and how fast a
-real move changes the photo, measured with the kiosk's own decision logic (Chooser).
+real move changes the photo, measured through the kiosk's own path from poses to the photo
+(`kiosk.app.mirror.perceive.Perceiver`: tracking, person filter, smoothing and the Chooser).
 
 A recording is cut into *held poses*: frames `spacing_s` apart. Each is held for `hold_s`
 seconds of pose time at `fps`: every pose-time frame is the recorded frame slightly jittered
@@ -8,8 +9,16 @@ runs on it again, so the keypoints jitter as a camera's do. The held poses are s
 back, as a visitor moving from one pose to the next and holding it.
 
 - changes per hold: photo changes after the first `react_s` of a hold (should be <= 1);
-- moves answered: of the holds whose own best photo differs from the one on screen when they
-  start, the share where the screen changes within `react_s` (300 ms) of pose time.
+- moves answered: of the holds whose own best photo (within match.max_distance, on its first
+  three poses) differs from the photo on screen when they start, the
+  share where the screen changes within `react_s` (300 ms) of pose time; *real* moves are those
+  where the photo on screen no longer matches by the kiosk's own rule (beyond max_distance +
+  hysteresis_margin, or worse than the best by the margin; or no photo and a match): a hold
+  whose best photo is a near-tie of the shown one is a move, but keeping the photo is calm;
+- blank frames: frames without a photo ("no good match" or nobody), over all holds, and over
+  the holds the archive holds (their median best distance within match.max_distance) after
+  their first `react_s`: the first is the archive's coverage, the second a flicker or
+  threshold problem.
 """
 
 from __future__ import annotations
@@ -21,8 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.app.mirror.chooser import make_chooser
-from kiosk.app.service.config import MatchConfig
+from kiosk.app.mirror.matcher import Matcher
+from kiosk.app.mirror.perceive import Perceiver
+from kiosk.app.service.config import KioskConfig, MatchConfig
 from kiosk.gallery.extract import dominant
 from kiosk.pose.types import Pose
 
@@ -55,43 +65,113 @@ class CalmStats:
     holds: int
     changes_per_hold: float  # mean, after the first react_s
     max_changes_per_hold: int
-    moves: int  # holds whose best photo differs from the shown one at their start
+    moves: int  # holds whose best photo differs from the photo shown at their start
     moves_answered: float  # share changed within react_s
+    real_moves: int  # holds where what is shown at their start no longer matches (see _Hold)
+    real_moves_answered: float  # share changed within react_s
     blank_frames: float  # share of frames showing no photo (no match / nobody)
+    held: int  # holds the archive holds (median best distance within max_distance)
+    blank_when_held: float  # share of their frames after react_s showing no photo
 
     def to_dict(self) -> dict[str, Any]:
         return {"holds": self.holds, "changes_per_hold": round(self.changes_per_hold, 3),
                 "max_changes_per_hold": self.max_changes_per_hold, "moves": self.moves,
                 "moves_answered_300ms": round(self.moves_answered, 3),
-                "blank_frames": round(self.blank_frames, 3)}
+                "real_moves": self.real_moves,
+                "real_moves_answered_300ms": round(self.real_moves_answered, 3),
+                "blank_frames": round(self.blank_frames, 3), "held_by_archive": self.held,
+                "blank_when_held": round(self.blank_when_held, 3)}
+
+
+def kiosk_config(metric: str, match: MatchConfig) -> KioskConfig:
+    """The default kiosk configuration with this metric and match section."""
+    from dataclasses import replace
+
+    from kiosk.app.service.config import parse_config
+
+    base = parse_config({})
+    return replace(base, match=match, index=replace(base.index, metric=metric))
+
+
+@dataclass
+class _Hold:
+    """What the archive says about a hold, before the kiosk sees it (raw poses, no smoothing).
+
+    move: a photo is shown and its first three poses' best photos all differ from it.
+    real_move: the shown photo no longer matches: nothing is shown and the hold's first poses
+    have a match, or the shown photo's median distance to them is beyond max_distance +
+    margin or worse than their median best by the margin (the kiosk's own contract).
+    held: the hold's median best distance is within max_distance.
+    """
+
+    move: bool
+    real_move: bool
+    held: bool
+
+
+def _judge(probe: Matcher, hold: Sequence[Pose | None], shown: int | None,
+           match: MatchConfig) -> _Hold:
+    poses = [p for p in hold if p is not None]
+    best, firsts, shown_d = [], [], []
+    for k, p in enumerate(poses):
+        found = probe.candidates(p, k=1)
+        best.append(found[0][1] if found else np.inf)
+        if k < 3:
+            firsts.append(found[0][0] if found else None)
+            if shown is not None:
+                shown_d.append(probe.distance_to(shown))
+    some = [f for f in firsts if f is not None]
+    move = bool(some) and shown is not None and shown not in some
+    first_best = float(np.median(best[:3])) if best else np.inf
+    if shown is None:
+        real = first_best <= match.max_distance
+    else:
+        d = float(np.median(shown_d)) if shown_d else np.inf
+        real = first_best <= match.max_distance and (
+            d > match.max_distance + match.hysteresis_margin
+            or first_best + match.hysteresis_margin <= d)
+    return _Hold(move, real, bool(best) and float(np.median(best)) <= match.max_distance)
 
 
 def simulate(index: Any, metric: str, holds: Sequence[Sequence[Pose | None]], fps: float,
-             match: MatchConfig, react_s: float = 0.3) -> CalmStats:
-    """Run the kiosk's chooser over the holds back to back (see the module doc)."""
-    chooser = make_chooser(index, metric, match)
-    probe = make_chooser(index, metric, match).matcher
+             match: MatchConfig, frame_size: tuple[int, int], react_s: float = 0.3) -> CalmStats:
+    """Run the kiosk's Perceiver over the holds back to back (see the module doc).
+
+    frame_size: (w, h) of the frames the poses were estimated on.
+    """
+    perceiver = Perceiver(kiosk_config(metric, match))
+    perceiver.set_index(index)
+    probe = Matcher(index, metric, match.max_distance)
     dt = 1.0 / fps
     react_frames = int(np.floor(react_s / dt + 1e-9))
-    t, changes, moves, answered, blank, total = 0.0, [], 0, 0, 0, 0
+    t, changes, blank, total = 0.0, [], 0, 0
+    moves, answered, real, real_answered = 0, 0, 0, 0
+    held, held_blank, held_total = 0, 0, 0
+    shown: int | None = None  # the entry on screen
     for hold in holds:
-        firsts = [probe.best(p) for p in hold[:3] if p is not None]
-        best = [b[0] for b in firsts if b is not None]
-        shown_at_start = chooser.hysteresis.target.entry
-        is_move = bool(best) and shown_at_start is not None and all(b != shown_at_start for b in best)
+        judged = _judge(probe, hold, shown, match)
         late, early = 0, False
         for j, pose in enumerate(hold):
-            d = chooser.update(pose, t)
+            target = perceiver.perceive([] if pose is None else [pose], frame_size, t).target
             t += dt
+            changed, shown = target.entry != shown, target.entry
             total += 1
-            blank += int(not d.target.is_photo)
-            if d.changed and j > react_frames:
+            blank += int(shown is None)
+            if judged.held and j > react_frames:
+                held_total += 1
+                held_blank += int(shown is None)
+            if changed and j > react_frames:
                 late += 1
-            elif d.changed:
+            elif changed:
                 early = True
         changes.append(late)
-        moves += int(is_move)
-        answered += int(is_move and early)
+        moves += int(judged.move)
+        answered += int(judged.move and early)
+        real += int(judged.real_move)
+        real_answered += int(judged.real_move and early)
+        held += int(judged.held)
+    nan = float("nan")
     return CalmStats(len(holds), float(np.mean(changes)) if changes else 0.0,
-                     max(changes, default=0), moves, answered / moves if moves else float("nan"),
-                     blank / max(total, 1))
+                     max(changes, default=0), moves, answered / moves if moves else nan,
+                     real, real_answered / real if real else nan, blank / max(total, 1), held,
+                     held_blank / held_total if held_total else nan)

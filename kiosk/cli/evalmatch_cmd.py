@@ -88,9 +88,12 @@ def format_report(doc: dict[str, Any]) -> str:
             parts.append(_table(f"top-1, the {bs['people'][band]} people whose crop the model enlarges "
                                 f"{what} {bs['far_enlargement']:g}x", kinds, rows))
     if doc.get("calm"):
-        cols = ["changes/held 3 s (mean)", "max", "moves", "moves <= 300 ms", "blank frames"]
+        cols = ["changes/held 3 s (mean)", "max", "moves", "moves <= 300 ms", "real moves",
+                "real moves <= 300 ms", "blank frames", "holds held", "blank when held"]
         rows = [(m, [f"{c['changes_per_hold']:.2f}", str(c["max_changes_per_hold"]), str(c["moves"]),
-                     f"{c['moves_answered_300ms']:.2f}", f"{c['blank_frames']:.2f}"])
+                     f"{c['moves_answered_300ms']:.2f}", str(c["real_moves"]),
+                     f"{c['real_moves_answered_300ms']:.2f}", f"{c['blank_frames']:.2f}",
+                     str(c["held_by_archive"]), f"{c['blank_when_held']:.2f}"])
                 for m, c in doc["calm"].items()]
         parts.append(_table(f"held poses ({doc['calm_info']})", cols, rows))
     if doc.get("person_filter"):
@@ -184,17 +187,19 @@ def _calm(index: Any, model: Any, args: argparse.Namespace, metrics: list[str]) 
 
     work = args.work or default_cache_dir().parent / "evalmatch"
     key = f"{args.recording.stem}-{model.name}-{args.fps:g}-{args.hold:g}-{args.spacing:g}"
-    cached = work / f"holds-{key}.json"
+    cached = work / f"holds2-{key}.json"  # 2: with the frame size
     if cached.exists():
-        holds = [[None if p is None else pose_from_list(p) for p in h]
-                 for h in json.loads(cached.read_text())]
+        doc = json.loads(cached.read_text())
+        holds = [[None if p is None else pose_from_list(p) for p in h] for h in doc["holds"]]
+        frame_size = (int(doc["frame_size"][0]), int(doc["frame_size"][1]))
     else:
         frames = [rgb for _, rgb in iter_video_frames(args.recording, 1.0 / args.spacing)]
         holds = held_poses(frames, model, args.fps, args.hold)
-        cached.write_text(json.dumps([[None if p is None else pose_to_list(p) for p in h]
-                                      for h in holds]))
+        frame_size = (frames[0].shape[1], frames[0].shape[0]) if frames else (0, 0)
+        cached.write_text(json.dumps({"frame_size": list(frame_size), "holds": [
+            [None if p is None else pose_to_list(p) for p in h] for h in holds]}))
     match = MatchConfig() if args.max_distance is None else MatchConfig(max_distance=args.max_distance)
-    calm = {m: simulate(index, m, holds, args.fps, match).to_dict() for m in metrics}
+    calm = {m: simulate(index, m, holds, args.fps, match, frame_size).to_dict() for m in metrics}
     info = (f"{len(holds)} holds of {args.hold:g} s at {args.fps:g} fps from {args.recording.name},"
             f" {model.name}")
     return {"calm": calm, "calm_info": info}

@@ -7,9 +7,15 @@ in the index manifest. A raw distance d then maps to the calibrated unit
 
     u = F(d)  in [0, 1] inside the table (F: the empirical CDF, linearly interpolated),
     u = 1 + (d - q100) / q100 beyond it (still increasing: far poses stay far),
+    u = (d - q0) / q0 in [-1, 0) below it (still increasing: an identical pose is -1),
 
 so ``match.max_distance: 0.1`` means "closer than 90 % of archive poses are to their nearest
 other pose" under every metric, and ``match.hysteresis_margin`` is a difference of such units.
+
+Below q0 the CDF is flat: it would give 0 to every pose closer than the archive's two closest
+sources, so the frames of one video (or a visitor the archive holds closely) would all tie at 0
+and the kiosk could not tell the visitor's squat from their stance. The extension keeps those
+differences, on the scale of q0 (as the top extension uses q100).
 """
 
 from __future__ import annotations
@@ -42,14 +48,18 @@ def to_unit(d: float | np.ndarray, table: list[float] | np.ndarray) -> float | n
     """Raw distance(s) -> calibrated unit (see the module doc); inf stays inf."""
     t = np.asarray(table, dtype=np.float64)
     x = np.asarray(d, dtype=np.float64)
-    top = max(t[-1], 1e-9)
-    u = np.where(x <= t[-1], np.interp(x, t, LEVELS), 1.0 + (x - t[-1]) / top)
+    top, bottom = max(t[-1], 1e-9), max(t[0], 1e-9)
+    inside = np.interp(x, t, LEVELS)
+    u = np.where(x > t[-1], 1.0 + (x - t[-1]) / top,
+                 np.where(x < t[0], np.maximum((x - t[0]) / bottom, -1.0), inside))
     return float(u) if np.ndim(u) == 0 else u
 
 
 def from_unit(u: float, table: list[float] | np.ndarray) -> float:
     """Calibrated unit -> raw distance (the inverse of to_unit)."""
     t = np.asarray(table, dtype=np.float64)
+    if u < 0.0:
+        return float(max(t[0] + u * max(t[0], 1e-9), 0.0))
     if u <= 1.0:
         return float(np.interp(u, LEVELS, t))
     return float(t[-1] + (u - 1.0) * max(t[-1], 1e-9))

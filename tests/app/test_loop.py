@@ -109,8 +109,9 @@ def test_no_good_match_never_shows_a_random_photo(index: FakeIndex) -> None:
     reports = _run(loop)
     loop.close()
     assert all(r.shown_entry is None for r in reports)
-    # NOBODY -> NO_MATCH is debounced like any change that is not to a photo (hysteresis_frames)
-    assert [r.state for r in reports] == ["searching"] * 2 + ["no_match"] * 8
+    # NOBODY -> NO_MATCH is debounced like any change that is not to a photo: hysteresis_frames (3)
+    # and hysteresis_s (0.3 s of pose time): at 10 poses a second, the fourth pose
+    assert [r.state for r in reports] == ["searching"] * 3 + ["no_match"] * 7
     assert tuple(display.last_frame[5, 700]) == (18, 18, 22)  # the message panel, not a photo
 
 

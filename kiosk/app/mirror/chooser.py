@@ -1,6 +1,6 @@
 """What to show for a pose: matcher -> variety -> hysteresis, one call a frame.
 
-    chooser = Chooser(matcher, Hysteresis(margin, frames), Variety(index.groups(), span, tie))
+    chooser = Chooser(matcher, Hysteresis(margin, frames, hold_s), Variety(groups, span, tie))
     decision = chooser.update(pose_or_None, pose_time_s)   # a hysteresis.Decision
 
 The kiosk loop and `kiosk eval match` (photo changes on a held pose) use the same object,
@@ -43,7 +43,7 @@ class Chooser:
         """The decision for this frame; pose None means nobody; now: pose time in seconds."""
         before = self.hysteresis.target.entry  # None unless a photo is on screen
         if pose is None:
-            decision = self.hysteresis.update(NOBODY, None)
+            decision = self.hysteresis.update(NOBODY, None, now=now)
         else:
             found = self.matcher.candidates(pose, k=self.k)
             shown = -1 if before is None else before
@@ -53,10 +53,10 @@ class Chooser:
                 if d <= self.matcher.max_distance + self.hysteresis.margin:
                     choice = (before, d)
             if choice is None:
-                decision = self.hysteresis.update(NO_MATCH, None)
+                decision = self.hysteresis.update(NO_MATCH, None, now=now)
             else:
                 decision = self.hysteresis.update(Target.photo(choice[0]), choice[1],
-                                                  self.matcher.distance_to)
+                                                  self.matcher.distance_to, now)
         if decision.changed and before is not None:
             self.variety.left(before, now)
         return decision
@@ -65,5 +65,6 @@ class Chooser:
 def make_chooser(index: Any, metric: str, match: MatchConfig) -> Chooser:
     """The kiosk's chooser for an index (a GalleryIndex) from the config's match section."""
     matcher = Matcher(index, metric, match.max_distance, match.hysteresis_margin)
-    return Chooser(matcher, Hysteresis(match.hysteresis_margin, match.hysteresis_frames),
+    return Chooser(matcher, Hysteresis(match.hysteresis_margin, match.hysteresis_frames,
+                                       match.hysteresis_s),
                    Variety(index.groups(), match.variety_span, match.tie_margin))

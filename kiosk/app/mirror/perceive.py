@@ -1,13 +1,10 @@
 """From the model's poses to what the mirror wants: the visitor, the match and the target.
 
 `Perceiver.perceive()` runs once per estimated camera frame (in the pose worker, or inline):
-main person (tracking, with the person-plausibility filter), One Euro smoothing, the nearest
-gallery entry (the matcher) and the hysteresis that decides the target photo. It returns a
-frozen `Perception` the render side reads without locks. No threads, no display: tests call it directly.
-
-The collaborators it calls are narrow on purpose (other work replaces them):
-    matcher.best(pose) -> (entry id, distance) | None;  matcher.distance_to(entry id) -> float
-    hysteresis.update(candidate, distance, shown_distance) -> Decision
+main person (tracking, with the person-plausibility filter), One Euro smoothing, then the
+kiosk's one decision for a pose, `kiosk.app.mirror.chooser.Chooser` (matcher -> variety ->
+hysteresis, the object `kiosk eval match` measures too). It returns a frozen `Perception` the
+render side reads without locks. No threads, no display: tests call it directly.
 """
 
 from __future__ import annotations
@@ -19,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kiosk.app.mirror.hysteresis import Hysteresis
-from kiosk.app.mirror.matcher import Matcher
+from kiosk.app.mirror.chooser import Chooser, make_chooser
+from kiosk.app.mirror.hysteresis import Decision
 from kiosk.app.mirror.plausibility import PersonFilter
 from kiosk.app.mirror.smoothing import PoseSmoother
-from kiosk.app.mirror.target import NO_MATCH, NOBODY, Target
+from kiosk.app.mirror.target import NOBODY, Target
 from kiosk.app.mirror.tracking import MainPersonTracker, body_cut_off
 from kiosk.pose.types import Pose
 
@@ -31,6 +28,9 @@ if TYPE_CHECKING:
     from kiosk.app.service.config import KioskConfig
 
 log = logging.getLogger(__name__)
+
+#: the decision without an index: nobody to match, nothing to show
+NOTHING = Decision(NOBODY, False, NOBODY, None, None)
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,8 @@ class Perceiver:
                                          person_filter=PersonFilter(p.person_frames))
         s = p.smoothing
         self.smoother = PoseSmoother(s.min_cutoff, s.beta, s.d_cutoff, s.enabled)
-        self.hysteresis = Hysteresis(config.match.hysteresis_margin, config.match.hysteresis_frames)
         self.config = config
-        self.matcher: Matcher | None = None
+        self.chooser: Chooser | None = None  # None: no index
         self._seq = 0
 
     def configure(self, config: KioskConfig) -> None:
@@ -75,46 +74,40 @@ class Perceiver:
         self.smoother.configure(s.min_cutoff, s.beta, s.d_cutoff, s.enabled)
         if p.person_frames != self.config.pose.person_frames:
             self.tracker.person_filter = PersonFilter(p.person_frames)
-        self.hysteresis.configure(config.match.hysteresis_margin, config.match.hysteresis_frames)
-        self.config = config
+        old, self.config = self.config, config
+        if self.chooser is not None and (config.match, config.index.metric) != (old.match, old.index.metric):
+            self.set_index(self.chooser.matcher.index)
 
     def set_index(self, index: Any | None) -> None:
         """Match against `index` from the next frame (None: no index). Call warm_up() after."""
-        self.matcher = None
+        self.chooser = None
         if index is not None:
-            self.matcher = Matcher(index, self.config.index.metric, self.config.match.max_distance)
-        self.hysteresis.reset()
+            self.chooser = make_chooser(index, self.config.index.metric, self.config.match)
 
     def warm_up(self) -> None:
         """Compile the search kernels now (a query), not on the first visitor."""
-        if self.matcher is not None:
-            self.matcher.warm_up()
+        if self.chooser is not None:
+            self.chooser.matcher.warm_up()
 
     def perceive(self, poses: Sequence[Pose], frame_size: tuple[int, int], t: float, *, camera_seq: int = 0,
                  captured_at: float = 0.0, timings: dict[str, float] | None = None) -> Perception:
         """poses: the model's people in the coordinates of the image as shown (mirrored if so)."""
         self._seq += 1
         w, h = frame_size
-        main, candidate, distance = self._match(poses, w, h, t)
-        shown_distance = self.matcher.distance_to if self.matcher is not None else None
-        decision = self.hysteresis.update(candidate, distance, shown_distance)
+        main = self._visitor(poses, w, h, t)
+        decision = NOTHING if self.chooser is None else self.chooser.update(main, t)
         step_back = main is not None and body_cut_off(main, w, h, self.config.pose.keypoint_threshold)
         return Perception(self._seq, camera_seq, t, captured_at, (w, h), len(poses), main,
                           self.smoother.velocity if main is not None else None,
-                          self.tracker.track is not None, candidate, distance, decision.target,
-                          decision.shown_distance, step_back, dict(timings or {}))
+                          self.tracker.track is not None, decision.candidate,
+                          decision.candidate_distance, decision.target, decision.shown_distance,
+                          step_back, dict(timings or {}))
 
-    def _match(self, poses: Sequence[Pose], w: int, h: int,
-               t: float) -> tuple[Pose | None, Target, float | None]:
+    def _visitor(self, poses: Sequence[Pose], w: int, h: int, t: float) -> Pose | None:
+        """The tracked visitor this frame, smoothed (None: nobody, or missing this frame)."""
         track = self.tracker.update(poses, w, h)
         if track is None:
             if self.tracker.track is None:
                 self.smoother.reset()
-            return None, NOBODY, None
-        main = self.smoother(track.pose, track.id, t)
-        if self.matcher is None:
-            return main, NOBODY, None
-        best = self.matcher.best(main)
-        if best is None:
-            return main, NO_MATCH, None
-        return main, Target.photo(best[0]), best[1]
+            return None
+        return self.smoother(track.pose, track.id, t)

@@ -1,11 +1,15 @@
-"""Variety: a source is not shown again within a span, and near-ties go to another source.
+"""Variety: among near-ties, another source than the shown one, and not one shown lately.
 
 A *group* is an archive source (kiosk.gallery.reader.GalleryIndex.groups(): a photo with
 its mirrored twin, or every frame of one video). Once the screen leaves a group, that group
-is *resting* for `span_s` seconds of pose time: its entries are not proposed. Among the
-candidates within `tie_margin` (calibrated units) of the best, one from a group other than
-the shown one, and not shown for the longest time, is preferred (Movie Mirror showed its
-top 3 from different films). The shown group itself never rests: a still visitor keeps it.
+is *resting* for `span_s` seconds of pose time.
+
+Variety only ever breaks ties: among the candidates within `tie_margin` (calibrated units)
+of the best one, the shown photo wins if it is one of them (calm); else a group that is not
+resting comes first, then a group other than the shown one (Movie Mirror showed its top 3 from
+different films), then the group left longest ago, then the nearer. A candidate farther than
+the tie margin is never chosen over the best: a resting source that clearly matches the visitor
+best (a visitor returning to a pose) is shown again. The shown group itself never rests.
 """
 
 from __future__ import annotations
@@ -35,22 +39,25 @@ class Variety:
 
     def pick(self, candidates: Sequence[tuple[int, float]], shown: int,
              now: float) -> tuple[int, float] | None:
-        """The candidate (entry id, distance) to propose, or None if all are resting.
+        """The candidate (entry id, distance) to propose (None: no candidates).
 
         candidates: nearest first; shown: the entry on screen (< 0: none); now: pose time (s).
+        The answer is always within tie_margin of candidates[0].
         """
-        shown_group = int(self.groups[shown]) if shown >= 0 else None
-        ok = [(i, d) for i, d in candidates
-              if int(self.groups[i]) == shown_group or not self.resting(int(self.groups[i]), now)]
-        if not ok:
+        if not candidates:
             return None
-        best_d = ok[0][1]
-        ties = [c for c in ok if c[1] <= best_d + self.tie_margin]
+        best_d = min(d for _, d in candidates)
+        ties = [c for c in candidates if c[1] <= best_d + self.tie_margin]
         if shown >= 0 and any(i == shown for i, _ in ties):
             return next(c for c in ties if c[0] == shown)  # calm: the shown photo is as good
-        others = [c for c in ties if int(self.groups[c[0]]) != shown_group]
-        pool = others or ties
-        return min(pool, key=lambda c: (self._left.get(int(self.groups[c[0]]), -np.inf), c[1]))
+        shown_group = int(self.groups[shown]) if shown >= 0 else None
+
+        def rank(c: tuple[int, float]) -> tuple[bool, bool, float, float]:
+            g = int(self.groups[c[0]])
+            return (g != shown_group and self.resting(g, now), g == shown_group,
+                    self._left.get(g, -np.inf), c[1])
+
+        return min(ties, key=rank)
 
     def left(self, entry_id: int, now: float) -> None:
         """The screen stopped showing entry_id at pose time now."""

@@ -97,12 +97,18 @@ class MatchConfig:
     max_distance: float = doc_field(0.2, "beyond this match distance show the 'no good match' state"
                                     " (calibrated: 0.2 = closer than 80% of archive poses are to"
                                     " their nearest other source)", gt=0, max=2)
-    hysteresis_margin: float = doc_field(0.2, "switch photo at once if the new match is better by"
-                                         " this (calibrated units, as max_distance)", min=0, max=2)
+    hysteresis_margin: float = doc_field(0.2, "switch photo when the new match is better by this on"
+                                         " two poses in a row (calibrated units, as max_distance)",
+                                         min=0, max=2)
     hysteresis_frames: int = doc_field(3, "...or if the new match persists for this many frames",
                                        min=1, max=1000)
-    variety_span: float = doc_field(120.0, "seconds before a source shown is shown again (mirrored"
-                                    " twins and frames of one video are one source)", min=0, max=86400)
+    hysteresis_s: float = doc_field(0.3, "...and for this many seconds of pose time (calm at any pose"
+                                    " rate); 'no good match' and 'nobody' persist as long", min=0,
+                                    max=60)
+    variety_span: float = doc_field(120.0, "seconds a source left gives way to near-ties (tie_margin)"
+                                    " from other sources (mirrored twins and frames of one video are"
+                                    " one source); a clearly better match is always shown",
+                                    min=0, max=86400)
     tie_margin: float = doc_field(0.05, "matches this close to the best (calibrated units) count as"
                                   " ties: another source is preferred", min=0, max=2)
 

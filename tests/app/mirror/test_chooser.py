@@ -39,6 +39,7 @@ def test_a_held_pose_keeps_its_photo_and_a_move_changes_it(index: FakeIndex, met
 
 
 def test_nothing_close_enough_is_no_match(index: FakeIndex) -> None:
-    chooser = make_chooser(index, "cosine", MatchConfig(max_distance=1e-6, hysteresis_frames=1))
+    chooser = make_chooser(index, "cosine", MatchConfig(max_distance=1e-6, hysteresis_frames=1,
+                                                        hysteresis_s=0.0))
     bent = np.asarray(arms_up()) + np.where(np.arange(17)[:, None] == 9, [200.0, 150.0], 0.0)
     assert chooser.update(pose_at(bent), 0.0).target == NO_MATCH

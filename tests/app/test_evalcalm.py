@@ -1,0 +1,35 @@
+"""The calm benchmark runs the kiosk's own path (Perceiver) and counts what a visitor sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kiosk.app.evalcalm import simulate
+from kiosk.app.service.config import MatchConfig
+from kiosk.pose.types import Pose
+from tests.app.kiosk_fakes import STAND, FakeIndex, arms_up, pose_at, squat
+
+
+def _hold(xy: np.ndarray, rng: np.random.Generator, n: int = 30) -> list[Pose | None]:
+    return [Pose(xy + rng.normal(0.0, 3.0, xy.shape), np.full(17, 0.9)) for _ in range(n)]
+
+
+def test_held_poses_moves_and_a_pose_the_archive_does_not_hold(tmp_path: Path) -> None:
+    index = FakeIndex(tmp_path, [pose_at(p) for p in (STAND, squat(1.0))])
+    odd = arms_up()  # not in the archive: beyond max_distance of both entries
+    rng = np.random.default_rng(0)
+    holds = [_hold(STAND, rng), _hold(squat(1.0), rng), _hold(odd, rng), _hold(STAND, rng)]
+    # uncalibrated fake index: raw distances
+    match = MatchConfig(max_distance=0.2, hysteresis_margin=0.1, tie_margin=0.0)
+    stats = simulate(index, "cosine", holds, 10.0, match, (720, 1280))
+    # the person filter confirms the visitor on the third pose; every hold is answered at once
+    assert stats.holds == 4 and stats.max_changes_per_hold == 0
+    assert (stats.real_moves, stats.real_moves_answered) == (3, 1.0)  # stand, squat, stand again
+    assert (stats.moves, stats.moves_answered) == (1, 1.0)  # photo to photo: stand -> squat
+    assert stats.held == 3 and stats.blank_when_held == 0.0
+    # no photo: the first two poses, the odd hold once "no good match" persisted 0.3 s, and the
+    # first pose of the stand after it (a photo replaces "no good match" on its second pose)
+    assert stats.blank_frames == pytest.approx((2 + 27 + 1) / 120)
