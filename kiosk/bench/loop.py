@@ -41,8 +41,14 @@ log = logging.getLogger(__name__)
 HELP = "loop: display fps, pose rate, frame time and switch latency at 1920x1080 (threaded vs serial)"
 
 RECORDING = "data/recordings/pose_squats.mp4"
-STAGES = ("capture_wait", "reduce", "preprocess", "invoke", "decode", "pose", "match", "decide", "render",
-          "frame", "prepare")
+#: the pose worker's stages (its own recent window): age = the frame's age when the worker took
+#: it, cycle = from one frame taken to the next, between = what lies outside an estimate's stages
+WORKER_STAGES = ("capture_wait", "age", "reduce", "preprocess", "invoke", "decode", "pose", "match",
+                 "cycle", "between")
+#: the render loop's: render (compose; its parts render_*: the photo half, the live image,
+#: skeleton/hints/text, rotation), show (present), frame (the whole step, paced)
+RENDER_PARTS = ("render_card", "render_camera", "render_overlay", "render_rotate")
+STAGES = (*WORKER_STAGES, "decide", "render", *RENDER_PARTS, "show", "frame", "prepare")
 CAMERA_FPS = 30.0
 
 
@@ -168,13 +174,18 @@ def _percentiles(values: list[float]) -> dict[str, float] | None:
 
 def measure(loop: Any, frames: int, warmup: int) -> dict[str, Any]:
     """Step a started loop: `warmup` frames, then `frames` timed ones; the figures."""
+    from kiosk.app.switchclock import PARTS as SWITCH_PARTS
+
     for _ in range(warmup):
         loop.step()
     per_stage: dict[str, list[float]] = {s: [] for s in STAGES}
     states: dict[str, int] = {}
     intervals: list[float] = []
     latencies: list[float] = []
+    parts: dict[str, list[float]] = {p: [] for p in SWITCH_PARTS}
     estimated0 = loop.worker.estimated
+    woken0 = loop.pacer.woken
+    composed = 0
     t0 = last = time.perf_counter()
     for _ in range(frames):
         r = loop.step()
@@ -183,15 +194,18 @@ def measure(loop: Any, frames: int, warmup: int) -> dict[str, Any]:
         last = now
         if "switch_latency" in r.timings:
             latencies.append(r.timings["switch_latency"])
+            for p in SWITCH_PARTS:
+                parts[p].append(r.timings.get(f"switch_{p}", 0.0))
         for s in STAGES:
             if s in r.timings:
                 per_stage[s].append(r.timings[s])
         states[str(r.state)] = states.get(str(r.state), 0) + 1
+        composed += r.composed
     wall = time.perf_counter() - t0
     worker = loop.stage_percentile(50)
     worker95 = loop.stage_percentile(95)
     stages = {s: _stats(v) for s, v in per_stage.items() if v}
-    for s in ("capture_wait", "reduce", "preprocess", "invoke", "decode", "pose", "match"):
+    for s in WORKER_STAGES:
         if s in worker and s not in stages:  # the worker's stages (its own recent window)
             stages[s] = {"p50": worker[s], "p95": worker95[s], "min": worker[s]}
     lat = _percentiles(latencies)
@@ -202,7 +216,12 @@ def measure(loop: Any, frames: int, warmup: int) -> dict[str, Any]:
         "switch_latency_ms": lat["p50"] if lat else None,
         "switch_latency_p95_ms": lat["p95"] if lat else None,
         "switches": len(latencies),
+        # where a switch's latency goes (switchclock.py): the means add up to the mean latency
+        "switch_parts_ms": {p: {"p50": float(np.median(v)), "mean": float(np.mean(v))}
+                            for p, v in parts.items() if v},
         "states": states,
+        "composed_fraction": composed / frames,  # the other frames presented the last picture again
+        "pacer_woken": loop.pacer.woken - woken0,  # frame waits a new target ended early
         "stages_ms": stages,
         "stage_errors": dict(loop.stage_errors),
     }
