@@ -243,7 +243,9 @@ class Renderer:
             self._card_on_canvas = False
             # crossfade from whatever the canvas shows (a photo, or a fade cut short)
             self._fading = self.config.crossfade_ms > 0 and had_card
-            self._fade_start, self._fade_w = scene.now, 0.0
+            # the fade's first frame already carries one frame's worth of the new card: the frame
+            # reported as the switch shows the new photo (fading in), not the old one unchanged
+            self._fade_start, self._fade_w = scene.now - self._frame_s(), 0.0
         t0 = time.perf_counter()
         canvas, lay = self.canvas, self.layout
         photo_pos = (lay.photo.x, lay.photo.y)
@@ -277,6 +279,10 @@ class Renderer:
         self.timings = {"card": (t1 - t0) * 1000.0, "camera": (t2 - t1) * 1000.0,
                         "overlay": (t3 - t2) * 1000.0, "rotate": (time.perf_counter() - t3) * 1000.0}
         return out
+
+    def _frame_s(self) -> float:
+        """One displayed frame (s) at display.max_fps (60 when uncapped)."""
+        return 1.0 / (self.config.max_fps if self.config.max_fps > 0 else 60)
 
     def _fade_step(self, now: float, pos: tuple[int, int]) -> None:
         """Blend the new card over the canvas so that its weight grows linearly with time: one
