@@ -48,6 +48,7 @@ from kiosk.app.modelinput import warm_up as model_input_warm_up
 from kiosk.app.pacing import Pacer
 from kiosk.app.photos import Photos
 from kiosk.app.poseworker import PoseWorker
+from kiosk.app.priority import RENDER_NICE, ThreadNice
 from kiosk.app.screen.blit import warm_up as blit_warm_up
 from kiosk.app.screen.captions import Captions
 from kiosk.app.screen.overlay import debug_lines
@@ -96,7 +97,8 @@ def _rotator(degrees: int) -> Any:
 class MirrorLoop:
     def __init__(self, config: KioskConfig, camera: CameraSource, model: PoseModel, index: MatchIndex | None,
                  display: Display, *, screenshots: Path | None = None, threaded: bool = True,
-                 clock: Callable[[], float] = time.monotonic, heartbeats: Heartbeats | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, heartbeats: Heartbeats | None = None,
+                 render_nice: int = RENDER_NICE) -> None:
         self.config = config
         self.camera = camera
         self.model = model
@@ -126,6 +128,8 @@ class MirrorLoop:
                                   heartbeats=self.heartbeats, prepare=self._photos.prepare,
                                   on_perception=self._on_perception,
                                   model_input=ModelInput(model.input_size, model.preprocess))
+        #: threaded, the render thread runs nicer than the pose worker (priority.py)
+        self._nice = ThreadNice(render_nice if threaded else 0)
         self.frame = 0
         self._started = False
         self._last_report: FrameReport | None = None
@@ -213,6 +217,8 @@ class MirrorLoop:
         """Compose and present one frame (paced to display.max_fps)."""
         if not self._started:
             raise RuntimeError("MirrorLoop.start() must be called before step()")
+        if self.frame == 0:
+            self._nice.lower()  # this thread renders; the others were started with the process's nice
         t0, start = time.perf_counter(), time.monotonic()
         perception = self._newest_perception()
         grabbed = self._grabber.peek()
@@ -290,6 +296,7 @@ class MirrorLoop:
         """Stop the worker, the grabber and the loader, close the camera; save the last screen."""
         self._worker.stop()
         self._grabber.stop()
+        self._nice.restore()
         try:
             self.camera.close()
         except Exception as exc:

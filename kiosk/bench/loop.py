@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.app.priority import RENDER_NICE
 from kiosk.cli import options
 from kiosk.core.enums import ScreenLayout
 
@@ -102,6 +103,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="screen layout, as display.layout (default: %(default)s)")
     parser.add_argument("--debug-overlay", action="store_true", help="draw the debug overlay, as "
                         "display.debug_overlay")
+    parser.add_argument("--render-nice", type=int, default=RENDER_NICE, metavar="N",
+                        help="threaded: the render thread's nice above the pose worker's (default "
+                        "%(default)s; 0 = the same priority)")
     parser.add_argument("--full-frame-model", action="store_true",
                         help="give the model the full frame (no reduced copy)")
     parser.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
@@ -270,7 +274,8 @@ def run(args: argparse.Namespace) -> int:
         display = open_display(config.display, headless=True)
         camera = ArrayReplay(frames, fps=src_fps * hold, realtime=True, loop=True,
                              name=f"replay:{recording.name}@{w}x{h}")
-        loop = MirrorLoop(config, camera, model, index, display, threaded=mode == "threaded")
+        loop = MirrorLoop(config, camera, model, index, display, threaded=mode == "threaded",
+                          render_nice=args.render_nice)
         if args.full_frame_model:
             loop.worker.model_input = None
         loop.start()
@@ -289,6 +294,7 @@ def run(args: argparse.Namespace) -> int:
         "frames": args.frames, "size": [w, h], "entries": len(index), "max_fps": args.max_fps,
         "model_latency_ms": args.model_latency, "index_build_s": round(index.build_s, 2),
         "model": f"{model.name} on {model.delegate}, {threads} threads", "layout": args.layout,
+        "render_nice": args.render_nice,
         **results[modes[0]], "modes": results, "cpus": os.cpu_count(), "load_avg": list(os.getloadavg()),
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
     }
