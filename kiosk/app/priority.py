@@ -1,4 +1,10 @@
-"""The render loop yields the CPU to the pose model: its thread runs at a higher nice value.
+"""The render loop could yield the CPU to the pose model: its thread at a higher nice value.
+
+Off by default (RENDER_NICE = 0): measured on the shared 2-core machine (docs/mirror.md,
+"Benchmark"), nice +5 on the render thread cost the display 7-19 fps under load without a
+steady gain in pose rate (a render thread descheduled while it holds the GIL would also stall
+the worker's Python between invokes: a likely priority inversion, not proven). Kept for
+measuring (`kiosk bench loop --render-nice N`). The design it implements:
 
 On a CPU-only kiosk the pose model is the bottleneck and the screen the cheap part: when the
 cores are busy (a Pi running the model on all of them, or a shared machine), the scheduler
@@ -23,8 +29,8 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
-#: How much nicer than the pose worker the render thread runs (0: the same priority).
-RENDER_NICE = 5
+#: How much nicer than the pose worker the render thread runs (0: the same priority; see above).
+RENDER_NICE = 0
 
 
 class ThreadNice:
