@@ -46,15 +46,17 @@ from kiosk.app.mirror.target import NOBODY, Target
 from kiosk.app.modelinput import ModelInput
 from kiosk.app.modelinput import warm_up as model_input_warm_up
 from kiosk.app.pacing import Pacer
+from kiosk.app.photos import Photos
 from kiosk.app.poseworker import PoseWorker
+from kiosk.app.priority import RENDER_NICE, ThreadNice
 from kiosk.app.screen.blit import warm_up as blit_warm_up
 from kiosk.app.screen.captions import Captions
-from kiosk.app.screen.imagecache import ImageCache, load_photo
 from kiosk.app.screen.overlay import debug_lines
 from kiosk.app.screen.render import Renderer, Scene
 from kiosk.app.screen.screenshots import Screenshots
 from kiosk.app.service.config import KioskConfig
 from kiosk.app.stats import StageStats
+from kiosk.app.switchclock import SwitchClock, is_switch_timing
 from kiosk.gallery.protocol import MatchIndex
 from kiosk.pose.model import PoseModel
 from kiosk.pose.types import Pose
@@ -82,6 +84,7 @@ class FrameReport:
     perception: Perception | None = None  # the newest pose result used
     target: Target = NOBODY  # what the mirror wants on screen (may wait for its photo to load)
     camera_failures: int = 0  # failed captures since the camera opened (transient ones too)
+    composed: bool = True  # composed anew (False: nothing new, the last picture presented again)
 
 
 def _rotator(degrees: int) -> Any:
@@ -91,24 +94,11 @@ def _rotator(degrees: int) -> Any:
     return lambda a: np.ascontiguousarray(np.rot90(a, turns))
 
 
-class _Shelf:
-    """The photo cache as the director sees it (by entry id)."""
-
-    def __init__(self, loop: MirrorLoop) -> None:
-        self.loop = loop
-
-    def ready(self, entry: int) -> bool:
-        return self.loop._photo(entry) is not None
-
-    def request(self, entry: int) -> None:
-        if self.loop._cache is not None:
-            self.loop._cache.request(self.loop._key(entry))
-
-
 class MirrorLoop:
     def __init__(self, config: KioskConfig, camera: CameraSource, model: PoseModel, index: MatchIndex | None,
                  display: Display, *, screenshots: Path | None = None, threaded: bool = True,
-                 clock: Callable[[], float] = time.monotonic, heartbeats: Heartbeats | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, heartbeats: Heartbeats | None = None,
+                 render_nice: int = RENDER_NICE) -> None:
         self.config = config
         self.camera = camera
         self.model = model
@@ -122,14 +112,12 @@ class MirrorLoop:
         self._renderer = Renderer(config.display, display.size,
                                   keypoint_threshold=config.pose.keypoint_threshold,
                                   target=display.canvas)
-        #: photos are converted to the canvas's pixel format (a 1x1 template made here, in the main thread)
-        self._photo_format = self._renderer.pixel_format()
-        self._cache: ImageCache | None = None  # started by start()
+        self._photos = Photos(index=lambda: self.index, slot=lambda: self._renderer.photo_slot,
+                              like=self._renderer.pixel_format())  # (the template made in the main thread)
         self._stats = StageStats()
         self._captions = Captions()
         self._pacer = Pacer(config.display.max_fps)
         self._director = Director(config.attract.idle_timeout_s, config.attract.slide_seconds)
-        self._shelf = _Shelf(self)
         self._perceiver = Perceiver(config)
         self._grabber = FrameGrabber(camera, timeout=config.camera.capture_timeout_s,
                                      max_failures=config.camera.max_failures,
@@ -137,15 +125,19 @@ class MirrorLoop:
                                      on_alive=lambda: self.heartbeats.beat(Stage.CAMERA),
                                      on_idle=lambda: self.heartbeats.waiting(Stage.CAMERA))
         self._worker = PoseWorker(self._grabber, model, self._perceiver, mirror=config.camera.mirror,
-                                  heartbeats=self.heartbeats, on_perception=self._prefetch,
+                                  heartbeats=self.heartbeats, prepare=self._photos.prepare,
+                                  on_perception=self._on_perception,
                                   model_input=ModelInput(model.input_size, model.preprocess))
+        #: threaded, the render thread runs nicer than the pose worker (priority.py)
+        self._nice = ThreadNice(render_nice if threaded else 0)
         self.frame = 0
         self._started = False
         self._last_report: FrameReport | None = None
         self._presented_seq = 0  # the newest perception presented
-        #: the target of the newest perception, and when the camera frame that first proposed it
-        #: was captured (time.monotonic()): a switch's latency runs from there to the screen
-        self._target_since: tuple[Target, float] = (NOBODY, 0.0)
+        #: the newest perception's target and the perception that first proposed it: a switch's
+        #: latency runs from its camera frame's capture to the screen (switchclock.py)
+        self._switches = SwitchClock()
+        self._wake_target: Target = NOBODY  # the target of the worker's last perception
         self._shown_content: Hashable = None  # the director's content on the last frame
         #: what the last composed picture was made of (camera frame, perception, content),
         #: and the picture: a frame with nothing new is presented again, not composed again
@@ -159,7 +151,7 @@ class MirrorLoop:
         blit_warm_up()  # numba kernels: compiled (or loaded) now, not during the first frames
         model_input_warm_up()
         self._perceiver.warm_up()
-        self._cache = ImageCache(self._load)
+        self._photos.start()
         self.heartbeats.start(Stage.CAMERA, Stage.POSE, Stage.RENDER)
         self._grabber.start()
         if self.threaded:
@@ -205,6 +197,14 @@ class MirrorLoop:
     def renderer(self) -> Renderer:
         return self._renderer
 
+    @property
+    def photos(self) -> Photos:
+        return self._photos
+
+    @property
+    def pacer(self) -> Pacer:
+        return self._pacer
+
     def pause_inference(self, paused: bool) -> None:
         """Opening hours (kiosk/app/service/schedule.py): the pose worker stops or resumes."""
         self.worker.pause(paused)
@@ -217,14 +217,16 @@ class MirrorLoop:
         """Compose and present one frame (paced to display.max_fps)."""
         if not self._started:
             raise RuntimeError("MirrorLoop.start() must be called before step()")
-        t0 = time.perf_counter()
+        if self.frame == 0:
+            self._nice.lower()  # this thread renders; the others were started with the process's nice
+        t0, start = time.perf_counter(), time.monotonic()
         perception = self._newest_perception()
         grabbed = self._grabber.peek()
         self.frame += 1
         now = grabbed.timestamp if grabbed is not None else (perception.t if perception else 0.0)
         target = perception.target if perception is not None else NOBODY
         seen = perception.t if perception is not None and perception.visitor else None
-        choice = self._director.decide(target, seen, now, self._shelf)
+        choice = self._director.decide(target, seen, now, self._photos)
         pose = self._carried(perception, grabbed.timestamp if grabbed else None, grabbed)
         changed = choice.content != self._shown_content
         self._shown_content = choice.content
@@ -237,18 +239,21 @@ class MirrorLoop:
         t1 = time.perf_counter()
         same = (grabbed.seq if grabbed else 0, perception.seq if perception else 0, choice.content)
         if same == self._composed and not self._renderer.fading and not self.config.display.debug_overlay:
-            self.display.show(self._surface)  # nothing new to draw: present the same picture again
+            report.composed = False  # nothing new to draw: present the same picture again
         else:
             self._surface = self._render(grabbed.frame if grabbed else None, pose, choice, perception, report)
             self._composed = same
-        t2 = time.perf_counter()
+            report.timings.update({f"render_{k}": v for k, v in self._renderer.timings.items()})
+        ts = time.perf_counter()
+        self.display.show(self._surface)
+        t2, shown_at = time.perf_counter(), time.monotonic()
+        report.timings["show"] = (t2 - ts) * 1000.0
         report.fading = self._renderer.fading
         report.timings.update(render=(t2 - t1) * 1000.0, decide=(t1 - t0) * 1000.0)
-        if perception is not None and perception.target != self._target_since[0]:
-            self._target_since = (perception.target, perception.captured_at)
-        target_now, since = self._target_since
-        if changed and choice.state is MirrorState.RUNNING and choice.entry == target_now.entry:
-            report.timings["switch_latency"] = (time.monotonic() - since) * 1000.0
+        self._switches.observe(perception)
+        if changed and choice.state is MirrorState.RUNNING and choice.entry == self._switches.target.entry:
+            ready = self._photos.ready_at(choice.entry)
+            report.timings.update(self._switches.switched(start, shown_at, ready))
         if self._shots is not None:
             what = f"entry{choice.entry}" if choice.entry is not None else str(choice.state)
             self._shots.after_render(report.frame, changed, what, report.fading)
@@ -257,7 +262,7 @@ class MirrorLoop:
         self._poll_quit()
         self._pacer.wait()
         report.timings["frame"] = (time.perf_counter() - t0) * 1000.0
-        self._stats.add({k: v for k, v in report.timings.items() if k != "switch_latency"})
+        self._stats.add({k: v for k, v in report.timings.items() if not is_switch_timing(k)})
         self.heartbeats.beat(Stage.RENDER)
         self._last_report = report
         return report
@@ -280,8 +285,7 @@ class MirrorLoop:
             self._composed = ()  # compose the next frame anew
             self._director.configure(config.attract.idle_timeout_s, config.attract.slide_seconds)
             self._pacer.max_fps = config.display.max_fps
-            if self._cache is not None:
-                self._cache.clear()  # the photo slot may have changed size
+            self._photos.clear()  # the photo slot may have changed size
             self._set_index(self.index)
             log.info("configuration applied")
         if index is not None and index is not self.index:
@@ -292,12 +296,12 @@ class MirrorLoop:
         """Stop the worker, the grabber and the loader, close the camera; save the last screen."""
         self._worker.stop()
         self._grabber.stop()
+        self._nice.restore()
         try:
             self.camera.close()
         except Exception as exc:
             log.warning("closing %s: %s", self.camera.name, exc)
-        if self._cache is not None:
-            self._cache.close()
+        self._photos.close()
         if self._shots is not None and self._last_report is not None:
             self._shots.close()
 
@@ -313,10 +317,12 @@ class MirrorLoop:
                 raise error  # CameraFailed at once; the end of a replay once its last pose is shown
         return latest
 
-    def _prefetch(self, perception: Perception) -> None:
-        """In the pose worker: start loading the best match's photo before the render asks for it."""
-        if perception.candidate.entry is not None:
-            self._shelf.request(perception.candidate.entry)
+    def _on_perception(self, perception: Perception) -> None:
+        """In the pose worker, once a perception is published: a new target ends the pacer's wait,
+        so its photo (decoded before publishing) is presented at once, not at the next frame slot."""
+        if perception.target != self._wake_target:
+            self._wake_target = perception.target
+            self._pacer.wake()
 
     def _carried(self, perception: Perception | None, t: float | None, grabbed: Any) -> Pose | None:
         if perception is None or perception.main is None:
@@ -341,8 +347,8 @@ class MirrorLoop:
         content = choice.content
         photo = None
         if choice.entry is not None:
-            content = ("photo", self._key(choice.entry))
-            photo = self._photo(choice.entry)
+            content = ("photo", self._photos.key(choice.entry))
+            photo = self._photos.get(choice.entry)
         th = self.config.pose.keypoint_threshold
         scene = Scene(frame=frame, mirror=self.config.camera.mirror, pose=pose,
                       body=pose.bbox(th) if pose is not None and frame is not None else None,
@@ -356,9 +362,7 @@ class MirrorLoop:
                                       distance=report.distance, entry=report.shown_entry,
                                       fading=self._renderer.fading, index_id=self._index_id(),
                                       poses=report.poses)
-        surface = self._renderer.render(scene)
-        self.display.show(surface)
-        return surface
+        return self._renderer.render(scene)
 
     def _index_id(self) -> str | None:
         return None if self.index is None else self.index.index_id
@@ -372,21 +376,7 @@ class MirrorLoop:
         self._director.reset(len(index) if index is not None else None)
         self._composed = ()
         self._captions.clear()
-        if self._cache is not None:
-            self._cache.clear()
-
-    def _key(self, entry: int) -> Hashable:
-        return (self.index.index_id if self.index is not None else None, entry, self._renderer.photo_slot)
-
-    def _photo(self, entry: int) -> Any | None:
-        return self._cache.get(self._key(entry)) if self._cache is not None else None
-
-    def _load(self, key: Hashable) -> Any:
-        index_id, entry, slot = key  # type: ignore[misc]
-        index = self.index
-        if index is None or index.index_id != index_id:
-            raise LookupError(f"index {index_id} is no longer loaded")
-        return load_photo(index.rendition_path(entry), slot, self._photo_format)
+        self._photos.clear()
 
     def _poll_quit(self) -> None:
         """A window closed (or Esc) stops the kiosk like Ctrl-C: SIGINT, which the service handles."""

@@ -6,8 +6,10 @@
     worker.run_once(timeout)       # the same work inline (the old single-thread loop, tests)
 
 The worker takes the newest frame the grabber has (older ones are skipped), so the pose rate is
-the model's and the render loop never waits for it. `lock` guards the perceiver: the render
-side takes it to swap the configuration or the index between two estimates. A failing
+the model's and the render loop never waits for it. `prepare(perception)` runs before a
+perception is published (the loop decodes the matched photo there), `on_perception` after.
+`lock` guards the perceiver: the render side takes it to swap the configuration or the index
+between two estimates. A failing
 estimate or match is logged and counted (`stage_errors`); the camera's end (CameraFailed,
 EndOfStream) or an unexpected error stops the thread and is kept in `error` for the loop.
 """
@@ -18,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 class PoseWorker:
     def __init__(self, grabber: FrameGrabber, model: PoseModel, perceiver: Perceiver, *, mirror: bool,
                  heartbeats: Heartbeats, on_perception: Callable[[Perception], None] | None = None,
+                 prepare: Callable[[Perception], None] | None = None,
                  model_input: Callable[[np.ndarray], tuple[np.ndarray, int]] | None = None) -> None:
         self.grabber = grabber
         #: the model's reduced copy of a frame (modelinput.py), made here for the frames estimated
@@ -44,6 +48,9 @@ class PoseWorker:
         self.perceiver = perceiver
         self.mirror = mirror
         self.heartbeats = heartbeats
+        #: called with each perception before it is published (its matched photo decoded, so the
+        #: render loop can present it at once), then on_perception once it is published
+        self.prepare = prepare
         self.on_perception = on_perception
         self.lock = threading.Lock()
         self.stats = StageStats()
@@ -56,6 +63,8 @@ class PoseWorker:
         self._stop = threading.Event()
         self._paused = threading.Event()  # opening hours: no estimates while the kiosk is closed
         self._thread: threading.Thread | None = None
+        self._last_taken: float | None = None  # time.monotonic() of the last frame taken
+        self._last_done = 0.0  # ... and of the end of its estimate
 
     # ---- the newest result -----------------------------------------------------------------
     @property
@@ -92,6 +101,7 @@ class PoseWorker:
     def pause(self, paused: bool) -> None:
         """Stop (or resume) estimating; the thread stays, waiting."""
         (self._paused.set if paused else self._paused.clear)()
+        self._last_taken = None  # a pause is no estimate's cycle
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -115,9 +125,15 @@ class PoseWorker:
         grabbed = self.grabber.get(timeout)
         if grabbed is None:
             return None
+        taken_at = time.monotonic()
         self.heartbeats.beat(Stage.POSE)
         t1 = time.perf_counter()
-        timings = {"capture_wait": (t1 - t0) * 1000.0, "prepare": grabbed.prepare_ms}
+        timings = {"capture_wait": (t1 - t0) * 1000.0, "prepare": grabbed.prepare_ms,
+                   "age": (taken_at - grabbed.captured_at) * 1000.0}
+        if self._last_taken is not None:  # one estimate's whole cycle, and what lies outside its stages
+            timings["cycle"] = (taken_at - self._last_taken) * 1000.0
+            timings["between"] = (taken_at - self._last_done) * 1000.0
+        self._last_taken = taken_at
         poses = self._stage("pose", self._estimate, grabbed, timings) or []
         t2 = time.perf_counter()
         timings["pose"] = (t2 - t1) * 1000.0
@@ -125,17 +141,25 @@ class PoseWorker:
         with self.lock:
             perception = self._stage("match", self.perceiver.perceive, poses, (w, h), grabbed.timestamp,
                                      camera_seq=grabbed.seq, captured_at=grabbed.captured_at, timings=timings)
-        timings["match"] = (time.perf_counter() - t2) * 1000.0
+        t3, matched_at = time.perf_counter(), time.monotonic()
+        timings["match"] = (t3 - t2) * 1000.0
+        if perception is not None and self.prepare is not None:  # e.g. decode the matched photo
+            self._stage("prepare", self.prepare, perception)
+            timings["photo"] = (time.perf_counter() - t3) * 1000.0
         self.estimated += 1
         self.stats.add(timings)
         self.heartbeats.beat(Stage.POSE)
         if perception is None:
+            self._last_done = time.monotonic()
             return None
+        perception = replace(perception, taken_at=taken_at, matched_at=matched_at,
+                             published_at=time.monotonic())
         with self._cond:
             self._latest = perception
             self._cond.notify_all()
         if self.on_perception is not None:
             self.on_perception(perception)
+        self._last_done = time.monotonic()
         return perception
 
     def _stage(self, name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -13,7 +13,9 @@ the model); --compare runs both, one after the other, in the same invocation.
 Printed per mode: display_fps (frames presented per second), pose_rate (estimates per second),
 p95_frame_ms (95th percentile of the time between presented frames), switch_latency_ms (median
 time from capturing the camera frame whose pose made the photo change to presenting the new
-photo) and p50/p95/min of each stage (ms). Targets (issue 10), at --model-latency 300:
+photo), switch_parts_ms (where that time goes: age, estimate, photo, pickup, present; see
+kiosk/app/switchclock.py), composed_fraction, pacer_woken and p50/p95/min of each stage (ms;
+the pose worker's also max, over its recent window). Targets (issue 10), at --model-latency 300:
 display_fps >= 0.95 x max_fps, p95_frame_ms <= 1.5 / max_fps, pose_rate >= 0.9 x 1000/300,
 switch latency <= 300 ms + 2 frames. Figures are printed, never asserted: timings on a shared
 machine are noisy.
@@ -33,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.app.priority import RENDER_NICE
 from kiosk.cli import options
 from kiosk.core.enums import ExitCode, ScreenLayout
 
@@ -41,8 +44,14 @@ log = logging.getLogger(__name__)
 HELP = "loop: display fps, pose rate, frame time and switch latency at 1920x1080 (threaded vs serial)"
 
 RECORDING = "data/recordings/pose_squats.mp4"
-STAGES = ("capture_wait", "reduce", "preprocess", "invoke", "decode", "pose", "match", "decide", "render",
-          "frame", "prepare")
+#: the pose worker's stages (its own recent window): age = the frame's age when the worker took
+#: it, cycle = from one frame taken to the next, between = what lies outside an estimate's stages
+WORKER_STAGES = ("capture_wait", "age", "reduce", "preprocess", "invoke", "decode", "pose", "match",
+                 "photo", "cycle", "between")
+#: the render loop's: render (compose; its parts render_*: the photo half, the live image,
+#: skeleton/hints/text, rotation), show (present), frame (the whole step, paced)
+RENDER_PARTS = ("render_card", "render_camera", "render_overlay", "render_rotate")
+STAGES = (*WORKER_STAGES, "decide", "render", *RENDER_PARTS, "show", "frame", "prepare")
 CAMERA_FPS = 30.0
 
 
@@ -96,6 +105,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="screen layout, as display.layout (default: %(default)s)")
     parser.add_argument("--debug-overlay", action="store_true", help="draw the debug overlay, as "
                         "display.debug_overlay")
+    parser.add_argument("--render-nice", type=int, default=RENDER_NICE, metavar="N",
+                        help="threaded: the render thread's nice above the pose worker's (default "
+                        "%(default)s; 0 = the same priority)")
     parser.add_argument("--full-frame-model", action="store_true",
                         help="give the model the full frame (no reduced copy)")
     parser.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
@@ -168,13 +180,18 @@ def _percentiles(values: list[float]) -> dict[str, float] | None:
 
 def measure(loop: Any, frames: int, warmup: int) -> dict[str, Any]:
     """Step a started loop: `warmup` frames, then `frames` timed ones; the figures."""
+    from kiosk.app.switchclock import PARTS as SWITCH_PARTS
+
     for _ in range(warmup):
         loop.step()
     per_stage: dict[str, list[float]] = {s: [] for s in STAGES}
     states: dict[str, int] = {}
     intervals: list[float] = []
     latencies: list[float] = []
+    parts: dict[str, list[float]] = {p: [] for p in SWITCH_PARTS}
     estimated0 = loop.worker.estimated
+    woken0 = loop.pacer.woken
+    composed = 0
     t0 = last = time.perf_counter()
     for _ in range(frames):
         r = loop.step()
@@ -183,17 +200,21 @@ def measure(loop: Any, frames: int, warmup: int) -> dict[str, Any]:
         last = now
         if "switch_latency" in r.timings:
             latencies.append(r.timings["switch_latency"])
+            for p in SWITCH_PARTS:
+                parts[p].append(r.timings.get(f"switch_{p}", 0.0))
         for s in STAGES:
             if s in r.timings:
                 per_stage[s].append(r.timings[s])
         states[str(r.state)] = states.get(str(r.state), 0) + 1
+        composed += r.composed
     wall = time.perf_counter() - t0
     worker = loop.stage_percentile(50)
     worker95 = loop.stage_percentile(95)
+    worker_max = loop.stage_percentile(100)
     stages = {s: _stats(v) for s, v in per_stage.items() if v}
-    for s in ("capture_wait", "reduce", "preprocess", "invoke", "decode", "pose", "match"):
+    for s in WORKER_STAGES:
         if s in worker and s not in stages:  # the worker's stages (its own recent window)
-            stages[s] = {"p50": worker[s], "p95": worker95[s], "min": worker[s]}
+            stages[s] = {"p50": worker[s], "p95": worker95[s], "min": worker[s], "max": worker_max[s]}
     lat = _percentiles(latencies)
     return {
         "display_fps": frames / wall,
@@ -202,7 +223,12 @@ def measure(loop: Any, frames: int, warmup: int) -> dict[str, Any]:
         "switch_latency_ms": lat["p50"] if lat else None,
         "switch_latency_p95_ms": lat["p95"] if lat else None,
         "switches": len(latencies),
+        # where a switch's latency goes (switchclock.py): the means add up to the mean latency
+        "switch_parts_ms": {p: {"p50": float(np.median(v)), "mean": float(np.mean(v))}
+                            for p, v in parts.items() if v},
         "states": states,
+        "composed_fraction": composed / frames,  # the other frames presented the last picture again
+        "pacer_woken": loop.pacer.woken - woken0,  # frame waits a new target ended early
         "stages_ms": stages,
         "stage_errors": dict(loop.stage_errors),
     }
@@ -251,7 +277,8 @@ def run(args: argparse.Namespace) -> int:
         display = open_display(config.display, headless=True)
         camera = ArrayReplay(frames, fps=src_fps * hold, realtime=True, loop=True,
                              name=f"replay:{recording.name}@{w}x{h}")
-        loop = MirrorLoop(config, camera, model, index, display, threaded=mode == "threaded")
+        loop = MirrorLoop(config, camera, model, index, display, threaded=mode == "threaded",
+                          render_nice=args.render_nice)
         if args.full_frame_model:
             loop.worker.model_input = None
         loop.start()
@@ -270,6 +297,7 @@ def run(args: argparse.Namespace) -> int:
         "frames": args.frames, "size": [w, h], "entries": len(index), "max_fps": args.max_fps,
         "model_latency_ms": args.model_latency, "index_build_s": round(index.build_s, 2),
         "model": f"{model.name} on {model.delegate}, {threads} threads", "layout": args.layout,
+        "render_nice": args.render_nice,
         **results[modes[0]], "modes": results, "cpus": os.cpu_count(), "load_avg": list(os.getloadavg()),
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
     }

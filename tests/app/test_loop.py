@@ -85,7 +85,9 @@ def test_the_photo_follows_the_pose(index: FakeIndex, tmp_path: Path, caplog) ->
     shown = [r.shown_entry for r in reports]
     assert shown[10] == 0 and shown[22] == 1 and shown[35] == 2
     changes = [r.shown_entry for r in reports if r.changed]
-    assert changes == [None, 0, 1, 2]  # the first frame shows the prompt, then three photos
+    # three photos; the first frame shows the first already: its perception was published with
+    # its photo decoded (Photos.prepare in the pose worker), nothing waits for the image cache
+    assert changes == [0, 1, 2]
     switches = [r.timings.get("switch_latency") for r in reports if r.changed and r.shown_entry is not None]
     assert all(ms is not None and ms >= 0 for ms in switches)  # measured from the deciding camera frame
     assert all(r.state == "running" for r in reports if r.shown_entry is not None)
@@ -186,7 +188,10 @@ def test_apply_swaps_index_and_config_between_frames(index: FakeIndex, tmp_path:
     other = FakeIndex(tmp_path / "other", [pose_at(arms_up()), pose_at(squat(1.0))], size=(480, 540),
                       index_id="fake-2")
     loop.apply(index=other)
-    assert loop.step().shown_entry is None  # nothing of the old index stays on screen
+    r = loop.step()  # nothing of the old index stays on screen: the new index's photo (decoded
+    # with the perception that matched it) or none
+    slot = loop.renderer.photo_slot
+    assert r.shown_entry is None or loop.renderer.card_key == ("photo", ("fake-2", 1, slot))
     r = _step_until(loop, lambda r: r.shown_entry == 1)
     assert loop.index is other and other.queries >= 2
     loop.apply(config=_config(display={"layout": "full_mirror"}))
@@ -242,3 +247,25 @@ def test_camera_rotation_turns_frames_clockwise(index: FakeIndex) -> None:
     loop.close()
     assert seen[0].shape == (200, 100, 3)
     assert tuple(seen[0][0, 99]) == (255, 0, 0)  # turned clockwise: top left -> top right
+
+
+def test_a_new_target_is_published_with_its_photo_decoded_and_ends_the_pacers_wait(index: FakeIndex) -> None:
+    script = [STAND] * 2 + [squat(1.0)] * 2
+    model = ScriptedModel(lambda n, f: [pose_at(script[min(n, len(script)) - 1])])
+    cam = ArrayReplay([np.zeros((540, 960, 3), np.uint8)], fps=10, realtime=False, loop=True)
+    loop = _serial(_config(), cam, model, index, MemoryDisplay((960, 540)))
+    try:
+        targets, ready, woken = [], [], []
+        for _ in script:  # the pose worker's work, inline: estimate, match, prepare, publish
+            p = loop.worker.run_once(5)
+            assert p is not None
+            targets.append(p.target.entry)
+            # the photo is in the cache the moment the perception is visible (no loader wait)
+            assert p.target.entry is not None and loop.photos.cache is not None
+            ready.append(loop.photos.cache.ready_at(loop.photos.key(p.target.entry)) is not None)
+            woken.append(loop.pacer.pending)
+            loop.pacer.wait()  # consumes the wake (max_fps 0: without sleeping)
+        assert targets == [0, 0, 1, 1] and all(ready)
+        assert woken == [True, False, True, False]  # the wait ends early for a new target only
+    finally:
+        loop.close()

@@ -204,3 +204,21 @@ def test_heartbeats_name_the_quiet_stages() -> None:
     beats.beat(Stage.POSE)  # working again: its own clock runs
     now[0] = 102.0
     assert Stage.POSE in beats.stale(1.0)
+
+
+def test_a_frame_with_nothing_new_is_presented_again_not_composed(index: FakeIndex) -> None:
+    model = BlockingModel([SMALL], free=1)  # one perception, then the model is stuck
+    camera = FakeCamera((72, 128), plan=lambda n: "ok" if n == 1 else "hang")  # one frame, then none
+    display = MemoryDisplay(SIZE)
+    loop = MirrorLoop(_config(), camera, model, index, display)
+    loop.start()
+    try:
+        assert loop.worker.wait_newer(0, 30) is not None
+        reports = [loop.step() for _ in range(5)]
+        assert [r.composed for r in reports] == [True, False, False, False, False]
+        assert display.shown == 5  # every frame presented, the last picture again
+        assert {r.camera_seq for r in reports} == {1}
+    finally:
+        model.release.set()
+        camera.release.set()
+        loop.close()

@@ -52,6 +52,11 @@ class Perception:
     target_distance: float | None  # the target's distance to this pose
     step_back: bool  # the camera does not see the whole body
     timings: dict[str, float] = field(default_factory=dict)  # ms
+    #: time.monotonic() when the pose worker took the frame, matched its pose and published this
+    #: perception (0.0 when perceived directly): the parts of a photo switch's latency
+    taken_at: float = 0.0
+    matched_at: float = 0.0
+    published_at: float = 0.0
 
 
 class Perceiver:

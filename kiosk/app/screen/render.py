@@ -10,6 +10,7 @@ A card (photo + caption, or a message panel) is built once when the content chan
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -119,6 +120,9 @@ class Renderer:
         #: where the camera image went on the last frame (None: no frame)
         self.view: CoverMap | None = None
         self._blitter = CameraBlitter()
+        #: the last render's parts (ms): card (the photo half: fade, first blit or repairs),
+        #: camera (the live image), overlay (skeleton, hints, debug text), rotate
+        self.timings: dict[str, float] = {}
         self.configure(config)
 
     # ---- configuration -----------------------------------------------------------------
@@ -239,7 +243,10 @@ class Renderer:
             self._card_on_canvas = False
             # crossfade from whatever the canvas shows (a photo, or a fade cut short)
             self._fading = self.config.crossfade_ms > 0 and had_card
-            self._fade_start, self._fade_w = scene.now, 0.0
+            # the fade's first frame already carries one frame's worth of the new card: the frame
+            # reported as the switch shows the new photo (fading in), not the old one unchanged
+            self._fade_start, self._fade_w = scene.now - self._frame_s(), 0.0
+        t0 = time.perf_counter()
         canvas, lay = self.canvas, self.layout
         photo_pos = (lay.photo.x, lay.photo.y)
         if self._fading:  # what is drawn over the photo meanwhile is repaired when the fade ends
@@ -251,8 +258,11 @@ class Renderer:
             for r in self._overlays:
                 canvas.blit(self._card, r.topleft, area=r.move(-photo_pos[0], -photo_pos[1]))
         self._overlays.clear()
+        t1 = time.perf_counter()
+        t2 = t1
         if scene.frame is not None:
             cmap = self._draw_camera(scene.frame, scene.mirror, scene.body)
+            t2 = time.perf_counter()
             if scene.pose is not None and self.config.show_skeleton:
                 self._draw_skeleton(scene.pose, cmap)
         else:
@@ -264,9 +274,15 @@ class Renderer:
             self._blit_banner(self._hint, top=lay.inset)
         if self.config.debug_overlay and scene.debug:
             self._draw_debug(scene.debug)
-        if lay.rotation:
-            return pg.transform.rotate(canvas, -lay.rotation)
-        return canvas
+        t3 = time.perf_counter()
+        out = pg.transform.rotate(canvas, -lay.rotation) if lay.rotation else canvas
+        self.timings = {"card": (t1 - t0) * 1000.0, "camera": (t2 - t1) * 1000.0,
+                        "overlay": (t3 - t2) * 1000.0, "rotate": (time.perf_counter() - t3) * 1000.0}
+        return out
+
+    def _frame_s(self) -> float:
+        """One displayed frame (s) at display.max_fps (60 when uncapped)."""
+        return 1.0 / (self.config.max_fps if self.config.max_fps > 0 else 60)
 
     def _fade_step(self, now: float, pos: tuple[int, int]) -> None:
         """Blend the new card over the canvas so that its weight grows linearly with time: one

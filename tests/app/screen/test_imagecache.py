@@ -58,3 +58,46 @@ def test_a_bad_photo_is_logged_once_and_not_retried(caplog: pytest.LogCaptureFix
         assert "truncated JPEG" in caplog.text and "kiosk index verify" in caplog.text
     finally:
         cache.close()
+
+
+def test_load_now_loads_in_the_calling_thread_once() -> None:
+    threads: list[str] = []
+
+    def loader(key: int) -> str:
+        threads.append(threading.current_thread().name)
+        return f"photo{key}"
+
+    cache = ImageCache(loader)
+    try:
+        assert cache.load_now(7) == "photo7"
+        assert threads == [threading.current_thread().name]  # here, not in the loader thread
+        assert cache.load_now(7) == "photo7" and cache.get(7) == "photo7" and len(threads) == 1
+        ready = cache.ready_at(7)
+        assert ready is not None and ready[1] >= 0  # (when it became ready, its load time in ms)
+    finally:
+        cache.close()
+
+
+def test_load_now_waits_for_a_load_in_progress_instead_of_loading_twice() -> None:
+    entered, gate = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def loader(key: int) -> str:
+        calls.append(key)
+        entered.set()
+        gate.wait(5)
+        return f"photo{key}"
+
+    cache = ImageCache(loader)
+    try:
+        cache.request(5)
+        assert entered.wait(5)  # the loader thread is inside loader(5)
+        got: list[object] = []
+        waiter = threading.Thread(target=lambda: got.append(cache.load_now(5)))
+        waiter.start()
+        gate.set()
+        waiter.join(5)
+        assert got == ["photo5"] and calls == [5]
+    finally:
+        gate.set()
+        cache.close()

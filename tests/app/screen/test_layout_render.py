@@ -127,9 +127,12 @@ def test_crossfade_blends_then_settles() -> None:
     disp.show(r.render(Scene(frame=frame, content=("photo", 1), photo=a, now=10.0)))
     disp.show(r.render(Scene(frame=frame, content=("photo", 2), photo=b, now=10.0)))
     assert r.fading
-    disp.show(r.render(Scene(frame=frame, content=("photo", 2), photo=b, now=10.1)))
+    first = tuple(int(v) for v in disp.last_frame[180, 480])
+    assert first != PHOTO_RGB and first[1] > PHOTO_RGB[1]  # the switch frame shows the new photo coming
+    # half way: the fade counts its first frame as one display frame (1/60 s) in
+    disp.show(r.render(Scene(frame=frame, content=("photo", 2), photo=b, now=10.1 - 1 / 60)))
     mid = tuple(int(v) for v in disp.last_frame[180, 480])
-    assert 80 < mid[0] < 120 and 80 < mid[1] < 120  # half way
+    assert 80 < mid[0] < 120 and 80 < mid[1] < 120
     disp.show(r.render(Scene(frame=frame, content=("photo", 2), photo=b, now=10.3)))
     assert not r.fading and tuple(disp.last_frame[180, 480]) == (0, 200, 0)
 
@@ -160,3 +163,18 @@ def test_full_mirror_repairs_what_banners_covered() -> None:
     assert (top != PHOTO_RGB).any()  # the banner is over the photo
     disp.show(r.render(Scene(frame=frame, content=("photo", 1), photo=photo, step_back=False)))
     assert (disp.last_frame[10:60, 640] == PHOTO_RGB).all()  # and gone again
+
+
+def test_the_photo_half_is_composed_once_per_switch_not_per_frame() -> None:
+    disp = MemoryDisplay((640, 360))
+    r = Renderer(DisplayConfig(crossfade_ms=0, caption=False), disp.size, target=disp.canvas)
+    photo = _photo(r.photo_slot)
+    frames = [np.full((360, 640, 3), v, np.uint8) for v in (10, 90, 170)]
+    disp.show(r.render(Scene(frame=frames[0], content=("photo", 1), photo=photo)))
+    pygame.draw.rect(disp.canvas, (0, 255, 0), (400, 100, 8, 8))  # a mark on the photo half
+    disp.show(r.render(Scene(frame=frames[1], content=("photo", 1), photo=photo)))
+    out = disp.last_frame
+    assert tuple(out[104, 404]) == (0, 255, 0)  # not redrawn: only the live half was
+    assert tuple(out[180, 160]) == (90, 90, 90)  # ...which shows the new camera frame
+    disp.show(r.render(Scene(frame=frames[2], content=("photo", 2), photo=photo)))
+    assert tuple(disp.last_frame[104, 404]) == PHOTO_RGB  # a new content: the card is blitted again
