@@ -250,7 +250,7 @@ def test_camera_rotation_turns_frames_clockwise(index: FakeIndex) -> None:
 
 
 def test_a_new_target_is_published_with_its_photo_decoded_and_ends_the_pacers_wait(index: FakeIndex) -> None:
-    script = [STAND] * 2 + [squat(1.0)] * 2
+    script = [STAND] * 2 + [squat(1.0)] * 3  # a clearly better photo is confirmed on a second pose
     model = ScriptedModel(lambda n, f: [pose_at(script[min(n, len(script)) - 1])])
     cam = ArrayReplay([np.zeros((540, 960, 3), np.uint8)], fps=10, realtime=False, loop=True)
     loop = _serial(_config(), cam, model, index, MemoryDisplay((960, 540)))
@@ -265,7 +265,7 @@ def test_a_new_target_is_published_with_its_photo_decoded_and_ends_the_pacers_wa
             ready.append(loop.photos.cache.ready_at(loop.photos.key(p.target.entry)) is not None)
             woken.append(loop.pacer.pending)
             loop.pacer.wait()  # consumes the wake (max_fps 0: without sleeping)
-        assert targets == [0, 0, 1, 1] and all(ready)
-        assert woken == [True, False, True, False]  # the wait ends early for a new target only
+        assert targets == [0, 0, 0, 1, 1] and all(ready)
+        assert woken == [True, False, False, True, False]  # the wait ends early for a new target only
     finally:
         loop.close()
