@@ -118,7 +118,7 @@ class MirrorLoop:
         self._captions = Captions()
         self._pacer = Pacer(config.display.max_fps)
         self._director = Director(config.attract.idle_timeout_s, config.attract.slide_seconds)
-        self._perceiver = Perceiver(config)
+        self._perceiver = Perceiver(config, live=True)
         self._grabber = FrameGrabber(camera, timeout=config.camera.capture_timeout_s,
                                      max_failures=config.camera.max_failures,
                                      transform=_rotator(config.camera.rotation),

@@ -53,7 +53,9 @@ class BigIndex:
         write_visible(Path(self._tmp.name), self._keypoints, seed=seed)
         self._visible = VisibleSearch(Path(self._tmp.name), self._keypoints, stored=True)
         self._calibration: dict[str, Any] | None = None
-        self._dynamic: dict[tuple[int, ...], list[float] | None] = {}
+        from kiosk.gallery.calibrate import DynamicTables
+
+        self._dynamic = DynamicTables(lambda: self._keypoints, lambda: self._groups)
         self.build_s = time.perf_counter() - t0
         self.n_real = n_real
         self.index_id = f"{base.index_id}+synth{size - n_real}"
@@ -113,12 +115,8 @@ class BigIndex:
                                                     self._keypoints, self._groups)
         return self._calibration
 
-    def profile_table(self, profile: tuple[int, ...]) -> list[float] | None:
-        if profile not in self._dynamic:
-            from kiosk.gallery.calibrate import profile_table
-
-            self._dynamic[profile] = profile_table(self._keypoints, self._groups, profile)
-        return self._dynamic[profile]
+    def profile_table(self, profile: tuple[int, ...], *, wait: bool = True) -> list[float] | None:
+        return self._dynamic.get(profile, wait=wait)
 
     def entry(self, entry_id: int) -> Any:
         return self.base.entry(entry_id % self.n_real)

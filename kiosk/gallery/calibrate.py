@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,67 @@ def profile_table(keypoints: np.ndarray, groups: np.ndarray, profile: Profile,
     ids, pv = profile_rows(keypoints, profile)
     pv64 = pv.astype(np.float64)
     return _table(lambda i: np.linalg.norm(pv64 - pv64[i], axis=1), len(ids), g[ids], sample, seed)
+
+
+class DynamicTables:
+    """The calibration tables of dynamic visible profiles of one archive, each computed once.
+
+    A table takes seconds on a large archive (about 3 s at 80,000 entries here, more on a Pi):
+    `get(profile, wait=False)` (the kiosk's pose worker) computes it on a background thread and
+    answers None until it is ready, so the matcher uses the nearest stored profile's table
+    meanwhile instead of stalling the mirror; `wait=True` (offline tools, benchmarks) computes it
+    in the caller, so their figures never depend on timing. One background thread at a time.
+    """
+
+    def __init__(self, keypoints: Callable[[], np.ndarray], groups: Callable[[], np.ndarray]) -> None:
+        self._keypoints, self._groups = keypoints, groups
+        self._tables: dict[tuple[int, ...], list[float] | None] = {}
+        self._pending: list[tuple[int, ...]] = []
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+
+    def get(self, profile: tuple[int, ...], *, wait: bool = True) -> list[float] | None:
+        with self._lock:
+            if profile in self._tables:
+                return self._tables[profile]
+            if not wait:
+                if profile not in self._pending:
+                    self._pending.append(profile)
+                if self._worker is None:
+                    self._worker = threading.Thread(target=self._drain, args=(self._keypoints(),),
+                                                    name="calibration", daemon=True)
+                    self._worker.start()
+                return None
+        return self._compute(profile, self._keypoints())
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the background thread, if one runs (tests; an orderly close)."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+
+    def _compute(self, profile: tuple[int, ...], keypoints: np.ndarray) -> list[float] | None:
+        table = profile_table(keypoints, self._groups(), profile)
+        with self._lock:
+            self._tables[profile] = table
+        return table
+
+    def _drain(self, keypoints: np.ndarray) -> None:
+        """The background thread: compute every pending profile's table, then end."""
+        while True:
+            with self._lock:
+                pending = [p for p in self._pending if p not in self._tables]
+                self._pending.clear()
+                if not pending:
+                    self._worker = None
+                    return
+            for profile in pending:
+                try:
+                    self._compute(profile, keypoints)
+                except Exception:  # a table is an aid: the stored profile's stays in use
+                    log.exception("calibrating the visible profile %s failed", profile)
+                    with self._lock:
+                        self._tables[profile] = None
 
 
 def compute_calibration(vectors: np.ndarray, confidences: np.ndarray, keypoints: np.ndarray,
@@ -128,20 +190,24 @@ def calibration_tables(calibration: dict[str, Any], metric: str) -> dict[str, li
 
 
 def kiosk_threshold(index: Any, metric: str, max_distance: float,
-                    hysteresis_margin: float) -> MatchThreshold:
+                    hysteresis_margin: float, *, wait_for_tables: bool = True) -> MatchThreshold:
     """The kiosk's threshold for an index (a GalleryIndex) under the config's match values.
 
     Example: ``kiosk_threshold(idx, cfg.index.metric, cfg.match.max_distance,
     cfg.match.hysteresis_margin).raw_max_distance()``. An uncalibrated index (no tables)
-    gets thresholds taken as raw distances, with a warning.
+    gets thresholds taken as raw distances, with a warning. wait_for_tables=False (the running
+    kiosk): a dynamic profile's table is computed in the background (DynamicTables).
     """
     check_metric(metric)
     tables = calibration_tables(index.calibration(), metric)
     if not tables:
         log.info("index %s has no %s calibration: match.max_distance used as a raw distance",
                     index.index_id, metric)
+    def dynamic(profile: tuple[int, ...]) -> list[float] | None:
+        return index.profile_table(profile, wait=wait_for_tables)
+
     return MatchThreshold(metric, float(max_distance), float(hysteresis_margin), tables,
-                          index.profile_table if metric == VISIBLE else None)
+                          dynamic if metric == VISIBLE else None)
 
 
 def matching_extras(root: Path) -> dict[str, Any]:

@@ -127,7 +127,7 @@ class FakeIndex:
         """Uncalibrated: the config's match distances are raw distances."""
         return {}
 
-    def profile_table(self, profile: tuple[int, ...]) -> None:
+    def profile_table(self, profile: tuple[int, ...], *, wait: bool = True) -> None:
         return None
 
     def keypoints(self) -> np.ndarray:

@@ -89,8 +89,9 @@ class MatchIndex(Protocol):
         """The distance calibration block (kiosk.gallery.calibrate); {} when uncalibrated."""
         ...
 
-    def profile_table(self, profile: tuple[int, ...]) -> list[float] | None:
-        """The calibration table of a dynamic visible profile, or None."""
+    def profile_table(self, profile: tuple[int, ...], *, wait: bool = True) -> list[float] | None:
+        """The calibration table of a dynamic visible profile, or None (wait=False: None until
+        a background computation has it; see kiosk.gallery.calibrate.DynamicTables)."""
         ...
 
     def keypoints(self) -> np.ndarray:

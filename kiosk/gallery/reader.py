@@ -86,7 +86,9 @@ class GalleryIndex:
         self._keypoints = keypoints
         self._tree = tree
         self._calibration: dict[str, Any] | None = manifest.get("calibration")
-        self._dynamic_tables: dict[tuple[int, ...], list[float] | None] = {}
+        from kiosk.gallery.calibrate import DynamicTables
+
+        self._dynamic_tables = DynamicTables(lambda: self._keypoints, self.groups)
         from kiosk.gallery.visible_index import VisibleSearch
 
         stored = int(manifest.get("format_version", 1)) >= 2
@@ -174,13 +176,9 @@ class GalleryIndex:
         """(N,) int64: each entry's source number (mirrored twins and video frames share it)."""
         return np.asarray([e["source"] for e in self._entries], dtype=np.int64)
 
-    def profile_table(self, profile: tuple[int, ...]) -> list[float] | None:
-        """The calibration table of a dynamic visible profile (computed once, then kept)."""
-        if profile not in self._dynamic_tables:
-            from kiosk.gallery.calibrate import profile_table
-
-            self._dynamic_tables[profile] = profile_table(self._keypoints, self.groups(), profile)
-        return self._dynamic_tables[profile]
+    def profile_table(self, profile: tuple[int, ...], *, wait: bool = True) -> list[float] | None:
+        """The calibration table of a dynamic visible profile (calibrate.DynamicTables)."""
+        return self._dynamic_tables.get(profile, wait=wait)
 
     def calibration(self) -> dict[str, Any]:
         """The manifest's calibration block; computed now for an index built without one."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from kiosk.gallery import manifest as mf
-from kiosk.gallery.calibrate import kiosk_threshold
+from kiosk.gallery.calibrate import DynamicTables, kiosk_threshold, profile_table
 from kiosk.gallery.reader import GalleryIndex, IndexLoadError
 from kiosk.match.brute import brute_euclidean, brute_weighted
 from kiosk.match.metrics import METRICS
@@ -114,3 +115,47 @@ def test_an_unknown_format_is_refused_with_the_fix(built, tmp_path: Path) -> Non
     _rewrite_manifest(future, lambda m: m.update(format_version=99))
     with pytest.raises(IndexLoadError, match=r"format_version 99 .*rebuild the index"):
         GalleryIndex.open(future)
+
+
+def _archive(n: int = 300, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """n random whole poses (N, 17, 3) with their source numbers (3 entries a source)."""
+    rng = np.random.default_rng(seed)
+    kp = np.concatenate([rng.uniform(0, 500, (n, 17, 2)), np.ones((n, 17, 1))], axis=2)
+    return kp.astype(np.float32), np.arange(n) // 3
+
+
+DYNAMIC = (0, 5, 6, 7, 9, 11, 12, 13)  # a set no stored profile covers within one keypoint
+
+
+def test_a_dynamic_table_in_the_caller_is_the_profiles_table() -> None:
+    kp, groups = _archive()
+    tables = DynamicTables(lambda: kp, lambda: groups)
+    assert tables.get(DYNAMIC) == profile_table(kp, groups, DYNAMIC) is not None
+
+
+def test_the_live_kiosk_never_waits_for_a_dynamic_table() -> None:
+    kp, groups = _archive()
+    release = threading.Event()
+
+    def slow_groups() -> np.ndarray:  # the computation cannot finish until the test says so
+        release.wait(30)
+        return groups
+
+    tables = DynamicTables(lambda: kp, slow_groups)
+    assert tables.get(DYNAMIC, wait=False) is None  # answered at once: the stored table is used
+    assert tables.get(DYNAMIC, wait=False) is None  # still computing, once
+    release.set()
+    tables.join(30)
+    assert tables.get(DYNAMIC, wait=False) == profile_table(kp, groups, DYNAMIC)
+
+
+def test_a_failed_background_table_leaves_the_stored_one_in_use(caplog: pytest.LogCaptureFixture) -> None:
+    kp, _ = _archive()
+
+    def broken() -> np.ndarray:
+        raise OSError("the archive went away")
+
+    tables = DynamicTables(lambda: kp, broken)
+    assert tables.get(DYNAMIC, wait=False) is None
+    tables.join(30)
+    assert tables.get(DYNAMIC, wait=False) is None and "calibrating the visible profile" in caplog.text

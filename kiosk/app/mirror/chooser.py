@@ -62,9 +62,11 @@ class Chooser:
         return decision
 
 
-def make_chooser(index: Any, metric: str, match: MatchConfig) -> Chooser:
-    """The kiosk's chooser for an index (a GalleryIndex) from the config's match section."""
-    matcher = Matcher(index, metric, match.max_distance, match.hysteresis_margin)
+def make_chooser(index: Any, metric: str, match: MatchConfig, *, wait_for_tables: bool = True) -> Chooser:
+    """The kiosk's chooser for an index (a GalleryIndex) from the config's match section
+    (wait_for_tables: see Matcher)."""
+    matcher = Matcher(index, metric, match.max_distance, match.hysteresis_margin,
+                      wait_for_tables=wait_for_tables)
     return Chooser(matcher, Hysteresis(match.hysteresis_margin, match.hysteresis_frames,
                                        match.hysteresis_s),
                    Variety(index.groups(), match.variety_span, match.tie_margin))

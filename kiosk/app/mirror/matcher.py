@@ -24,10 +24,13 @@ log = logging.getLogger(__name__)
 
 class Matcher:
     def __init__(self, index: Any, metric: str, max_distance: float,
-                 hysteresis_margin: float = 0.0) -> None:
+                 hysteresis_margin: float = 0.0, *, wait_for_tables: bool = True) -> None:
+        """wait_for_tables=False (the running kiosk): a new dynamic visible profile is calibrated
+        in the background, not in this call (calibrate.DynamicTables)."""
         self.index = index
         self.metric = check_metric(metric)
-        self.threshold: MatchThreshold = kiosk_threshold(index, metric, max_distance, hysteresis_margin)
+        self.threshold: MatchThreshold = kiosk_threshold(index, metric, max_distance, hysteresis_margin,
+                                                         wait_for_tables=wait_for_tables)
         self.max_distance = float(max_distance)
         self._vectors = index.vectors()
         self._pose: Pose | None = None

@@ -60,7 +60,10 @@ class Perception:
 
 
 class Perceiver:
-    def __init__(self, config: KioskConfig) -> None:
+    def __init__(self, config: KioskConfig, *, live: bool = False) -> None:
+        """live: the running kiosk (a new visible profile is calibrated in the background rather
+        than stalling the pose worker); offline (the benchmark) every decision is reproducible."""
+        self.live = live
         p = config.pose
         self.tracker = MainPersonTracker(min_pose_score=p.min_pose_score,
                                          keypoint_threshold=p.keypoint_threshold,
@@ -87,7 +90,8 @@ class Perceiver:
         """Match against `index` from the next frame (None: no index). Call warm_up() after."""
         self.chooser = None
         if index is not None:
-            self.chooser = make_chooser(index, self.config.index.metric, self.config.match)
+            self.chooser = make_chooser(index, self.config.index.metric, self.config.match,
+                                        wait_for_tables=not self.live)
 
     def warm_up(self) -> None:
         """Compile the search kernels now (a query), not on the first visitor."""
