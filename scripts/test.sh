@@ -56,7 +56,13 @@ fi
 .venv/bin/mypy
 .venv/bin/python -m kiosk.cli.docgen --check
 status=0
-.venv/bin/python -m pytest -m "not system" "$@" || status=$?
+# Two pytest-xdist workers (KIOSK_TEST_WORKERS; 0: none): most of the suite waits on real
+# processes (sshd, `kiosk run`, Ray, chromium), so two workers halve the wall time even on 2 cores.
+# loadscope keeps each module (its module-scoped servers and indexes) on one worker; tests/conftest.py
+# hands out the modules with slow tests first (hence no reorder by test count).
+workers="${KIOSK_TEST_WORKERS:-2}"
+.venv/bin/python -m pytest -m "not system" -n "$workers" --dist loadscope --no-loadscope-reorder "$@" \
+  || status=$?
 
 # 4. numpy 1.24 leg (Raspberry Pi OS bookworm): tflite-runtime 2.14 needs numpy<2. LiteRT (whose
 #    flatbuffer schema `kiosk models fetch` uses to strip Coral's decoder op) works on 1.24 too,
