@@ -16,7 +16,8 @@
 #      bookworm userland under qemu-user (8 min with a cached rootfs on a busy 2-core machine; the
 #      arm64 rootfs build adds 5-30 min, by load).
 # Steps 4-6 run when test.sh gets no arguments (as in CI).
-# Extra arguments go to the main pytest run (e.g. scripts/test.sh -k vptree -x).
+# Extra arguments go to the main pytest run (e.g. scripts/test.sh -k vptree -x; add -n 0 for one
+# process, e.g. with --pdb).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 here=$(pwd)
