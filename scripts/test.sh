@@ -16,7 +16,8 @@
 #      bookworm userland under qemu-user (8 min with a cached rootfs on a busy 2-core machine; the
 #      arm64 rootfs build adds 5-30 min, by load).
 # Steps 4-6 run when test.sh gets no arguments (as in CI).
-# Extra arguments go to the main pytest run (e.g. scripts/test.sh -k vptree -x).
+# Extra arguments go to the main pytest run (e.g. scripts/test.sh -k vptree -x; add -n 0 for one
+# process, e.g. with --pdb).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 here=$(pwd)
@@ -56,16 +57,38 @@ fi
 .venv/bin/mypy
 .venv/bin/python -m kiosk.cli.docgen --check
 status=0
-.venv/bin/python -m pytest -m "not system" "$@" || status=$?
+# 4. (below) starts first, in the background: the main run leaves CPU idle while it waits on real
+#    processes, and the numpy 1.24 leg mostly computes. Its output is shown after the main run.
+np124_pid=""
+if [ "${KIOSK_SKIP_NP124:-0}" != 1 ] && [ "$#" -eq 0 ]; then
+  np124_log=$(mktemp)
+  bash scripts/test_np124.sh --basetemp=.venv-np124/tmp >"$np124_log" 2>&1 &
+  np124_pid=$!
+  trap 'kill "$np124_pid" 2>/dev/null || true' EXIT
+fi
+
+# Two pytest-xdist workers (KIOSK_TEST_WORKERS; 0: none): most of the suite waits on real
+# processes (sshd, `kiosk run`, Ray, chromium), so two workers halve the wall time even on 2 cores.
+# loadscope keeps each module (its module-scoped servers and indexes) on one worker; tests/conftest.py
+# hands out the modules with slow tests first (hence no reorder by test count).
+workers="${KIOSK_TEST_WORKERS:-2}"
+.venv/bin/python -m pytest -m "not system" -n "$workers" --dist loadscope --no-loadscope-reorder "$@" \
+  || status=$?
 
 # 4. numpy 1.24 leg (Raspberry Pi OS bookworm): tflite-runtime 2.14 needs numpy<2. LiteRT (whose
 #    flatbuffer schema `kiosk models fetch` uses to strip Coral's decoder op) works on 1.24 too,
 #    so both runtimes are installed and `kiosk bench pose` can compare them here. The pose tests
 #    run with the interpreter forced to tflite-runtime (KIOSK_TFLITE_BACKEND=tflite).
 #    It runs when test.sh gets no arguments (as in CI), even if the main run failed (both
-#    results count); KIOSK_SKIP_NP124=1 skips it.
-if [ "${KIOSK_SKIP_NP124:-0}" != 1 ] && [ "$#" -eq 0 ]; then
-  bash scripts/test_np124.sh || status=$?
+#    results count); KIOSK_SKIP_NP124=1 skips it. It was started before the main run (above), in
+#    its own pytest basetemp; here we wait for it and show its output.
+if [ -n "$np124_pid" ]; then
+  np124_status=0
+  wait "$np124_pid" || np124_status=$?
+  trap - EXIT
+  cat "$np124_log"
+  rm -f "$np124_log"
+  if [ "$np124_status" != 0 ]; then status=$np124_status; fi
 fi
 
 # 5. system tests (tests/system/conftest.py decides: run, skip with the reason, or fail on CI).

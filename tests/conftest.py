@@ -18,6 +18,15 @@ SHARED = Path(os.environ.get("KIOSK_ASSET_MIRROR") or CHECKOUT.parent / "shared"
 os.environ["KIOSK_ASSET_MIRROR"] = str(SHARED)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (scripts/test.sh runs `-n 2 --dist loadscope --no-loadscope-reorder`):
+    the modules holding a `slow` test are handed out first, so that no long module (the deploy
+    tests, the Ray cluster, the end-to-end kiosk) starts last while the other worker idles
+    (longest first). A plain run keeps the collection order."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """../shared: real models, photos, recordings and Coral's references (the asset mirror)."""

@@ -55,6 +55,8 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            "pose_squats.mp4 from the cache or the asset mirror", Scope.SCRIPTS),
     EnvVar("KIOSK_DEMO_SCREENS", "scripts/demo.sh: where headless screenshots go",
            "$KIOSK_CACHE_DIR/demo-screens", Scope.SCRIPTS),
+    EnvVar("KIOSK_TEST_WORKERS", "scripts/test.sh, test_np124.sh: pytest-xdist workers of the test run "
+           "(0: one process)", "2", Scope.SCRIPTS),
     EnvVar("KIOSK_SKIP_NP124", "scripts/test.sh: 1 skips the numpy 1.24 leg", "0", Scope.SCRIPTS),
     EnvVar("KIOSK_SKIP_SYSTEM", "scripts/test.sh: 1 skips the system tests (install.sh and the unit in a "
            "booted bookworm container)", "0", Scope.SCRIPTS),

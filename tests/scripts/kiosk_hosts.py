@@ -118,8 +118,15 @@ class KioskHost:
         auth.chmod(0o600)
         if os.geteuid() == 0:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation dir
+        for attempt in range(3):  # a free port can be taken before sshd binds it (pytest-xdist workers)
+            if self._launch_sshd(host_key, auth, free_port()) or attempt == 2:
+                break
+        wait_until(self._sshd_listening, 10, f"sshd on port {self.port}")
+
+    def _launch_sshd(self, host_key: Path, auth: Path, port: int) -> bool:
+        """sshd on `port`; False when it exited because the port was in use."""
         setenv = " ".join(f'"{k}={v}"' for k, v in self.session_env().items())
-        self.port = free_port()
+        self.port = port
         config = self.dir / "sshd_config"
         config.write_text(
             f"Port {self.port}\n"
@@ -142,19 +149,34 @@ class KioskHost:
         )
         log = open(self.dir / "sshd.log", "ab")
         self._logs.append(log)
+        logged = log.tell()
+        (self.dir / "sshd.pid").unlink(missing_ok=True)
         self.sshd = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=log,
                                      start_new_session=True)
-
-        def listening() -> bool:
-            if self.sshd.poll() is not None:
-                raise AssertionError(f"sshd exited: {(self.dir / 'sshd.log').read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return True
-            except OSError:
+        try:
+            wait_until(self._sshd_listening, 10, f"sshd on port {self.port}")
+        except AssertionError:
+            said = (self.dir / "sshd.log").read_bytes()[logged:]
+            if b"Address already in use" in said:
                 return False
+            raise
+        return True
 
-        wait_until(listening, 10, f"sshd on port {self.port}")
+    def _sshd_listening(self) -> bool:
+        """Our sshd bound its port (it writes its pid file after that) and accepts connections."""
+        assert self.sshd is not None
+        if self.sshd.poll() is not None:
+            raise AssertionError(f"sshd exited: {(self.dir / 'sshd.log').read_text()}")
+        try:
+            if (self.dir / "sshd.pid").read_text().strip() != str(self.sshd.pid):
+                return False
+        except OSError:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
 
     def ssh(self, command: str, timeout: float = 30) -> subprocess.CompletedProcess:
         return subprocess.run(["ssh", *ssh_client_options(self.client_key), "-p", str(self.port),
