@@ -319,10 +319,12 @@ class MirrorLoop:
 
     def _on_perception(self, perception: Perception) -> None:
         """In the pose worker, once a perception is published: a new target ends the pacer's wait,
-        so its photo (decoded before publishing) is presented at once, not at the next frame slot."""
+        so its photo (decoded before publishing) is presented at once, not at the next frame slot;
+        a challenger's photo is loaded ahead."""
         if perception.target != self._wake_target:
             self._wake_target = perception.target
             self._pacer.wake()
+        self._photos.anticipate(perception)
 
     def _carried(self, perception: Perception | None, t: float | None, grabbed: Any) -> Pose | None:
         if perception is None or perception.main is None:

@@ -3,6 +3,7 @@
     photos = Photos(index=lambda: loop.index, slot=lambda: (w, h), like=surface)
     photos.start()                       # the image cache's loader thread
     photos.prepare(perception)           # in the pose worker, before the perception is published
+    photos.anticipate(perception)        # ...after: the loader decodes a challenger's photo ahead
     photos.ready(entry) / request(entry) # the director's shelf (never blocks)
     photos.get(entry)                    # the render loop: the surface, or None while loading
 
@@ -74,11 +75,18 @@ class Photos:
         return ready[0] if ready is not None else None
 
     def prepare(self, perception: Perception) -> None:
-        """In the pose worker, before publishing: decode the target's photo now (a candidate that
-        is not the target yet is not loaded ahead: most never become it, and a load in the
-        background thread competes with the worker and the render loop for the CPU)."""
+        """In the pose worker, before publishing: decode the target's photo now, unless
+        `anticipate` already had it loaded."""
         if self.cache is not None and perception.target.entry is not None:
             self.cache.load_now(self.key(perception.target.entry))
+
+    def anticipate(self, perception: Perception) -> None:
+        """Once a perception is published: a candidate other than the target asks the loader
+        thread for its photo. The hysteresis confirms a new photo on a later pose, so the photo
+        is usually decoded before it becomes the target (and `prepare` finds it cached)."""
+        entry = perception.candidate.entry
+        if entry is not None and entry != perception.target.entry:
+            self.request(entry)
 
     def _load(self, key: Hashable) -> Any:
         index_id, entry, slot = cast(PhotoKey, key)  # a key made by key()

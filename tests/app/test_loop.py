@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -267,5 +268,28 @@ def test_a_new_target_is_published_with_its_photo_decoded_and_ends_the_pacers_wa
             loop.pacer.wait()  # consumes the wake (max_fps 0: without sleeping)
         assert targets == [0, 0, 0, 1, 1] and all(ready)
         assert woken == [True, False, False, True, False]  # the wait ends early for a new target only
+    finally:
+        loop.close()
+
+
+def test_a_challengers_photo_is_loaded_before_it_becomes_the_target(index: FakeIndex) -> None:
+    script = [STAND] * 2 + [squat(1.0)] * 3  # the squat is confirmed on its second pose
+    model = ScriptedModel(lambda n, f: [pose_at(script[min(n, len(script)) - 1])])
+    cam = ArrayReplay([np.zeros((540, 960, 3), np.uint8)], fps=10, realtime=False, loop=True)
+    loop = _serial(_config(), cam, model, index, MemoryDisplay((960, 540)))
+    try:
+        for _ in range(3):
+            p = loop.worker.run_once(5)
+        assert p is not None and (p.candidate.entry, p.target.entry) == (1, 0)  # a challenger
+        assert loop.photos.cache is not None
+        key = loop.photos.key(1)
+        deadline = time.monotonic() + 30  # the loader thread's work, not its speed, is tested
+        while loop.photos.cache.ready_at(key) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        loaded_at = loop.photos.cache.ready_at(key)
+        assert loaded_at is not None  # loaded while the squat was still a challenger
+        p = loop.worker.run_once(5)
+        assert p is not None and p.target.entry == 1
+        assert loop.photos.cache.ready_at(key) == loaded_at  # prepare found it: not decoded again
     finally:
         loop.close()
