@@ -47,7 +47,9 @@ class Chooser:
         else:
             found = self.matcher.candidates(pose, k=self.k)
             shown = -1 if before is None else before
-            choice = self.variety.pick(found, shown, now) if found else None
+            proposed = self.hysteresis.pending.entry
+            choice = self.variety.pick(found, shown, now, -1 if proposed is None else proposed) \
+                if found else None
             if choice is None and before is not None:  # the photo on screen leaves at a higher bar
                 d = self.matcher.distance_to(before)
                 if d <= self.matcher.max_distance + self.hysteresis.margin:

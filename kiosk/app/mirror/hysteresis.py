@@ -69,6 +69,11 @@ class Hysteresis:
         self._missed = 0  # of them, frames where nothing matched (a photo clearly better: neutral)
         self._missed_since = 0.0  # pose time of the first of them
 
+    @property
+    def pending(self) -> Target:
+        """The candidate proposed on the last pose (the one being confirmed if not shown)."""
+        return self._pending
+
     def update(self, candidate: Target, distance: float | None,
                shown_distance: Callable[[int], float] | None = None, now: float = 0.0) -> Decision:
         """candidate: a photo, NO_MATCH or NOBODY; distance: the candidate's match distance;

@@ -5,7 +5,9 @@ its mirrored twin, or every frame of one video). Once the screen leaves a group,
 is *resting* for `span_s` seconds of pose time.
 
 Variety only ever breaks ties: among the candidates within `tie_margin` (calibrated units)
-of the best one, the shown photo wins if it is one of them (calm); else a group that is not
+of the best one, the shown photo wins if it is one of them (calm); else the photo proposed on
+the last pose (a new photo stays the same over the poses that confirm it, and its photo, loaded
+ahead, is ready: kiosk.app.photos.Photos.anticipate); else a group that is not
 resting comes first, then a group other than the shown one (Movie Mirror showed its top 3 from
 different films), then the group left longest ago, then the nearer. A candidate farther than
 the tie margin is never chosen over the best: a resting source that clearly matches the visitor
@@ -37,19 +39,21 @@ class Variety:
         t = self._left.get(group)
         return t is not None and now - t < self.span_s
 
-    def pick(self, candidates: Sequence[tuple[int, float]], shown: int,
-             now: float) -> tuple[int, float] | None:
+    def pick(self, candidates: Sequence[tuple[int, float]], shown: int, now: float,
+             proposed: int = -1) -> tuple[int, float] | None:
         """The candidate (entry id, distance) to propose (None: no candidates).
 
-        candidates: nearest first; shown: the entry on screen (< 0: none); now: pose time (s).
-        The answer is always within tie_margin of candidates[0].
+        candidates: nearest first; shown: the entry on screen (< 0: none); now: pose time (s);
+        proposed: the entry proposed on the last pose (< 0: none). The answer is always within
+        tie_margin of candidates[0].
         """
         if not candidates:
             return None
         best_d = min(d for _, d in candidates)
         ties = [c for c in candidates if c[1] <= best_d + self.tie_margin]
-        if shown >= 0 and any(i == shown for i, _ in ties):
-            return next(c for c in ties if c[0] == shown)  # calm: the shown photo is as good
+        for keep in (shown, proposed):  # calm: the shown photo, then the proposed one, if as good
+            if keep >= 0 and any(i == keep for i, _ in ties):
+                return next(c for c in ties if c[0] == keep)
         shown_group = int(self.groups[shown]) if shown >= 0 else None
 
         def rank(c: tuple[int, float]) -> tuple[bool, bool, float, float]:

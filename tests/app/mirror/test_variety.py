@@ -53,6 +53,17 @@ def test_the_shown_photo_wins_a_near_tie() -> None:
     assert v.pick([(4, 0.10), (2, 0.16)], shown=2, now=0.0) == (4, 0.10)
 
 
+
+@pytest.mark.parametrize(("cands", "shown", "proposed", "expected"), [
+    ([(4, 0.10), (0, 0.13)], -1, 0, (0, 0.13)),  # the challenger of the last pose stays
+    ([(4, 0.10), (0, 0.13)], 2, 0, (0, 0.13)),  # ...while a photo is on screen too
+    ([(4, 0.10), (0, 0.16)], 2, 0, (4, 0.10)),  # not a near-tie any more: the best
+    ([(4, 0.10), (2, 0.12), (0, 0.13)], 2, 0, (2, 0.12)),  # the shown photo still comes first
+])
+def test_the_photo_proposed_on_the_last_pose_wins_a_near_tie(cands, shown, proposed, expected) -> None:
+    v = Variety(GROUPS, span_s=60.0, tie_margin=0.05)
+    assert v.pick(cands, shown=shown, now=0.0, proposed=proposed) == expected
+
 def test_the_least_recently_shown_source_is_preferred() -> None:
     v = Variety(GROUPS, span_s=1.0, tie_margin=0.1)
     v.left(0, now=0.0)
