@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -112,10 +113,9 @@ def iter_video_frames(
     `start` and yields exactly the frames a full pass would yield with start <= t < end
     (end None: to the end). With `times`, only frames at those (sampled) times are converted
     to RGB (used to re-render cached entries). Raises SourceError naming the file on
-    unreadable input.
+    unreadable input, or without PyAV.
     """
-    import av
-
+    av = _pyav(path)
     start, end = span
     try:
         container = av.open(str(path))
@@ -147,6 +147,15 @@ def iter_video_frames(
             raise SourceError(f"{path}: video decoding failed ({e})") from None
 
 
+def _pyav(path: Path) -> Any:
+    """The av module, or SourceError naming the video and the install that reads it."""
+    try:
+        import av
+    except ImportError:
+        raise SourceError(f"{path}: reading video needs PyAV: pip install '.[video]'") from None
+    return av
+
+
 def iter_frames(source: Source, fps: float | None) -> Iterator[tuple[float | None, np.ndarray]]:
     """Frames of any source: one (None, rgb) for an image, sampled frames for a video."""
     if source.kind == "image":
@@ -157,9 +166,9 @@ def iter_frames(source: Source, fps: float | None) -> Iterator[tuple[float | Non
 
 def count_video_frames(path: Path, fps: float | None) -> int | None:
     """An estimate of how many frames `iter_video_frames` yields (for the progress bar)."""
-    import av
-
     try:
+        import av
+
         with av.open(str(path)) as c:
             s = c.streams.video[0]
             dur = float(c.duration / 1e6) if c.duration else None

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kiosk.cli.main import main
-from kiosk.core.enums import ExitCode, Fitting
+from kiosk.core.enums import Fitting
 from kiosk.pose.engine import load_pose_model
 from kiosk.pose.model import PoseModel
 from kiosk.pose.resampling import fitted, measure, spreads
@@ -70,33 +68,6 @@ def test_spreads_are_the_score_differences_of_each_pair() -> None:
     table[0, 1, 4], table[0, 2, 4] = 0.5, 0.2
     fits = (Fitting.LETTERBOX, Fitting.STRETCH_NEAREST, Fitting.STRETCH_BILINEAR)
     assert [round(s.max, 6) for s in spreads(table, fits)] == [0.5, 0.2, 0.3]
-
-
-def test_the_command_reports_every_pair_as_json(
-        shared_dir: Path, use_models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    photo = str(shared_dir / PHOTOS / "tennis_standing.jpg")
-    assert main(["eval", "resampling", "--images", photo, "--json"]) == ExitCode.OK
-    out = json.loads(capsys.readouterr().out)
-    assert out["frames"] == 1 and len(out["pairs"]) == 6
-
-
-def test_the_command_names_a_missing_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["eval", "resampling", "--video", str(tmp_path / "nope.mp4")]) == ExitCode.USAGE
-    assert "nope.mp4 not found" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(("option", "name", "content"), [
-    ("--images", "broken.jpg", b"not a jpeg"),
-    ("--video", "broken.mp4", b"not a video"),
-    ("--images", "notes.txt", b"no photo at all"),
-])
-def test_the_command_names_unreadable_input_and_fails(
-        tmp_path: Path, use_models_dir: Path, capsys: pytest.CaptureFixture[str],
-        option: str, name: str, content: bytes) -> None:
-    (tmp_path / name).write_bytes(content)
-    assert main(["eval", "resampling", option, str(tmp_path / name)]) == ExitCode.FAILURE
-    err = capsys.readouterr().err
-    assert "no frame could be read" in err and f"skipping {name}" in err.replace(f"{tmp_path}/", "")
 
 
 def test_no_frames_have_no_spreads() -> None:
