@@ -213,6 +213,14 @@ def in_turn(harness: Harness, *actions: Callable[[FakeLoop], Any], start: int = 
     harness.script[start] = make(0)
 
 
+def status_then_stop(harness: Harness, seen: dict[str, Any], key: str) -> Callable[[FakeLoop], None]:
+    """A scripted action: keep the status file's content as seen[key], then SIGTERM."""
+    def act(loop: FakeLoop) -> None:
+        seen[key] = harness.status()
+        os.kill(os.getpid(), signal.SIGTERM)
+    return act
+
+
 def test_reload_switches_index_and_refuses_bad_ones(harness: Harness) -> None:
     root = harness.root
     point_current(root, make_release(root, "idx-a"))
@@ -235,11 +243,7 @@ def test_reload_switches_index_and_refuses_bad_ones(harness: Harness) -> None:
         point_current(root, root / "releases" / "broken")
         os.kill(os.getpid(), signal.SIGHUP)
 
-    def done(loop: FakeLoop) -> None:
-        seen["after_bad_index"] = harness.status()
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    in_turn(harness, switch_to_b, bad_config, bad_index, done)
+    in_turn(harness, switch_to_b, bad_config, bad_index, status_then_stop(harness, seen, "after_bad_index"))
     assert harness.service(max_frames=None).run() == ExitCode.OK
     loop = harness.loops[0]
 
@@ -280,11 +284,7 @@ def test_missing_index_is_degraded_until_a_deploy(harness: Harness) -> None:
         point_current(root, make_release(root, "idx-new"))
         os.kill(os.getpid(), signal.SIGHUP)
 
-    def after(loop: FakeLoop) -> None:
-        seen["after"] = harness.status()
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    in_turn(harness, deploy, after)
+    in_turn(harness, deploy, status_then_stop(harness, seen, "after"))
     assert harness.service(max_frames=None).run() == ExitCode.OK
     assert seen["before"]["state"] == "degraded"
     assert seen["before"]["index_id"] is None
@@ -387,11 +387,7 @@ def test_a_deployed_index_of_another_model_asks_for_a_restart(harness: Harness) 
         point_current(root, other)
         os.kill(os.getpid(), signal.SIGHUP)
 
-    def after(loop: FakeLoop) -> None:
-        seen["after"] = harness.status()
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    in_turn(harness, deploy, after)
+    in_turn(harness, deploy, status_then_stop(harness, seen, "after"))
     assert harness.service(max_frames=None).run() == ExitCode.OK
     assert seen["after"]["index_id"] == "idx-b"
     assert "posenet-481x641" in seen["after"]["model_mismatch"]
