@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from kiosk.cli import options
 from kiosk.core.enums import ExitCode
 
 HELP = "deploy an index to kiosks over ssh (upload, verify, switch, health check, auto-revert)"
@@ -28,11 +29,7 @@ whose deploy dies before confirming returns to its previous release after --conf
 """
 
 
-def _uint(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be a whole number")
-    return value
+_UINT = options.int_at_least(0)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -61,29 +58,29 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reload-cmd", metavar="CMD", default="systemctl reload move-mirror",
                         help="shell command run on the kiosk to reload it (default: systemctl reload "
                         "move-mirror)")
-    parser.add_argument("--status-timeout", metavar="S", type=_uint, default=30,
+    parser.add_argument("--status-timeout", metavar="S", type=_UINT, default=30,
                         help="seconds to wait for the kiosk to serve the new index (default 30)")
-    parser.add_argument("--confirm-within", metavar="S", type=_uint, default=120,
+    parser.add_argument("--confirm-within", metavar="S", type=_UINT, default=120,
                         help="a kiosk not confirmed healthy within S seconds reverts by itself (default 120)")
-    parser.add_argument("--keep", metavar="N", type=_uint, default=3,
+    parser.add_argument("--keep", metavar="N", type=_UINT, default=3,
                         help="releases kept per host, besides current and previous (default 3)")
-    parser.add_argument("--parallel", metavar="N", type=_uint, default=4,
+    parser.add_argument("--parallel", metavar="N", type=_UINT, default=4,
                         help="hosts deployed at the same time (default 4)")
-    parser.add_argument("--lock-wait", metavar="S", type=_uint, default=0,
+    parser.add_argument("--lock-wait", metavar="S", type=_UINT, default=0,
                         help="wait this long for another deploy to the same kiosk (default: fail at once)")
-    parser.add_argument("-p", "--port", type=_uint, help="ssh port (a host's own :port wins)")
+    parser.add_argument("-p", "--port", type=_UINT, help="ssh port (a host's own :port wins)")
     parser.add_argument("-i", "--identity", metavar="FILE", help="ssh identity file")
     parser.add_argument("-l", "--user", help="ssh user (a host's own user@ wins)")
     parser.add_argument("-o", "--ssh-option", metavar="OPT", action="append", default=[],
                         help="extra ssh -o option (repeatable), e.g. -o StrictHostKeyChecking=no")
-    parser.add_argument("--connect-timeout", metavar="S", type=_uint, default=10,
+    parser.add_argument("--connect-timeout", metavar="S", type=_UINT, default=10,
                         help="ssh ConnectTimeout (default 10)")
-    parser.add_argument("--io-timeout", metavar="S", type=_uint, default=60,
+    parser.add_argument("--io-timeout", metavar="S", type=_UINT, default=60,
                         help="rsync --timeout and the ssh keep-alive budget (default 60)")
-    parser.add_argument("--command-timeout", metavar="S", type=_uint, default=600,
+    parser.add_argument("--command-timeout", metavar="S", type=_UINT, default=600,
                         help="bound on verifying the upload on the kiosk (default 600)")
     parser.add_argument("--rsync-path", metavar="CMD", help="rsync program on the hosts")
-    parser.add_argument("--bwlimit", metavar="KBPS", type=_uint,
+    parser.add_argument("--bwlimit", metavar="KBPS", type=_UINT,
                         help="upload bandwidth limit per host (KiB/s)")
     parser.add_argument("--test-pause-at", choices=PAUSE_POINTS,
                         help="test hook: pause at this step (printing 'test pause at STEP') so a test "

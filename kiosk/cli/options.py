@@ -1,6 +1,9 @@
-"""Help texts of the options several `kiosk` commands share (one wording, one place)."""
+"""Help texts and value types of the options several `kiosk` commands share (one wording, one place)."""
 
 from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
 
 from kiosk.core.enums import Delegate, Preprocess
 
@@ -12,3 +15,17 @@ MODELS_DIR = "directory of the model files (default: $KIOSK_MODELS_DIR, else <ch
 NUM_THREADS = "CPU interpreter threads (default: the interpreter's choice)"
 INDEX_DIR = "the index directory (made by `kiosk index build`)"
 K = "how many nearest entries to list per photo (default: %(default)s)"
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= minimum, refused with the option's value named."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text} must be at least {minimum}")
+        return value
+    parse.__name__ = f"int >= {minimum}"
+    return parse

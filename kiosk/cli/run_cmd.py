@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kiosk.cli import options
+
 if TYPE_CHECKING:
     from kiosk.app.service.seams import Factories
 
@@ -19,13 +21,6 @@ Exit codes: 0 clean stop, 1 runtime failure (e.g. the camera gave up), 2 bad con
 """
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
-    return value
-
-
 def register(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -34,7 +29,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                         "symlink is re-resolved on every reload)")
     parser.add_argument("--source", metavar="SOURCE",
                         help="camera source: replay:PATH | picamera2 | webcam:N (overrides camera.source)")
-    parser.add_argument("--max-frames", metavar="N", type=_positive_int,
+    parser.add_argument("--max-frames", metavar="N", type=options.int_at_least(1),
                         help="stop cleanly after N frames")
     parser.add_argument("--screenshots", metavar="DIR", type=Path,
                         help="save the composed screen as PNG whenever the shown photo changes, "
