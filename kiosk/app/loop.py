@@ -123,7 +123,8 @@ class MirrorLoop:
                                      max_failures=config.camera.max_failures,
                                      transform=_rotator(config.camera.rotation),
                                      on_alive=lambda: self.heartbeats.beat(Stage.CAMERA),
-                                     on_idle=lambda: self.heartbeats.waiting(Stage.CAMERA))
+                                     on_idle=lambda: self.heartbeats.waiting(Stage.CAMERA),
+                                     fresh=threaded)
         self._worker = PoseWorker(self._grabber, model, self._perceiver, mirror=config.camera.mirror,
                                   heartbeats=self.heartbeats, prepare=self._photos.prepare,
                                   on_perception=self._on_perception,

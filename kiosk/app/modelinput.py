@@ -2,8 +2,8 @@
 
 A pose model sees a few hundred pixels (MoveNet Lightning: 192x192); a 1920x1080 camera frame
 is 10x larger on its long side. The model's own preprocessing would average it down on the
-render loop's time; here the frame is first box-averaged by an integer factor k (Pillow's
-reduce, in the pose worker, in parallel with the render loop) to about twice the model input, which keeps
+render loop's time; here the frame is first box-averaged by an integer factor k (in the pose
+worker, in parallel with the render loop) to about twice the model input, which keeps
 the same anti-aliasing and leaves the model's preprocessing almost nothing to do. Poses found
 in the small frame are scaled back by k (pixel i's centre (i + 0.5) * k is the centre of the
 k-pixel box it averages).
@@ -24,33 +24,38 @@ log = logging.getLogger(__name__)
 
 
 @njit(nogil=True)
-def _box_reduce(src, k, out):  # pragma: no cover - compiled
+def _box_reduce(src, k, out, rowacc):  # pragma: no cover - compiled
+    # two passes per output row: the k source rows summed into rowacc (contiguous, SIMD-friendly),
+    # then each output pixel's k columns of rowacc
     h, w = out.shape[0], out.shape[1]
-    acc = np.zeros((w, 3), np.uint32)
+    w3 = src.shape[1] * 3
+    flat = src.reshape(src.shape[0], w3)
     n = k * k
     half = n // 2
     for y in range(h):
-        acc[:, :] = 0
-        for dy in range(k):
-            row = src[y * k + dy]
-            for x in range(w):
-                base = x * k
-                for dx in range(k):
-                    p = row[base + dx]
-                    acc[x, 0] += p[0]
-                    acc[x, 1] += p[1]
-                    acc[x, 2] += p[2]
+        first = flat[y * k]
+        for j in range(w3):
+            rowacc[j] = first[j]
+        for dy in range(1, k):
+            row = flat[y * k + dy]
+            for j in range(w3):
+                rowacc[j] += row[j]
         for x in range(w):
-            out[y, x, 0] = (acc[x, 0] + half) // n
-            out[y, x, 1] = (acc[x, 1] + half) // n
-            out[y, x, 2] = (acc[x, 2] + half) // n
+            base = x * k * 3
+            for c in range(3):
+                total = 0
+                for dx in range(k):
+                    total += rowacc[base + dx * 3 + c]
+                out[y, x, c] = (total + half) // n
 
 
 def box_reduce(frame: np.ndarray, k: int) -> np.ndarray:
     """(H, W, 3) uint8 -> (H // k, W // k, 3) uint8, each pixel the rounded mean of a k x k box."""
     if use_numba():
         out = np.empty((frame.shape[0] // k, frame.shape[1] // k, 3), np.uint8)
-        _box_reduce(frame, k, out)
+        # a column sum of k rows fits uint16 up to k = 257 (257 * 255 = 65535)
+        rowacc = np.empty(frame.shape[1] * 3, np.uint16 if k <= 257 else np.uint32)
+        _box_reduce(np.ascontiguousarray(frame), k, out, rowacc)
         return out
     from PIL import Image
 

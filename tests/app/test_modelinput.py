@@ -75,3 +75,17 @@ def test_numba_and_pillow_reductions_agree(monkeypatch: pytest.MonkeyPatch) -> N
     assert np.abs(fast.astype(int) - slow.astype(int)).max() <= 1
     box = frame[5:10, 10:15].reshape(-1, 3).mean(axis=0)
     assert np.abs(fast[1, 2] - box).max() <= 0.5 + 1e-9
+
+
+@pytest.mark.parametrize(("shape", "k"), [((1080, 1920), 5), ((107, 203), 3), ((64, 48), 2), ((33, 31), 10),
+                                          ((720, 1280), 1)])
+def test_box_reduce_is_the_rounded_box_mean(shape: tuple[int, int], k: int) -> None:
+    from kiosk.app.modelinput import box_reduce
+
+    frame = np.random.default_rng(k).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    h, w = shape[0] // k, shape[1] // k
+    sums = frame[:h * k, :w * k].reshape(h, k, w, k, 3).astype(np.int64).sum(axis=(1, 3))
+    expected = (sums + (k * k) // 2) // (k * k)
+    assert np.array_equal(box_reduce(frame, k), expected)
+    view = frame[:, ::-1]  # a rotated/mirrored frame is a strided view
+    assert np.array_equal(box_reduce(view, k), box_reduce(np.ascontiguousarray(view), k))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import pytest
 
-from kiosk.app.devices.camera.grabber import FrameGrabber
+from kiosk.app.devices.camera.grabber import FRESH_SLACK, FrameGrabber, fresh_wait
 from kiosk.app.devices.camera.source import CameraFailed, EndOfStream
 from tests.app.kiosk_fakes import FakeCamera, frame_number
 
@@ -127,3 +128,44 @@ def test_a_source_stuck_inside_capture_is_given_up_on(caplog: pytest.LogCaptureF
     assert "systemd restarts it" in caplog.text
     cam.release.set()
     g.stop()
+
+
+@pytest.mark.parametrize(("age", "interval", "wait"), [
+    (0.010, 0.033, 0.0),  # fresher than the wait for the next one: take it
+    (0.020, 0.033, 0.013 + 0.033 * FRESH_SLACK),  # the next one is due in 13 ms: wait for it
+    (0.0165, 0.033, 0.0),  # exactly half way: take it
+    (0.040, 0.033, 0.0),  # the next one is late already: take this one
+    (0.020, None, 0.0),  # the camera's interval is not known yet
+])
+def test_fresh_wait(age: float, interval: float | None, wait: float) -> None:
+    assert fresh_wait(age, interval) == pytest.approx(wait)
+
+
+@pytest.mark.parametrize(("fresh", "interval", "expected_seq"), [
+    (True, 0.7, 2),  # frame 1 is 0.4 s old, frame 2 due in 0.3 s: it is waited for
+    (True, 5.0, 1),  # frame 2 is due in 4.6 s: frame 1 is fresh enough
+    (False, 0.7, 1),  # the serial loop takes what is there
+])
+def test_a_fresh_grabber_waits_for_a_frame_due_sooner_than_the_newest_is_old(
+        fresh: bool, interval: float, expected_seq: int) -> None:
+    second, done = threading.Event(), threading.Event()
+
+    def plan(n: int) -> str:  # frame 1 at once, frame 2 when the test says, then nothing
+        (second if n == 2 else done).wait(5.0) if n > 1 else None
+        return "ok"
+
+    cam = FakeCamera(size=(8, 6), paced=True, plan=plan)
+    g = FrameGrabber(cam, timeout=5.0, max_failures=3, fresh=fresh)
+    g.start()
+    try:
+        while g.captured < 1:
+            time.sleep(0.01)
+        time.sleep(0.4)
+        g.interval = interval
+        threading.Timer(0.05, second.set).start()  # frame 2 comes 50 ms after the get
+        got = g.get(1.0)
+        assert got is not None and got.seq == expected_seq
+    finally:
+        second.set()
+        done.set()
+        g.stop()

@@ -7,6 +7,13 @@ the next one (counted in `dropped`). Sources that return frames at once (a repla
 possible", `paced = False`) are read on demand instead: the next frame is captured only once
 the pose worker has taken the last one, so every recorded frame is estimated once.
 
+Fresh frames (`fresh=True`, the threaded kiosk): a paced camera delivers a frame every interval
+T, so the frame a free pose worker finds is on average T/2 old, and that age adds to every
+photo switch. When the newest frame is older than the wait for the next one (it is due sooner
+than the newest is old), `get` waits for the next frame instead: the age of an estimated frame
+drops from T/2 to about T/8 on average, for an idle wait of about T/8 an estimate (both
+measured by `kiosk bench loop`; docs/mirror.md).
+
 `on_alive` (the camera's heartbeat) is called whenever the camera answers a capture, `on_idle`
 when the capture thread waits for demand: a camera stuck inside capture() goes quiet.
 
@@ -31,6 +38,22 @@ from kiosk.app.devices.camera.source import CameraFailed, CameraSource, EndOfStr
 
 log = logging.getLogger(__name__)
 
+#: (fresh frames) how much later than expected the next frame may come before the newest is taken,
+#: as a share of the frame interval
+FRESH_SLACK = 0.25
+#: a gap between two frames above this (s) is a stall, not the camera's interval
+MAX_INTERVAL_S = 1.0
+
+
+def fresh_wait(age: float, interval: float | None) -> float:
+    """How long (s) to wait for the next frame rather than take one `age` s old, from a camera
+    with a frame every `interval` s (None: unknown); 0 takes it. The next frame is due in
+    interval - age; it is waited for when that is sooner than `age` (plus FRESH_SLACK)."""
+    if interval is None:
+        return 0.0
+    due = interval - age
+    return due + interval * FRESH_SLACK if 0.0 < due < age else 0.0
+
 
 @dataclass(frozen=True)
 class Grabbed:
@@ -48,8 +71,12 @@ class FrameGrabber:
                  transform: Callable[[np.ndarray], np.ndarray] | None = None,
                  model_input: Callable[[np.ndarray], tuple[np.ndarray, int]] | None = None,
                  on_alive: Callable[[], None] | None = None,
-                 on_idle: Callable[[], None] | None = None) -> None:
+                 on_idle: Callable[[], None] | None = None, fresh: bool = False) -> None:
         self.camera = camera
+        #: wait for the next frame rather than take one older than that wait (paced sources only)
+        self.fresh = fresh
+        #: the camera's frame interval (s), a running mean of paced captures (None until known)
+        self.interval: float | None = None
         self.on_alive = on_alive
         self.on_idle = on_idle
         #: applied to each frame in the capture thread (camera.rotation), off the loop's time
@@ -102,6 +129,7 @@ class FrameGrabber:
             self._cond.wait_for(self._ready, timeout)
             newest = self._newest
             if newest is not None and newest.seq > self._taken:
+                newest = self._fresher(newest)
                 self._taken = newest.seq
                 self._cond.notify_all()
                 return newest
@@ -115,6 +143,15 @@ class FrameGrabber:
                 self._error = CameraFailed(message)
                 raise self._error
             return None
+
+    def _fresher(self, newest: Grabbed) -> Grabbed:
+        """(holding the lock) `newest`, or the next frame if it is due sooner than `newest` is old."""
+        wait = fresh_wait(time.monotonic() - newest.captured_at, self.interval) if self.fresh else 0.0
+        if wait <= 0.0:
+            return newest
+        self._cond.wait_for(lambda: self._newest is not newest or self._error is not None or self._stop, wait)
+        following = self._newest
+        return following if following is not None and following.seq > newest.seq else newest
 
     def peek(self) -> Grabbed | None:
         """The newest frame (taken or not), without waiting; None before the first."""
@@ -180,11 +217,17 @@ class FrameGrabber:
             with self._cond:
                 if self._newest is not None and self._newest.seq > self._taken:
                     self.dropped += 1
+                if self._newest is not None and self.camera.paced:
+                    self._observe_interval(captured_at - self._newest.captured_at)
                 self._newest = grabbed
                 self._last_frame = time.monotonic()
                 self.failures = 0
                 self.captured += 1
                 self._cond.notify_all()
+
+    def _observe_interval(self, gap: float) -> None:
+        if 0.0 < gap < MAX_INTERVAL_S:
+            self.interval = gap if self.interval is None else 0.9 * self.interval + 0.1 * gap
 
     def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, int]:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
