@@ -10,7 +10,7 @@
    within match.max_distance) and the leave-one-out "no match" rate, per metric; the same
    again for "near" and "far" people (the model enlarges a far person's crop more than 2x).
 3. --recording: held poses, with the kiosk's own chooser (photo changes per held pose,
-   moves answered within 300 ms).
+   moves answered within 300 ms); --seeds N holds every pose N times with other camera jitter.
 4. --coco: photos of the slice without any person annotation: how many give a "visitor"
    with and without the person filter (kiosk.app.mirror.plausibility).
 """
@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kiosk.cli.options import int_at_least
 from kiosk.core.enums import ExitCode, SizeBand
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--fps", type=float, default=10.0, help="kiosk pose rate for the recording (10)")
     p.add_argument("--hold", type=float, default=3.0, help="seconds a pose is held (3)")
     p.add_argument("--spacing", type=float, default=1.4, help="seconds between held frames (1.4)")
+    p.add_argument("--seeds", type=int_at_least(1), default=1, metavar="N",
+                   help="hold every pose N times, each with its own camera jitter (1)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=run)
 
@@ -179,30 +182,42 @@ def _cached_queries(path: Path, detect: Any) -> list[Any]:
 
 
 def _calm(index: Any, model: Any, args: argparse.Namespace, metrics: list[str]) -> dict[str, Any]:
-    from kiosk.app.evalcalm import held_poses, simulate
+    from kiosk.app.evalcalm import simulate
     from kiosk.app.service.config import MatchConfig
+
+    holds: list[list[Any]] = []
+    frame_size = (0, 0)
+    for seed in range(args.seeds):  # back to back: each seed's holds are more held poses
+        seeded, frame_size = _held_poses(model, args, seed)
+        holds += seeded
+    match = MatchConfig() if args.max_distance is None else MatchConfig(max_distance=args.max_distance)
+    calm = {m: simulate(index, m, holds, args.fps, match, frame_size).to_dict() for m in metrics}
+    info = (f"{len(holds)} holds of {args.hold:g} s at {args.fps:g} fps from {args.recording.name}"
+            f" ({args.seeds} jitter seed{'s' if args.seeds > 1 else ''}), {model.name}")
+    return {"calm": calm, "calm_info": info}
+
+
+def _held_poses(model: Any, args: argparse.Namespace, seed: int) -> tuple[list[list[Any]], tuple[int, int]]:
+    """The recording's held poses with this jitter seed, and the frame size (w, h); cached in
+    the work folder."""
+    from kiosk.app.evalcalm import held_poses
     from kiosk.gallery.builder import default_cache_dir
     from kiosk.gallery.cache import pose_from_list, pose_to_list
     from kiosk.gallery.sources import iter_video_frames
 
     work = args.work or default_cache_dir().parent / "evalmatch"
     key = f"{args.recording.stem}-{model.name}-{args.fps:g}-{args.hold:g}-{args.spacing:g}"
-    cached = work / f"holds2-{key}.json"  # 2: with the frame size
+    cached = work / f"holds2-{key}{f'-seed{seed}' if seed else ''}.json"  # 2: with the frame size
     if cached.exists():
         doc = json.loads(cached.read_text())
         holds = [[None if p is None else pose_from_list(p) for p in h] for h in doc["holds"]]
-        frame_size = (int(doc["frame_size"][0]), int(doc["frame_size"][1]))
-    else:
-        frames = [rgb for _, rgb in iter_video_frames(args.recording, 1.0 / args.spacing)]
-        holds = held_poses(frames, model, args.fps, args.hold)
-        frame_size = (frames[0].shape[1], frames[0].shape[0]) if frames else (0, 0)
-        cached.write_text(json.dumps({"frame_size": list(frame_size), "holds": [
-            [None if p is None else pose_to_list(p) for p in h] for h in holds]}))
-    match = MatchConfig() if args.max_distance is None else MatchConfig(max_distance=args.max_distance)
-    calm = {m: simulate(index, m, holds, args.fps, match, frame_size).to_dict() for m in metrics}
-    info = (f"{len(holds)} holds of {args.hold:g} s at {args.fps:g} fps from {args.recording.name},"
-            f" {model.name}")
-    return {"calm": calm, "calm_info": info}
+        return holds, (int(doc["frame_size"][0]), int(doc["frame_size"][1]))
+    frames = [rgb for _, rgb in iter_video_frames(args.recording, 1.0 / args.spacing)]
+    holds = held_poses(frames, model, args.fps, args.hold, seed=seed)
+    frame_size = (frames[0].shape[1], frames[0].shape[0]) if frames else (0, 0)
+    cached.write_text(json.dumps({"frame_size": list(frame_size), "holds": [
+        [None if p is None else pose_to_list(p) for p in h] for h in holds]}))
+    return holds, frame_size
 
 
 def _person_filter(coco: Path, images: list[Path], model: Any) -> dict[str, Any]:

@@ -98,10 +98,17 @@ def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path
         shutil.copy(shared_dir / "data/posenet-demo-images" / name, photos / name)
     rc = main(["eval", "match", "--images", str(photos), "--model", "movenet-lightning",
                "--other-model", "posenet-353x481", "--models-dir", str(models_dir),
-               "--work", str(tmp_path / "work"), "--json"])
+               "--work", str(tmp_path / "work"), "--json",
+               "--recording", str(shared_dir / "data/recordings/pose_squats.mp4"),
+               "--spacing", "4", "--hold", "0.5", "--seeds", "2", "--metric", "visible"])
     assert rc == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["archive"]["people"] >= 2 and set(doc["retrieval"]) == {"cosine", "weighted", "visible"}
+    calm = doc["calm"]["visible"]
+    assert calm["holds"] % 2 == 0 and calm["holds"] >= 4  # every held frame once per seed
+    assert "2 jitter seeds" in doc["calm_info"]
+    cached = sorted(p.name for p in (tmp_path / "work").glob("holds2-*.json"))
+    assert len(cached) == 2 and sum(name.endswith("-seed1.json") for name in cached) == 1
+    assert doc["archive"]["people"] >= 2 and set(doc["retrieval"]) == {"visible"}
     by_size = doc["by_size"]
     assert by_size["people"]["near"] + by_size["people"]["far"] == doc["archive"]["people"]
     assert set(by_size["near"]) == set(by_size["far"]) == set(doc["retrieval"])
