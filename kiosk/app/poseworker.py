@@ -34,6 +34,10 @@ from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
 
+#: Fresh frames (grabber.fresh_wait): the worker waits for a fresher camera frame at most this
+#: share of its last estimate's time, so the wait never costs the pose rate more than that.
+FRESH_SHARE = 0.1
+
 
 class PoseWorker:
     def __init__(self, grabber: FrameGrabber, model: PoseModel, perceiver: Perceiver, *, mirror: bool,
@@ -65,6 +69,7 @@ class PoseWorker:
         self._thread: threading.Thread | None = None
         self._last_taken: float | None = None  # time.monotonic() of the last frame taken
         self._last_done = 0.0  # ... and of the end of its estimate
+        self._estimate_s = 0.0  # the last estimate's time, frame taken -> perception published
 
     # ---- the newest result -----------------------------------------------------------------
     @property
@@ -122,7 +127,7 @@ class PoseWorker:
         Raises CameraFailed / EndOfStream from the grabber."""
         t0 = time.perf_counter()
         self.heartbeats.waiting(Stage.POSE)  # for the camera: its own heartbeat covers the wait
-        grabbed = self.grabber.get(timeout)
+        grabbed = self.grabber.get(timeout, FRESH_SHARE * self._estimate_s)
         if grabbed is None:
             return None
         taken_at = time.monotonic()
@@ -150,7 +155,7 @@ class PoseWorker:
         self.stats.add(timings)
         self.heartbeats.beat(Stage.POSE)
         if perception is None:
-            self._last_done = time.monotonic()
+            self._done(taken_at)
             return None
         perception = replace(perception, taken_at=taken_at, matched_at=matched_at,
                              published_at=time.monotonic())
@@ -159,8 +164,12 @@ class PoseWorker:
             self._cond.notify_all()
         if self.on_perception is not None:
             self.on_perception(perception)
-        self._last_done = time.monotonic()
+        self._done(taken_at)
         return perception
+
+    def _done(self, taken_at: float) -> None:
+        self._last_done = time.monotonic()
+        self._estimate_s = self._last_done - taken_at
 
     def _stage(self, name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:

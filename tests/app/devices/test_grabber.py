@@ -141,13 +141,20 @@ def test_fresh_wait(age: float, interval: float | None, wait: float) -> None:
     assert fresh_wait(age, interval) == pytest.approx(wait)
 
 
-@pytest.mark.parametrize(("fresh", "interval", "expected_seq"), [
-    (True, 0.7, 2),  # frame 1 is 0.4 s old, frame 2 due in 0.3 s: it is waited for
-    (True, 5.0, 1),  # frame 2 is due in 4.6 s: frame 1 is fresh enough
-    (False, 0.7, 1),  # the serial loop takes what is there
+@pytest.mark.parametrize(("max_wait", "wait"),
+                         [(0.014, 0.013 + 0.033 * FRESH_SLACK), (0.012, 0.0), (0.0, 0.0)])
+def test_fresh_wait_stays_within_what_the_consumer_allows(max_wait: float, wait: float) -> None:
+    assert fresh_wait(0.020, 0.033, max_wait) == pytest.approx(wait)  # the next frame is due in 13 ms
+
+
+@pytest.mark.parametrize(("fresh", "interval", "max_wait", "expected_seq"), [
+    (True, 0.7, 1.0, 2),  # frame 1 is 0.4 s old, frame 2 due in 0.3 s: it is waited for
+    (True, 5.0, 1.0, 1),  # frame 2 is due in 4.6 s: frame 1 is fresh enough
+    (True, 0.7, 0.1, 1),  # the consumer allows 0.1 s: not worth waiting 0.3 s
+    (False, 0.7, 1.0, 1),  # the serial loop takes what is there
 ])
 def test_a_fresh_grabber_waits_for_a_frame_due_sooner_than_the_newest_is_old(
-        fresh: bool, interval: float, expected_seq: int) -> None:
+        fresh: bool, interval: float, max_wait: float, expected_seq: int) -> None:
     second, done = threading.Event(), threading.Event()
 
     def plan(n: int) -> str:  # frame 1 at once, frame 2 when the test says, then nothing
@@ -163,7 +170,7 @@ def test_a_fresh_grabber_waits_for_a_frame_due_sooner_than_the_newest_is_old(
         time.sleep(0.4)
         g.interval = interval
         threading.Timer(0.05, second.set).start()  # frame 2 comes 50 ms after the get
-        got = g.get(1.0)
+        got = g.get(1.0, max_wait)
         assert got is not None and got.seq == expected_seq
     finally:
         second.set()

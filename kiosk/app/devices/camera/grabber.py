@@ -12,7 +12,9 @@ T, so the frame a free pose worker finds is on average T/2 old, and that age add
 photo switch. When the newest frame is older than the wait for the next one (it is due sooner
 than the newest is old), `get` waits for the next frame instead: the age of an estimated frame
 drops from T/2 to about T/8 on average, for an idle wait of about T/8 an estimate (both
-measured by `kiosk bench loop`; docs/mirror.md).
+measured by `kiosk bench loop`; docs/mirror.md). The consumer bounds the wait (`max_wait`: the
+pose worker allows a share of its own estimate's time), so a slow camera cannot cost a fast
+model much of its pose rate.
 
 `on_alive` (the camera's heartbeat) is called whenever the camera answers a capture, `on_idle`
 when the capture thread waits for demand: a camera stuck inside capture() goes quiet.
@@ -45,14 +47,15 @@ FRESH_SLACK = 0.25
 MAX_INTERVAL_S = 1.0
 
 
-def fresh_wait(age: float, interval: float | None) -> float:
+def fresh_wait(age: float, interval: float | None, max_wait: float = float("inf")) -> float:
     """How long (s) to wait for the next frame rather than take one `age` s old, from a camera
     with a frame every `interval` s (None: unknown); 0 takes it. The next frame is due in
-    interval - age; it is waited for when that is sooner than `age` (plus FRESH_SLACK)."""
+    interval - age; it is waited for (plus FRESH_SLACK) when that is sooner than `age` and
+    within `max_wait`."""
     if interval is None:
         return 0.0
     due = interval - age
-    return due + interval * FRESH_SLACK if 0.0 < due < age else 0.0
+    return due + interval * FRESH_SLACK if 0.0 < due < age and due <= max_wait else 0.0
 
 
 @dataclass(frozen=True)
@@ -119,8 +122,9 @@ class FrameGrabber:
         self._thread = None
 
     # ---- consumer side --------------------------------------------------------------------
-    def get(self, timeout: float) -> Grabbed | None:
-        """The newest frame not taken yet, waiting up to `timeout` s (None if none came).
+    def get(self, timeout: float, max_wait: float = float("inf")) -> Grabbed | None:
+        """The newest frame not taken yet, waiting up to `timeout` s (None if none came);
+        fresh frames: waiting up to about `max_wait` s more for a fresher one (fresh_wait).
 
         Raises CameraFailed after max_failures consecutive failures, EndOfStream when a replay
         that does not loop has ended and its last frame has been taken.
@@ -129,7 +133,7 @@ class FrameGrabber:
             self._cond.wait_for(self._ready, timeout)
             newest = self._newest
             if newest is not None and newest.seq > self._taken:
-                newest = self._fresher(newest)
+                newest = self._fresher(newest, max_wait)
                 self._taken = newest.seq
                 self._cond.notify_all()
                 return newest
@@ -144,9 +148,10 @@ class FrameGrabber:
                 raise self._error
             return None
 
-    def _fresher(self, newest: Grabbed) -> Grabbed:
+    def _fresher(self, newest: Grabbed, max_wait: float) -> Grabbed:
         """(holding the lock) `newest`, or the next frame if it is due sooner than `newest` is old."""
-        wait = fresh_wait(time.monotonic() - newest.captured_at, self.interval) if self.fresh else 0.0
+        age = time.monotonic() - newest.captured_at
+        wait = fresh_wait(age, self.interval, max_wait) if self.fresh else 0.0
         if wait <= 0.0:
             return newest
         self._cond.wait_for(lambda: self._newest is not newest or self._error is not None or self._stop, wait)
