@@ -30,6 +30,7 @@ import signal
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -360,11 +361,10 @@ class MirrorLoop:
                       step_back=perception is not None and perception.step_back and pose is not None,
                       attract=choice.state is MirrorState.IDLE, now=self.clock())
         if self.config.display.debug_overlay:
-            scene.debug = debug_lines(fps=self.fps, pose_rate=self.pose_rate, frame=report.frame,
-                                      state=str(report.state), stage_ms=self.stage_ms,
-                                      distance=report.distance, entry=report.shown_entry,
-                                      fading=self._renderer.fading, index_id=self._index_id(),
-                                      poses=report.poses)
+            scene.debug = partial(debug_lines, fps=self.fps, pose_rate=self.pose_rate, frame=report.frame,
+                                  state=str(report.state), stage_ms=self.stage_ms,
+                                  distance=report.distance, entry=report.shown_entry,
+                                  index_id=self._index_id(), poses=report.poses)
         return self._renderer.render(scene)
 
     def _index_id(self) -> str | None:

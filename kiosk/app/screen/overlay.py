@@ -10,9 +10,9 @@ log = logging.getLogger(__name__)
 STAGES = ("capture_wait", "preprocess", "invoke", "decode", "match", "render")
 
 
-def debug_lines(*, fps: float, pose_rate: float, frame: int, state: str, stage_ms: Mapping[str, float],
-                distance: float | None, entry: int | None, fading: bool, index_id: str | None,
-                poses: int) -> list[str]:
+def debug_lines(fading: bool, *, fps: float, pose_rate: float, frame: int, state: str,
+                stage_ms: Mapping[str, float], distance: float | None, entry: int | None,
+                index_id: str | None, poses: int) -> list[str]:
     stages = "  ".join(f"{k} {stage_ms[k]:.1f}" for k in STAGES if k in stage_ms)
     dist = f"{distance:.3f}" if distance is not None else "-"
     shown = f"entry {entry}" + (" (fading in)" if fading else "") if entry is not None else "no photo"

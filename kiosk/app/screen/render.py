@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -65,7 +65,9 @@ class Scene:
     caption: tuple[str, str] | None = None  # (title, credit)
     step_back: bool = False
     attract: bool = False
-    debug: Sequence[str] = field(default_factory=tuple)
+    #: the debug overlay's lines, given whether this frame shows a crossfade in progress (known
+    #: only once the renderer has started or ended the fade)
+    debug: Callable[[bool], Sequence[str]] | None = None
     now: float = 0.0  # display clock (s): crossfades run on it
 
 
@@ -272,8 +274,8 @@ class Renderer:
             self._blit_banner(self._attract_banner, top=True)
         elif scene.step_back and self.config.step_back_hint:
             self._blit_banner(self._hint, top=lay.inset)
-        if self.config.debug_overlay and scene.debug:
-            self._draw_debug(scene.debug)
+        if self.config.debug_overlay and scene.debug is not None:
+            self._draw_debug(scene.debug(self._fading))
         t3 = time.perf_counter()
         out = pg.transform.rotate(canvas, -lay.rotation) if lay.rotation else canvas
         self.timings = {"card": (t1 - t0) * 1000.0, "camera": (t2 - t1) * 1000.0,

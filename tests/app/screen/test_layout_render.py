@@ -137,6 +137,24 @@ def test_crossfade_blends_then_settles() -> None:
     assert not r.fading and tuple(disp.last_frame[180, 480]) == (0, 200, 0)
 
 
+def test_the_debug_overlay_names_a_fade_on_the_frames_that_show_one() -> None:
+    disp = MemoryDisplay((640, 360))
+    r = Renderer(DisplayConfig(crossfade_ms=200, caption=False, debug_overlay=True), disp.size,
+                 target=disp.canvas)
+    frame = np.zeros((360, 640, 3), np.uint8)
+    a, b = _photo(r.photo_slot), _photo(r.photo_slot)
+    told: list[bool] = []
+
+    def lines(fading: bool) -> list[str]:
+        told.append(fading)
+        return ["fading" if fading else "steady"]
+
+    for content, photo, now in ((1, a, 10.0), (2, b, 10.0), (2, b, 10.1), (2, b, 10.3)):
+        r.render(Scene(frame=frame, content=("photo", content), photo=photo, now=now, debug=lines))
+    # the first photo; the switch frame and the next show the fade; the frame after it has ended
+    assert told == [False, True, True, False]
+
+
 def test_caption_and_panels() -> None:
     disp = MemoryDisplay((1280, 720))
     r = Renderer(DisplayConfig(crossfade_ms=0), disp.size, target=disp.canvas)
