@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.app.devices.camera.grabber import FrameGrabber
+from kiosk.app.devices.camera.grabber import FrameGrabber, Grabbed
 from kiosk.app.devices.camera.source import CameraSource, EndOfStream
 from kiosk.app.devices.display.base import Display
 from kiosk.app.heartbeat import Heartbeats, Stage
@@ -243,7 +243,7 @@ class MirrorLoop:
         if same == self._composed and not self._renderer.fading and not self.config.display.debug_overlay:
             report.composed = False  # nothing new to draw: present the same picture again
         else:
-            self._surface = self._render(grabbed.frame if grabbed else None, pose, choice, perception, report)
+            self._surface = self._render(grabbed, pose, choice, perception, report)
             self._composed = same
             report.timings.update({f"render_{k}": v for k, v in self._renderer.timings.items()})
         ts = time.perf_counter()
@@ -346,8 +346,9 @@ class MirrorLoop:
             return perception.distance
         return None
 
-    def _render(self, frame: np.ndarray | None, pose: Pose | None, choice: Any, perception: Perception | None,
+    def _render(self, grabbed: Grabbed | None, pose: Pose | None, choice: Any, perception: Perception | None,
                 report: FrameReport) -> Any:
+        frame = grabbed.frame if grabbed is not None else None
         content = choice.content
         photo = None
         if choice.entry is not None:
@@ -356,6 +357,7 @@ class MirrorLoop:
         th = self.config.pose.keypoint_threshold
         scene = Scene(frame=frame, mirror=self.config.camera.mirror, pose=pose,
                       body=pose.bbox(th) if pose is not None and frame is not None else None,
+                      frame_t=grabbed.timestamp if grabbed is not None else 0.0,
                       content=content, photo=photo,
                       caption=self._captions.for_entry(self.index, choice.entry),
                       step_back=perception is not None and perception.step_back and pose is not None,

@@ -11,11 +11,18 @@ Calm: the window only jumps when the visitor would leave it; otherwise it glides
 target (a fixed fraction of the way per displayed frame), and a window that contains the body
 glides through windows that contain it too (a blend of two windows that both contain a box
 contains it), so the visitor never leaves the view while it moves.
+
+Reach: the box the window holds is the union of the visitor's boxes over the last REACH_S
+seconds of camera time, not only the newest. The pose the box comes from is older than the
+frame on screen (by the model's time), so a visitor rising from a squat would otherwise lead the
+view with their head; the view holds where they have just been, and a pose missing for a moment
+does not send it back to the centre.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 
 from kiosk.app.screen.layout import CoverMap, Rect
@@ -28,6 +35,8 @@ Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
 MARGIN = 0.12
 #: Fraction of the way to the target window taken per displayed frame.
 GLIDE = 0.15
+#: Seconds of camera time whose body boxes the view holds (see Reach above).
+REACH_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -90,17 +99,50 @@ def window_map(win: Window, frame_w: int, frame_h: int, slot: Rect) -> CoverMap:
     return CoverMap(crop, s, Rect(dx0, dy0, dw, dh))
 
 
+def union(boxes: list[Box]) -> Box:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+            max(b[3] for b in boxes))
+
+
+class Reach:
+    """The union of the body boxes of the last REACH_S seconds (camera time)."""
+
+    def __init__(self, span_s: float = REACH_S) -> None:
+        self.span_s = span_s
+        self._boxes: deque[tuple[float, Box]] = deque()
+
+    def clear(self) -> None:
+        self._boxes.clear()
+
+    def update(self, body: Box | None, t: float) -> Box | None:
+        """Add the box seen at camera time t (None: nobody this frame); the union still in reach."""
+        boxes = self._boxes
+        if boxes and t < boxes[-1][0]:
+            boxes.clear()  # time went back: a replay started again, or a new camera
+        if body is not None:
+            if boxes and boxes[-1][0] == t:
+                boxes.pop()  # the same camera frame, a newer pose of it
+            boxes.append((t, body))
+        while boxes and boxes[0][0] < t - self.span_s:
+            boxes.popleft()
+        return union([b for _, b in boxes]) if boxes else None
+
+
 class Framer:
     """The live view's window, frame after frame."""
 
     def __init__(self) -> None:
         self._win: Window | None = None
         self._for: tuple[int, int, Rect] | None = None
+        self._reach = Reach()
 
-    def view(self, frame_w: int, frame_h: int, slot: Rect, body: Box | None) -> CoverMap:
+    def view(self, frame_w: int, frame_h: int, slot: Rect, body: Box | None, t: float = 0.0) -> CoverMap:
+        """The window for a frame at camera time t (s) whose visitor's box is body (None: nobody)."""
         aspect = slot.w / slot.h
         if self._for != (frame_w, frame_h, slot):
             self._for, self._win = (frame_w, frame_h, slot), None
+            self._reach.clear()
+        body = self._reach.update(body, t)
         target = (body_window(frame_w, frame_h, aspect, body) if body is not None
                   else cover_window(frame_w, frame_h, aspect))
         win = self._win

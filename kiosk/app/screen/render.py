@@ -60,6 +60,7 @@ class Scene:
     mirror: bool = True
     pose: Pose | None = None  # main person, in the coordinates of the (mirrored) frame
     body: Box | None = None  # the visitor's box (same coordinates): the live view keeps it whole
+    frame_t: float = 0.0  # the frame's camera time (s; media time for a replay): framing's reach
     content: Hashable = ("panel", "prompt")  # ("photo", ...unique key) or ("panel", name)
     photo: Any = None  # pygame Surface for a ("photo", ...) content
     caption: tuple[str, str] | None = None  # (title, credit)
@@ -263,7 +264,7 @@ class Renderer:
         t1 = time.perf_counter()
         t2 = t1
         if scene.frame is not None:
-            cmap = self._draw_camera(scene.frame, scene.mirror, scene.body)
+            cmap = self._draw_camera(scene.frame, scene.mirror, scene.body, scene.frame_t)
             t2 = time.perf_counter()
             if scene.pose is not None and self.config.show_skeleton:
                 self._draw_skeleton(scene.pose, cmap)
@@ -301,11 +302,11 @@ class Renderer:
             self._card.set_alpha(None)
             self._fade_w = w
 
-    def _draw_camera(self, frame: np.ndarray, mirror: bool, body: Box | None) -> CoverMap:
+    def _draw_camera(self, frame: np.ndarray, mirror: bool, body: Box | None, t: float) -> CoverMap:
         pg = self.pg
         rect = self.layout.camera
         h, w = frame.shape[:2]
-        cmap = self._framer.view(w, h, rect, body)
+        cmap = self._framer.view(w, h, rect, body, t)
         if self.layout.inset:
             pg.draw.rect(self.canvas, WHITE, (rect.x - 2, rect.y - 2, rect.w + 4, rect.h + 4))
         if cmap.dest != rect:
