@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from kiosk.app.mirror.smoothing import OneEuroFilter, PoseSmoother
+from kiosk.app.mirror.smoothing import OneEuroFilter, PoseSmoother, carry
+from kiosk.pose.types import Pose
 from tests.app.kiosk_fakes import STAND, pose_at
 
 
@@ -55,3 +57,18 @@ def test_pose_smoother_restarts_for_a_new_person() -> None:
     off = PoseSmoother(1.0, 0.0, 1.0, enabled=False)
     p = pose_at(STAND, dx=3)
     assert off(p, 1, 0.0) is p
+
+
+@pytest.mark.parametrize(("dt", "max_dt", "moved"), [
+    (0.1, 0.2, 0.1),  # carried to the displayed frame's time
+    (0.5, 0.2, 0.2),  # never more than max_dt ahead
+    (-0.1, 0.2, 0.0),  # a displayed frame older than the pose: as it is
+    (0.1, 0.0, 0.0),  # carrying switched off
+])
+def test_carry_moves_the_pose_on_at_its_speed(dt: float, max_dt: float, moved: float) -> None:
+    pose = Pose(np.full((17, 2), 100.0), np.full(17, 0.9))
+    velocity = np.tile([50.0, -20.0], (17, 1))  # px/s
+    out = carry(pose, velocity, dt, max_dt)
+    assert np.allclose(out.xy, pose.xy + velocity * moved)
+    assert np.array_equal(out.scores, pose.scores)
+    assert carry(pose, None, dt, max_dt) is pose  # no speed known (smoothing off): as it is
