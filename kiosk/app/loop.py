@@ -48,7 +48,7 @@ from kiosk.app.modelinput import ModelInput
 from kiosk.app.modelinput import warm_up as model_input_warm_up
 from kiosk.app.pacing import Pacer
 from kiosk.app.photos import Photos
-from kiosk.app.poseworker import PoseWorker
+from kiosk.app.poseworker import FRESH_SHARE, PoseWorker
 from kiosk.app.priority import RENDER_NICE, ThreadNice
 from kiosk.app.screen.blit import warm_up as blit_warm_up
 from kiosk.app.screen.captions import Captions
@@ -124,12 +124,12 @@ class MirrorLoop:
                                      max_failures=config.camera.max_failures,
                                      transform=_rotator(config.camera.rotation),
                                      on_alive=lambda: self.heartbeats.beat(Stage.CAMERA),
-                                     on_idle=lambda: self.heartbeats.waiting(Stage.CAMERA),
-                                     fresh=threaded)
+                                     on_idle=lambda: self.heartbeats.waiting(Stage.CAMERA))
         self._worker = PoseWorker(self._grabber, model, self._perceiver, mirror=config.camera.mirror,
                                   heartbeats=self.heartbeats, prepare=self._photos.prepare,
                                   on_perception=self._on_perception,
-                                  model_input=ModelInput(model.input_size, model.preprocess))
+                                  model_input=ModelInput(model.input_size, model.preprocess),
+                                  fresh_share=FRESH_SHARE if threaded else 0.0)
         #: threaded, the render thread runs nicer than the pose worker (priority.py)
         self._nice = ThreadNice(render_nice if threaded else 0)
         self.frame = 0

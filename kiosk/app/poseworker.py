@@ -34,7 +34,7 @@ from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
 
-#: Fresh frames (grabber.fresh_wait): the worker waits for a fresher camera frame at most this
+#: Fresh frames (grabber.fresh_wait): the threaded kiosk's worker waits for a fresher frame at most this
 #: share of its last estimate's time, so the wait never costs the pose rate more than that.
 FRESH_SHARE = 0.1
 
@@ -43,7 +43,8 @@ class PoseWorker:
     def __init__(self, grabber: FrameGrabber, model: PoseModel, perceiver: Perceiver, *, mirror: bool,
                  heartbeats: Heartbeats, on_perception: Callable[[Perception], None] | None = None,
                  prepare: Callable[[Perception], None] | None = None,
-                 model_input: Callable[[np.ndarray], tuple[np.ndarray, int]] | None = None) -> None:
+                 model_input: Callable[[np.ndarray], tuple[np.ndarray, int]] | None = None,
+                 fresh_share: float = 0.0) -> None:
         self.grabber = grabber
         #: the model's reduced copy of a frame (modelinput.py), made here for the frames estimated
         #: only, not for every camera frame (None: the model gets the full frame)
@@ -70,6 +71,9 @@ class PoseWorker:
         self._last_taken: float | None = None  # time.monotonic() of the last frame taken
         self._last_done = 0.0  # ... and of the end of its estimate
         self._estimate_s = 0.0  # the last estimate's time, frame taken -> perception published
+        #: fresh frames: the share of the last estimate's time the worker may wait for a fresher
+        #: frame (FRESH_SHARE in the threaded kiosk; 0 in the serial loop, which the screen waits on)
+        self.fresh_share = float(fresh_share)
 
     # ---- the newest result -----------------------------------------------------------------
     @property
@@ -127,7 +131,7 @@ class PoseWorker:
         Raises CameraFailed / EndOfStream from the grabber."""
         t0 = time.perf_counter()
         self.heartbeats.waiting(Stage.POSE)  # for the camera: its own heartbeat covers the wait
-        grabbed = self.grabber.get(timeout, FRESH_SHARE * self._estimate_s)
+        grabbed = self.grabber.get(timeout, self.fresh_share * self._estimate_s)
         if grabbed is None:
             return None
         taken_at = time.monotonic()

@@ -21,7 +21,7 @@ class AskedGrabber:
     def __init__(self) -> None:
         self.max_waits: list[float] = []
 
-    def get(self, timeout: float, max_wait: float = float("inf")) -> Grabbed:
+    def get(self, timeout: float, max_wait: float = 0.0) -> Grabbed:
         self.max_waits.append(max_wait)
         n = len(self.max_waits)
         return Grabbed(np.zeros((48, 64, 3), np.uint8), n, float(n), captured_at=time.monotonic())
@@ -31,7 +31,7 @@ def test_the_fresh_wait_allowed_is_a_share_of_the_last_estimate() -> None:
     grabber = AskedGrabber()
     model = FakePoseModel([[pose_at(STAND)]], delay=0.05)  # an estimate takes at least 50 ms
     worker = PoseWorker(grabber, model, Perceiver(parse_config({})), mirror=False,  # type: ignore[arg-type]
-                        heartbeats=Heartbeats())
+                        heartbeats=Heartbeats(), fresh_share=FRESH_SHARE)
     t0 = time.monotonic()
     worker.run_once(1.0)
     first = time.monotonic() - t0

@@ -147,14 +147,14 @@ def test_fresh_wait_stays_within_what_the_consumer_allows(max_wait: float, wait:
     assert fresh_wait(0.020, 0.033, max_wait) == pytest.approx(wait)  # the next frame is due in 13 ms
 
 
-@pytest.mark.parametrize(("fresh", "interval", "max_wait", "expected_seq"), [
-    (True, 0.7, 1.0, 2),  # frame 1 is 0.4 s old, frame 2 due in 0.3 s: it is waited for
-    (True, 5.0, 1.0, 1),  # frame 2 is due in 4.6 s: frame 1 is fresh enough
-    (True, 0.7, 0.1, 1),  # the consumer allows 0.1 s: not worth waiting 0.3 s
-    (False, 0.7, 1.0, 1),  # the serial loop takes what is there
+@pytest.mark.parametrize(("interval", "max_wait", "expected_seq"), [
+    (0.7, 1.0, 2),  # frame 1 is 0.4 s old, frame 2 due in 0.3 s: it is waited for
+    (5.0, 1.0, 1),  # frame 2 is due in 4.6 s: frame 1 is fresh enough
+    (0.7, 0.1, 1),  # the consumer allows 0.1 s: not worth waiting 0.3 s
+    (0.7, 0.0, 1),  # the serial loop (the default) takes what is there
 ])
 def test_a_fresh_grabber_waits_for_a_frame_due_sooner_than_the_newest_is_old(
-        fresh: bool, interval: float, max_wait: float, expected_seq: int) -> None:
+        interval: float, max_wait: float, expected_seq: int) -> None:
     second, done = threading.Event(), threading.Event()
 
     def plan(n: int) -> str:  # frame 1 at once, frame 2 when the test says, then nothing
@@ -162,7 +162,7 @@ def test_a_fresh_grabber_waits_for_a_frame_due_sooner_than_the_newest_is_old(
         return "ok"
 
     cam = FakeCamera(size=(8, 6), paced=True, plan=plan)
-    g = FrameGrabber(cam, timeout=5.0, max_failures=3, fresh=fresh)
+    g = FrameGrabber(cam, timeout=5.0, max_failures=3)
     g.start()
     try:
         while g.captured < 1:

@@ -7,14 +7,14 @@ the next one (counted in `dropped`). Sources that return frames at once (a repla
 possible", `paced = False`) are read on demand instead: the next frame is captured only once
 the pose worker has taken the last one, so every recorded frame is estimated once.
 
-Fresh frames (`fresh=True`, the threaded kiosk): a paced camera delivers a frame every interval
+Fresh frames (`get(timeout, max_wait)`): a paced camera delivers a frame every interval
 T, so the frame a free pose worker finds is on average T/2 old, and that age adds to every
 photo switch. When the newest frame is older than the wait for the next one (it is due sooner
 than the newest is old), `get` waits for the next frame instead: the age of an estimated frame
 drops from T/2 to about T/8 on average, for an idle wait of about T/8 an estimate (both
 measured by `kiosk bench loop`; docs/mirror.md). The consumer bounds the wait (`max_wait`: the
-pose worker allows a share of its own estimate's time), so a slow camera cannot cost a fast
-model much of its pose rate.
+threaded pose worker allows a share of its own estimate's time, the serial loop none), so a
+slow camera cannot cost a fast model much of its pose rate.
 
 `on_alive` (the camera's heartbeat) is called whenever the camera answers a capture, `on_idle`
 when the capture thread waits for demand: a camera stuck inside capture() goes quiet.
@@ -74,10 +74,8 @@ class FrameGrabber:
                  transform: Callable[[np.ndarray], np.ndarray] | None = None,
                  model_input: Callable[[np.ndarray], tuple[np.ndarray, int]] | None = None,
                  on_alive: Callable[[], None] | None = None,
-                 on_idle: Callable[[], None] | None = None, fresh: bool = False) -> None:
+                 on_idle: Callable[[], None] | None = None) -> None:
         self.camera = camera
-        #: wait for the next frame rather than take one older than that wait (paced sources only)
-        self.fresh = fresh
         #: the camera's frame interval (s), a running mean of paced captures (None until known)
         self.interval: float | None = None
         self.on_alive = on_alive
@@ -122,9 +120,10 @@ class FrameGrabber:
         self._thread = None
 
     # ---- consumer side --------------------------------------------------------------------
-    def get(self, timeout: float, max_wait: float = float("inf")) -> Grabbed | None:
+    def get(self, timeout: float, max_wait: float = 0.0) -> Grabbed | None:
         """The newest frame not taken yet, waiting up to `timeout` s (None if none came);
-        fresh frames: waiting up to about `max_wait` s more for a fresher one (fresh_wait).
+        fresh frames: waiting up to about `max_wait` s more for a fresher one (fresh_wait; paced
+        sources only; 0, the default, takes what is there).
 
         Raises CameraFailed after max_failures consecutive failures, EndOfStream when a replay
         that does not loop has ended and its last frame has been taken.
@@ -151,7 +150,7 @@ class FrameGrabber:
     def _fresher(self, newest: Grabbed, max_wait: float) -> Grabbed:
         """(holding the lock) `newest`, or the next frame if it is due sooner than `newest` is old."""
         age = time.monotonic() - newest.captured_at
-        wait = fresh_wait(age, self.interval, max_wait) if self.fresh else 0.0
+        wait = fresh_wait(age, self.interval, max_wait)
         if wait <= 0.0:
             return newest
         self._cond.wait_for(lambda: self._newest is not newest or self._error is not None or self._stop, wait)
