@@ -27,11 +27,12 @@ from typing import Any
 import numpy as np
 
 from kiosk.gallery.evalmatch import the_visitor
-from kiosk.gallery.evalqueries import FAR_ENLARGEMENT, crop, padded_box
+from kiosk.gallery.evalqueries import FAR_ENLARGEMENT, padded_box
 from kiosk.pose.coco_eval import GroundTruth, load_coco_keypoints, oks
 from kiosk.pose.coco_people import detected_people
 from kiosk.pose.preprocess import fit_scale
 from kiosk.pose.types import Pose
+from kiosk.pose.views import crop
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.cli import options
-from kiosk.core.enums import ExitCode, Metric
+from kiosk.core.enums import ExitCode, Metric, Views
 
 if TYPE_CHECKING:
     from kiosk.gallery.reader import GalleryIndex
@@ -34,6 +34,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--every-person", action="store_true",
                    help="each person is an entry (default: the dominant person only)")
     b.add_argument("--mirror", action="store_true", help="add mirrored entries")
+    b.add_argument("--views", type=Views, choices=list(Views), default=Views.CROPS,
+                   help="how each person of a photo is seen: crops (default: the median of the photo's"
+                   " pose and the model's poses on six person-centred crops, 7 model runs per person;"
+                   " closer to how a kiosk camera sees visitors) or photo (one model run per photo)."
+                   " Video frames are always seen once")
     b.add_argument("--display-size", default="960x1080", metavar="WxH",
                    help="rendition size (default 960x1080: half a 1920x1080 screen)")
     b.add_argument("--format", choices=("jpeg", "webp"), default="jpeg",
@@ -203,6 +208,7 @@ def run_build(args: argparse.Namespace) -> int:
         ray_address=args.address,
         still_threshold=args.skip_still,
         chunk_frames=args.chunk_frames,
+        views=args.views,
     )
     try:
         summary = build(args.sources, args.out, options, progress=not args.quiet)

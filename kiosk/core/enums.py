@@ -73,6 +73,16 @@ class Fitting(_Named):
     STRETCH_ANTIALIAS = "stretch_antialias"
 
 
+class Views(_Named):
+    """How the gallery builder sees each person of a photo (kiosk/pose/views.py; video frames
+    are always seen once). PHOTO: the model's pose on the whole photo; CROPS: the per-keypoint
+    median of that pose and the model's poses on person-centred crops (three paddings, each
+    also mirrored): the person as a kiosk camera sees a visitor, view-dependent errors voted out."""
+
+    PHOTO = "photo"
+    CROPS = "crops"
+
+
 class SizeBand(_Named):
     """How big a person of `kiosk eval match`'s archive is to the model
     (kiosk.gallery.evalqueries.size_band): NEAR, the crop is enlarged less than FAR_ENLARGEMENT

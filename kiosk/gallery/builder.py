@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kiosk.core.enums import Views
 from kiosk.core.keypoints import NUM_KEYPOINTS
 from kiosk.gallery import extract as ex
 from kiosk.gallery import manifest as mf
@@ -69,6 +70,7 @@ class BuildOptions:
     ray_address: str | None = None  # None: RAY_ADDRESS or a new local Ray cluster
     still_threshold: float = 0.0  # skip still video frames (kiosk/gallery/sampling.py); 0: off
     chunk_frames: int = DEFAULT_CHUNK_FRAMES
+    views: Views = Views.CROPS  # how each person is seen (kiosk/pose/views.py)
 
 
 def default_cache_dir() -> Path:
@@ -131,6 +133,7 @@ def build(
         model_sha256=str(model.sha256),
         still_threshold=options.still_threshold,
         chunk_frames=options.chunk_frames,
+        views=options.views,
     )
     summary = BuildSummary(out)
     summary.skipped.extend((s.name, s.reason) for s in skipped)
@@ -353,6 +356,7 @@ def _manifest_body(
             "name": cfg.model_name,
             "family": str(model.family),
             "sha256": cfg.model_sha256,
+            "views": str(cfg.views),
         },
         "normalisation_version": ex.normalisation_version(),
         "vector": {

@@ -156,7 +156,7 @@ class PoseActor:
             rec = FrameRecord.from_json(json.loads(records[i]))
             rgb = np.frombuffer(frame, dtype=np.uint8).reshape(rec.height, rec.width, 3)
             try:
-                rec = frame_record(Sample(rec.time, rgb), self.model)
+                rec = frame_record(Sample(rec.time, rgb), self.model, self.cfg.views)
                 renditions[i] = pickle.dumps(candidate_renditions(rec, rgb, self.cfg))
             except Exception as e:  # as locally: the source is skipped, the build goes on
                 log.warning("pose extraction failed on a frame", exc_info=True)

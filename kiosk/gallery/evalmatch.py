@@ -31,6 +31,7 @@ from kiosk.gallery.extract import dominant
 from kiosk.gallery.reader import GalleryIndex
 from kiosk.gallery.sources import load_image
 from kiosk.pose.types import Pose
+from kiosk.pose.views import nearest_pose
 
 log = logging.getLogger(__name__)
 
@@ -106,16 +107,8 @@ def the_visitor(poses: Sequence[Pose], ref: Pose, shape: tuple[int, ...],
     """The detected pose that is the person shown (a crop of a group photo holds others too):
     the one nearest the reference keypoints inside the image, else the dominant pose."""
     h, w = shape[:2]
-    inside = ((ref.xy[:, 0] >= 0) & (ref.xy[:, 0] < w) & (ref.xy[:, 1] >= 0) & (ref.xy[:, 1] < h)
-              & (ref.scores >= keypoint_score))
-    best, best_d = None, np.inf
-    for p in poses:
-        both = inside & (p.scores >= keypoint_score)
-        if both.sum() < 3:
-            continue
-        d = float(np.median(np.linalg.norm(p.xy[both] - ref.xy[both], axis=1)))
-        if d < best_d:
-            best, best_d = p, d
+    inside = ((ref.xy[:, 0] >= 0) & (ref.xy[:, 0] < w) & (ref.xy[:, 1] >= 0) & (ref.xy[:, 1] < h))
+    best, _ = nearest_pose(poses, Pose(ref.xy, np.where(inside, ref.scores, 0.0)), keypoint_score)
     return best if best is not None else dominant(poses, keypoint_score)
 
 

@@ -23,6 +23,7 @@ from kiosk.core.enums import SizeBand
 from kiosk.gallery.reader import GalleryIndex
 from kiosk.pose.preprocess import ENLARGE_SMOOTH, PREPROCESS_VERSION, fit_scale
 from kiosk.pose.types import Pose
+from kiosk.pose.views import crop
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +92,6 @@ def queries_key(index_id: str, people: list[Person]) -> str:
     people asked about, QUERIES_VERSION and how model inputs are made (PREPROCESS_VERSION)."""
     text = repr((QUERIES_VERSION, PREPROCESS_VERSION, index_id, [(p.source, p.crop_box) for p in people]))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def crop(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """rgb (H, W, 3) cut to box (x0, y0, x1, y1), padded black where the box leaves the frame."""
-    x0, y0, x1, y1 = box
-    out = np.zeros((y1 - y0, x1 - x0, 3), dtype=rgb.dtype)
-    h, w = rgb.shape[:2]
-    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    if sx1 > sx0 and sy1 > sy0:
-        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
-    return out
 
 
 def padded_box(pose: Pose, pad: float, width: int, height: int) -> tuple[int, int, int, int]:

@@ -12,6 +12,7 @@ import math
 import re
 from typing import Any
 
+from kiosk.core.enums import Views
 from kiosk.gallery import manifest as mf
 
 #: Crop boxes are source-frame pixels; beyond this a number is corrupt, not a photo.
@@ -66,8 +67,11 @@ def check_manifest(manifest: Any) -> list[str]:
     vector = manifest.get("vector", {})
     if not isinstance(vector, dict) or not isinstance(vector.get("tree"), str | None):
         out.append(f"{m}: vector must be an object whose tree is a file name or null")
-    if not isinstance(manifest.get("model"), dict):
+    model = manifest.get("model")
+    if not isinstance(model, dict):
         out.append(f"{m}: model must be an object")
+    elif model.get("views", Views.PHOTO) not in Views.values():
+        out.append(f"{m}: model.views must be one of {', '.join(Views.values())}, got {model['views']!r}")
     return _capped(m, out)
 
 

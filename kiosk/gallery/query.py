@@ -9,10 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.core.enums import Views
 from kiosk.gallery.extract import Filters, dominant
 from kiosk.gallery.reader import GalleryIndex, Match
 from kiosk.gallery.sources import SourceError, load_image
 from kiosk.pose.types import Pose
+from kiosk.pose.views import with_views
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +46,19 @@ class QueryResult:
         return out
 
 
+def index_views(index: GalleryIndex) -> Views:
+    """How the index's builder saw each person (`model.views` in the manifest; indexes built
+    before views were stored saw the photo only)."""
+    return Views.parse(str((index.manifest.get("model") or {}).get("views", Views.PHOTO)), "model.views")
+
+
 def load_query_model(index: GalleryIndex, model: str | None, models_dir: Path | None) -> Any:
-    """The model named, else the one the index was built with."""
+    """The model named, else the one the index was built with; either sees a query photo the
+    way the builder saw the archive's photos (the index's views)."""
     from kiosk.pose.engine import load_pose_model
 
     name = model or (index.manifest.get("model") or {}).get("name") or None
-    return load_pose_model(name, models_dir=models_dir)
+    return with_views(load_pose_model(name, models_dir=models_dir), index_views(index))
 
 
 def query_images(

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from kiosk.core.checksum import sha256_file
+from kiosk.core.enums import Views
 from kiosk.gallery import extract as ex
 from kiosk.gallery.cache import (
     ExtractionCache,
@@ -29,6 +30,7 @@ from kiosk.gallery.rendition import RenditionSpec, crop_box, render, to_renditio
 from kiosk.gallery.sampling import DEFAULT_CHUNK_FRAMES, Sample, sample_source
 from kiosk.gallery.sources import Source, SourceError, iter_video_frames, load_image
 from kiosk.pose.types import Pose
+from kiosk.pose.views import VIEWS_VERSION, with_views
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class WorkerConfig:
     model_sha256: str
     still_threshold: float = 0.0  # 0: every sampled frame goes to the model
     chunk_frames: int = DEFAULT_CHUNK_FRAMES
+    views: Views = Views.PHOTO
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,8 @@ def pose_cache(cfg: WorkerConfig, kind: str) -> ExtractionCache:
     """The cache of a source's poses: keyed by what they depend on (model; for videos the
     sampling rate and, when still frames are skipped, the threshold and chunk length)."""
     s: dict[str, Any] = {"model": cfg.model_name, "model_sha256": cfg.model_sha256}
+    if kind != "video" and cfg.views is not Views.PHOTO:  # PHOTO: the key of the poses before views
+        s["views"] = {"views": str(cfg.views), "version": VIEWS_VERSION}
     if kind == "video":
         s["fps"] = cfg.fps
         if cfg.still_threshold > 0:
@@ -99,13 +104,18 @@ def pose_cache(cfg: WorkerConfig, kind: str) -> ExtractionCache:
     return ExtractionCache(cfg.cache_dir, s)
 
 
-def frame_record(sample: Sample, model: Any) -> FrameRecord:
+def frame_record(sample: Sample, model: Any, views: Views = Views.PHOTO) -> FrameRecord:
     """The record of one sampled frame: its size and the model's poses (none if still).
+
+    A photo (sample.time None) is seen through `views` (kiosk.pose.views); a video frame by the
+    model alone: its neighbours are already other measurements of nearly the same pose, and
+    seven model runs a frame would multiply the cost of a video archive by seven.
     Poses are round-tripped through the cache format, so a rebuild from the cache is identical."""
     h, w = sample.rgb.shape[:2]
     if sample.still:
         return FrameRecord(sample.time, w, h, [], still=True)
-    poses = [pose_from_list(pose_to_list(p)) for p in model.estimate(sample.rgb)]
+    seer = with_views(model, views) if sample.time is None else model
+    poses = [pose_from_list(pose_to_list(p)) for p in seer.estimate(sample.rgb)]
     return FrameRecord(sample.time, w, h, poses)
 
 
@@ -212,7 +222,7 @@ def _process(src: Source, cfg: WorkerConfig, model: Any, res: SourceResult) -> N
         res.extracted = True
         frames = []
         for sample in sample_source(src, cfg.fps, cfg.still_threshold, cfg.chunk_frames):
-            rec = frame_record(sample, model)
+            rec = frame_record(sample, model, cfg.views)
             frames.append(rec)
             res.frames_seen += 1
             res.frame_size = (rec.width, rec.height)

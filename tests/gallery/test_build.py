@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from kiosk.core.enums import Views
 from kiosk.gallery import builder as builder_mod
 from kiosk.gallery.builder import BuildError, BuildOptions, build
 from kiosk.gallery.extract import REASONS, Filters, dominant
 from kiosk.gallery.reader import GalleryIndex
 from kiosk.gallery.sources import load_image
 from kiosk.gallery.verify import problems
+from kiosk.pose.views import with_views
 from tests.gallery.conftest import COCO_SUBSET, Built
 from tests.gallery.test_sources import bad_files
 
@@ -173,16 +175,18 @@ def test_other_damage_is_named(built: Built, tmp_path: Path, change, message: st
 
 
 def test_self_retrieval(built: Built, shared_dir: Path, pose_model) -> None:
-    """Each kept photo, used as a query, finds itself first."""
+    """Each kept photo, used as a query seen as the builder sees photos (its views), finds
+    itself first."""
     idx = GalleryIndex.open(built.path)
     photos = {
         idx.entry(i).source for i in range(len(idx)) if idx.entry(i).frame_time is None
     }
     assert len(photos) >= 5
     roots = {"posenet-demo-images": shared_dir / "data/posenet-demo-images", "coco": built.coco}
+    seen = with_views(pose_model, Views.CROPS)
     for name in sorted(photos):
         folder, file = name.split("/", 1)
-        pose = dominant(pose_model.estimate(load_image(roots[folder] / file)), 0.3)
+        pose = dominant(seen.estimate(load_image(roots[folder] / file)), 0.3)
         top = idx.query(pose, k=1)[0]
         assert idx.entry(top.entry_id).source == name, name
         assert top.distance < 1e-3

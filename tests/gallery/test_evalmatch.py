@@ -11,7 +11,6 @@ import pytest
 from kiosk.gallery.evalqueries import (
     KINDS,
     Person,
-    crop,
     occluded,
     padded_box,
     queries_key,
@@ -25,13 +24,6 @@ from tests.app.kiosk_fakes import STAND
 
 def _person() -> Person:
     return Person(0, 1, "a.jpg", (200, 100, 600, 1100), Pose(np.asarray(STAND), np.full(17, 0.9)))
-
-
-def test_crop_pads_outside_the_frame_black() -> None:
-    rgb = np.full((50, 60, 3), 200, np.uint8)
-    out = crop(rgb, (-10, -5, 20, 25))
-    assert out.shape == (30, 30, 3) and out[:5].max() == 0 and out[:, :10].max() == 0
-    assert out[10:, 15:].min() == 200
 
 
 def test_waist_up_stops_above_the_hips() -> None:
