@@ -333,3 +333,20 @@ def test_new_display_size_rerenders_from_cached_poses(built: Built, shared_dir: 
     for i in range(len(idx)):
         with Image.open(idx.rendition_path(i)) as im:
             assert im.size == (480, 540)
+
+
+@pytest.mark.parametrize(("model", "views"), [
+    ({"name": "posenet-481x641"}, Views.PHOTO),  # built before views were recorded
+    ({"name": "posenet-481x641", "views": "crops"}, Views.CROPS),
+    ({"name": "posenet-481x641", "views": "photo"}, Views.PHOTO),
+])
+def test_a_query_photo_is_seen_as_the_index_saw_its_photos(model: dict[str, str], views: Views) -> None:
+    from types import SimpleNamespace
+
+    from kiosk.gallery.query import index_views
+
+    assert index_views(SimpleNamespace(manifest={"model": model})) is views  # type: ignore[arg-type]
+
+
+def test_the_manifest_records_the_views(built: Built) -> None:
+    assert GalleryIndex.open(built.path).manifest["model"]["views"] == "crops"

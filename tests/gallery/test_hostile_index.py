@@ -147,6 +147,8 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], list[str]]] = {
     "manifest top-level list": (lambda r: (r / mf.MANIFEST).write_text("[]"), ["manifest.json"]),
     "display_size strings": (lambda r: resign(r, lambda m: m.__setitem__("display_size", ["a", "b"])),
                              ["display_size"]),
+    "unknown views": (lambda r: resign(r, lambda m: m["model"].__setitem__("views", "dreams")),
+                      ["model.views", "photo, crops"]),
     "truncated tree": (truncate_tree, ["tree.vpt"]),
     "unlisted fifo": (lambda r: os.mkfifo(r / "extra"), ["extra", "not listed"]),
 }
