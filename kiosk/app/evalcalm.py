@@ -65,6 +65,7 @@ class CalmStats:
     holds: int
     changes_per_hold: float  # mean, after the first react_s
     max_changes_per_hold: int
+    holds_over_one: int  # holds with more than one change after react_s (the target: none)
     moves: int  # holds whose best photo differs from the photo shown at their start
     moves_answered: float  # share changed within react_s
     real_moves: int  # holds where what is shown at their start no longer matches (see _Hold)
@@ -75,7 +76,8 @@ class CalmStats:
 
     def to_dict(self) -> dict[str, Any]:
         return {"holds": self.holds, "changes_per_hold": round(self.changes_per_hold, 3),
-                "max_changes_per_hold": self.max_changes_per_hold, "moves": self.moves,
+                "max_changes_per_hold": self.max_changes_per_hold,
+                "holds_over_one_change": self.holds_over_one, "moves": self.moves,
                 "moves_answered_300ms": round(self.moves_answered, 3),
                 "real_moves": self.real_moves,
                 "real_moves_answered_300ms": round(self.real_moves_answered, 3),
@@ -172,6 +174,7 @@ def simulate(index: Any, metric: str, holds: Sequence[Sequence[Pose | None]], fp
         held += int(judged.held)
     nan = float("nan")
     return CalmStats(len(holds), float(np.mean(changes)) if changes else 0.0,
-                     max(changes, default=0), moves, answered / moves if moves else nan,
+                     max(changes, default=0), sum(c > 1 for c in changes), moves,
+                     answered / moves if moves else nan,
                      real, real_answered / real if real else nan, blank / max(total, 1), held,
                      held_blank / held_total if held_total else nan)

@@ -91,9 +91,10 @@ def format_report(doc: dict[str, Any]) -> str:
             parts.append(_table(f"top-1, the {bs['people'][band]} people whose crop the model enlarges "
                                 f"{what} {bs['far_enlargement']:g}x", kinds, rows))
     if doc.get("calm"):
-        cols = ["changes/held 3 s (mean)", "max", "moves", "moves <= 300 ms", "real moves",
-                "real moves <= 300 ms", "blank frames", "holds held", "blank when held"]
-        rows = [(m, [f"{c['changes_per_hold']:.2f}", str(c["max_changes_per_hold"]), str(c["moves"]),
+        cols = ["changes/held 3 s (mean)", "max", "holds > 1 change", "moves", "moves <= 300 ms",
+                "real moves", "real moves <= 300 ms", "blank frames", "holds held", "blank when held"]
+        rows = [(m, [f"{c['changes_per_hold']:.2f}", str(c["max_changes_per_hold"]),
+                     str(c["holds_over_one_change"]), str(c["moves"]),
                      f"{c['moves_answered_300ms']:.2f}", str(c["real_moves"]),
                      f"{c['real_moves_answered_300ms']:.2f}", f"{c['blank_frames']:.2f}",
                      str(c["held_by_archive"]), f"{c['blank_when_held']:.2f}"])

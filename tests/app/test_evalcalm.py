@@ -26,10 +26,19 @@ def test_held_poses_moves_and_a_pose_the_archive_does_not_hold(tmp_path: Path) -
     match = MatchConfig(max_distance=0.2, hysteresis_margin=0.1, tie_margin=0.0)
     stats = simulate(index, "cosine", holds, 10.0, match, (720, 1280))
     # the person filter confirms the visitor on the third pose; every hold is answered at once
-    assert stats.holds == 4 and stats.max_changes_per_hold == 0
+    assert stats.holds == 4 and stats.max_changes_per_hold == 0 and stats.holds_over_one == 0
     assert (stats.real_moves, stats.real_moves_answered) == (3, 1.0)  # stand, squat, stand again
     assert (stats.moves, stats.moves_answered) == (1, 1.0)  # photo to photo: stand -> squat
     assert stats.held == 3 and stats.blank_when_held == 0.0
     # no photo: the first two poses, the odd hold once "no good match" persisted 0.3 s, and the
     # first pose of the stand after it (a photo replaces "no good match" on its second pose)
     assert stats.blank_frames == pytest.approx((2 + 27 + 1) / 120)
+
+
+def test_a_hold_that_changes_twice_is_counted(tmp_path: Path) -> None:
+    index = FakeIndex(tmp_path, [pose_at(p) for p in (STAND, squat(1.0))])
+    rng = np.random.default_rng(1)
+    restless = _hold(STAND, rng, 10) + _hold(squat(1.0), rng, 10) + _hold(STAND, rng, 10)
+    match = MatchConfig(max_distance=0.2, hysteresis_margin=0.1, tie_margin=0.0)
+    stats = simulate(index, "cosine", [_hold(STAND, rng), restless], 10.0, match, (720, 1280))
+    assert (stats.max_changes_per_hold, stats.holds_over_one) == (2, 1)
