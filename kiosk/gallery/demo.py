@@ -111,8 +111,13 @@ def fetch_demo_assets(dest: Path, mirror: Path | None = None) -> tuple[list[Path
 
 
 def _recipe(files: list[Path]) -> str:
-    """What the demo index is built from: the recipe version and every gallery file's sha256."""
-    blob = json.dumps([DEMO_RECIPE, sorted(sha256_file(f) for f in files)])
+    """What the demo index is built from: the recipe version, how the builder sees a photo's
+    people (the default views and their version) and every gallery file's sha256."""
+    from kiosk.gallery.builder import BuildOptions
+    from kiosk.pose.views import VIEWS_VERSION
+
+    blob = json.dumps([DEMO_RECIPE, str(BuildOptions().views), VIEWS_VERSION,
+                       sorted(sha256_file(f) for f in files)])
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

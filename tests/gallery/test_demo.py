@@ -92,3 +92,15 @@ def test_coco_slice_pins_and_captions(shared_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(CocoAssetError, match="image set's digest"):
         fetch_coco(spec, mirror, tmp_path / "coco2")
     assert fetch_coco(spec, None, tmp_path / "none") == ([], {})  # no mirror: PoseNet photos only
+
+
+def test_the_recipe_changes_with_how_the_builder_sees_photos(tmp_path: Path, monkeypatch) -> None:
+    """A demo index built before the views (or with older views) is rebuilt, not reused."""
+    from kiosk.gallery import demo
+    from kiosk.pose import views
+
+    f = tmp_path / "a.jpg"
+    f.write_bytes(b"x")
+    before = demo._recipe([f])
+    monkeypatch.setattr(views, "VIEWS_VERSION", views.VIEWS_VERSION + 1)
+    assert demo._recipe([f]) != before
