@@ -34,11 +34,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--every-person", action="store_true",
                    help="each person is an entry (default: the dominant person only)")
     b.add_argument("--mirror", action="store_true", help="add mirrored entries")
-    b.add_argument("--views", type=Views, choices=list(Views), default=Views.CROPS,
-                   help="how each person of a photo is seen: crops (default: the median of the photo's"
-                   " pose and the model's poses on six person-centred crops, 7 model runs per person;"
-                   " closer to how a kiosk camera sees visitors) or photo (one model run per photo)."
-                   " Video frames are always seen once")
+    from kiosk.gallery.builder import BuildOptions
+    from kiosk.pose.views import PADS
+
+    n_crops = 2 * len(PADS)
+    b.add_argument("--views", type=Views, choices=list(Views), default=BuildOptions().views,
+                   help="how each person of a photo is seen (video frames: always once): crops"
+                   f" (default: the median of the photo's pose and the model's poses on {n_crops}"
+                   f" person-centred crops, {n_crops + 1} model runs per person; closer to how a kiosk"
+                   " camera sees visitors) or photo (one model run per photo)")
     b.add_argument("--display-size", default="960x1080", metavar="WxH",
                    help="rendition size (default 960x1080: half a 1920x1080 screen)")
     b.add_argument("--format", choices=("jpeg", "webp"), default="jpeg",

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from kiosk.core.checksum import sha256_file
+from kiosk.core.enums import Views
 from kiosk.core.safeyaml import load_yaml
 from kiosk.gallery.cache import atomic_write
 
@@ -110,13 +111,12 @@ def fetch_demo_assets(dest: Path, mirror: Path | None = None) -> tuple[list[Path
     return gallery, meta_path
 
 
-def _recipe(files: list[Path]) -> str:
+def _recipe(files: list[Path], views: Views) -> str:
     """What the demo index is built from: the recipe version, how the builder sees a photo's
-    people (the default views and their version) and every gallery file's sha256."""
-    from kiosk.gallery.builder import BuildOptions
+    people (the views and their version) and every gallery file's sha256."""
     from kiosk.pose.views import VIEWS_VERSION
 
-    blob = json.dumps([DEMO_RECIPE, str(BuildOptions().views), VIEWS_VERSION,
+    blob = json.dumps([DEMO_RECIPE, str(views), VIEWS_VERSION,
                        sorted(sha256_file(f) for f in files)])
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -155,7 +155,8 @@ def ensure_demo_index(
         fcntl.flock(lock, fcntl.LOCK_EX)  # two demo starts at once build once
         assets_dir = cache_dir() / "demo-assets"
         files, meta = fetch_demo_assets(assets_dir)  # quick when already there
-        recipe = _recipe(files)
+        views = BuildOptions().views
+        recipe = _recipe(files, views)
         if _is_current(dest, recipe):
             log.info("demo index %s is up to date", dest)
             return dest
@@ -169,6 +170,7 @@ def ensure_demo_index(
             every_person=True,
             metadata=(meta,),
             cache_dir=default_cache_dir(),
+            views=views,
         )
         summary = build([str(f) for f in files], dest, options, progress=progress)
         log.info("demo index built:\n%s", summary.format())

@@ -108,7 +108,7 @@ def the_visitor(poses: Sequence[Pose], ref: Pose, shape: tuple[int, ...],
     the one nearest the reference keypoints inside the image, else the dominant pose."""
     h, w = shape[:2]
     inside = ((ref.xy[:, 0] >= 0) & (ref.xy[:, 0] < w) & (ref.xy[:, 1] >= 0) & (ref.xy[:, 1] < h))
-    best, _ = nearest_pose(poses, Pose(ref.xy, np.where(inside, ref.scores, 0.0)), keypoint_score)
+    best, _ = nearest_pose(poses, ref, keypoint_score, ref_mask=inside)
     return best if best is not None else dominant(poses, keypoint_score)
 
 

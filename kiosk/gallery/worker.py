@@ -45,9 +45,9 @@ class WorkerConfig:
     cache_dir: Path | None
     model_name: str
     model_sha256: str
+    views: Views  # how a photo's people are seen (kiosk/pose/views.py); video frames: once
     still_threshold: float = 0.0  # 0: every sampled frame goes to the model
     chunk_frames: int = DEFAULT_CHUNK_FRAMES
-    views: Views = Views.PHOTO
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,9 @@ class SourceResult:
 
 
 def pose_cache(cfg: WorkerConfig, kind: str) -> ExtractionCache:
-    """The cache of a source's poses: keyed by what they depend on (model; for videos the
-    sampling rate and, when still frames are skipped, the threshold and chunk length)."""
+    """The cache of a source's poses: keyed by what they depend on (model; for photos seen
+    in views, the views and VIEWS_VERSION; for videos the sampling rate and, when still frames
+    are skipped, the threshold and chunk length)."""
     s: dict[str, Any] = {"model": cfg.model_name, "model_sha256": cfg.model_sha256}
     if kind != "video" and cfg.views is not Views.PHOTO:  # PHOTO: the key of the poses before views
         s["views"] = {"views": str(cfg.views), "version": VIEWS_VERSION}
@@ -104,7 +105,7 @@ def pose_cache(cfg: WorkerConfig, kind: str) -> ExtractionCache:
     return ExtractionCache(cfg.cache_dir, s)
 
 
-def frame_record(sample: Sample, model: Any, views: Views = Views.PHOTO) -> FrameRecord:
+def frame_record(sample: Sample, model: Any, views: Views) -> FrameRecord:
     """The record of one sampled frame: its size and the model's poses (none if still).
 
     A photo (sample.time None) is seen through `views` (kiosk.pose.views); a video frame by the

@@ -63,11 +63,15 @@ def square_box(pose: Pose, pad: float) -> tuple[int, int, int, int]:
             int(np.ceil(cx + half)), int(np.ceil(cy + half)))
 
 
-def nearest_pose(poses: Sequence[Pose], ref: Pose, min_score: float = SEEN) -> tuple[Pose | None, float]:
+def nearest_pose(poses: Sequence[Pose], ref: Pose, min_score: float = SEEN,
+                 ref_mask: np.ndarray | None = None) -> tuple[Pose | None, float]:
     """(the pose nearest ref, its median keypoint distance): over the keypoints both see
-    (at least 3); (None, inf) when no pose shares 3 seen keypoints with ref."""
+    (at least 3; ref's may be narrowed by ref_mask, (17,) bool); (None, inf) when no pose
+    shares 3 seen keypoints with ref."""
     best, best_d = None, float("inf")
     ref_seen = ref.scores >= min_score
+    if ref_mask is not None:
+        ref_seen = ref_seen & ref_mask
     for p in poses:
         both = ref_seen & (p.scores >= min_score)
         if both.sum() < 3:
@@ -96,13 +100,17 @@ def consensus(views: Sequence[Pose], width: float, height: float) -> Pose:
 
 
 def worth_refining(pose: Pose) -> bool:
+    """Is the person confident and tall enough for the extra views (REFINE_MIN_SCORE,
+    REFINE_MIN_PX; below the gallery's default filters, which would drop them anyway)?"""
     _, y0, _, y1 = pose.bbox(SEEN)
     seen = int((pose.scores >= SEEN).sum())
     return pose.score >= REFINE_MIN_SCORE and (y1 - y0) >= REFINE_MIN_PX and seen >= 3
 
 
-def crop_views(model: PoseModel, rgb: np.ndarray, pose: Pose) -> list[Pose]:
-    """The person's pose in every crop view (source pixels), where the model finds them."""
+def crop_views(model: PoseModel, rgb: np.ndarray, pose: Pose,
+               timings: dict[str, float] | None = None) -> list[Pose]:
+    """The person's pose in every crop view (source pixels), where the model finds them;
+    each run's last_timings are added into timings when given."""
     out = []
     for pad in PADS:
         box = square_box(pose, pad)
@@ -112,6 +120,9 @@ def crop_views(model: PoseModel, rgb: np.ndarray, pose: Pose) -> list[Pose]:
             view = np.ascontiguousarray(img[:, ::-1]) if mirrored else img
             r = ref.flipped(img.shape[1]) if mirrored else ref
             found = same_person(model.estimate(view), r)
+            if timings is not None:
+                for k, ms in model.last_timings.items():
+                    timings[k] = timings.get(k, 0.0) + ms
             if found is None:
                 continue
             if mirrored:
@@ -136,12 +147,18 @@ class ViewsModel:
         self.views = Views.CROPS
 
     def estimate(self, rgb: np.ndarray) -> list[Pose]:
-        """(H, W, 3) uint8 RGB -> consensus poses sorted by score desc, xy in source pixels."""
+        """(H, W, 3) uint8 RGB -> consensus poses sorted by score desc, xy in source pixels.
+        last_timings: the ms of every model run of this call, summed."""
         poses = self.model.estimate(rgb)
+        total = dict(self.model.last_timings)
         h, w = rgb.shape[:2]
-        out = [consensus([p, *crop_views(self.model, rgb, p)], w, h) if worth_refining(p) else p
-               for p in poses]
-        self.last_timings = dict(self.model.last_timings)
+        out = []
+        for p in poses:
+            if worth_refining(p):
+                views = crop_views(self.model, rgb, p, total)
+                p = consensus([p, *views], w, h)
+            out.append(p)
+        self.last_timings = total
         return sorted(out, key=lambda p: -p.score)
 
 

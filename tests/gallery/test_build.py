@@ -350,3 +350,20 @@ def test_a_query_photo_is_seen_as_the_index_saw_its_photos(model: dict[str, str]
 
 def test_the_manifest_records_the_views(built: Built) -> None:
     assert GalleryIndex.open(built.path).manifest["model"]["views"] == "crops"
+
+
+@pytest.mark.parametrize(("views", "wrapped"), [(None, False), ("photo", False), ("crops", True)])
+def test_index_query_loads_the_model_seeing_as_the_index_did(monkeypatch: pytest.MonkeyPatch,
+                                                             views: str | None, wrapped: bool) -> None:
+    from types import SimpleNamespace
+
+    from kiosk.gallery.query import load_query_model
+    from kiosk.pose import engine
+    from kiosk.pose.fake import FakePoseModel
+    from kiosk.pose.views import ViewsModel
+
+    fake = FakePoseModel([[]])
+    monkeypatch.setattr(engine, "load_pose_model", lambda name, models_dir=None: fake)
+    model = {"name": "posenet-481x641"} | ({} if views is None else {"views": views})
+    got = load_query_model(SimpleNamespace(manifest={"model": model}), None, None)  # type: ignore[arg-type]
+    assert isinstance(got, ViewsModel) is wrapped and (wrapped or got is fake)

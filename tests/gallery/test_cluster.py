@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from kiosk.core.enums import Views
 from kiosk.gallery import cluster
 from kiosk.gallery.builder import BuildOptions, Engine, build
 from kiosk.gallery.buildsummary import BuildSummary
@@ -26,6 +27,7 @@ from kiosk.gallery.extract import Filters
 from kiosk.gallery.rendition import RenditionSpec
 from kiosk.gallery.verify import problems
 from kiosk.gallery.worker import ModelLoader, WorkerConfig
+from kiosk.pose.fake import FakePoseModel
 
 pytestmark = pytest.mark.slow
 
@@ -188,7 +190,12 @@ def _concat(rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
 
 
-class _Boom:
+class _Boom(FakePoseModel):
+    """A PoseModel whose every estimate fails."""
+
+    def __init__(self) -> None:
+        super().__init__([[]])
+
     def estimate(self, rgb: Any) -> Any:
         raise ValueError("bad tensor")
 
@@ -196,7 +203,8 @@ class _Boom:
 @pytest.fixture()
 def worker_cfg(tmp_path: Path) -> WorkerConfig:
     return WorkerConfig(fps=2.0, every_person=False, mirror=True, filters=Filters(), spec=RenditionSpec(),
-                        cache_dir=tmp_path, model_name="movenet-lightning", model_sha256="")
+                        cache_dir=tmp_path, model_name="movenet-lightning", model_sha256="",
+                        views=Views.CROPS)
 
 
 def test_stages_in_process_frame_rows_carry_poses_and_renditions(shared_dir, models_dir, worker_cfg) -> None:

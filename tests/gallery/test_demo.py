@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.core.enums import Views
 from kiosk.gallery.demo import DemoAssetError, ensure_demo_index, fetch_demo_assets, load_asset_list
 from kiosk.gallery.verify import problems
 
@@ -101,6 +102,7 @@ def test_the_recipe_changes_with_how_the_builder_sees_photos(tmp_path: Path, mon
 
     f = tmp_path / "a.jpg"
     f.write_bytes(b"x")
-    before = demo._recipe([f])
+    before = demo._recipe([f], Views.CROPS)
+    assert demo._recipe([f], Views.PHOTO) != before
     monkeypatch.setattr(views, "VIEWS_VERSION", views.VIEWS_VERSION + 1)
-    assert demo._recipe([f]) != before
+    assert demo._recipe([f], Views.CROPS) != before

@@ -38,6 +38,32 @@ def _seeing(rgb: np.ndarray, wrist_dx: float = 0.0) -> list[Pose]:
     return [Pose(xy.astype(np.float32), np.full(17, 0.9, np.float32))]
 
 
+MARK = 128  # grey marker beside the figure: the side of its raised hand
+
+
+def _photo_raising() -> np.ndarray:
+    """_photo() with a grey mark left of the figure: the person raises the hand on that side
+    (their right hand, on the image's left, as a person facing the camera)."""
+    rgb = _photo()
+    x0, y0 = STAND.min(axis=0).astype(int)
+    rgb[y0:y0 + 20, x0 - 30:x0 - 10] = MARK
+    return rgb
+
+
+def _seeing_raised(rgb: np.ndarray) -> list[Pose]:
+    """Like _seeing (white pixels only), plus the hand on the mark's side raised 300 px: a model
+    that reads the picture, so in a mirrored crop it raises the other label's hand."""
+    white = np.where(rgb == MARK, 0, rgb)
+    poses = _seeing(white)
+    _, xs = np.nonzero(rgb[:, :, 0] == MARK)
+    if not poses or not len(xs):
+        return poses
+    xy = poses[0].xy.copy()
+    wrist = 10 if xs.mean() < xy[:, 0].mean() else 9  # the right wrist is on the image's left
+    xy[wrist, 1] -= 300
+    return [Pose(xy, poses[0].scores)]
+
+
 def _model(wrong_on_photo: float = 0.0) -> FakePoseModel:
     """Sees the figure; on the whole photo (only) it puts the right wrist wrong_on_photo px off."""
     return FakePoseModel(lambda rgb: _seeing(rgb, wrong_on_photo if rgb.shape[:2] == FRAME else 0.0))
@@ -93,7 +119,20 @@ def test_views_model_agrees_with_a_model_that_sees_every_framing_alike() -> None
     seen = v.ViewsModel(fake).estimate(_photo())
     assert len(seen) == 1 and np.abs(seen[0].xy - STAND).max() <= 1.0
     assert fake.calls == 1 + 2 * len(v.PADS)  # the photo, then every padding plain and mirrored
-    assert sorted(set(fake.frames))[0][:2] != FRAME  # crops, not the photo again
+    assert [f[:2] for f in fake.frames].count(FRAME) == 1  # the other six are crops
+
+
+def test_every_view_mirrored_back_is_the_photos_pose() -> None:
+    """A mirrored crop shows the raised right hand as a raised left hand on the other side:
+    each view, flipped back with its left/right labels swapped, is the photo's pose."""
+    rgb = _photo_raising()
+    fake = FakePoseModel(_seeing_raised)
+    photo = fake.estimate(rgb)[0]
+    assert photo.xy[10, 1] < photo.xy[9, 1] - 250  # the right wrist (image left) is raised
+    found = v.crop_views(fake, rgb, photo)
+    assert len(found) == 2 * len(v.PADS)
+    for view in found:
+        assert np.abs(view.xy - photo.xy).max() <= 1.0
 
 
 def test_a_mistake_made_in_one_view_is_voted_out() -> None:
@@ -109,6 +148,15 @@ def test_unlikely_or_tiny_people_keep_the_photos_pose(score: float, height: floa
     fake = FakePoseModel([[pose]])
     out = v.ViewsModel(fake).estimate(_photo())
     assert out == [pose] and fake.calls == 1
+
+
+def test_the_timings_are_those_of_every_run() -> None:
+    fake = _model()
+    fake.last_timings = {"invoke": 2.0}
+    assert v.ViewsModel(fake).estimate(_photo()) and fake.calls == 7
+    seen = v.ViewsModel(fake)
+    seen.estimate(_photo())
+    assert seen.last_timings == {"invoke": 14.0}
 
 
 def test_with_views_photo_is_the_model_itself() -> None:
