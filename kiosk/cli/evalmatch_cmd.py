@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.cli.options import int_at_least
-from kiosk.core.enums import ExitCode, SizeBand
+from kiosk.core.enums import ExitCode, SizeBand, Views
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--recording", type=Path, default=None, metavar="VIDEO",
                    help="a recording of one visitor: photo changes on held poses")
     p.add_argument("--model", default=None, help="the archive's pose model (default: the builder's)")
+    p.add_argument("--views", type=Views, choices=list(Views), default=None,
+                   help="how the archive's builder sees a photo's people (default: the builder's)")
     p.add_argument("--other-model", default=DEFAULT_OTHER_MODEL,
                    help=f"the other model for other_model queries and the recording ({DEFAULT_OTHER_MODEL})")
     p.add_argument("--metric", action="append", choices=METRICS, help="default: every metric")
@@ -106,7 +108,8 @@ def format_report(doc: dict[str, Any]) -> str:
                      f"{pf['raw']}/{pf['images']} without the person filter, "
                      f"{pf['filtered']}/{pf['images']} with it")
     parts.append(f"archive {doc['archive']['entries']} entries, {doc['archive']['people']} people"
-                 f" ({doc['archive']['model']}); other model {doc['other_model']};"
+                 f" ({doc['archive']['model']}, views {doc['archive']['views']});"
+                 f" other model {doc['other_model']};"
                  f" max_distance {doc['max_distance']} (calibrated); {doc['date']}")
     return "\n\n".join(parts)
 
@@ -131,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     max_d = args.max_distance if args.max_distance is not None else MatchConfig().max_distance
     work = args.work or default_cache_dir().parent / "evalmatch"
     opts = BuildOptions(model=args.model, models_dir=args.models_dir, every_person=True, mirror=True,
-                        cache_dir=default_cache_dir())
+                        cache_dir=default_cache_dir(), views=args.views or BuildOptions().views)
     summary = build(args.images, work / "archive", opts, progress=False)
     index = GalleryIndex.open(work / "archive")
     people = archive_people(index)[: args.limit]
@@ -152,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
     doc: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"), "command": " ".join(sys.argv),
         "archive": {"entries": len(index), "people": len(people), "model": model.name,
-                    "index_id": index.index_id, "build_seconds": round(summary.seconds, 1)},
+                    "views": str(opts.views), "index_id": index.index_id,
+                    "build_seconds": round(summary.seconds, 1)},
         "other_model": other.name, "max_distance": max_d, "kinds": list(KINDS),
         "retrieval": {s.metric: s.to_dict() for s in stats},
         "by_size": {"far_enlargement": FAR_ENLARGEMENT,

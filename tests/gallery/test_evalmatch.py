@@ -92,7 +92,7 @@ def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path
                "--other-model", "posenet-353x481", "--models-dir", str(models_dir),
                "--work", str(tmp_path / "work"), "--json",
                "--recording", str(shared_dir / "data/recordings/pose_squats.mp4"),
-               "--spacing", "4", "--hold", "0.5", "--seeds", "2", "--metric", "visible"])
+               "--spacing", "4", "--hold", "0.5", "--seeds", "2", "--metric", "visible", "--views", "photo"])
     assert rc == 0
     doc = json.loads(capsys.readouterr().out)
     calm = doc["calm"]["visible"]
@@ -101,6 +101,8 @@ def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path
     cached = sorted(p.name for p in (tmp_path / "work").glob("holds2-*.json"))
     assert len(cached) == 2 and sum(name.endswith("-seed1.json") for name in cached) == 1
     assert doc["archive"]["people"] >= 2 and set(doc["retrieval"]) == {"visible"}
+    archive = json.loads((tmp_path / "work/archive/manifest.json").read_text())
+    assert doc["archive"]["views"] == archive["model"]["views"] == "photo"
     by_size = doc["by_size"]
     assert by_size["people"]["near"] + by_size["people"]["far"] == doc["archive"]["people"]
     assert set(by_size["near"]) == set(by_size["far"]) == set(doc["retrieval"])
