@@ -49,11 +49,13 @@ class ModelFamily(_Named):
 
 class Metric(_Named):
     """Pose distance. COSINE: of the normalised vectors; WEIGHTED: Move Mirror's confidence-weighted;
-    VISIBLE: on the keypoints the camera sees (kiosk.match.visible)."""
+    VISIBLE: on the keypoints the camera sees (kiosk.match.visible); TRIMMED: VISIBLE forgiving a
+    pose's few misplaced keypoints (kiosk.match.trimmed)."""
 
     COSINE = "cosine"
     WEIGHTED = "weighted"
     VISIBLE = "visible"
+    TRIMMED = "trimmed"
 
 
 class Preprocess(_Named):

@@ -29,7 +29,8 @@ from kiosk.match.calibration import (
     to_unit,
 )
 from kiosk.match.distance import query_weights
-from kiosk.match.metrics import COSINE, VISIBLE, WEIGHTED, check_metric
+from kiosk.match.metrics import COSINE, PROFILE_METRICS, TRIMMED, VISIBLE, WEIGHTED, check_metric
+from kiosk.match.trimmed import RERANK, trimmed_distances
 from kiosk.match.visible import PROFILES, Profile, nearest_stored
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,11 @@ def _table(dist_fn: Any, n: int, groups: np.ndarray, sample: int, seed: int) -> 
 
 
 def profile_table(keypoints: np.ndarray, groups: np.ndarray, profile: Profile,
-                  sample: int = DEFAULT_SAMPLE, seed: int = 0) -> list[float] | None:
-    """The calibration table of one visible profile (stored or dynamic), or None (too few)."""
+                  sample: int = DEFAULT_SAMPLE, seed: int = 0, metric: str = VISIBLE
+                  ) -> list[float] | None:
+    """The calibration table of one profile (stored or dynamic) under a profile metric
+    (visible, trimmed), or None (too few). An entry's nearest neighbour is sought as the kiosk
+    seeks it: trimmed re-ranks the RERANK visible nearest of other sources."""
     from kiosk.gallery.visible_index import profile_rows
 
     g = np.asarray(groups)
@@ -52,11 +56,30 @@ def profile_table(keypoints: np.ndarray, groups: np.ndarray, profile: Profile,
         g = np.arange(len(g))
     ids, pv = profile_rows(keypoints, profile)
     pv64 = pv.astype(np.float64)
-    return _table(lambda i: np.linalg.norm(pv64 - pv64[i], axis=1), len(ids), g[ids], sample, seed)
+    gi = g[ids]
+
+    def visible(i: int) -> np.ndarray:
+        return np.linalg.norm(pv64 - pv64[i], axis=1)
+
+    def trimmed(i: int) -> np.ndarray:
+        d = np.where(gi == gi[i], np.inf, visible(i))
+        near = np.argsort(d, kind="stable")[:RERANK]
+        near = near[np.isfinite(d[near])]
+        out = np.full(len(d), np.inf)
+        xy = np.asarray(keypoints)[:, :, :2]
+        out[near] = trimmed_distances(xy[ids[i]], xy[ids[near]], profile)
+        return out
+
+    return _table(trimmed if metric == TRIMMED else visible, len(ids), gi, sample, seed)
+
+
+#: (metric, dynamic profile)
+_Key = tuple[str, tuple[int, ...]]
 
 
 class DynamicTables:
-    """The calibration tables of dynamic visible profiles of one archive, each computed once.
+    """The calibration tables of dynamic profiles of one archive (per profile metric), each
+    computed once.
 
     A table takes seconds on a large archive (about 3 s at 80,000 entries here, more on a Pi):
     `get(profile, wait=False)` (the kiosk's pose worker) computes it on a background thread and
@@ -67,24 +90,26 @@ class DynamicTables:
 
     def __init__(self, keypoints: Callable[[], np.ndarray], groups: Callable[[], np.ndarray]) -> None:
         self._keypoints, self._groups = keypoints, groups
-        self._tables: dict[tuple[int, ...], list[float] | None] = {}
-        self._pending: list[tuple[int, ...]] = []
+        self._tables: dict[_Key, list[float] | None] = {}
+        self._pending: list[_Key] = []
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
 
-    def get(self, profile: tuple[int, ...], *, wait: bool = True) -> list[float] | None:
+    def get(self, profile: tuple[int, ...], *, wait: bool = True,
+            metric: str = VISIBLE) -> list[float] | None:
+        key = (str(metric), profile)
         with self._lock:
-            if profile in self._tables:
-                return self._tables[profile]
+            if key in self._tables:
+                return self._tables[key]
             if not wait:
-                if profile not in self._pending:
-                    self._pending.append(profile)
+                if key not in self._pending:
+                    self._pending.append(key)
                 if self._worker is None:
                     self._worker = threading.Thread(target=self._drain, args=(self._keypoints(),),
                                                     name="calibration", daemon=True)
                     self._worker.start()
                 return None
-        return self._compute(profile, self._keypoints())
+        return self._compute(key, self._keypoints())
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the background thread, if one runs (tests; an orderly close)."""
@@ -92,10 +117,11 @@ class DynamicTables:
         if worker is not None:
             worker.join(timeout)
 
-    def _compute(self, profile: tuple[int, ...], keypoints: np.ndarray) -> list[float] | None:
-        table = profile_table(keypoints, self._groups(), profile)
+    def _compute(self, key: _Key, keypoints: np.ndarray) -> list[float] | None:
+        metric, profile = key
+        table = profile_table(keypoints, self._groups(), profile, metric=metric)
         with self._lock:
-            self._tables[profile] = table
+            self._tables[key] = table
         return table
 
     def _drain(self, keypoints: np.ndarray) -> None:
@@ -107,13 +133,24 @@ class DynamicTables:
                 if not pending:
                     self._worker = None
                     return
-            for profile in pending:
+            for key in pending:
                 try:
-                    self._compute(profile, keypoints)
+                    self._compute(key, keypoints)
                 except Exception:  # a table is an aid: the stored profile's stays in use
-                    log.exception("calibrating the visible profile %s failed", profile)
+                    log.exception("calibrating the %s profile %s failed", *key)
                     with self._lock:
-                        self._tables[profile] = None
+                        self._tables[key] = None
+
+
+def profile_tables(keypoints: np.ndarray, groups: np.ndarray, metric: str,
+                   sample: int = DEFAULT_SAMPLE, seed: int = 0) -> dict[str, list[float]]:
+    """stored profile name -> table under a profile metric (profiles too few entries show: none)."""
+    out: dict[str, list[float]] = {}
+    for name in PROFILES:
+        t = profile_table(keypoints, groups, name, sample, seed, metric)
+        if t is not None:
+            out[name] = t
+    return out
 
 
 def compute_calibration(vectors: np.ndarray, confidences: np.ndarray, keypoints: np.ndarray,
@@ -135,12 +172,8 @@ def compute_calibration(vectors: np.ndarray, confidences: np.ndarray, keypoints:
         COSINE: _table(lambda i: np.linalg.norm(v - v[i], axis=1), len(v), g, sample, seed),
         WEIGHTED: _table(lambda i: (np.abs(v - v[i]) * w[i]).sum(axis=1), len(v), g, sample, seed),
     }
-    vis: dict[str, list[float]] = {}
-    for name in PROFILES:
-        t = profile_table(keypoints, g, name, sample, seed)
-        if t is not None:
-            vis[name] = t
-    tables[VISIBLE] = vis
+    for metric in PROFILE_METRICS:
+        tables[metric] = profile_tables(keypoints, g, metric, sample, seed)
     return {"version": CALIBRATION_VERSION, "sample": int(sample), "seed": int(seed),
             "tables": tables}
 
@@ -161,7 +194,7 @@ class MatchThreshold:
     dynamic: Callable[[tuple[int, ...]], list[float] | None] | None = field(default=None, repr=False)
 
     def _table(self, profile: Profile | None) -> list[float] | None:
-        if self.metric != VISIBLE:
+        if self.metric not in PROFILE_METRICS:
             return self.tables.get(self.metric)
         if isinstance(profile, tuple) and self.dynamic is not None:
             t = self.dynamic(profile)
@@ -184,7 +217,7 @@ def calibration_tables(calibration: dict[str, Any], metric: str) -> dict[str, li
     """metric (or visible profile) -> table, from a calibration block ({} if none)."""
     tables = (calibration or {}).get("tables") or {}
     t = tables.get(metric)
-    if metric == VISIBLE:
+    if metric in PROFILE_METRICS:
         return dict(t or {})
     return {metric: t} if t else {}
 
@@ -199,15 +232,15 @@ def kiosk_threshold(index: Any, metric: str, max_distance: float,
     kiosk): a dynamic profile's table is computed in the background (DynamicTables).
     """
     check_metric(metric)
-    tables = calibration_tables(index.calibration(), metric)
+    tables = calibration_tables(index.calibration(metric), metric)
     if not tables:
         log.info("index %s has no %s calibration: match.max_distance used as a raw distance",
                     index.index_id, metric)
     def dynamic(profile: tuple[int, ...]) -> list[float] | None:
-        return index.profile_table(profile, wait=wait_for_tables)
+        return index.profile_table(profile, wait=wait_for_tables, metric=metric)
 
     return MatchThreshold(metric, float(max_distance), float(hysteresis_margin), tables,
-                          dynamic if metric == VISIBLE else None)
+                          dynamic if metric in PROFILE_METRICS else None)
 
 
 def matching_extras(root: Path) -> dict[str, Any]:

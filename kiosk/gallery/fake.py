@@ -92,42 +92,47 @@ class FakeIndex:
     def search(self, pose: Pose, k: int = 1, metric: str = "cosine",
                max_distance: float = float("inf")) -> Found:
         """As GalleryIndex.search."""
+        from kiosk.match.trimmed import brute_trimmed
         from kiosk.match.visible import brute_visible
 
-        if metric != "visible":
+        if metric not in ("visible", "trimmed"):
             return Found(None, self.query(pose, k, metric, max_distance))
         self.queries += 1
         if not len(self):
             return Found(None, [])
         kp = self._keypoints()
-        profile, ids, d = brute_visible(kp[:, :, :2], kp[:, :, 2], pose.xy, pose.scores, k)
+        brute = brute_trimmed if metric == "trimmed" else brute_visible
+        profile, ids, d = brute(kp[:, :, :2], kp[:, :, 2], pose.xy, pose.scores, k)
         return Found(profile, [FakeMatch(int(i), float(x)) for i, x in zip(ids, d, strict=True)
                                if i >= 0 and x <= max_distance])
 
     def distance(self, pose: Pose, entry_id: int, metric: str,
                  profile: str | tuple[int, ...] | None = None) -> float:
-        """As GalleryIndex.distance (the Matcher asks it for the visible metric only)."""
+        """As GalleryIndex.distance."""
         from kiosk.match.distance import weighted_distance
+        from kiosk.match.trimmed import trimmed_distances
         from kiosk.match.visible import eligible, visible_distance
 
         e = self.entries[entry_id].keypoints
-        if metric != "visible":
+        if metric not in ("visible", "trimmed"):
             vec, conf = pose_vector(pose)
             g = self._vectors[entry_id]
             return float(weighted_distance(vec, conf, g) if metric == "weighted"
                          else cosine_distance(vec, g))
         if profile is None or not eligible(e.scores, profile)[0]:
             return float("inf")
+        if metric == "trimmed":
+            return float(trimmed_distances(pose.xy, e.xy[None], profile)[0])
         return float(visible_distance(pose.xy, e.xy, profile))
 
     def groups(self) -> np.ndarray:
         return np.arange(len(self.entries))
 
-    def calibration(self) -> dict[str, Any]:
+    def calibration(self, metric: str | None = None) -> dict[str, Any]:
         """Uncalibrated: the config's match distances are raw distances."""
         return {}
 
-    def profile_table(self, profile: tuple[int, ...], *, wait: bool = True) -> None:
+    def profile_table(self, profile: tuple[int, ...], *, wait: bool = True, metric: str = "visible") -> None:
         return None
 
     def keypoints(self) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 
 from kiosk.core.enums import Metric
 from kiosk.gallery.manifest import IndexLoadError
-from kiosk.match.metrics import COSINE, VISIBLE, check_metric
+from kiosk.match.metrics import COSINE, PROFILE_METRICS, TRIMMED, VISIBLE, check_metric
 from kiosk.pose.types import Pose
 
 if TYPE_CHECKING:
@@ -144,10 +144,11 @@ class GalleryIndex:
                max_distance: float = float("inf")) -> Found:
         """query() with the visible profile used (see Found)."""
         check_metric(metric)
-        if metric == VISIBLE:
+        if metric in PROFILE_METRICS:
             if not len(self) or k <= 0:
                 return Found(None, [])
-            name, ids, dists = self._visible.search(pose.xy, pose.scores, int(k), max_distance)
+            name, ids, dists = self._visible.search(pose.xy, pose.scores, int(k), max_distance,
+                                                    trimmed=metric == TRIMMED)
             return Found(name, [Match(int(i), float(d)) for i, d in zip(ids, dists, strict=True)
                                 if i >= 0 and d <= max_distance])
         from kiosk.match.normalize import pose_vector
@@ -163,9 +164,10 @@ class GalleryIndex:
         from kiosk.match.visible import choose_profile
 
         check_metric(metric)
-        if metric == VISIBLE:
+        if metric in PROFILE_METRICS:
             profile = profile or choose_profile(pose.scores)
-            return float("inf") if profile is None else self._visible.distance(pose.xy, profile, entry_id)
+            return float("inf") if profile is None else self._visible.distance(
+                pose.xy, profile, entry_id, trimmed=metric == TRIMMED)
         vec, conf = pose_vector(pose)
         g = np.asarray(self._vectors[entry_id])
         if metric == COSINE:
@@ -176,18 +178,29 @@ class GalleryIndex:
         """(N,) int64: each entry's source number (mirrored twins and video frames share it)."""
         return np.asarray([e["source"] for e in self._entries], dtype=np.int64)
 
-    def profile_table(self, profile: tuple[int, ...], *, wait: bool = True) -> list[float] | None:
-        """The calibration table of a dynamic visible profile (calibrate.DynamicTables)."""
-        return self._dynamic_tables.get(profile, wait=wait)
+    def profile_table(self, profile: tuple[int, ...], *, wait: bool = True,
+                      metric: str = VISIBLE) -> list[float] | None:
+        """The calibration table of a dynamic profile under a profile metric
+        (calibrate.DynamicTables)."""
+        return self._dynamic_tables.get(profile, wait=wait, metric=metric)
 
-    def calibration(self) -> dict[str, Any]:
-        """The manifest's calibration block; computed now for an index built without one."""
+    def calibration(self, metric: str | None = None) -> dict[str, Any]:
+        """The manifest's calibration block; computed now for an index built without one, and
+        metric's tables for an index built before that profile metric existed (trimmed)."""
+        kp = np.asarray(self._keypoints, dtype=np.float32)
         if self._calibration is None:
             from kiosk.gallery.calibrate import compute_calibration
 
             log.info("index %s has no stored calibration (format 1): calibrating now", self.index_id)
-            kp = np.asarray(self._keypoints, dtype=np.float32)
             self._calibration = compute_calibration(self._vectors, kp[:, :, 2], kp, self.groups())
+        tables = self._calibration.get("tables") or {}
+        if metric in PROFILE_METRICS and metric not in tables:
+            from kiosk.gallery.calibrate import profile_tables
+
+            log.info("index %s was built before the %s metric: calibrating it now (a rebuild stores it)",
+                     self.index_id, metric)
+            tables = {**tables, metric: profile_tables(kp, self.groups(), metric)}
+            self._calibration = {**self._calibration, "tables": tables}
         return self._calibration
 
     def query_vector(
@@ -201,8 +214,8 @@ class GalleryIndex:
         """query() for a pose already normalised (cosine, weighted): vec (34,) from
         pose_vector, conf (17,)."""
         metric = Metric.parse(metric, "metric")
-        if metric == VISIBLE:
-            raise ValueError("metric 'visible' needs the pose's keypoints: use query() or search()")
+        if metric in PROFILE_METRICS:
+            raise ValueError(f"metric {metric!r} needs the pose's keypoints: use query() or search()")
         if not len(self) or k <= 0:
             return []
         k = min(int(k), len(self))

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.match.trimmed import RERANK, rerank, trimmed_distances
 from kiosk.match.visible import PROFILES, Profile, choose_profile, eligible, profile_vectors
 
 log = logging.getLogger(__name__)
@@ -107,10 +108,12 @@ class VisibleSearch:
         return _Profile(ids.astype(np.int64), None, vecs)
 
     def search(self, xy: np.ndarray, scores: np.ndarray, k: int = 1,
-               max_distance: float = float("inf")) -> tuple[Profile | None, np.ndarray, np.ndarray]:
+               max_distance: float = float("inf"), *, trimmed: bool = False
+               ) -> tuple[Profile | None, np.ndarray, np.ndarray]:
         """(profile or None, (k,) entry ids, (k,) distances), nearest first; -1 / inf pad.
 
-        xy (17, 2) and scores (17,) of the query pose (any pixel units).
+        xy (17, 2) and scores (17,) of the query pose (any pixel units). trimmed: the
+        ``trimmed`` metric (kiosk.match.trimmed: the RERANK nearest re-ranked).
         """
         ids = np.full(k, -1, dtype=np.int64)
         dist = np.full(k, np.inf)
@@ -120,27 +123,41 @@ class VisibleSearch:
         p = self.profile(name) if isinstance(name, str) else self._dynamic_profile(name)
         if len(p.ids) == 0:
             return name, ids, dist
+        if trimmed:
+            first, _ = self._nearest(p, xy, name, max(k, RERANK), float("inf"))
+            found, d = rerank(xy, self._keypoints, name, first, k)
+            ok = d <= max_distance
+            found, d = found[ok], d[ok]
+        else:
+            found, d = self._nearest(p, xy, name, k, max_distance)
+        ids[: len(found)] = found
+        dist[: len(found)] = d
+        return name, ids, dist
+
+    def _nearest(self, p: _Profile, xy: np.ndarray, name: Profile, k: int,
+                 max_distance: float) -> tuple[np.ndarray, np.ndarray]:
+        """The visible k nearest of the profile's entries: ((k',) entry ids, (k',) distances)."""
         q = profile_vectors(np.asarray(xy), name)
         kk = min(k, len(p.ids))
         if p.tree is not None:
             rows, d = p.tree.search(q[None, :], k=kk, max_distance=max_distance)
-            rows, d = rows[0], d[0]
         else:
             from kiosk.match.brute import brute_euclidean
 
             rows, d = brute_euclidean(p.vectors, q, kk, max_distance)
-            rows, d = rows[0], d[0]
+        rows, d = rows[0], d[0]
         ok = rows >= 0
-        ids[: int(ok.sum())] = p.ids[rows[ok]]
-        dist[: int(ok.sum())] = d[ok]
-        return name, ids, dist
+        return p.ids[rows[ok]], d[ok]
 
-    def distance(self, xy: np.ndarray, profile: Profile, entry_id: int) -> float:
+    def distance(self, xy: np.ndarray, profile: Profile, entry_id: int, *,
+                 trimmed: bool = False) -> float:
         """Distance from a query pose (17, 2) to one entry under the given profile (inf if
-        the entry does not show every keypoint of the profile)."""
+        the entry does not show every keypoint of the profile); trimmed: the ``trimmed`` metric."""
         kp = np.asarray(self._keypoints[entry_id], dtype=np.float32)
         if not eligible(kp[:, 2], profile)[0]:
             return float("inf")
+        if trimmed:
+            return float(trimmed_distances(np.asarray(xy), kp[None, :, :2], profile)[0])
         a = profile_vectors(np.asarray(xy), profile).astype(np.float64)
         b = profile_vectors(kp[:, :2], profile).astype(np.float64)
         return float(np.linalg.norm(a - b))

@@ -15,7 +15,8 @@ from kiosk.gallery import manifest as mf
 from kiosk.gallery.calibrate import DynamicTables, kiosk_threshold, profile_table
 from kiosk.gallery.reader import GalleryIndex, IndexLoadError
 from kiosk.match.brute import brute_euclidean, brute_weighted
-from kiosk.match.metrics import METRICS
+from kiosk.match.metrics import METRICS, PROFILE_METRICS
+from kiosk.match.trimmed import brute_trimmed
 from kiosk.match.visible import brute_visible
 from kiosk.pose.types import Pose
 
@@ -51,7 +52,23 @@ def test_a_built_index_carries_profiles_and_calibration(built) -> None:
     tables = m["calibration"]["tables"]
     for metric in ("cosine", "weighted"):
         assert len(tables[metric]) == 101
-    assert "full" in tables["visible"] and "upper" in tables["visible"]
+    for metric in PROFILE_METRICS:
+        assert "full" in tables[metric] and "upper" in tables[metric]
+    assert tables["trimmed"]["full"][20] <= tables["visible"]["full"][20]  # never farther
+
+
+def test_an_index_built_before_trimmed_calibrates_it_when_asked(built, tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(built.path, old)
+    _rewrite_manifest(old, lambda m: m["calibration"]["tables"].pop("trimmed"))
+    legacy, new = GalleryIndex.open(old, verify=True), GalleryIndex.open(built.path)
+    with caplog.at_level("INFO"):
+        assert "trimmed" not in legacy.calibration()["tables"]  # the other metrics' as stored
+        th = kiosk_threshold(legacy, "trimmed", 0.2, 0.1)
+    assert "built before the trimmed metric" in caplog.text
+    stored = kiosk_threshold(new, "trimmed", 0.2, 0.1)
+    assert th.raw_max_distance() == pytest.approx(stored.raw_max_distance())
 
 
 @pytest.mark.parametrize("metric", METRICS)
@@ -62,8 +79,9 @@ def test_every_metric_matches_brute_force(built, metric: str) -> None:
 
     for pose in _query_poses(index):
         got = index.search(pose, k=5, metric=metric).matches
-        if metric == "visible":
-            _, ids, d = brute_visible(kp[:, :, :2], kp[:, :, 2], pose.xy, pose.scores, 5)
+        if metric in PROFILE_METRICS:
+            brute = brute_trimmed if metric == "trimmed" else brute_visible
+            _, ids, d = brute(kp[:, :, :2], kp[:, :, 2], pose.xy, pose.scores, 5)
         else:
             vec, conf = pose_vector(pose)
             ids, d = (brute_euclidean(index.vectors(), vec, 5) if metric == "cosine"
@@ -80,8 +98,8 @@ def test_every_metric_matches_brute_force(built, metric: str) -> None:
 def test_the_threshold_is_the_archive_quantile(built, metric: str) -> None:
     index = GalleryIndex.open(built.path)
     th = kiosk_threshold(index, metric, 0.2, 0.1)
-    table = (index.manifest["calibration"]["tables"][metric] if metric != "visible"
-             else index.manifest["calibration"]["tables"]["visible"]["full"])
+    table = (index.manifest["calibration"]["tables"][metric] if metric not in PROFILE_METRICS
+             else index.manifest["calibration"]["tables"][metric]["full"])
     assert th.raw_max_distance() == pytest.approx(table[20])
     assert th.to_unit(table[20]) == pytest.approx(0.2)
     assert th.to_unit(th.raw_max_distance() * 0.5) < 0.2 < th.to_unit(th.raw_max_distance() * 2)

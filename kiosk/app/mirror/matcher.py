@@ -16,7 +16,7 @@ import numpy as np
 
 from kiosk.gallery.calibrate import MatchThreshold, kiosk_threshold
 from kiosk.match import cosine_distance, pose_vector, weighted_distance
-from kiosk.match.metrics import VISIBLE, WEIGHTED, check_metric
+from kiosk.match.metrics import PROFILE_METRICS, WEIGHTED, check_metric
 from kiosk.pose.types import NUM_KEYPOINTS, Pose
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,8 @@ class Matcher:
     def candidates(self, pose: Pose, k: int = 1) -> list[tuple[int, float]]:
         """Up to k (entry id, calibrated distance) within max_distance, nearest first."""
         self._pose, self._profile = pose, None
-        if self.metric == VISIBLE:
-            found = self.index.search(pose, k=k, metric=VISIBLE)
+        if self.metric in PROFILE_METRICS:
+            found = self.index.search(pose, k=k, metric=self.metric)
             self._profile = found.profile
             matches = found.matches
         else:  # normalised once a frame: the search and distance_to share it
@@ -70,8 +70,8 @@ class Matcher:
         """Calibrated distance from the last queried pose to entry_id."""
         if self._pose is None:
             raise RuntimeError("distance_to() needs a best() or candidates() query first")
-        if self.metric == VISIBLE:
-            raw = self.index.distance(self._pose, entry_id, VISIBLE, self._profile)
+        if self.metric in PROFILE_METRICS:
+            raw = self.index.distance(self._pose, entry_id, self.metric, self._profile)
         else:
             assert self._vec is not None and self._conf is not None
             g = np.asarray(self._vectors[entry_id])

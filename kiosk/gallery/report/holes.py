@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kiosk.match.metrics import VISIBLE
+from kiosk.match.metrics import PROFILE_METRICS
 from kiosk.pose.types import Pose
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def coverage(index: GalleryIndex, k: int = COVERAGE_CLUSTERS, seed: int = 0) -> 
 
 
 def _nearest(index: GalleryIndex, vec: np.ndarray, conf: np.ndarray, metric: str) -> tuple[int, float]:
-    if metric == VISIBLE:  # needs keypoints: a normalised vector is the pose in its unit box
+    if metric in PROFILE_METRICS:  # needs keypoints: a normalised vector is the pose in its unit box
         pose = Pose(np.asarray(vec, np.float32).reshape(17, 2), np.clip(conf, 0.0, 1.0))
         m = index.search(pose, 1, metric).matches
     else:

@@ -1,0 +1,151 @@
+"""The trimmed metric: visible forgiving a few misplaced keypoints; its two-stage search
+against its brute-force reference; the compiled and numpy distances agree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kiosk.core.jit import use_numba
+from kiosk.gallery.visible_index import VisibleSearch, write_visible
+from kiosk.match import trimmed as tr
+from kiosk.match.synth import synth_poses
+from kiosk.match.trimmed import PENALTY, brute_trimmed, trimmed_distances, trimmed_numpy
+from kiosk.match.visible import PROFILES, indices, visible_distance
+
+
+def _poses(n: int, seed: int) -> np.ndarray:
+    xy, _ = synth_poses(n, seed=seed)
+    return xy.astype(np.float64)  # about 300 px tall
+
+
+def _misplaced(xy: np.ndarray, keypoints: list[int], by: float = 150.0) -> np.ndarray:
+    out = xy.copy()
+    out[keypoints] += by
+    return out
+
+
+@pytest.mark.parametrize("profile", ["full", "torso_arms", "upper", "left_side"])
+def test_never_farther_than_visible_and_zero_on_itself(profile: str) -> None:
+    xy = _poses(30, seed=1)
+    d = trimmed_distances(xy[0], xy, profile)
+    v = visible_distance(xy[0], xy, profile)
+    assert d[0] == pytest.approx(0.0, abs=1e-9)
+    assert np.all(d <= v + 1e-6)
+
+
+@pytest.mark.parametrize(("wrong", "dropped"), [([9], 1), ([9, 16], 2)])
+def test_misplaced_keypoints_cost_the_penalty_not_the_pose(wrong: list[int], dropped: int) -> None:
+    """The visitor's own pose with one or two keypoints misplaced stays nearer than another
+    person's pose, which visible alone does not achieve."""
+    xy = _poses(40, seed=2)
+    query = _misplaced(xy[0], wrong)
+    d = trimmed_distances(query, xy, "full")
+    assert d[0] == pytest.approx(PENALTY * dropped, abs=1e-9)
+    assert d[0] < d[1:].min()
+    v = visible_distance(query, xy, "full")
+    assert v[0] > PENALTY * dropped * 5
+
+
+def test_three_misplaced_keypoints_are_not_all_forgiven() -> None:
+    xy = _poses(2, seed=4)
+    query = _misplaced(xy[0], [9, 10, 16])
+    assert trimmed_distances(query, xy[:1], "full")[0] > PENALTY * tr.TRIM_MAX + 0.05
+
+
+def test_a_four_keypoint_profile_is_compared_whole() -> None:
+    """At least MIN_SEEN keypoints always count: a 4-keypoint profile is the visible distance."""
+    profile = (0, 5, 6, 7)
+    xy = _poses(10, seed=5)
+    np.testing.assert_allclose(trimmed_distances(xy[0], xy, profile),
+                               visible_distance(xy[0], xy, profile), atol=1e-6)
+
+
+def test_position_and_size_do_not_matter() -> None:
+    xy = _poses(12, seed=6)
+    query = _misplaced(xy[0], [4, 13], by=40.0)
+    np.testing.assert_allclose(trimmed_distances(query * 2.5 + [30.0, -9.0], xy, "full"),
+                               trimmed_distances(query, xy, "full"), atol=1e-9)
+
+
+def test_compiled_and_numpy_distances_agree() -> None:
+    rng = np.random.default_rng(7)
+    xy = _poses(64, seed=7)
+    for _ in range(40):
+        ind = sorted(rng.choice(17, int(rng.integers(4, 14)), replace=False))
+        q, g = xy[0][ind], xy[1:33][:, ind].copy()
+        g[0] = q  # identical
+        g[1] = 5.0  # degenerate: every keypoint at one point
+        want = trimmed_numpy(q, g)
+        assert np.all(np.isfinite(want))
+        if use_numba():
+            from kiosk.match.trimmed_kernel import trimmed_rows
+
+            np.testing.assert_allclose(trimmed_rows(q, g, tr._steps(len(ind)), PENALTY), want, atol=1e-12)
+
+
+def test_nan_coordinates_are_refused() -> None:
+    xy = _poses(3, seed=8)
+    bad = xy[0].copy()
+    bad[5] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        trimmed_distances(bad, xy, "full")
+
+
+def _archive(n: int, seed: int) -> np.ndarray:
+    """(n, 17, 3) keypoints: synthetic poses, some keypoints unseen at random."""
+    rng = np.random.default_rng(seed)
+    xy, _ = synth_poses(n, seed=seed)
+    sc = np.where(rng.random((n, 17)) < 0.15, 0.01, 0.9)
+    return np.concatenate([xy, sc[..., None]], axis=2).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[VisibleSearch, VisibleSearch, np.ndarray]:
+    kp = _archive(400, seed=12)
+    root = tmp_path_factory.mktemp("trimmed")
+    write_visible(root, kp)
+    return VisibleSearch(root, kp, stored=True), VisibleSearch(root, kp, stored=False), kp
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**16), k=st.sampled_from([1, 3, 8]), hide=st.floats(0.0, 0.6),
+       wrong=st.integers(0, 3))
+def test_search_matches_its_brute_force_reference(stored, seed: int, k: int, hide: float,
+                                                  wrong: int) -> None:
+    tree, exhaustive, kp = stored
+    rng = np.random.default_rng(seed)
+    q = kp[int(rng.integers(len(kp)))].copy()
+    q[:, :2] += rng.normal(0.0, 4.0, (17, 2))
+    q[rng.choice(17, wrong, replace=False), :2] += 120.0
+    q[:, 2] = np.where(rng.random(17) < hide, 0.01, 0.9)
+    profile, ids, dist = brute_trimmed(kp[:, :, :2], kp[:, :, 2], q[:, :2], q[:, 2], k)
+    for search in (tree, exhaustive):
+        got_p, got_ids, got_d = search.search(q[:, :2], q[:, 2], k, trimmed=True)
+        assert got_p == profile
+        np.testing.assert_allclose(got_d, dist, atol=1e-5)
+        if np.isfinite(dist).any():  # the same ids, except among ties at the k-th distance
+            inner = dist < dist[np.isfinite(dist)].max() - 1e-5
+            assert set(got_ids[inner]) == set(ids[inner])
+        if profile is not None and got_ids[0] >= 0:
+            assert search.distance(q[:, :2], profile, int(got_ids[0]), trimmed=True) == \
+                pytest.approx(got_d[0], abs=1e-5)
+
+
+def test_max_distance_cuts_after_the_reranking(stored) -> None:
+    tree, _, kp = stored
+    whole = int(np.nonzero((kp[:, indices("full"), 2] >= 0.05).all(axis=1))[0][0])
+    q = kp[whole].copy()
+    q[:, 2] = 0.9
+    q[9, :2] += 200.0  # far under visible, near under trimmed
+    _, ids, d = tree.search(q[:, :2], q[:, 2], 3, trimmed=True)
+    assert ids[0] == whole and d[0] == pytest.approx(PENALTY, abs=1e-4)
+    _, cut_ids, cut_d = tree.search(q[:, :2], q[:, 2], 3, max_distance=d[0] + 1e-6, trimmed=True)
+    assert cut_ids[0] == whole and np.all(cut_ids[1:] == -1) and np.all(np.isinf(cut_d[1:]))
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_every_stored_profile_keeps_min_seen(profile: str) -> None:
+    assert len(indices(profile)) - tr._steps(len(indices(profile))) >= 4
