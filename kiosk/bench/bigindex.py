@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kiosk.match.metrics import PROFILE_METRICS, TRIMMED
 from kiosk.pose.types import Pose
 
 if TYPE_CHECKING:
@@ -89,17 +90,18 @@ class BigIndex:
         """As GalleryIndex.search."""
         from kiosk.gallery.reader import Found, Match
 
-        if metric != "visible":
+        if metric not in PROFILE_METRICS:
             return Found(None, self.query(pose, k, metric, max_distance))
-        name, ids, dists = self._visible.search(pose.xy, pose.scores, k, max_distance)
+        name, ids, dists = self._visible.search(pose.xy, pose.scores, k, max_distance,
+                                                trimmed=metric == TRIMMED)
         return Found(name, [Match(int(i), float(d)) for i, d in zip(ids, dists, strict=True)
                             if i >= 0 and d <= max_distance])
 
     def distance(self, pose: Pose, entry_id: int, metric: str, profile: Any = None) -> float:
-        """As GalleryIndex.distance, for the visible metric (the Matcher's only use)."""
-        if metric != "visible" or profile is None:
-            raise ValueError("BigIndex.distance answers the visible metric with a profile")
-        return self._visible.distance(pose.xy, profile, entry_id)
+        """As GalleryIndex.distance, for the profile metrics (the Matcher's only use)."""
+        if metric not in PROFILE_METRICS or profile is None:
+            raise ValueError("BigIndex.distance answers the visible and trimmed metrics with a profile")
+        return self._visible.distance(pose.xy, profile, entry_id, trimmed=metric == TRIMMED)
 
     def groups(self) -> np.ndarray:
         return self._groups
@@ -107,7 +109,7 @@ class BigIndex:
     def keypoints(self) -> np.ndarray:
         return self._keypoints
 
-    def calibration(self) -> dict[str, Any]:
+    def calibration(self, metric: str | None = None) -> dict[str, Any]:
         if self._calibration is None:
             from kiosk.gallery.calibrate import compute_calibration
 
@@ -115,8 +117,9 @@ class BigIndex:
                                                     self._keypoints, self._groups)
         return self._calibration
 
-    def profile_table(self, profile: tuple[int, ...], *, wait: bool = True) -> list[float] | None:
-        return self._dynamic.get(profile, wait=wait)
+    def profile_table(self, profile: tuple[int, ...], *, wait: bool = True,
+                      metric: str = "visible") -> list[float] | None:
+        return self._dynamic.get(profile, wait=wait, metric=metric)
 
     def entry(self, entry_id: int) -> Any:
         return self.base.entry(entry_id % self.n_real)

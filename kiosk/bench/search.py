@@ -186,12 +186,14 @@ def bench_size(n: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 def _bench_visible(n: int, args: argparse.Namespace, tmp: Path, nq: int, peer_q: int
                    ) -> dict[str, Any]:
     """The visible metric: whole-body ("full") and waist-up ("upper") queries, each against
-    its profile's VP-tree over the synthetic archive (as kiosk.gallery.visible_index)."""
+    its profile's VP-tree over the synthetic archive (as kiosk.gallery.visible_index); the
+    trimmed metric (visible's RERANK nearest re-ranked) on the same whole-body queries."""
     import numpy as np
 
     from kiosk.gallery.visible_index import VisibleSearch, ids_name, profile_rows, tree_name
     from kiosk.match import VPTree
     from kiosk.match.synth import synth_poses
+    from kiosk.match.trimmed import brute_trimmed
     from kiosk.match.visible import brute_visible
 
     xy = np.empty((n, 17, 2), np.float32)
@@ -211,11 +213,15 @@ def _bench_visible(n: int, args: argparse.Namespace, tmp: Path, nq: int, peer_q:
     waist = full.copy()
     waist[11:] = 0.0
     out: dict[str, Any] = {"vis_top1": _time_queries(lambda i: search.search(qxy[i], full, 1), nq),
-           "vis_upper_top1": _time_queries(lambda i: search.search(qxy[i], waist, 1), nq)}
+           "vis_upper_top1": _time_queries(lambda i: search.search(qxy[i], waist, 1), nq),
+           "trim_top1": _time_queries(lambda i: search.search(qxy[i], full, 1, trimmed=True), nq)}
     ok = sum(np.allclose(search.search(qxy[i], s, 10)[2],
                          brute_visible(xy, sc, qxy[i], s, 10)[2], rtol=0, atol=1e-5)
              for i in range(min(peer_q, 30)) for s in (full, waist))
-    out["exact_visible"] = f"{ok}/{2 * min(peer_q, 30)} visible"
+    ok_t = sum(np.allclose(search.search(qxy[i], full, 10, trimmed=True)[2],
+                           brute_trimmed(xy, sc, qxy[i], full, 10)[2], rtol=0, atol=1e-5)
+               for i in range(min(peer_q, 30)))
+    out["exact_visible"] = f"{ok}/{2 * min(peer_q, 30)} visible, {ok_t}/{min(peer_q, 30)} trimmed"
     for name in ("full", "upper"):
         (tmp / tree_name(name)).unlink()
         (tmp / ids_name(name)).unlink()
@@ -227,7 +233,7 @@ def _fmt(x: Any, spec: str = ".3f") -> str:
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    cols = ("cos_top1", "cos_top10", "w_top1", "w_top10", "vis_top1", "vis_upper_top1")
+    cols = ("cos_top1", "cos_top10", "w_top1", "w_top10", "vis_top1", "vis_upper_top1", "trim_top1")
     print("| N | method | build s | disk B/pose | mem B/pose | load ms | "
           + " | ".join(f"{c} p50 / p99 ms" for c in cols) + " | cos top-1 vs numpy |")
     print("|---" * (8 + len(cols) - 1) + "|")

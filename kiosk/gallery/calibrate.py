@@ -30,7 +30,7 @@ from kiosk.match.calibration import (
 )
 from kiosk.match.distance import query_weights
 from kiosk.match.metrics import COSINE, PROFILE_METRICS, TRIMMED, VISIBLE, WEIGHTED, check_metric
-from kiosk.match.trimmed import RERANK, trimmed_distances
+from kiosk.match.trimmed import RERANK, TRIMMED_VERSION, trimmed_distances
 from kiosk.match.visible import PROFILES, Profile, nearest_stored
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def profile_table(keypoints: np.ndarray, groups: np.ndarray, profile: Profile,
 
     def trimmed(i: int) -> np.ndarray:
         d = np.where(gi == gi[i], np.inf, visible(i))
-        near = np.argsort(d, kind="stable")[:RERANK]
+        near = np.argpartition(d, RERANK)[:RERANK] if len(d) > RERANK else np.arange(len(d))
         near = near[np.isfinite(d[near])]
         out = np.full(len(d), np.inf)
         xy = np.asarray(keypoints)[:, :, :2]
@@ -175,7 +175,20 @@ def compute_calibration(vectors: np.ndarray, confidences: np.ndarray, keypoints:
     for metric in PROFILE_METRICS:
         tables[metric] = profile_tables(keypoints, g, metric, sample, seed)
     return {"version": CALIBRATION_VERSION, "sample": int(sample), "seed": int(seed),
-            "tables": tables}
+            "tables": tables, "distances": dict(DISTANCE_VERSIONS)}
+
+
+#: The distances whose definition may change under a stored table: metric -> its version.
+DISTANCE_VERSIONS: dict[str, str] = {TRIMMED: TRIMMED_VERSION}
+
+
+def stale_tables(calibration: dict[str, Any], metric: str) -> bool:
+    """A profile metric's tables are missing from a calibration block, or were computed for
+    another version of its distance (an index built before trimmed, or before it changed)."""
+    if metric not in PROFILE_METRICS:
+        return False
+    stored = (calibration.get("distances") or {}).get(metric)
+    return metric not in (calibration.get("tables") or {}) or stored != DISTANCE_VERSIONS.get(metric)
 
 
 @dataclass(frozen=True)

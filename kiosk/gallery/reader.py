@@ -193,14 +193,15 @@ class GalleryIndex:
 
             log.info("index %s has no stored calibration (format 1): calibrating now", self.index_id)
             self._calibration = compute_calibration(self._vectors, kp[:, :, 2], kp, self.groups())
-        tables = self._calibration.get("tables") or {}
-        if metric in PROFILE_METRICS and metric not in tables:
-            from kiosk.gallery.calibrate import profile_tables
+        from kiosk.gallery.calibrate import DISTANCE_VERSIONS, profile_tables, stale_tables
 
-            log.info("index %s was built before the %s metric: calibrating it now (a rebuild stores it)",
-                     self.index_id, metric)
-            tables = {**tables, metric: profile_tables(kp, self.groups(), metric)}
-            self._calibration = {**self._calibration, "tables": tables}
+        if metric is not None and stale_tables(self._calibration, metric):
+            log.info("index %s was built before this version of the %s metric: calibrating it now "
+                     "(a rebuild stores it)", self.index_id, metric)
+            c = self._calibration
+            self._calibration = {**c, "tables": {**c.get("tables", {}),
+                                                 metric: profile_tables(kp, self.groups(), metric)},
+                                 "distances": {**c.get("distances", {}), metric: DISTANCE_VERSIONS[metric]}}
         return self._calibration
 
     def query_vector(

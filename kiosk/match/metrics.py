@@ -23,7 +23,7 @@ PROFILE_METRICS: tuple[str, ...] = (VISIBLE, TRIMMED)
 #: Every metric an index can be searched with, in a stable order.
 METRICS: tuple[str, ...] = Metric.values()
 #: The kiosk's default (chosen on `kiosk eval match`, see docs/match-quality.md).
-DEFAULT_METRIC = Metric.VISIBLE
+DEFAULT_METRIC = Metric.TRIMMED
 
 
 def check_metric(metric: str) -> str:

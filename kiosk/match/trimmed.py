@@ -4,16 +4,18 @@ A pose model misplaces a keypoint or two on a single image (a wrist it cannot fi
 under a table, a hip guessed at the picture's edge). Under ``visible`` one such keypoint
 dominates the Euclidean distance, and an archive neighbour beats the visitor's own pose.
 ``trimmed`` compares the same profile (kiosk.match.visible.choose_profile) but lets up to
-TRIM_MAX keypoints drop out of the comparison, at PENALTY each:
+TRIM_MAX keypoints drop out of the comparison, each counting as a residual of PENALTY:
 
-    d(q, g) = min over t = 0..T of  ||u_t(q) - u_t(g)|| + PENALTY * t
+    d(q, g) = min over t = 0..T of  sqrt(||u_t(q) - u_t(g)||^2 + t * PENALTY^2)
 
 K_0 is the profile's keypoints; K_{t+1} is K_t without the keypoint whose residual
 |u_t(q)_k - u_t(g)_k| is largest (ties: the lower keypoint index); u_t normalises a pose on
 K_t only (centroid to the origin, unit L2 norm: kiosk.match.visible's normalisation);
 T = min(TRIM_MAX, |P| - MIN_SEEN), so at least MIN_SEEN keypoints are always compared. The
-t = 0 term is the ``visible`` distance, so d <= visible; a pose that is everywhere alike pays
-no penalty, one that needs a dropped keypoint pays PENALTY for it.
+t = 0 term is the ``visible`` distance, so d <= visible. A dropped keypoint counts as if it were
+PENALTY off (a truncated quadratic, as robust fits use): a keypoint farther off than that, a
+model's mistake or a real difference, weighs no more than PENALTY; a pose that is everywhere
+alike pays nothing.
 
 d is not a metric (a dropped keypoint breaks the triangle inequality), so no tree bounds it.
 The search is two stages: the RERANK nearest entries under ``visible`` (its exact VP-trees),
@@ -32,14 +34,15 @@ from kiosk.core.jit import use_numba
 from kiosk.match.visible import MIN_SEEN, Profile, brute_visible, indices
 
 #: Identifies this distance (stored in index manifests with the calibration; bump when d changes).
-TRIMMED_VERSION = "trimmed-greedy/v1"
-#: At most this many keypoints are dropped: a single image's misplaced keypoints are one to three.
+TRIMMED_VERSION = "trimmed-greedy-quadratic/v1"
+#: At most this many keypoints are dropped (a single image's misplaced keypoints are one to
+#: three); a limb of two keypoints held differently is never free.
 TRIM_MAX = 2
-#: The cost of one dropped keypoint (unit-vector distance): about one keypoint's share of the
-#: distance between two poses of one held stance, so a pose alike everywhere is not outbid.
-PENALTY = 0.02
+#: What a dropped keypoint counts as (unit-vector residual): on a whole-body profile about a
+#: tenth of the body's height, the tolerance of the PCK@0.1 keypoint measure.
+PENALTY = 0.1
 #: Candidates the first stage (``visible``, exact) hands to the re-ranking.
-RERANK = 32
+RERANK = 64
 
 
 def _unit(a: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -84,7 +87,7 @@ def trimmed_numpy(q: np.ndarray, g: np.ndarray) -> np.ndarray:
     best = np.full(n_rows, np.inf)
     for t in range(_steps(n) + 1):
         residual = np.sqrt(((_unit(qs, keep) - _unit(g, keep)) ** 2).sum(axis=2))  # (N, n)
-        best = np.minimum(best, np.sqrt((residual ** 2).sum(axis=1)) + PENALTY * t)
+        best = np.minimum(best, np.sqrt((residual ** 2).sum(axis=1) + t * PENALTY ** 2))
         keep[rows, np.argmax(residual, axis=1)] = False
     return best
 

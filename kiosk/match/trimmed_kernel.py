@@ -67,7 +67,7 @@ def trimmed_rows(q, g, steps, penalty):  # pragma: no cover - compiled
         keep[:] = True
         best = np.inf
         for t in range(steps + 1):
-            d = _residuals(q, g[i], keep, r) + penalty * t
+            d = np.sqrt(_residuals(q, g[i], keep, r) ** 2 + t * penalty * penalty)
             if d < best:
                 best = d
             worst = 0

@@ -58,6 +58,11 @@ PROFILES: dict[str, tuple[int, ...]] = {
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)
 #: The keypoints a profile may use (eyes and ears are too unsure to tell poses apart).
 CORE: tuple[int, ...] = PROFILES["full"]
+#: (profiles, 17) bool: each stored profile's keypoints; (profiles,) their sizes (choose_profile).
+_MASKS = np.zeros((len(PROFILES), NUM_KEYPOINTS), dtype=bool)
+for _row, _idx in enumerate(PROFILES.values()):
+    _MASKS[_row, list(_idx)] = True
+_SIZES = _MASKS.sum(axis=1)
 
 #: A stored profile's name, or a dynamic profile's keypoint indices (sorted).
 Profile = str | tuple[int, ...]
@@ -94,12 +99,11 @@ def choose_profile(scores: np.ndarray, min_score: float = VISIBLE_MIN_SCORE) -> 
     seen = tuple(i for i in CORE if seen_mask[i])
     if len(seen) < MIN_SEEN:
         return None
-    best: str | None = None
-    for name, idx in PROFILES.items():
-        if seen_mask[list(idx)].all() and (best is None or len(idx) > len(PROFILES[best])):
-            best = name
-    if best is not None and len(PROFILES[best]) >= len(seen) - 1:
-        return best
+    shown = ~(_MASKS & ~seen_mask).any(axis=1)  # the stored profiles the pose shows whole
+    if shown.any():
+        best = int(np.argmax(np.where(shown, _SIZES, -1)))  # the largest; ties: the first
+        if _SIZES[best] >= len(seen) - 1:
+            return PROFILE_NAMES[best]
     return seen
 
 

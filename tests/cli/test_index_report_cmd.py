@@ -41,12 +41,13 @@ def test_report_marks_the_config_threshold(small_index: Path, tmp_path: Path, ca
                  "--reference", "synth"]) == 0
     from kiosk.gallery.calibrate import kiosk_threshold
     from kiosk.gallery.reader import GalleryIndex
+    from kiosk.match.metrics import DEFAULT_METRIC
 
     # match.max_distance is calibrated: the report marks the index's raw distance for it
-    raw = kiosk_threshold(GalleryIndex.open(small_index), "visible", 0.123, 0.2).raw_max_distance()
+    raw = kiosk_threshold(GalleryIndex.open(small_index), DEFAULT_METRIC, 0.123, 0.2).raw_max_distance()
     page = out.read_text()
     assert f"{raw:.3f}" in page and 'id="holes"' in page
-    assert f"threshold {raw:.3f}, visible" in capsys.readouterr().err
+    assert f"threshold {raw:.3f}, {DEFAULT_METRIC}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -57,16 +57,27 @@ def test_a_built_index_carries_profiles_and_calibration(built) -> None:
     assert tables["trimmed"]["full"][20] <= tables["visible"]["full"][20]  # never farther
 
 
-def test_an_index_built_before_trimmed_calibrates_it_when_asked(built, tmp_path: Path,
+def _no_trimmed(m: dict) -> None:
+    m["calibration"]["tables"].pop("trimmed")
+    m["calibration"].pop("distances")
+
+
+def _older_trimmed(m: dict) -> None:
+    m["calibration"]["distances"]["trimmed"] = "trimmed-greedy/v0"
+    m["calibration"]["tables"]["trimmed"]["full"] = [0.0] * 101
+
+
+@pytest.mark.parametrize("edit", [_no_trimmed, _older_trimmed])
+def test_an_index_built_before_trimmed_calibrates_it_when_asked(built, tmp_path: Path, edit,
                                                                caplog: pytest.LogCaptureFixture) -> None:
     old = tmp_path / "old"
     shutil.copytree(built.path, old)
-    _rewrite_manifest(old, lambda m: m["calibration"]["tables"].pop("trimmed"))
+    _rewrite_manifest(old, edit)
     legacy, new = GalleryIndex.open(old, verify=True), GalleryIndex.open(built.path)
     with caplog.at_level("INFO"):
-        assert "trimmed" not in legacy.calibration()["tables"]  # the other metrics' as stored
+        assert "trimmed" not in legacy.calibration()["tables"] or edit is _older_trimmed
         th = kiosk_threshold(legacy, "trimmed", 0.2, 0.1)
-    assert "built before the trimmed metric" in caplog.text
+    assert "built before this version of the trimmed metric" in caplog.text
     stored = kiosk_threshold(new, "trimmed", 0.2, 0.1)
     assert th.raw_max_distance() == pytest.approx(stored.raw_max_distance())
 

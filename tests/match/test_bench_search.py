@@ -21,5 +21,6 @@ def test_bench_search_smoke() -> None:
         peers = {"vptree", "numpy"} | ({"ckdtree"} if importlib.util.find_spec("scipy") else set())
         assert set(r) >= peers
         assert r["vptree"]["exact"] == "5/5 cos, 5/5 weighted"
-        for key in ("cos_top1", "cos_top10", "w_top1", "w_top10"):
+        assert r["vptree"]["exact_visible"] == "10/10 visible, 5/5 trimmed"
+        for key in ("cos_top1", "cos_top10", "w_top1", "w_top10", "vis_top1", "trim_top1"):
             assert r["vptree"][key]["p50"] > 0

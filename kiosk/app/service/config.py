@@ -65,8 +65,9 @@ class ModelConfig:
 @dataclass(frozen=True)
 class IndexConfig:
     path: str = doc_field("", "index directory; empty means <index root>/current (KIOSK_INDEX_ROOT)")
-    metric: str = doc_field(DEFAULT_METRIC.value, "visible (the keypoints the camera sees) | cosine |"
-                            " weighted (Move Mirror's); see docs/match-quality.md",
+    metric: str = doc_field(DEFAULT_METRIC.value, "trimmed (visible, forgiving two misplaced keypoints) |"
+                            " visible (the keypoints the camera sees) | cosine | weighted (Move Mirror's);"
+                            " see docs/match-quality.md",
                             choices=Metric.values())
 
 
