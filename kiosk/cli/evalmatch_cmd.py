@@ -92,6 +92,11 @@ def format_report(doc: dict[str, Any]) -> str:
                     for m, r in bs[band].items()]
             parts.append(_table(f"top-1, the {bs['people'][band]} people whose crop the model enlarges "
                                 f"{what} {bs['far_enlargement']:g}x", kinds, rows))
+    if doc.get("occluded_by_side"):
+        sides = doc["occluded_by_side"]
+        cols = [f"{side} ({n})" for side, n in sides["queries"].items()]
+        rows = [(m, [f"{sides[side][m]:.2f}" for side in sides["queries"]]) for m in doc["retrieval"]]
+        parts.append(_table("top-1 on occluded people, by the side the band covers (queries)", cols, rows))
     if doc.get("calm"):
         cols = ["changes/held 3 s (mean)", "max", "holds > 1 change", "moves", "moves <= 300 ms",
                 "real moves", "real moves <= 300 ms", "blank frames", "holds held", "blank when held"]
@@ -154,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
                for b in SizeBand}
     doc: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"), "command": " ".join(sys.argv),
+        "occluded_by_side": _by_side(index, people, queries, metrics, max_d),
         "archive": {"entries": len(index), "people": len(people), "model": model.name,
                     "views": str(opts.views), "index_id": index.index_id,
                     "build_seconds": round(summary.seconds, 1)},
@@ -169,6 +175,24 @@ def run(args: argparse.Namespace) -> int:
         doc["person_filter"] = _person_filter(args.coco, args.images, other)
     print(json.dumps(doc, indent=1) if args.json else format_report(doc))
     return ExitCode.OK
+
+
+def _by_side(index: Any, people: list[Any], queries: list[Any], metrics: list[str],
+             max_d: float) -> dict[str, Any]:
+    """Occluded queries' top-1 per metric, by the side their band covers (SIDES order), with
+    each side's query count under "queries"."""
+    from kiosk.gallery.evalmatch import evaluate
+    from kiosk.gallery.evalqueries import SIDES, occluded_side
+
+    out: dict[str, Any] = {"queries": {}}
+    for side in SIDES:
+        mine = [q for q in queries if q.kind == "occluded" and occluded_side(q.person) == side]
+        if not mine:
+            continue
+        out["queries"][side] = len(mine)
+        out[side] = {s.metric: s.to_dict()["occluded"]["top1"]
+                     for s in evaluate(index, people, mine, metrics, max_d)}
+    return out
 
 
 def _cached_queries(path: Path, detect: Any) -> list[Any]:

@@ -37,7 +37,13 @@ QUERIES_VERSION = 2
 FAR_ENLARGEMENT = ENLARGE_SMOOTH  # far: the model input enlarges the crop smoothly (preprocess.py)
 #: Fraction of the body's box painted over in "occluded".
 OCCLUDED_FRACTION = 0.4
-_SIDES = ("bottom", "top", "left", "right")
+#: The side of the body an occluded query's band covers, by turn (turn = the person's number).
+SIDES = ("bottom", "top", "left", "right")
+
+
+def occluded_side(turn: int) -> str:
+    """The side the band covers for this turn (SIDES in rotation)."""
+    return SIDES[turn % len(SIDES)]
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,7 @@ def occluded(rgb: np.ndarray, p: Person, turn: int) -> np.ndarray:
     ox, oy = p.crop_box[0], p.crop_box[1]
     bx0, bx1, by0, by1 = bx0 - ox, bx1 - ox, by0 - oy, by1 - oy
     bw, bh = bx1 - bx0, by1 - by0
-    side = _SIDES[turn % len(_SIDES)]
+    side = occluded_side(turn)
     f = OCCLUDED_FRACTION
     x0, x1, y0, y1 = bx0 - 0.1 * bw, bx1 + 0.1 * bw, by0 - 0.1 * bh, by1 + 0.1 * bh
     if side == "bottom":

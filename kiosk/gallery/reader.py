@@ -135,8 +135,9 @@ class GalleryIndex:
         """The k nearest entries to the pose, nearest first (fewer if beyond max_distance).
 
         metric: "cosine" (Move Mirror's sqrt(2(1-cos)) on normalised vectors, VP-tree search),
-        "weighted" (Move Mirror's confidence-weighted distance) or "visible" (the keypoints
-        the camera sees, kiosk.match.visible).
+        "weighted" (Move Mirror's confidence-weighted distance), "visible" (the keypoints
+        the camera sees, kiosk.match.visible) or "trimmed" (visible forgiving a few misplaced
+        keypoints, kiosk.match.trimmed).
         """
         return [Match(m.entry_id, m.distance) for m in self.search(pose, k, metric, max_distance).matches]
 

@@ -12,6 +12,7 @@ from kiosk.gallery.evalqueries import (
     KINDS,
     Person,
     occluded,
+    occluded_side,
     padded_box,
     queries_key,
     query_image,
@@ -35,6 +36,7 @@ def test_waist_up_stops_above_the_hips() -> None:
 
 @pytest.mark.parametrize("turn", range(4))
 def test_occluded_paints_about_forty_percent_of_the_body(turn: int) -> None:
+    assert occluded_side(turn) == ("bottom", "top", "left", "right")[turn] == occluded_side(turn + 4)
     rgb = np.zeros((1200, 800, 3), np.uint8)
     img = occluded(rgb, _person(), turn)
     grey = (img == 128).all(axis=2)
@@ -106,6 +108,11 @@ def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path
     by_size = doc["by_size"]
     assert by_size["people"]["near"] + by_size["people"]["far"] == doc["archive"]["people"]
     assert set(by_size["near"]) == set(by_size["far"]) == set(doc["retrieval"])
+    sides = doc["occluded_by_side"]  # the occluded column, split by the band's side
+    assert sum(sides["queries"].values()) == doc["archive"]["people"]
+    n_occluded = doc["retrieval"]["visible"]["occluded"]["top1"] * doc["archive"]["people"]
+    assert sum(sides[side]["visible"] * n for side, n in sides["queries"].items()) == \
+        pytest.approx(n_occluded, abs=0.02)
     for stats in doc["retrieval"].values():
         assert set(stats) == set(KINDS)
         assert stats["whole"]["top1"] >= 0.5  # its own photo, same model: mostly itself
