@@ -74,6 +74,8 @@ class BigIndex:
               max_distance: float = float("inf")) -> list[Any]:
         from kiosk.match.normalize import pose_vector
 
+        if metric in PROFILE_METRICS:  # the Matcher's warm-up compiles the metric's own kernels
+            return list(self.search(pose, k, metric, max_distance).matches)
         vec, conf = pose_vector(pose)
         return self.query_vector(vec, conf, k, metric, max_distance)
 
@@ -109,7 +111,7 @@ class BigIndex:
     def keypoints(self) -> np.ndarray:
         return self._keypoints
 
-    def calibration(self, metric: str | None = None) -> dict[str, Any]:
+    def calibration(self) -> dict[str, Any]:
         if self._calibration is None:
             from kiosk.gallery.calibrate import compute_calibration
 
@@ -117,7 +119,7 @@ class BigIndex:
                                                     self._keypoints, self._groups)
         return self._calibration
 
-    def profile_table(self, profile: tuple[int, ...], *, wait: bool = True,
+    def profile_table(self, profile: str | tuple[int, ...], *, wait: bool = True,
                       metric: str = "visible") -> list[float] | None:
         return self._dynamic.get(profile, wait=wait, metric=metric)
 

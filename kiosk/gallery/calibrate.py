@@ -73,8 +73,8 @@ def profile_table(keypoints: np.ndarray, groups: np.ndarray, profile: Profile,
     return _table(trimmed if metric == TRIMMED else visible, len(ids), gi, sample, seed)
 
 
-#: (metric, dynamic profile)
-_Key = tuple[str, tuple[int, ...]]
+#: (metric, profile): a dynamic profile, or a stored one an index has no current table for
+_Key = tuple[str, Profile]
 
 
 class DynamicTables:
@@ -95,7 +95,7 @@ class DynamicTables:
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
 
-    def get(self, profile: tuple[int, ...], *, wait: bool = True,
+    def get(self, profile: Profile, *, wait: bool = True,
             metric: str = VISIBLE) -> list[float] | None:
         key = (str(metric), profile)
         with self._lock:
@@ -187,8 +187,10 @@ def stale_tables(calibration: dict[str, Any], metric: str) -> bool:
     another version of its distance (an index built before trimmed, or before it changed)."""
     if metric not in PROFILE_METRICS:
         return False
+    if metric not in DISTANCE_VERSIONS or not calibration:
+        return False
     stored = (calibration.get("distances") or {}).get(metric)
-    return metric not in (calibration.get("tables") or {}) or stored != DISTANCE_VERSIONS.get(metric)
+    return metric not in (calibration.get("tables") or {}) or stored != DISTANCE_VERSIONS[metric]
 
 
 @dataclass(frozen=True)
@@ -203,8 +205,11 @@ class MatchThreshold:
     max_distance: float
     hysteresis_margin: float
     tables: dict[str, list[float]] = field(repr=False)
-    #: a dynamic visible profile's table (computed by the index on first use), or None
-    dynamic: Callable[[tuple[int, ...]], list[float] | None] | None = field(default=None, repr=False)
+    #: a profile's table computed by the index on first use (a dynamic profile, or a stored one
+    #: whose stored table is stale), or None until ready; None: no such computation
+    dynamic: Callable[[Profile], list[float] | None] | None = field(default=None, repr=False)
+    #: the tables that stand in while a stale metric's are computed (visible's: trimmed <= visible)
+    stand_in: dict[str, list[float]] = field(default_factory=dict, repr=False)
 
     def _table(self, profile: Profile | None) -> list[float] | None:
         if self.metric not in PROFILE_METRICS:
@@ -213,7 +218,11 @@ class MatchThreshold:
             t = self.dynamic(profile)
             if t is not None:
                 return t
-        return self.tables.get(nearest_stored(profile or "full")) or self.tables.get("full")
+        name = nearest_stored(profile or "full")
+        if not self.stand_in:
+            return self.tables.get(name) or self.tables.get("full")
+        t = self.dynamic(name) if self.dynamic is not None else None
+        return t or self.stand_in.get(name) or self.stand_in.get("full")
 
     def to_unit(self, distance: float, profile: Profile | None = None) -> float:
         """A raw distance of this metric (and visible profile) in calibrated units."""
@@ -242,18 +251,29 @@ def kiosk_threshold(index: Any, metric: str, max_distance: float,
     Example: ``kiosk_threshold(idx, cfg.index.metric, cfg.match.max_distance,
     cfg.match.hysteresis_margin).raw_max_distance()``. An uncalibrated index (no tables)
     gets thresholds taken as raw distances, with a warning. wait_for_tables=False (the running
-    kiosk): a dynamic profile's table is computed in the background (DynamicTables).
+    kiosk): a dynamic profile's table is computed in the background (DynamicTables), and so is
+    each profile's table of a metric the index was built before (stale_tables: an index built
+    before trimmed), `visible`'s table standing in until it is ready; wait_for_tables=True
+    (offline tools) computes them in the caller, a profile at a time as used.
     """
     check_metric(metric)
-    tables = calibration_tables(index.calibration(metric), metric)
-    if not tables:
+    calibration = index.calibration()
+    stale = stale_tables(calibration, metric)
+    tables = {} if stale else calibration_tables(calibration, metric)
+    stand_in = calibration_tables(calibration, VISIBLE) if stale else {}
+    if stale:
+        log.info("index %s was built before this version of the %s metric: its calibration is "
+                 "computed %s (a rebuild stores it)", index.index_id, metric,
+                 "now" if wait_for_tables else "in the background, visible's standing in")
+    elif not tables:
         log.info("index %s has no %s calibration: match.max_distance used as a raw distance",
-                    index.index_id, metric)
-    def dynamic(profile: tuple[int, ...]) -> list[float] | None:
+                 index.index_id, metric)
+
+    def dynamic(profile: Profile) -> list[float] | None:
         return index.profile_table(profile, wait=wait_for_tables, metric=metric)
 
     return MatchThreshold(metric, float(max_distance), float(hysteresis_margin), tables,
-                          dynamic if metric in PROFILE_METRICS else None)
+                          dynamic if metric in PROFILE_METRICS else None, stand_in)
 
 
 def matching_extras(root: Path) -> dict[str, Any]:

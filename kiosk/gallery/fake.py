@@ -128,11 +128,12 @@ class FakeIndex:
     def groups(self) -> np.ndarray:
         return np.arange(len(self.entries))
 
-    def calibration(self, metric: str | None = None) -> dict[str, Any]:
+    def calibration(self) -> dict[str, Any]:
         """Uncalibrated: the config's match distances are raw distances."""
         return {}
 
-    def profile_table(self, profile: tuple[int, ...], *, wait: bool = True, metric: str = "visible") -> None:
+    def profile_table(self, profile: str | tuple[int, ...], *, wait: bool = True,
+                      metric: str = "visible") -> None:
         return None
 
     def keypoints(self) -> np.ndarray:

@@ -85,14 +85,14 @@ class MatchIndex(Protocol):
         """(N,) each entry's source number (mirrored twins and video frames share one)."""
         ...
 
-    def calibration(self, metric: str | None = None) -> dict[str, Any]:
-        """The distance calibration block (kiosk.gallery.calibrate); {} when uncalibrated; with
-        a profile metric's tables (computed now if the index was built without them)."""
+    def calibration(self) -> dict[str, Any]:
+        """The distance calibration block (kiosk.gallery.calibrate); {} when uncalibrated."""
         ...
 
-    def profile_table(self, profile: tuple[int, ...], *, wait: bool = True,
+    def profile_table(self, profile: str | tuple[int, ...], *, wait: bool = True,
                       metric: str = "visible") -> list[float] | None:
-        """A dynamic profile's calibration table under a profile metric, or None (wait=False: None until
+        """A profile's calibration table under a profile metric (a dynamic profile, or a stored
+        one whose stored table is stale), or None (wait=False: None until
         a background computation has it; see kiosk.gallery.calibrate.DynamicTables)."""
         ...
 

@@ -179,30 +179,20 @@ class GalleryIndex:
         """(N,) int64: each entry's source number (mirrored twins and video frames share it)."""
         return np.asarray([e["source"] for e in self._entries], dtype=np.int64)
 
-    def profile_table(self, profile: tuple[int, ...], *, wait: bool = True,
+    def profile_table(self, profile: str | tuple[int, ...], *, wait: bool = True,
                       metric: str = VISIBLE) -> list[float] | None:
-        """The calibration table of a dynamic profile under a profile metric
-        (calibrate.DynamicTables)."""
+        """The calibration table of a profile under a profile metric, computed once
+        (calibrate.DynamicTables: dynamic profiles, and a metric the index was built before)."""
         return self._dynamic_tables.get(profile, wait=wait, metric=metric)
 
-    def calibration(self, metric: str | None = None) -> dict[str, Any]:
-        """The manifest's calibration block; computed now for an index built without one, and
-        metric's tables for an index built before that profile metric existed (trimmed)."""
-        kp = np.asarray(self._keypoints, dtype=np.float32)
+    def calibration(self) -> dict[str, Any]:
+        """The manifest's calibration block; computed now for an index built without one."""
         if self._calibration is None:
             from kiosk.gallery.calibrate import compute_calibration
 
             log.info("index %s has no stored calibration (format 1): calibrating now", self.index_id)
+            kp = np.asarray(self._keypoints, dtype=np.float32)
             self._calibration = compute_calibration(self._vectors, kp[:, :, 2], kp, self.groups())
-        from kiosk.gallery.calibrate import DISTANCE_VERSIONS, profile_tables, stale_tables
-
-        if metric is not None and stale_tables(self._calibration, metric):
-            log.info("index %s was built before this version of the %s metric: calibrating it now "
-                     "(a rebuild stores it)", self.index_id, metric)
-            c = self._calibration
-            self._calibration = {**c, "tables": {**c.get("tables", {}),
-                                                 metric: profile_tables(kp, self.groups(), metric)},
-                                 "distances": {**c.get("distances", {}), metric: DISTANCE_VERSIONS[metric]}}
         return self._calibration
 
     def query_vector(

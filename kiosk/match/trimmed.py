@@ -9,7 +9,7 @@ TRIM_MAX keypoints drop out of the comparison, each counting as a residual of PE
     d(q, g) = min over t = 0..T of  sqrt(||u_t(q) - u_t(g)||^2 + t * PENALTY^2)
 
 K_0 is the profile's keypoints; K_{t+1} is K_t without the keypoint whose residual
-|u_t(q)_k - u_t(g)_k| is largest (ties: the lower keypoint index); u_t normalises a pose on
+|u_t(q)_k - u_t(g)_k| is largest (within TIE of it: the lower keypoint index); u_t normalises a pose on
 K_t only (centroid to the origin, unit L2 norm: kiosk.match.visible's normalisation);
 T = min(TRIM_MAX, |P| - MIN_SEEN), so at least MIN_SEEN keypoints are always compared. The
 t = 0 term is the ``visible`` distance, so d <= visible. A dropped keypoint counts as if it were
@@ -33,8 +33,6 @@ import numpy as np
 from kiosk.core.jit import use_numba
 from kiosk.match.visible import MIN_SEEN, Profile, brute_visible, indices
 
-#: Identifies this distance (stored in index manifests with the calibration; bump when d changes).
-TRIMMED_VERSION = "trimmed-greedy-quadratic/v1"
 #: At most this many keypoints are dropped (a single image's misplaced keypoints are one to
 #: three); a limb of two keypoints held differently is never free.
 TRIM_MAX = 2
@@ -43,6 +41,12 @@ TRIM_MAX = 2
 PENALTY = 0.1
 #: Candidates the first stage (``visible``, exact) hands to the re-ranking.
 RERANK = 64
+#: Identifies this distance and search (stored with an index's calibration tables, which depend
+#: on all of them: a stored table of another version is recomputed, kiosk.gallery.calibrate).
+TRIMMED_VERSION = f"trimmed-greedy-quadratic/v1 drop<={TRIM_MAX} penalty={PENALTY} candidates={RERANK}"
+#: Residuals this close to the largest count as tied for the drop (the lower keypoint goes):
+#: the numpy and compiled arithmetic differ in the last bits.
+TIE = 1e-9
 
 
 def _unit(a: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -69,7 +73,7 @@ def trimmed_distances(q_xy: np.ndarray, g_xy: np.ndarray, profile: Profile) -> n
     if use_numba():
         from kiosk.match.trimmed_kernel import trimmed_rows
 
-        return np.asarray(trimmed_rows(q, g, _steps(len(ind)), PENALTY))
+        return np.asarray(trimmed_rows(q, g, _steps(len(ind)), PENALTY, TIE))
     return trimmed_numpy(q, g)
 
 
@@ -88,7 +92,8 @@ def trimmed_numpy(q: np.ndarray, g: np.ndarray) -> np.ndarray:
     for t in range(_steps(n) + 1):
         residual = np.sqrt(((_unit(qs, keep) - _unit(g, keep)) ** 2).sum(axis=2))  # (N, n)
         best = np.minimum(best, np.sqrt((residual ** 2).sum(axis=1) + t * PENALTY ** 2))
-        keep[rows, np.argmax(residual, axis=1)] = False
+        top = residual.max(axis=1, keepdims=True)
+        keep[rows, np.argmax(residual >= top - TIE, axis=1)] = False
     return best
 
 

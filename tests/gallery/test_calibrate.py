@@ -75,11 +75,35 @@ def test_an_index_built_before_trimmed_calibrates_it_when_asked(built, tmp_path:
     _rewrite_manifest(old, edit)
     legacy, new = GalleryIndex.open(old, verify=True), GalleryIndex.open(built.path)
     with caplog.at_level("INFO"):
-        assert "trimmed" not in legacy.calibration()["tables"] or edit is _older_trimmed
-        th = kiosk_threshold(legacy, "trimmed", 0.2, 0.1)
+        th = kiosk_threshold(legacy, "trimmed", 0.2, 0.1)  # offline tools: computed in the caller
     assert "built before this version of the trimmed metric" in caplog.text
     stored = kiosk_threshold(new, "trimmed", 0.2, 0.1)
     assert th.raw_max_distance() == pytest.approx(stored.raw_max_distance())
+    assert th.raw_max_distance("upper") == pytest.approx(stored.raw_max_distance("upper"))
+
+
+def test_the_live_kiosk_never_waits_for_a_stale_metric(built, tmp_path: Path) -> None:
+    """The running kiosk on an index built before trimmed: visible's table stands in until the
+    trimmed one, computed in the background, is ready."""
+    old = tmp_path / "old"
+    shutil.copytree(built.path, old)
+    _rewrite_manifest(old, _no_trimmed)
+    legacy, new = GalleryIndex.open(old), GalleryIndex.open(built.path)
+    release = threading.Event()
+
+    def slow_groups() -> np.ndarray:  # the computation cannot finish until the test says so
+        release.wait(30)
+        return legacy.groups()
+
+    legacy._dynamic_tables = DynamicTables(legacy.keypoints, slow_groups)
+    live = kiosk_threshold(legacy, "trimmed", 0.2, 0.1, wait_for_tables=False)
+    visible = kiosk_threshold(new, "visible", 0.2, 0.1).raw_max_distance()
+    trimmed = kiosk_threshold(new, "trimmed", 0.2, 0.1).raw_max_distance()
+    assert trimmed < visible  # trimmed distances are never larger
+    assert live.raw_max_distance() == pytest.approx(visible)  # answered at once, visible's table
+    release.set()
+    legacy._dynamic_tables.join(60)
+    assert live.raw_max_distance() == pytest.approx(trimmed)
 
 
 @pytest.mark.parametrize("metric", METRICS)

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class MatchThreshold:
-    metric: str  # "cosine" | "weighted": the distance the threshold applies to
+    metric: str  # the distance the threshold applies to (kiosk.match.metrics.METRICS)
     max_distance: float
     source: str  # where it came from (the config file), for the report
 
