@@ -14,6 +14,7 @@ from typing import Any
 
 from kiosk.core.enums import Views
 from kiosk.gallery import manifest as mf
+from kiosk.match.metrics import PROFILE_METRICS
 
 #: Crop boxes are source-frame pixels; beyond this a number is corrupt, not a photo.
 MAX_COORD = 1e6
@@ -72,7 +73,37 @@ def check_manifest(manifest: Any) -> list[str]:
         out.append(f"{m}: model must be an object")
     elif model.get("views", Views.PHOTO) not in Views.values():
         out.append(f"{m}: model.views must be one of {', '.join(Views.values())}, got {model['views']!r}")
+    out += check_calibration(manifest.get("calibration"))
     return _capped(m, out)
+
+
+def _is_table(t: Any) -> bool:
+    """A calibration table: 101 finite numbers (kiosk.match.calibration.quantile_table)."""
+    return isinstance(t, list) and len(t) == 101 and all(_is_number(v) for v in t)
+
+
+def check_calibration(calibration: Any) -> list[str]:
+    """The manifest's calibration block (absent in format 1: calibrated when opened)."""
+    m = mf.MANIFEST
+    if calibration is None:
+        return []
+    fix = "rebuild the index (kiosk index build)"
+    tables = calibration.get("tables") if isinstance(calibration, dict) else None
+    if not isinstance(tables, dict):
+        return [f"{m}: calibration.tables must be an object; {fix}"]
+    out = []
+    for metric, t in tables.items():
+        if metric in PROFILE_METRICS:
+            bad = not isinstance(t, dict) or not all(_is_table(v) for v in t.values())
+        else:
+            bad = t is not None and not _is_table(t)
+        if bad:
+            out.append(f"{m}: calibration.tables.{metric} must be 101 finite numbers"
+                       f"{' a profile' if metric in PROFILE_METRICS else ''}; {fix}")
+    distances = calibration.get("distances", {})
+    if not (isinstance(distances, dict) and all(isinstance(v, str) for v in distances.values())):
+        out.append(f"{m}: calibration.distances must map metrics to version strings; {fix}")
+    return out
 
 
 def json_list(doc: Any, key: str, name: str) -> tuple[list[Any], list[str]]:

@@ -149,6 +149,17 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], list[str]]] = {
                              ["display_size"]),
     "unknown views": (lambda r: resign(r, lambda m: m["model"].__setitem__("views", "dreams")),
                       ["model.views", "photo, crops"]),
+    "calibration a string": (lambda r: resign(r, lambda m: m.__setitem__("calibration", "x")),
+                             ["calibration.tables", "rebuild"]),
+    "calibration table short": (lambda r: resign(r, lambda m: m["calibration"]["tables"]["trimmed"]
+                                                 .__setitem__("full", [0.1, 0.2])),
+                                ["calibration.tables.trimmed", "101 finite numbers"]),
+    "calibration table nan": (lambda r: resign(r, lambda m: m["calibration"]["tables"]
+                                               .__setitem__("cosine", [math.nan] * 101)),
+                              ["calibration.tables.cosine"]),
+    "calibration distances a list": (lambda r: resign(r, lambda m: m["calibration"]
+                                                      .__setitem__("distances", ["trimmed"])),
+                                     ["calibration.distances"]),
     "truncated tree": (truncate_tree, ["tree.vpt"]),
     "unlisted fifo": (lambda r: os.mkfifo(r / "extra"), ["extra", "not listed"]),
 }
