@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 TOL = 1e-5
+
+
+def synth_archive(n: int, seed: int, scale: float = 1.0) -> np.ndarray:
+    """(n, 17, 3) keypoints (x, y, score): synthetic poses times scale, about 15 % of the
+    keypoints unseen (score 0.01) at random."""
+    from kiosk.match.synth import synth_poses
+
+    rng = np.random.default_rng(seed)
+    xy, _ = synth_poses(n, seed=seed)
+    sc = np.where(rng.random((n, 17)) < 0.15, 0.01, 0.9)
+    return np.concatenate([xy * scale, sc[..., None]], axis=2).astype(np.float32)
+
+
+def profile_searches(root: Path, kp: np.ndarray) -> tuple[Any, Any]:
+    """The archive kp's visible index written under root: (the trees' search, the exhaustive one)."""
+    from kiosk.gallery.visible_index import VisibleSearch, write_visible
+
+    write_visible(root, kp)
+    return VisibleSearch(root, kp, stored=True), VisibleSearch(root, kp, stored=False)
 
 
 def assert_exact(ids: np.ndarray, dists: np.ndarray, ref_ids: np.ndarray, ref_dists: np.ndarray,

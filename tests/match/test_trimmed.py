@@ -9,11 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.core.jit import use_numba
-from kiosk.gallery.visible_index import VisibleSearch, write_visible
+from kiosk.gallery.visible_index import VisibleSearch
 from kiosk.match import trimmed as tr
 from kiosk.match.synth import synth_poses
 from kiosk.match.trimmed import PENALTY, brute_trimmed, trimmed_distances, trimmed_numpy
 from kiosk.match.visible import PROFILES, indices, visible_distance
+from tests.match.helpers import profile_searches, synth_archive
 
 
 def _poses(n: int, seed: int) -> np.ndarray:
@@ -95,20 +96,10 @@ def test_nan_coordinates_are_refused() -> None:
         trimmed_distances(bad, xy, "full")
 
 
-def _archive(n: int, seed: int) -> np.ndarray:
-    """(n, 17, 3) keypoints: synthetic poses, some keypoints unseen at random."""
-    rng = np.random.default_rng(seed)
-    xy, _ = synth_poses(n, seed=seed)
-    sc = np.where(rng.random((n, 17)) < 0.15, 0.01, 0.9)
-    return np.concatenate([xy, sc[..., None]], axis=2).astype(np.float32)
-
-
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[VisibleSearch, VisibleSearch, np.ndarray]:
-    kp = _archive(400, seed=12)
-    root = tmp_path_factory.mktemp("trimmed")
-    write_visible(root, kp)
-    return VisibleSearch(root, kp, stored=True), VisibleSearch(root, kp, stored=False), kp
+    kp = synth_archive(400, seed=12)
+    return (*profile_searches(tmp_path_factory.mktemp("trimmed"), kp), kp)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

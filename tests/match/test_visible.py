@@ -16,6 +16,7 @@ from kiosk.match.visible import (
     profile_vectors,
     visible_distance,
 )
+from tests.match.helpers import profile_searches, synth_archive
 
 
 def _scores(seen: list[int]) -> np.ndarray:
@@ -76,19 +77,13 @@ def test_an_archive_where_a_profile_has_no_entry_is_written(tmp_path) -> None:
 
 
 def _archive(n: int, seed: int) -> np.ndarray:
-    """(n, 17, 3) keypoints: synthetic poses, some keypoints unseen at random."""
-    rng = np.random.default_rng(seed)
-    xy, _ = synth_poses(n, seed=seed)
-    sc = np.where(rng.random((n, 17)) < 0.15, 0.01, 0.9)
-    return np.concatenate([xy * 200.0, sc[..., None]], axis=2).astype(np.float32)
+    return synth_archive(n, seed, scale=200.0)
 
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[VisibleSearch, VisibleSearch, np.ndarray]:
     kp = _archive(400, seed=11)
-    root = tmp_path_factory.mktemp("visible")
-    write_visible(root, kp)
-    return VisibleSearch(root, kp, stored=True), VisibleSearch(root, kp, stored=False), kp
+    return (*profile_searches(tmp_path_factory.mktemp("visible"), kp), kp)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
