@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.cli import options
 from kiosk.core.enums import ExitCode, Metric, Views
+from kiosk.match.metrics import DEFAULT_METRIC
 
 if TYPE_CHECKING:
     from kiosk.gallery.reader import GalleryIndex
@@ -131,8 +132,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     q.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photos to find the nearest "
                    "entries for (the main person of each)")
     q.add_argument("--k", type=int, default=3, help=options.K)
-    q.add_argument("--metric", choices=Metric.values(), default="cosine",
-                   help="pose distance: cosine or weighted (confidence-weighted) (default: %(default)s)")
+    q.add_argument("--metric", choices=Metric.values(), default=str(DEFAULT_METRIC),
+                   help="pose distance (docs/match-quality.md; default: the kiosk's, %(default)s)")
     q.add_argument("--json", action="store_true", help="print the matches as JSON")
     q.add_argument("--model", default=None, help="default: the model the index was built with")
     q.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
