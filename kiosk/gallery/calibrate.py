@@ -57,6 +57,7 @@ def profile_table(keypoints: np.ndarray, groups: np.ndarray, profile: Profile,
     ids, pv = profile_rows(keypoints, profile)
     pv64 = pv.astype(np.float64)
     gi = g[ids]
+    xy = np.asarray(keypoints)[:, :, :2]
 
     def visible(i: int) -> np.ndarray:
         return np.linalg.norm(pv64 - pv64[i], axis=1)
@@ -66,7 +67,6 @@ def profile_table(keypoints: np.ndarray, groups: np.ndarray, profile: Profile,
         near = np.argpartition(d, RERANK)[:RERANK] if len(d) > RERANK else np.arange(len(d))
         near = near[np.isfinite(d[near])]
         out = np.full(len(d), np.inf)
-        xy = np.asarray(keypoints)[:, :, :2]
         out[near] = trimmed_distances(xy[ids[i]], xy[ids[near]], profile)
         return out
 
@@ -185,8 +185,6 @@ DISTANCE_VERSIONS: dict[str, str] = {TRIMMED: TRIMMED_VERSION}
 def stale_tables(calibration: dict[str, Any], metric: str) -> bool:
     """A profile metric's tables are missing from a calibration block, or were computed for
     another version of its distance (an index built before trimmed, or before it changed)."""
-    if metric not in PROFILE_METRICS:
-        return False
     if metric not in DISTANCE_VERSIONS or not calibration:
         return False
     stored = (calibration.get("distances") or {}).get(metric)
