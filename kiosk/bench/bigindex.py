@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kiosk.match.metrics import PROFILE_METRICS, TRIMMED
+from kiosk.match.metrics import PROFILE_METRICS, TRIMMED, VISIBLE
 from kiosk.pose.types import Pose
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class BigIndex:
         return self._calibration
 
     def profile_table(self, profile: str | tuple[int, ...], *, wait: bool = True,
-                      metric: str = "visible") -> list[float] | None:
+                      metric: str = VISIBLE) -> list[float] | None:
         return self._dynamic.get(profile, wait=wait, metric=metric)
 
     def entry(self, entry_id: int) -> Any:

@@ -18,6 +18,7 @@ import numpy as np
 
 from kiosk.gallery.reader import Found
 from kiosk.match import cosine_distance, pose_vector
+from kiosk.match.metrics import PROFILE_METRICS, TRIMMED, VISIBLE, WEIGHTED
 from kiosk.match.normalize import DIMS
 from kiosk.pose.types import Pose
 
@@ -95,13 +96,13 @@ class FakeIndex:
         from kiosk.match.trimmed import brute_trimmed
         from kiosk.match.visible import brute_visible
 
-        if metric not in ("visible", "trimmed"):
+        if metric not in PROFILE_METRICS:
             return Found(None, self.query(pose, k, metric, max_distance))
         self.queries += 1
         if not len(self):
             return Found(None, [])
         kp = self._keypoints()
-        brute = brute_trimmed if metric == "trimmed" else brute_visible
+        brute = brute_trimmed if metric == TRIMMED else brute_visible
         profile, ids, d = brute(kp[:, :, :2], kp[:, :, 2], pose.xy, pose.scores, k)
         return Found(profile, [FakeMatch(int(i), float(x)) for i, x in zip(ids, d, strict=True)
                                if i >= 0 and x <= max_distance])
@@ -114,14 +115,14 @@ class FakeIndex:
         from kiosk.match.visible import eligible, visible_distance
 
         e = self.entries[entry_id].keypoints
-        if metric not in ("visible", "trimmed"):
+        if metric not in PROFILE_METRICS:
             vec, conf = pose_vector(pose)
             g = self._vectors[entry_id]
-            return float(weighted_distance(vec, conf, g) if metric == "weighted"
+            return float(weighted_distance(vec, conf, g) if metric == WEIGHTED
                          else cosine_distance(vec, g))
         if profile is None or not eligible(e.scores, profile)[0]:
             return float("inf")
-        if metric == "trimmed":
+        if metric == TRIMMED:
             return float(trimmed_distances(pose.xy, e.xy[None], profile)[0])
         return float(visible_distance(pose.xy, e.xy, profile))
 
@@ -133,7 +134,7 @@ class FakeIndex:
         return {}
 
     def profile_table(self, profile: str | tuple[int, ...], *, wait: bool = True,
-                      metric: str = "visible") -> None:
+                      metric: str = VISIBLE) -> None:
         return None
 
     def keypoints(self) -> np.ndarray:

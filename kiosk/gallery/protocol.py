@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from kiosk.match.metrics import VISIBLE
 from kiosk.pose.types import Pose
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class MatchIndex(Protocol):
         ...
 
     def profile_table(self, profile: str | tuple[int, ...], *, wait: bool = True,
-                      metric: str = "visible") -> list[float] | None:
+                      metric: str = VISIBLE) -> list[float] | None:
         """A profile's calibration table under a profile metric (a dynamic profile, or a stored
         one whose stored table is stale), or None (wait=False: None until
         a background computation has it; see kiosk.gallery.calibrate.DynamicTables)."""
