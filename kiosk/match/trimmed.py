@@ -28,6 +28,8 @@ translation and scale); scores (17,) or (N, 17).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from kiosk.core.jit import use_numba
@@ -63,18 +65,35 @@ def _unit(a: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def trimmed_distances(q_xy: np.ndarray, g_xy: np.ndarray, profile: Profile) -> np.ndarray:
-    """(N,) float64 d of the query keypoints q_xy (17, 2) to each of g_xy (N, 17, 2)
+    """(N,) float64 d of the query keypoints q_xy (17, 2) to each of g_xy (N, 17, >=2)
     (compiled when numba is in use, else trimmed_numpy: the same arithmetic)."""
-    ind = indices(profile)
-    g = np.ascontiguousarray(np.asarray(g_xy, dtype=np.float64).reshape(-1, 17, 2)[:, ind])
+    g_xy = np.asarray(g_xy).reshape(-1, 17, np.shape(g_xy)[-1])
+    return _gathered(q_xy, g_xy, np.arange(len(g_xy), dtype=np.int64), profile)
+
+
+def _gathered(q_xy: np.ndarray, keypoints: np.ndarray, ids: np.ndarray, profile: Profile
+              ) -> np.ndarray:
+    """(M,) float64 d of q_xy (17, 2) to the entries ids (M,) int64 of keypoints (N, 17, >=2)."""
+    ind = _index_array(profile)
     q = np.ascontiguousarray(np.asarray(q_xy, dtype=np.float64).reshape(17, 2)[ind])
-    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(q))):
+    if not np.all(np.isfinite(q)):
         raise ValueError("xy contains NaN or infinite coordinates")
     if use_numba():
-        from kiosk.match.trimmed_kernel import trimmed_rows
+        from kiosk.match.trimmed_kernel import trimmed_gather
 
-        return np.asarray(trimmed_rows(q, g, _steps(len(ind)), PENALTY, TIE))
+        return np.asarray(trimmed_gather(q, np.asarray(keypoints), ids, ind, _steps(len(ind)), PENALTY, TIE))
+    g = np.asarray(keypoints[ids][:, ind, :2], dtype=np.float64)
+    if not np.all(np.isfinite(g)):
+        raise ValueError("xy contains NaN or infinite coordinates")
     return trimmed_numpy(q, g)
+
+
+@functools.lru_cache(maxsize=256)
+def _index_array(profile: Profile) -> np.ndarray:
+    """The profile's keypoint indices as an int64 array (cached: a query's profile repeats)."""
+    out = np.asarray(indices(profile), dtype=np.int64)
+    out.flags.writeable = False
+    return out
 
 
 def _steps(n: int) -> int:
@@ -104,7 +123,7 @@ def rerank(q_xy: np.ndarray, keypoints: np.ndarray, profile: Profile, ids: np.nd
     ids = np.asarray(ids, dtype=np.int64)
     if not len(ids):
         return ids, np.zeros(0)
-    d = trimmed_distances(q_xy, np.asarray(keypoints)[ids, :, :2], profile)
+    d = _gathered(q_xy, keypoints, ids, profile)
     order = np.lexsort((ids, d))[:k]
     return ids[order], d[order]
 

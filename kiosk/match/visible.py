@@ -18,6 +18,7 @@ profile's keypoint order.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
@@ -95,7 +96,13 @@ def eligible(scores: np.ndarray, profile: Profile, min_score: float = ENTRY_MIN_
 
 def choose_profile(scores: np.ndarray, min_score: float = VISIBLE_MIN_SCORE) -> Profile | None:
     """The profile a query pose (scores (17,)) is matched on (see the module doc)."""
-    seen_mask = visible_mask(scores, min_score).reshape(NUM_KEYPOINTS)
+    return _profile_of(visible_mask(scores, min_score).reshape(NUM_KEYPOINTS).tobytes())
+
+
+@functools.lru_cache(maxsize=1024)
+def _profile_of(seen_bytes: bytes) -> Profile | None:
+    """choose_profile of a seen mask ((17,) bool as bytes: a visitor's masks repeat)."""
+    seen_mask = np.frombuffer(seen_bytes, dtype=bool)
     seen = tuple(i for i in CORE if seen_mask[i])
     if len(seen) < MIN_SEEN:
         return None

@@ -88,12 +88,16 @@ def test_compiled_and_numpy_distances_agree() -> None:
                                        atol=1e-12)
 
 
-def test_nan_coordinates_are_refused() -> None:
+@pytest.mark.parametrize("where", ["query", "archive"])
+def test_nan_coordinates_are_refused(where: str, backend: str) -> None:
     xy = _poses(3, seed=8)
-    bad = xy[0].copy()
-    bad[5] = np.nan
+    q = xy[0].copy()
+    if where == "query":
+        q[5] = np.nan
+    else:
+        xy[2, 5, 1] = np.inf
     with pytest.raises(ValueError, match="NaN"):
-        trimmed_distances(bad, xy, "full")
+        trimmed_distances(q, xy, "full")
 
 
 @pytest.fixture(scope="module")
