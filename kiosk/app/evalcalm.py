@@ -34,6 +34,7 @@ from kiosk.app.mirror.matcher import Matcher
 from kiosk.app.mirror.perceive import Perceiver
 from kiosk.app.service.config import KioskConfig, MatchConfig
 from kiosk.gallery.extract import dominant
+from kiosk.pose.scales import ScaleCycle
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -53,11 +54,16 @@ def jitter(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def held_poses(frames: Sequence[np.ndarray], model: Any, fps: float, hold_s: float,
-               seed: int = 0) -> list[list[Pose | None]]:
-    """For each frame, the poses of int(fps * hold_s) jittered copies (None: no person)."""
+               seed: int = 0, scales: ScaleCycle | None = None) -> list[list[Pose | None]]:
+    """For each frame, the poses of int(fps * hold_s) jittered copies (None: no person);
+    scales: the kiosk's cycled sizes, in turn over all the copies (None: the copy as is)."""
     rng = np.random.default_rng(seed)
     n = max(round(fps * hold_s), 1)
-    return [[dominant(model.estimate(jitter(f, rng)), 0.2) for _ in range(n)] for f in frames]
+
+    def estimate(rgb: np.ndarray) -> list[Pose]:
+        return model.estimate(rgb) if scales is None else scales.estimate(model, rgb)
+
+    return [[dominant(estimate(jitter(f, rng)), 0.2) for _ in range(n)] for f in frames]
 
 
 @dataclass
@@ -136,12 +142,15 @@ def _judge(probe: Matcher, hold: Sequence[Pose | None], shown: int | None,
 
 
 def simulate(index: Any, metric: str, holds: Sequence[Sequence[Pose | None]], fps: float,
-             match: MatchConfig, frame_size: tuple[int, int], react_s: float = 0.3) -> CalmStats:
+             match: MatchConfig, frame_size: tuple[int, int], react_s: float = 0.3,
+             scale_views: bool = False) -> CalmStats:
     """Run the kiosk's Perceiver over the holds back to back (see the module doc).
 
-    frame_size: (w, h) of the frames the poses were estimated on.
+    frame_size: (w, h) of the frames the poses were estimated on. scale_views: the holds' poses
+    were estimated at the kiosk's cycled sizes (held_poses(scales=ScaleCycle())), so the
+    Perceiver votes them as the kiosk does (kiosk.pose.scales).
     """
-    perceiver = Perceiver(kiosk_config(metric, match))
+    perceiver = Perceiver(kiosk_config(metric, match), scale_views=scale_views)
     perceiver.set_index(index)
     probe = Matcher(index, metric, match.max_distance)
     dt = 1.0 / fps

@@ -60,6 +60,7 @@ from kiosk.app.stats import StageStats
 from kiosk.app.switchclock import SwitchClock, is_switch_timing
 from kiosk.gallery.protocol import MatchIndex
 from kiosk.pose.model import PoseModel
+from kiosk.pose.scales import ScaleCycle, uses_scale_views
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,8 @@ class MirrorLoop:
         self._captions = Captions()
         self._pacer = Pacer(config.display.max_fps)
         self._director = Director(config.attract.idle_timeout_s, config.attract.slide_seconds)
-        self._perceiver = Perceiver(config, live=True)
+        views = uses_scale_views(config.pose.scale_views, model.family)
+        self._perceiver = Perceiver(config, live=True, scale_views=views)
         self._grabber = FrameGrabber(camera, timeout=config.camera.capture_timeout_s,
                                      max_failures=config.camera.max_failures,
                                      transform=_rotator(config.camera.rotation),
@@ -129,7 +131,8 @@ class MirrorLoop:
                                   heartbeats=self.heartbeats, prepare=self._photos.prepare,
                                   on_perception=self._on_perception,
                                   model_input=ModelInput(model.input_size, model.preprocess),
-                                  fresh_share=FRESH_SHARE if threaded else 0.0)
+                                  fresh_share=FRESH_SHARE if threaded else 0.0,
+                                  scales=ScaleCycle() if views else None)
         #: threaded, the render thread runs nicer than the pose worker (priority.py)
         self._nice = ThreadNice(render_nice if threaded else 0)
         self.frame = 0
@@ -281,7 +284,13 @@ class MirrorLoop:
             self._grabber.transform = _rotator(config.camera.rotation)
             with self._worker.lock:
                 self._perceiver.configure(config)
+                if (config.camera.mirror, config.camera.rotation) != (old.camera.mirror, old.camera.rotation):
+                    self._perceiver.restart_visitor()  # past poses are in the old picture's pixels
                 self._worker.mirror = config.camera.mirror
+                if config.pose.scale_views != old.pose.scale_views:
+                    views = uses_scale_views(config.pose.scale_views, self._worker.model.family)
+                    self._worker.scales = ScaleCycle() if views else None
+                    self._perceiver.set_scale_views(views)
             self._renderer.keypoint_threshold = config.pose.keypoint_threshold
             self._renderer.configure(config.display)
             self._composed = ()  # compose the next frame anew

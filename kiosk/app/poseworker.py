@@ -30,6 +30,7 @@ from kiosk.app.heartbeat import Heartbeats, Stage
 from kiosk.app.mirror.perceive import Perceiver, Perception
 from kiosk.app.stats import StageStats
 from kiosk.pose.model import PoseModel
+from kiosk.pose.scales import ScaleCycle
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,14 @@ class PoseWorker:
                  heartbeats: Heartbeats, on_perception: Callable[[Perception], None] | None = None,
                  prepare: Callable[[Perception], None] | None = None,
                  model_input: Callable[[np.ndarray], tuple[np.ndarray, int]] | None = None,
-                 fresh_share: float = 0.0) -> None:
+                 fresh_share: float = 0.0, scales: ScaleCycle | None = None) -> None:
         self.grabber = grabber
         #: the model's reduced copy of a frame (modelinput.py), made here for the frames estimated
         #: only, not for every camera frame (None: the model gets the full frame)
         self.model_input = model_input
         self.model = model
+        #: the sizes frames are estimated at in turn (kiosk.pose.scales; None: the frame as is)
+        self.scales = scales
         self.perceiver = perceiver
         self.mirror = mirror
         self.heartbeats = heartbeats
@@ -192,7 +195,9 @@ class PoseWorker:
             t0 = time.perf_counter()
             small, scale = self.model_input(grabbed.frame)
             timings["reduce"] = (time.perf_counter() - t0) * 1000.0
-        poses = self.model.estimate(grabbed.frame if small is None else small)
+        image = grabbed.frame if small is None else small
+        scales = self.scales  # once: the render thread may swap it (apply)
+        poses = self.model.estimate(image) if scales is None else scales.estimate(self.model, image)
         for k, v in self.model.last_timings.items():
             timings[k] = float(v)
         if small is not None and scale != 1:

@@ -37,7 +37,8 @@ import numpy as np
 
 from kiosk.app.priority import RENDER_NICE
 from kiosk.cli import options
-from kiosk.core.enums import ExitCode, ScreenLayout
+from kiosk.core.enums import ExitCode, ScaleViews, ScreenLayout
+from kiosk.pose.model import PoseModel
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,12 @@ class DelayedModel:
     """A pose model whose estimate takes at least `latency_s` (the real one, then a sleep that,
     like LiteRT's invoke, leaves the GIL to the other threads)."""
 
-    def __init__(self, model: Any, latency_s: float) -> None:
+    def __init__(self, model: PoseModel, latency_s: float) -> None:
         self.model = model
         self.latency_s = latency_s
         self.name = model.name
+        self.family = model.family
+        self.sha256 = model.sha256
         self.delegate = model.delegate
         self.input_size = model.input_size
         self.preprocess = model.preprocess
@@ -108,6 +111,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--render-nice", type=int, default=RENDER_NICE, metavar="N",
                         help="threaded: the render thread's nice above the pose worker's (default "
                         "%(default)s; 0 = the same priority)")
+    parser.add_argument("--scale-views", default="auto", choices=ScaleViews.values(),
+                        help="as pose.scale_views (default: %(default)s: with PoseNet models)")
     parser.add_argument("--full-frame-model", action="store_true",
                         help="give the model the full frame (no reduced copy)")
     parser.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
@@ -256,6 +261,7 @@ def run(args: argparse.Namespace) -> int:
                     "debug_overlay": bool(args.debug_overlay)},
         # a speed benchmark: every frame's best match is shown, so the render path is timed
         "match": {"max_distance": 2.0},
+        "pose": {"scale_views": args.scale_views},
     })
     frames = load_frames(recording, (w, h))
     try:

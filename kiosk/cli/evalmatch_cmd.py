@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.cli.options import int_at_least
-from kiosk.core.enums import ExitCode, SizeBand, Views
+from kiosk.core.enums import ExitCode, ScaleViews, SizeBand, Views
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--models-dir", type=Path, default=None,
                    help="where the models are (default: KIOSK_MODELS_DIR, else models/)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N people")
+    p.add_argument("--scale-views", type=ScaleViews, choices=list(ScaleViews), default=ScaleViews.AUTO,
+                   help="the kiosk's pose.scale_views for queries and held poses (auto: voted over"
+                        " the cycled sizes with PoseNet models; never: one model run per image)")
     p.add_argument("--fps", type=float, default=10.0, help="kiosk pose rate for the recording (10)")
     p.add_argument("--hold", type=float, default=3.0, help="seconds a pose is held (3)")
     p.add_argument("--spacing", type=float, default=1.4, help="seconds between held frames (1.4)")
@@ -115,7 +118,8 @@ def format_report(doc: dict[str, Any]) -> str:
     parts.append(f"archive {doc['archive']['entries']} entries, {doc['archive']['people']} people"
                  f" ({doc['archive']['model']}, views {doc['archive']['views']});"
                  f" other model {doc['other_model']};"
-                 f" max_distance {doc['max_distance']} (calibrated); {doc['date']}")
+                 f" max_distance {doc['max_distance']} (calibrated);"
+                 f" scale views: {_views(doc['scale_views'])}; {doc['date']}")
     return "\n\n".join(parts)
 
 
@@ -134,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.gallery.sources import enumerate_sources
     from kiosk.match.metrics import METRICS
     from kiosk.pose.engine import load_pose_model
+    from kiosk.pose.scales import SCALES_VERSION, uses_scale_views
 
     metrics = args.metric or list(METRICS)
     max_d = args.max_distance if args.max_distance is not None else MatchConfig().max_distance
@@ -149,8 +154,11 @@ def run(args: argparse.Namespace) -> int:
     other = load_pose_model(args.other_model, models_dir=args.models_dir)
     models = {k: (other if k == "other_model" else model) for k in KINDS}
     key = queries_key(index.index_id, people)
-    queries = _cached_queries(work / f"queries-{model.name}-{other.name}-{key}.json",
-                              lambda: detect_queries(people, paths, models))
+    views = "".join(f"-scales{SCALES_VERSION}-{m.name}" for m in (model, other)
+                    if uses_scale_views(args.scale_views, m.family))
+    queries = _cached_queries(work / f"queries-{model.name}-{other.name}-{key}{views}.json",
+                              lambda: detect_queries(people, paths, models,
+                                                     scale_views=args.scale_views))
     stats = evaluate(index, people, queries, metrics, max_d)
     bands = {i: size_band(p, model.input_size) for i, p in enumerate(people)}
     by_size = {b: {s.metric: s.to_dict()
@@ -164,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
                     "views": str(opts.views), "index_id": index.index_id,
                     "build_seconds": round(summary.seconds, 1)},
         "other_model": other.name, "max_distance": max_d, "kinds": list(KINDS),
+        "scale_views": {m.name: uses_scale_views(args.scale_views, m.family) for m in (model, other)},
         "retrieval": {s.metric: s.to_dict() for s in stats},
         "by_size": {"far_enlargement": FAR_ENLARGEMENT,
                     "people": {b: sum(v == b for v in bands.values()) for b in by_size},
@@ -175,6 +184,11 @@ def run(args: argparse.Namespace) -> int:
         doc["person_filter"] = _person_filter(args.coco, args.images, other)
     print(json.dumps(doc, indent=1) if args.json else format_report(doc))
     return ExitCode.OK
+
+
+def _views(on: dict[str, bool]) -> str:
+    """Which models' poses were voted over the cycled sizes, for the report's last line."""
+    return ", ".join(f"{name} {'voted' if v else 'one run'}" for name, v in on.items())
 
 
 def _by_side(index: Any, people: list[Any], queries: list[Any], metrics: list[str],
@@ -213,6 +227,7 @@ def _cached_queries(path: Path, detect: Any) -> list[Any]:
 def _calm(index: Any, model: Any, args: argparse.Namespace, metrics: list[str]) -> dict[str, Any]:
     from kiosk.app.evalcalm import simulate
     from kiosk.app.service.config import MatchConfig
+    from kiosk.pose.scales import uses_scale_views
 
     holds: list[list[Any]] = []
     frame_size = (0, 0)
@@ -220,7 +235,9 @@ def _calm(index: Any, model: Any, args: argparse.Namespace, metrics: list[str]) 
         seeded, frame_size = _held_poses(model, args, seed)
         holds += seeded
     match = MatchConfig() if args.max_distance is None else MatchConfig(max_distance=args.max_distance)
-    calm = {m: simulate(index, m, holds, args.fps, match, frame_size).to_dict() for m in metrics}
+    views = uses_scale_views(args.scale_views, model.family)
+    calm = {m: simulate(index, m, holds, args.fps, match, frame_size, scale_views=views).to_dict()
+            for m in metrics}
     info = (f"{len(holds)} holds of {args.hold:g} s at {args.fps:g} fps from {args.recording.name}"
             f" ({args.seeds} jitter seed{'s' if args.seeds > 1 else ''}), {model.name}")
     return {"calm": calm, "calm_info": info}
@@ -233,16 +250,20 @@ def _held_poses(model: Any, args: argparse.Namespace, seed: int) -> tuple[list[l
     from kiosk.gallery.builder import default_cache_dir
     from kiosk.gallery.cache import pose_from_list, pose_to_list
     from kiosk.gallery.sources import iter_video_frames
+    from kiosk.pose.scales import SCALES_VERSION, ScaleCycle, uses_scale_views
 
     work = args.work or default_cache_dir().parent / "evalmatch"
-    key = f"{args.recording.stem}-{model.name}-{args.fps:g}-{args.hold:g}-{args.spacing:g}"
+    views = uses_scale_views(args.scale_views, model.family)
+    key = (f"{args.recording.stem}-{model.name}-{args.fps:g}-{args.hold:g}-{args.spacing:g}"
+           f"{f'-scales{SCALES_VERSION}' if views else ''}")
     cached = work / f"holds2-{key}{f'-seed{seed}' if seed else ''}.json"  # 2: with the frame size
     if cached.exists():
         doc = json.loads(cached.read_text())
         holds = [[None if p is None else pose_from_list(p) for p in h] for h in doc["holds"]]
         return holds, (int(doc["frame_size"][0]), int(doc["frame_size"][1]))
     frames = [rgb for _, rgb in iter_video_frames(args.recording, 1.0 / args.spacing)]
-    holds = held_poses(frames, model, args.fps, args.hold, seed=seed)
+    holds = held_poses(frames, model, args.fps, args.hold, seed=seed,
+                       scales=ScaleCycle() if views else None)
     frame_size = (frames[0].shape[1], frames[0].shape[0]) if frames else (0, 0)
     cached.write_text(json.dumps({"frame_size": list(frame_size), "holds": [
         [None if p is None else pose_to_list(p) for p in h] for h in holds]}))

@@ -85,6 +85,17 @@ class Views(_Named):
     CROPS = "crops"
 
 
+class ScaleViews(_Named):
+    """Whether the kiosk estimates frames in turn at several sizes and votes the visitor's poses
+    (kiosk/pose/scales.py, config pose.scale_views). AUTO: for the PoseNet family (trained on
+    whole photos, it misplaces the keypoints of a person filling its input), not for MoveNet
+    (made for a person filling its small input); ALWAYS; NEVER."""
+
+    AUTO = "auto"
+    ALWAYS = "always"
+    NEVER = "never"
+
+
 class SizeBand(_Named):
     """How big a person of `kiosk eval match`'s archive is to the model
     (kiosk.gallery.evalqueries.size_band): NEAR, the crop is enlarged less than FAR_ENLARGEMENT

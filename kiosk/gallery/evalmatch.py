@@ -25,11 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.core.enums import ScaleViews
 from kiosk.gallery.calibrate import kiosk_threshold
 from kiosk.gallery.evalqueries import KINDS, Person, query_image
 from kiosk.gallery.extract import dominant
 from kiosk.gallery.reader import GalleryIndex
 from kiosk.gallery.sources import load_image
+from kiosk.pose.scales import uses_scale_views, voted_estimate
 from kiosk.pose.types import Pose
 from kiosk.pose.views import nearest_pose
 
@@ -72,10 +74,14 @@ class MetricStats:
 
 
 def detect_queries(people: Sequence[Person], paths: dict[str, Path], models: dict[str, Any],
-                   kinds: Iterable[str] = KINDS, keypoint_score: float = 0.2) -> list[Query]:
+                   kinds: Iterable[str] = KINDS, keypoint_score: float = 0.2,
+                   scale_views: str = ScaleViews.AUTO) -> list[Query]:
     """Run the pose model of each kind (models[kind]) on every person's query image.
 
-    paths: source name (as in the index) -> image file.
+    paths: source name (as in the index) -> image file. scale_views (pose.scale_views): where
+    it holds for a kind's model (uses_scale_views), the person's pose is voted over the
+    kiosk's cycled sizes (voted_estimate: what the kiosk sees of a visitor holding still);
+    elsewhere the model's pose on the image.
     """
     kinds = tuple(kinds)
     out: list[Query] = []
@@ -89,9 +95,19 @@ def detect_queries(people: Sequence[Person], paths: dict[str, Path], models: dic
                 img = query_image(rgb, people[i], kind, turn=i)
                 if img is None:
                     continue
-                poses = models[kind].estimate(img) if img.size else []
                 ref = reference_pose(people[i], kind, img.shape[1])
-                out.append(Query(i, kind, the_visitor(poses, ref, img.shape[:2], keypoint_score)))
+
+                def pick(poses: list[Pose], ref: Pose = ref, shape: tuple[int, ...] = img.shape
+                         ) -> Pose | None:
+                    return the_visitor(poses, ref, shape[:2], keypoint_score)
+
+                if not img.size:
+                    pose = None
+                elif uses_scale_views(scale_views, models[kind].family):
+                    pose = voted_estimate(models[kind], img, pick)
+                else:
+                    pose = pick(models[kind].estimate(img))
+                out.append(Query(i, kind, pose))
     log.info("%d query images run for %d people", len(out), len(people))
     return out
 

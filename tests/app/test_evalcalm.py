@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk.app.evalcalm import simulate
+from kiosk.app.evalcalm import held_poses, simulate
 from kiosk.app.service.config import MatchConfig
+from kiosk.pose.fake import FakePoseModel
+from kiosk.pose.scales import MARGINS, ScaleCycle
 from kiosk.pose.types import Pose
 from tests.app.kiosk_fakes import STAND, FakeIndex, arms_up, pose_at, squat
 
@@ -42,3 +44,22 @@ def test_a_hold_that_changes_twice_is_counted(tmp_path: Path) -> None:
     match = MatchConfig(max_distance=0.2, hysteresis_margin=0.1, tie_margin=0.0)
     stats = simulate(index, "cosine", [_hold(STAND, rng), restless], 10.0, match, (720, 1280))
     assert (stats.max_changes_per_hold, stats.holds_over_one) == (2, 1)
+
+
+@pytest.mark.parametrize("scales", [None, ScaleCycle()])
+def test_held_poses_are_estimated_at_the_kiosks_cycled_sizes(scales: ScaleCycle | None) -> None:
+    frame = np.zeros((120, 90, 3), np.uint8)
+
+    def sees_the_middle(rgb: np.ndarray) -> list[Pose]:  # a person in the frame's middle
+        return [pose_at(STAND * 0.05, rgb.shape[1] / 2 - 19.0, rgb.shape[0] / 2 - 30.0)]
+
+    model = FakePoseModel(sees_the_middle)
+    holds = held_poses([frame, frame], model, fps=2.0, hold_s=2.0, scales=scales)
+    assert [len(h) for h in holds] == [4, 4]
+    sizes = {shape[:2] for shape in model.frames}
+    assert len(sizes) == (len(MARGINS) if scales else 1)
+    first = holds[0][0]
+    assert first is not None
+    for pose in (p for h in holds for p in h):
+        assert pose is not None
+        np.testing.assert_allclose(pose.xy, first.xy, atol=1e-3)  # each size mapped back

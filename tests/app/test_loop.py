@@ -16,6 +16,8 @@ from kiosk.app.devices.camera.source import CameraFailed, EndOfStream
 from kiosk.app.devices.display.base import MemoryDisplay
 from kiosk.app.loop import FrameReport, MirrorLoop
 from kiosk.app.service.config import parse_config
+from kiosk.pose.fake import FakePoseModel
+from kiosk.pose.scales import MARGINS, padded
 from tests.app.kiosk_fakes import (
     STAND,
     FakeCamera,
@@ -293,3 +295,62 @@ def test_a_challengers_photo_is_loaded_before_it_becomes_the_target(index: FakeI
         assert loop.photos.cache.ready_at(key) == loaded_at  # prepare found it: not decoded again
     finally:
         loop.close()
+
+
+def _seeing_stand(family: str, k: int = 1) -> FakePoseModel:
+    """A model of this family that sees STAND where it stands in the camera frame (1280 x 720,
+    reduced k times for the model), on the frame or on a canvas round it (a scale view)."""
+
+    def script(rgb: np.ndarray) -> list:
+        dx, dy = (rgb.shape[1] - 720 // k) / 2, (rgb.shape[0] - 1280 // k) / 2
+        return [pose_at(STAND / k, dx, dy)]
+
+    # the model's input decides the reduction (kiosk.app.modelinput: about twice the input)
+    size = (481, 641) if k == 1 else (1280 // (2 * k), 720 // (2 * k))
+    return FakePoseModel(script, name=family, family=family, input_size=size)
+
+
+@pytest.mark.parametrize(("family", "setting", "on"),
+                         [("posenet", "auto", True), ("movenet", "auto", False),
+                          ("movenet", "always", True), ("posenet", "never", False)])
+def test_scale_views_cycle_the_model_input_and_vote_the_visitor(index: FakeIndex, family: str,
+                                                                setting: str, on: bool) -> None:
+    model = _seeing_stand(family)
+    loop = _serial(_config(pose={"scale_views": setting}), _replay(12), model, index,
+                   MemoryDisplay((960, 540)))
+    for _ in range(7):
+        loop.step()
+    frame = np.zeros((1280, 720, 3), np.uint8)
+    sizes = [padded(frame, m)[0].shape for m in MARGINS] if on else [frame.shape]
+    assert model.frames[:6] == [sizes[k % len(sizes)] for k in range(6)]
+    main = loop.worker.latest.main if loop.worker.latest else None
+    assert main is not None
+    np.testing.assert_allclose(main.xy, STAND, atol=1e-3)  # every view mapped back to the frame
+    loop.close()
+
+
+def test_scale_views_map_back_through_the_models_reduction_and_the_mirror(index: FakeIndex) -> None:
+    model = _seeing_stand("posenet", k=4)
+    loop = _serial(_config(camera={"mirror": True}), _replay(12), model, index, MemoryDisplay((960, 540)))
+    try:
+        for _ in range(7):
+            loop.step()
+        assert len(set(model.frames)) == len(MARGINS)  # the reduced frame, and two canvases round it
+        assert min(model.frames) == (320, 180, 3)
+        main = loop.worker.latest.main if loop.worker.latest else None
+        assert main is not None
+        np.testing.assert_allclose(main.xy, pose_at(STAND).flipped(720).xy, atol=1e-3)
+    finally:
+        loop.close()
+
+
+def test_scale_views_can_be_switched_between_frames(index: FakeIndex) -> None:
+    model = _seeing_stand("posenet")
+    loop = _serial(_config(), _replay(12), model, index, MemoryDisplay((960, 540)))
+    loop.step()
+    loop.apply(config=_config(pose={"scale_views": "never"}))
+    model.frames.clear()
+    for _ in range(4):
+        loop.step()
+    assert model.frames and set(model.frames) == {(1280, 720, 3)}
+    loop.close()

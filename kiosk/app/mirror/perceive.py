@@ -1,7 +1,8 @@
 """From the model's poses to what the mirror wants: the visitor, the match and the target.
 
 `Perceiver.perceive()` runs once per estimated camera frame (in the pose worker, or inline):
-main person (tracking, with the person-plausibility filter), One Euro smoothing, then the
+main person (tracking, with the person-plausibility filter), the votes over the worker's cycled
+sizes (kiosk.pose.scales, pose.scale_views), One Euro smoothing, then the
 kiosk's one decision for a pose, `kiosk.app.mirror.chooser.Chooser` (matcher -> variety ->
 hysteresis, the object `kiosk eval match` measures too). It returns a frozen `Perception` the
 render side reads without locks. No threads, no display: tests call it directly.
@@ -22,6 +23,7 @@ from kiosk.app.mirror.plausibility import PersonFilter
 from kiosk.app.mirror.smoothing import PoseSmoother
 from kiosk.app.mirror.target import NOBODY, Target
 from kiosk.app.mirror.tracking import MainPersonTracker, body_cut_off
+from kiosk.pose.scales import ScaleVotes
 from kiosk.pose.types import Pose
 
 if TYPE_CHECKING:
@@ -60,9 +62,11 @@ class Perception:
 
 
 class Perceiver:
-    def __init__(self, config: KioskConfig, *, live: bool = False) -> None:
+    def __init__(self, config: KioskConfig, *, live: bool = False, scale_views: bool = False) -> None:
         """live: the running kiosk (a new visible profile is calibrated in the background rather
-        than stalling the pose worker); offline (the benchmark) every decision is reproducible."""
+        than stalling the pose worker); offline (the benchmark) every decision is reproducible.
+        scale_views: the poses come from frames estimated at cycled sizes (kiosk.pose.scales,
+        uses_scale_views): the visitor's are voted."""
         self.live = live
         p = config.pose
         self.tracker = MainPersonTracker(min_pose_score=p.min_pose_score,
@@ -71,6 +75,8 @@ class Perceiver:
                                          person_filter=PersonFilter(p.person_frames))
         s = p.smoothing
         self.smoother = PoseSmoother(s.min_cutoff, s.beta, s.d_cutoff, s.enabled)
+        #: the visitor's poses at the worker's cycled sizes, voted (None: no scale views)
+        self.votes: ScaleVotes | None = ScaleVotes() if scale_views else None
         self.config = config
         self.chooser: Chooser | None = None  # None: no index
         self._seq = 0
@@ -85,6 +91,17 @@ class Perceiver:
         old, self.config = self.config, config
         if self.chooser is not None and (config.match, config.index.metric) != (old.match, old.index.metric):
             self.set_index(self.chooser.matcher.index)
+
+    def restart_visitor(self) -> None:
+        """Forget the visitor's past poses (votes, smoothing): the camera's picture changed."""
+        self.smoother.reset()
+        if self.votes is not None:
+            self.votes.reset()
+
+    def set_scale_views(self, on: bool) -> None:
+        """Vote the visitor's poses (the worker cycles sizes) or not, from the next frame."""
+        if on != (self.votes is not None):
+            self.votes = ScaleVotes() if on else None
 
     def set_index(self, index: Any | None) -> None:
         """Match against `index` from the next frame (None: no index). Call warm_up() after."""
@@ -116,7 +133,10 @@ class Perceiver:
         """The tracked visitor this frame, smoothed (None: nobody, or missing this frame)."""
         track = self.tracker.update(poses, w, h)
         if track is None:
+            if self.votes is not None:  # the window holds one pose per frame in a row
+                self.votes.reset()
             if self.tracker.track is None:
                 self.smoother.reset()
             return None
-        return self.smoother(track.pose, track.id, t)
+        pose = track.pose if self.votes is None else self.votes(track.pose, track.id)
+        return self.smoother(pose, track.id, t)

@@ -15,7 +15,7 @@ from kiosk.app.devices.camera.source import source_problem
 from kiosk.app.service.schedule import POWER_CHOICES, check_dates, check_hours
 from kiosk.app.service.schema import ConfigError, build, doc_field, section
 from kiosk.core import paths
-from kiosk.core.enums import Delegate, Metric, Preprocess, ScreenLayout
+from kiosk.core.enums import Delegate, Metric, Preprocess, ScaleViews, ScreenLayout
 from kiosk.core.safefile import FileRefused
 from kiosk.core.safeyaml import YamlRefused, load_yaml
 from kiosk.match.metrics import DEFAULT_METRIC
@@ -90,6 +90,10 @@ class PoseConfig:
                                              min=0, max=17)
     person_frames: int = doc_field(3, "frames a detection must look like a person before the kiosk"
                                    " reacts", min=1, max=100)
+    scale_views: str = doc_field("auto", "estimate frames in turn at three sizes (black margins of 0,"
+                                 " 12.5 and 25%) and vote the visitor's last three poses: fewer"
+                                 " misplaced keypoints on visitors who fill the frame (auto: with"
+                                 " PoseNet models, not MoveNet)", choices=ScaleViews.values())
     smoothing: SmoothingConfig = section(SmoothingConfig, "keypoint smoothing")
 
 

@@ -65,7 +65,10 @@ def _check_scalar(value: Any, tp: Any, path: str, meta: Mapping[str, Any]) -> tu
             return value, f"{path}: {value!r} is not a finite number (NaN and infinity are not allowed)"
     elif tp is str:
         if not isinstance(value, str):
-            return value, f"{path}: expected a string, got {value!r}"
+            one_of = f" (one of: {', '.join(map(str, meta['choices']))})" if "choices" in meta else ""
+            quote = (" (YAML reads a bare yes/no/on/off as true/false: quote it)"
+                     if isinstance(value, bool) else "")
+            return value, f"{path}: expected a string{one_of}, got {value!r}{quote}"
     if "choices" in meta and value not in meta["choices"]:
         allowed = ", ".join(str(c) for c in meta["choices"])
         return value, f"{path}: {value!r} is not one of: {allowed}"

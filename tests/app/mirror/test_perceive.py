@@ -122,3 +122,30 @@ def test_no_good_match_must_persist(tmp_path: Path) -> None:
     gone = show(p, odd, 2.0, 1.0)
     assert gone[0].candidate == NO_MATCH
     assert changes(gone, held[-1].target) == [(3, NO_MATCH)]  # 3 frames and 0.3 s at 10 a second
+
+
+@pytest.mark.parametrize(("scale_views", "wrist_x"), [(True, STAND[9, 0]), (False, 900.0)])
+def test_with_scale_views_a_keypoint_one_view_misplaces_is_voted_out(scale_views: bool,
+                                                                    wrist_x: float) -> None:
+    p = Perceiver(parse_config({"pose": {"person_frames": 1, "smoothing": {"enabled": False}}}),
+                  scale_views=scale_views)
+    wrong = STAND.copy()
+    wrong[9, 0] = 900.0  # one size of the cycle puts the left wrist far off
+    seen = [p.perceive([pose_at(xy)], FRAME, k / 10) for k, xy in enumerate([STAND, STAND, wrong])]
+    assert seen[-1].main is not None
+    assert seen[-1].main.xy[9, 0] == pytest.approx(wrist_x)
+    p.set_scale_views(not scale_views)  # switched: the votes start (or stop) with the next pose
+    assert p.perceive([pose_at(wrong)], FRAME, 0.3).main.xy[9, 0] == pytest.approx(900.0)
+
+
+def test_a_frame_without_the_visitor_starts_the_votes_afresh() -> None:
+    p = Perceiver(parse_config({"pose": {"person_frames": 1, "smoothing": {"enabled": False}}}),
+                  scale_views=True)
+    wrong = STAND.copy()
+    wrong[9, 0] = 900.0
+    for k, xy in enumerate([wrong, wrong]):
+        p.perceive([pose_at(xy)], FRAME, k / 10)
+    missed = p.perceive([], FRAME, 0.2)
+    assert missed.main is None and missed.visitor  # missed for a frame, still tracked
+    back = p.perceive([pose_at(STAND)], FRAME, 0.3).main
+    assert back is not None and back.xy[9, 0] == pytest.approx(STAND[9, 0])  # no stale votes

@@ -45,6 +45,8 @@ def test_empty_file_is_valid(tmp_path: Path) -> None:
         ({"pose": {"smoothing": {"beta": -1}}}, "pose.smoothing.beta: -1.0 is below the minimum 0"),
         ({"display": {"layout": "grid"}}, "display.layout: 'grid' is not one of"),
         ({"display": {"rotation": 45}}, "display.rotation: 45 is not one of"),
+        ({"pose": {"scale_views": "sometimes"}}, "pose.scale_views: 'sometimes' is not one of"),
+        ({"pose": {"scale_views": True}}, "pose.scale_views: expected"),  # YAML's bare `on`
         ({"display": {"crossfade_ms": "fast"}}, "display.crossfade_ms: expected a whole number"),
         ({"display": {"crossfade_ms": True}}, "display.crossfade_ms: expected a whole number"),
         ({"camera": {"mirror": "yes"}}, "camera.mirror: expected true or false"),
