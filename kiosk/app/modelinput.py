@@ -84,16 +84,19 @@ class ModelInput:
     def __init__(self, input_size: tuple[int, int] | None, preprocess: str = "default") -> None:
         self.input_size = tuple(input_size) if input_size else None
         self.preprocess = preprocess
-        self._k: dict[tuple[int, int], int] = {}
+        self._k: dict[tuple[int, int, float], int] = {}
 
-    def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, int]:
+    def __call__(self, frame: np.ndarray, canvas: float = 1.0) -> tuple[np.ndarray, int]:
+        """canvas: the model gets the frame on a canvas this many times its size (a scale view's
+        black margin, kiosk.pose.scales): the reduction keeps the canvas twice the input."""
         if self.input_size is None:
             return frame, 1
         hw = (int(frame.shape[0]), int(frame.shape[1]))
-        k = self._k.get(hw)
+        k = self._k.get((*hw, canvas))
         if k is None:
-            k = self._k[hw] = reduce_factor(hw, self.input_size, self.preprocess)  # type: ignore[arg-type]
-            log.debug("model input: %dx%d frames reduced by %d", hw[1], hw[0], k)
+            seen = (round(hw[0] * canvas), round(hw[1] * canvas))
+            k = self._k[(*hw, canvas)] = reduce_factor(seen, self.input_size, self.preprocess)  # type: ignore[arg-type]
+            log.debug("model input: %dx%d frames (canvas x%g) reduced by %d", hw[1], hw[0], canvas, k)
         if k <= 1:
             return frame, 1
         return box_reduce(frame, k), k

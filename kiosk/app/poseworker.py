@@ -30,7 +30,7 @@ from kiosk.app.heartbeat import Heartbeats, Stage
 from kiosk.app.mirror.perceive import Perceiver, Perception
 from kiosk.app.stats import StageStats
 from kiosk.pose.model import PoseModel
-from kiosk.pose.scales import ScaleCycle
+from kiosk.pose.scales import ScaleCycle, estimate_at
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class PoseWorker:
     def __init__(self, grabber: FrameGrabber, model: PoseModel, perceiver: Perceiver, *, mirror: bool,
                  heartbeats: Heartbeats, on_perception: Callable[[Perception], None] | None = None,
                  prepare: Callable[[Perception], None] | None = None,
-                 model_input: Callable[[np.ndarray], tuple[np.ndarray, int]] | None = None,
+                 model_input: Callable[[np.ndarray, float], tuple[np.ndarray, int]] | None = None,
                  fresh_share: float = 0.0, scales: ScaleCycle | None = None) -> None:
         self.grabber = grabber
         #: the model's reduced copy of a frame (modelinput.py), made here for the frames estimated
@@ -190,14 +190,18 @@ class PoseWorker:
             return None
 
     def _estimate(self, grabbed: Grabbed, timings: dict[str, float]) -> list[Pose]:
+        scales = self.scales  # once: the render thread may swap it (apply)
+        margin = 0.0 if scales is None else scales.next_margin()
         small, scale = grabbed.model_frame, grabbed.model_scale
         if small is None and self.model_input is not None:
             t0 = time.perf_counter()
-            small, scale = self.model_input(grabbed.frame)
+            # reduced for the canvas the model gets (the frame with its margin), not the frame
+            small, scale = self.model_input(grabbed.frame, 1.0 + 2.0 * margin)
             timings["reduce"] = (time.perf_counter() - t0) * 1000.0
         image = grabbed.frame if small is None else small
-        scales = self.scales  # once: the render thread may swap it (apply)
-        poses = self.model.estimate(image) if scales is None else scales.estimate(self.model, image)
+        poses = estimate_at(self.model, image, margin)
+        if scales is not None:
+            scales.observe(poses, image.shape[0])
         for k, v in self.model.last_timings.items():
             timings[k] = float(v)
         if small is not None and scale != 1:

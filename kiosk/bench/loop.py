@@ -71,9 +71,9 @@ class DelayedModel:
         self.preprocess = model.preprocess
         self.last_timings: dict[str, float] = {}
 
-    def estimate(self, rgb: np.ndarray) -> list[Any]:
+    def estimate(self, rgb: np.ndarray, margin: float = 0.0) -> list[Any]:
         t0 = time.perf_counter()
-        poses = self.model.estimate(rgb)
+        poses = self.model.estimate(rgb, margin)
         rest = self.latency_s - (time.perf_counter() - t0)
         if rest > 0:
             time.sleep(rest)

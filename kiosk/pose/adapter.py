@@ -51,10 +51,11 @@ class RuntimeModel:
         """The runtime's dequantised outputs -> poses in source pixels, score desc."""
         raise NotImplementedError
 
-    def estimate(self, rgb: np.ndarray) -> list[Pose]:
-        """(H, W, 3) uint8 RGB -> poses sorted by score desc, xy in source pixels."""
+    def estimate(self, rgb: np.ndarray, margin: float = 0.0) -> list[Pose]:
+        """(H, W, 3) uint8 RGB -> poses sorted by score desc, xy in source pixels; margin: the
+        frame seen with a black margin (kiosk.pose.preprocess, kiosk.pose.scales)."""
         t0 = time.perf_counter()
-        tensor, tf = prepare(rgb, self.input_size, self.preprocess)
+        tensor, tf = prepare(rgb, self.input_size, self.preprocess, margin)
         t1 = time.perf_counter()
         outputs, invoke_ms = self.runtime.invoke(tensor)
         t2 = time.perf_counter()

@@ -51,18 +51,24 @@ class FakePoseModel:
         self.calls = 0
         self.frames: list[tuple[int, ...]] = []
 
-    def estimate(self, rgb: np.ndarray) -> list[Pose]:
+    def estimate(self, rgb: np.ndarray, margin: float = 0.0) -> list[Pose]:
+        """A function script sees the frame with its margin as the real models fit it (on a
+        black canvas round it: ``frames`` records the canvas) and its poses are mapped back; a
+        scripted list is the poses found in the frame, whatever the margin."""
+        from kiosk.pose.scales import padded
+
         rgb = np.asarray(rgb)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
         if self.delay:
             time.sleep(self.delay)
+        seen, (dx, dy) = padded(rgb, margin)
         if callable(self._script):
-            poses = list(self._script(rgb))
+            poses = [p.translated(-dx, -dy) for p in self._script(seen)]
         else:
             poses = list(self._script[self.calls % len(self._script)])
         self.calls += 1
-        self.frames.append(rgb.shape)
+        self.frames.append(seen.shape)
         for p in poses:
             if not isinstance(p, Pose):
                 raise TypeError(f"scripted poses must be Pose instances, got {type(p).__name__}")

@@ -24,6 +24,9 @@ class PoseModel(Protocol):
     preprocess: Preprocess  # how a frame is fitted to input_size
     last_timings: dict[str, float]  # ms of the last estimate(): "preprocess", "invoke", "decode"
 
-    def estimate(self, rgb: np.ndarray) -> list[Pose]:
-        """(H, W, 3) uint8 RGB -> poses sorted by score desc, xy (x, y) in source pixels."""
+    def estimate(self, rgb: np.ndarray, margin: float = 0.0) -> list[Pose]:
+        """(H, W, 3) uint8 RGB -> poses sorted by score desc, xy (x, y) in source pixels.
+
+        margin in [0, 1]: the frame seen as if centred on a black canvas with that share of its
+        width and height on every side (the person smaller; kiosk.pose.scales)."""
         ...

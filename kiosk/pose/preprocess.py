@@ -11,6 +11,10 @@ Two modes:
     "coral":   stretch the frame to the input size with nearest neighbour, exactly as Coral's
                PoseNet reference code (PIL ``Image.resize(..., NEAREST)``) did.
 
+A margin m (kiosk.pose.scales: the frame seen smaller, as if centred on a black canvas with m
+of its width and height on every side) is fitted the same way, without building the canvas: the
+frame is resized to fit the input shrunk by 1 + 2m and centred in it, black round it.
+
 Coordinates: continuous pixels, x right, y down, the centre of the top-left pixel at (0.5, 0.5)
 (the convention of :class:`kiosk.pose.types.Pose`). :class:`Transform` maps continuous model-input
 coordinates to continuous source-frame coordinates.
@@ -115,13 +119,27 @@ def block_reduce(rgb: np.ndarray, factor: int) -> np.ndarray:
     return acc.astype(np.uint8)
 
 
-def stretch(rgb: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray, Transform]:
-    """Coral's preprocessing: stretch to (height, width) with nearest neighbour."""
+def _check_margin(margin: float) -> float:
+    if not 0.0 <= margin <= 1.0:  # NaN fails too
+        raise ValueError(f"margin must be within [0, 1], got {margin!r}")
+    return float(margin)
+
+
+def stretch(rgb: np.ndarray, input_size: tuple[int, int], margin: float = 0.0
+            ) -> tuple[np.ndarray, Transform]:
+    """Coral's preprocessing: stretch to (height, width) with nearest neighbour (with a margin:
+    to the input shrunk by 1 + 2 margin, centred, black round it)."""
     rgb = _check_frame(rgb)
     h, w = input_size
     sh, sw = rgb.shape[:2]
-    out = np.ascontiguousarray(resize_nearest(rgb, h, w))
-    return out, Transform(w / sw, h / sh, 0.0, 0.0, (sh, sw), (h, w))
+    if _check_margin(margin) == 0.0:
+        out = np.ascontiguousarray(resize_nearest(rgb, h, w))
+        return out, Transform(w / sw, h / sh, 0.0, 0.0, (sh, sw), (h, w))
+    nh, nw = max(1, round(h / (1 + 2 * margin))), max(1, round(w / (1 + 2 * margin)))
+    oy, ox = (h - nh) // 2, (w - nw) // 2
+    out = np.zeros((h, w, 3), dtype=np.uint8)
+    out[oy:oy + nh, ox:ox + nw] = resize_nearest(rgb, nh, nw)
+    return out, Transform(nw / sw, nh / sh, float(ox), float(oy), (sh, sw), (h, w))
 
 
 def _bilinear_axis(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -159,18 +177,21 @@ def _fit_nearest(rgb: np.ndarray, nh: int, nw: int, scale: float) -> np.ndarray:
     return _gather(src, ys, xs)
 
 
-def fit_scale(source_size: tuple[int, int], input_size: tuple[int, int]) -> float:
+def fit_scale(source_size: tuple[float, float], input_size: tuple[int, int]) -> float:
     """The letterbox's scale of a (height, width) source fitted into input_size (height, width):
     above 1 it enlarges (ENLARGE_SMOOTH and up: bilinear), below 1 it reduces."""
     return min(input_size[0] / source_size[0], input_size[1] / source_size[1])
 
 
-def letterbox(rgb: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray, Transform]:
-    """Keep the aspect ratio: resize to fit (height, width), pad (black), content centred."""
+def letterbox(rgb: np.ndarray, input_size: tuple[int, int], margin: float = 0.0
+              ) -> tuple[np.ndarray, Transform]:
+    """Keep the aspect ratio: resize to fit (height, width), pad (black), content centred (with a
+    margin: fitted as the frame with margin of its size on every side would be)."""
     rgb = _check_frame(rgb)
     h, w = input_size
     sh, sw = rgb.shape[:2]
-    scale = fit_scale((sh, sw), input_size)
+    grow = 1.0 + 2.0 * _check_margin(margin)
+    scale = fit_scale((sh * grow, sw * grow), input_size)
     nh = min(h, max(1, round(sh * scale)))
     nw = min(w, max(1, round(sw * scale)))
     oy = (h - nh) // 2
@@ -184,12 +205,13 @@ def letterbox(rgb: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray,
 
 
 def prepare(
-    rgb: np.ndarray, input_size: tuple[int, int], mode: str = Preprocess.DEFAULT
+    rgb: np.ndarray, input_size: tuple[int, int], mode: str = Preprocess.DEFAULT, margin: float = 0.0
 ) -> tuple[np.ndarray, Transform]:
-    """Fit an (H, W, 3) uint8 RGB frame to input_size=(height, width) with the given mode.
+    """Fit an (H, W, 3) uint8 RGB frame to input_size=(height, width) with the given mode and
+    margin (module doc).
 
     Returns the (height, width, 3) uint8 model input and the Transform back to the frame.
     """
     if Preprocess.parse(mode, "preprocess") is Preprocess.CORAL:
-        return stretch(rgb, input_size)
-    return letterbox(rgb, input_size)
+        return stretch(rgb, input_size, margin)
+    return letterbox(rgb, input_size, margin)

@@ -47,7 +47,7 @@ CLOSE = 1 / 3
 #: A keypoint scored at least this counts for a person's size (kiosk.pose.views.SEEN).
 SEEN = 0.2
 #: Identifies the views and the vote (the benchmark's cached query poses are keyed by it).
-SCALES_VERSION = 3
+SCALES_VERSION = 4
 
 
 def uses_scale_views(setting: str, family: str) -> bool:
@@ -62,7 +62,8 @@ def uses_scale_views(setting: str, family: str) -> bool:
 def padded(rgb: np.ndarray, margin: float) -> tuple[np.ndarray, tuple[int, int]]:
     """(canvas, (dx, dy)): rgb (H, W, 3) centred on a black canvas with round(margin * W) and
     round(margin * H) pixels on each side; a pose found on the canvas is translated by
-    (-dx, -dy) back to rgb's pixels. margin 0: rgb itself."""
+    (-dx, -dy) back to rgb's pixels. margin 0: rgb itself. (What a margin means; the real
+    models fit it without the canvas, kiosk.pose.preprocess; the fake model uses this.)"""
     if not 0.0 <= margin <= 1.0:
         raise ValueError(f"margin must be within [0, 1], got {margin!r}")
     h, w = rgb.shape[:2]
@@ -75,10 +76,10 @@ def padded(rgb: np.ndarray, margin: float) -> tuple[np.ndarray, tuple[int, int]]
 
 
 def estimate_at(model: PoseModel, rgb: np.ndarray, margin: float) -> list[Pose]:
-    """The model's poses on rgb seen with a black margin (padded), in rgb's pixels."""
-    canvas, (dx, dy) = padded(rgb, margin)
-    poses = model.estimate(canvas)
-    return poses if canvas is rgb else [p.translated(-dx, -dy) for p in poses]
+    """The model's poses on rgb seen with a black margin, in rgb's pixels (the model's own
+    preprocessing fits the frame as padded would place it, without building the canvas:
+    kiosk.pose.preprocess)."""
+    return model.estimate(rgb, margin)
 
 
 def is_close(pose: Pose, frame_height: int) -> bool:
@@ -131,14 +132,21 @@ class ScaleCycle:
         self._n = 0
         self._close = False  # someone was close on the last frame
 
+    def next_margin(self) -> float:
+        """The margin of the frame about to be estimated (0 while nobody is close)."""
+        if not self._close:
+            return 0.0
+        self._n += 1
+        return self.margins[self._n % len(self.margins)]
+
+    def observe(self, poses: Sequence[Pose], frame_height: int) -> None:
+        """The frame's poses (in its pixels, frame_height tall): is anyone close?"""
+        self._close = any(is_close(p, frame_height) for p in poses)
+
     def estimate(self, model: PoseModel, rgb: np.ndarray) -> list[Pose]:
         """The model's poses on rgb at this frame's margin, in rgb's pixels."""
-        margin = 0.0
-        if self._close:
-            self._n += 1
-            margin = self.margins[self._n % len(self.margins)]
-        poses = estimate_at(model, rgb, margin)
-        self._close = any(is_close(p, rgb.shape[0]) for p in poses)
+        poses = estimate_at(model, rgb, self.next_margin())
+        self.observe(poses, rgb.shape[0])
         return poses
 
 

@@ -146,10 +146,11 @@ class ViewsModel:
         self.last_timings: dict[str, float] = dict(model.last_timings)
         self.views = Views.CROPS
 
-    def estimate(self, rgb: np.ndarray) -> list[Pose]:
-        """(H, W, 3) uint8 RGB -> consensus poses sorted by score desc, xy in source pixels.
-        last_timings: the ms of every model run of this call, summed."""
-        poses = self.model.estimate(rgb)
+    def estimate(self, rgb: np.ndarray, margin: float = 0.0) -> list[Pose]:
+        """(H, W, 3) uint8 RGB -> consensus poses sorted by score desc, xy in source pixels
+        (margin: the photo's own run's, kiosk.pose.model). last_timings: the ms of every model
+        run of this call, summed."""
+        poses = self.model.estimate(rgb, margin)
         total = dict(self.model.last_timings)
         h, w = rgb.shape[:2]
         out = []

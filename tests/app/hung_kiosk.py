@@ -27,12 +27,12 @@ class HangingModel:
     def __getattr__(self, name: str) -> Any:  # name, delegate, input_size, preprocess, last_timings
         return getattr(self._model, name)
 
-    def estimate(self, rgb: Any) -> Any:
+    def estimate(self, rgb: Any, margin: float = 0.0) -> Any:
         self._calls += 1
         if self._calls > self._free:
             print(f"hung_kiosk: the model hangs in estimate {self._calls}", file=sys.stderr, flush=True)
             threading.Event().wait()
-        return self._model.estimate(rgb)
+        return self._model.estimate(rgb, margin)
 
 
 def main(argv: list[str]) -> int:

@@ -297,17 +297,32 @@ def test_a_challengers_photo_is_loaded_before_it_becomes_the_target(index: FakeI
         loop.close()
 
 
-def _seeing_stand(family: str, k: int = 1) -> FakePoseModel:
-    """A model of this family that sees STAND where it stands in the camera frame (1280 x 720,
-    reduced k times for the model), on the frame or on a canvas round it (a scale view)."""
+#: the box STAND fills in the camera frame (x0, y0, x1, y1), painted white by _stand_frames
+_BOX = (int(STAND[:, 0].min()), int(STAND[:, 1].min()), int(STAND[:, 0].max()), int(STAND[:, 1].max()))
+
+
+def _stand_frames(n: int) -> ArrayReplay:
+    frame = np.zeros((1280, 720, 3), np.uint8)
+    frame[_BOX[1]:_BOX[3], _BOX[0]:_BOX[2]] = 255
+    return ArrayReplay([frame] * n, fps=10.0, realtime=False, loop=False)
+
+
+def _seeing_stand(family: str, input_size: tuple[int, int] = (481, 641),
+                  heights: list[float] | None = None) -> FakePoseModel:
+    """A model of this family that finds the white box of _stand_frames in whatever it is given
+    (the camera frame, its reduced copy, a canvas round it) and lays STAND out in it; heights
+    collects the box's share of each input's height."""
+    x0, y0, x1, y1 = _BOX
+    layout = (STAND - [x0, y0]) / [x1 - x0, y1 - y0]
 
     def script(rgb: np.ndarray) -> list:
-        dx, dy = (rgb.shape[1] - 720 // k) / 2, (rgb.shape[0] - 1280 // k) / 2
-        return [pose_at(STAND / k, dx, dy)]
+        ys, xs = np.nonzero(rgb[..., 0] > 127)
+        box = np.array([xs.min(), ys.min()]), np.array([xs.max() + 1, ys.max() + 1])
+        if heights is not None:
+            heights.append(float(box[1][1] - box[0][1]) / rgb.shape[0])
+        return [pose_at(box[0] + layout * (box[1] - box[0]))]
 
-    # the model's input decides the reduction (kiosk.app.modelinput: about twice the input)
-    size = (481, 641) if k == 1 else (1280 // (2 * k), 720 // (2 * k))
-    return FakePoseModel(script, name=family, family=family, input_size=size)
+    return FakePoseModel(script, name=family, family=family, input_size=input_size)
 
 
 @pytest.mark.parametrize(("family", "setting", "on"),
@@ -316,7 +331,7 @@ def _seeing_stand(family: str, k: int = 1) -> FakePoseModel:
 def test_scale_views_cycle_the_model_input_and_vote_the_visitor(index: FakeIndex, family: str,
                                                                 setting: str, on: bool) -> None:
     model = _seeing_stand(family)
-    loop = _serial(_config(pose={"scale_views": setting}), _replay(12), model, index,
+    loop = _serial(_config(pose={"scale_views": setting}), _stand_frames(12), model, index,
                    MemoryDisplay((960, 540)))
     for _ in range(7):
         loop.step()
@@ -330,23 +345,27 @@ def test_scale_views_cycle_the_model_input_and_vote_the_visitor(index: FakeIndex
 
 
 def test_scale_views_map_back_through_the_models_reduction_and_the_mirror(index: FakeIndex) -> None:
-    model = _seeing_stand("posenet", k=4)
-    loop = _serial(_config(camera={"mirror": True}), _replay(12), model, index, MemoryDisplay((960, 540)))
+    heights: list[float] = []
+    model = _seeing_stand("posenet", input_size=(160, 90), heights=heights)
+    loop = _serial(_config(camera={"mirror": True}), _stand_frames(12), model, index,
+                   MemoryDisplay((960, 540)))
     try:
         for _ in range(7):
             loop.step()
-        assert len(set(model.frames)) == len(MARGINS)  # the reduced frame, and two canvases round it
-        assert min(model.frames) == (320, 180, 3)
+        person = (_BOX[3] - _BOX[1]) / 1280  # the person at 1, 0.8 and 0.67 times their size
+        assert sorted({round(h / person, 1) for h in heights}) == [0.7, 0.8, 1.0]
+        for shape in model.frames:  # every canvas (not only the frame) reduced to 2-3x the input
+            assert 2 <= max(shape[0] / 160, shape[1] / 90) < 3, shape
         main = loop.worker.latest.main if loop.worker.latest else None
         assert main is not None
-        np.testing.assert_allclose(main.xy, pose_at(STAND).flipped(720).xy, atol=1e-3)
+        np.testing.assert_allclose(main.xy, pose_at(STAND).flipped(720).xy, atol=8)  # 6x reduced
     finally:
         loop.close()
 
 
 def test_scale_views_can_be_switched_between_frames(index: FakeIndex) -> None:
     model = _seeing_stand("posenet")
-    loop = _serial(_config(), _replay(12), model, index, MemoryDisplay((960, 540)))
+    loop = _serial(_config(), _stand_frames(12), model, index, MemoryDisplay((960, 540)))
     loop.step()
     loop.apply(config=_config(pose={"scale_views": "never"}))
     model.frames.clear()

@@ -20,6 +20,14 @@ def test_reduce_factor() -> None:
     assert reduce_factor((100, 100), (192, 192)) == 1
 
 
+@pytest.mark.parametrize(("canvas", "k"), [(1.0, 1), (1.25, 1), (1.5, 2)])
+def test_a_scale_views_canvas_is_reduced_for_its_own_size(canvas: float, k: int) -> None:
+    # PoseNet 481x641 at 1080p: the frame alone is kept; on a 1.5x canvas (25 % margins) it
+    # would be 4.5x the input, so the frame is halved first (kiosk.pose.scales)
+    small, got = ModelInput((481, 641))(np.zeros((1080, 1920, 3), np.uint8), canvas)
+    assert got == k and small.shape == (1080 // k, 1920 // k, 3)
+
+
 def test_reduced_frame_is_a_box_average() -> None:
     frame = np.zeros((1080, 1920, 3), np.uint8)
     frame[:, :5] = 250  # exactly the first column of 5x5 boxes
@@ -38,7 +46,7 @@ class RecordingModel:
         self.shapes: list[tuple[int, ...]] = []
         self.last_timings: dict[str, float] = {}
 
-    def estimate(self, rgb: np.ndarray):
+    def estimate(self, rgb: np.ndarray, margin: float = 0.0):
         self.shapes.append(rgb.shape)
         s = rgb.shape[1] / 1920  # the stand pose, as seen in a frame of this width
         return [pose_at(STAND * s)]

@@ -93,7 +93,7 @@ class _Killer:
         self.sha256, self.input_size, self.preprocess = model.sha256, model.input_size, model.preprocess
         self.last_timings = model.last_timings
 
-    def estimate(self, rgb: Any) -> Any:
+    def estimate(self, rgb: Any, margin: float = 0.0) -> Any:
         self.calls += 1
         if self.calls == self.after:
             try:
@@ -104,7 +104,7 @@ class _Killer:
                 os.write(fd, str(os.getpid()).encode())
                 os.close(fd)
                 os.kill(os.getpid(), signal.SIGKILL)
-        return self.model.estimate(rgb)
+        return self.model.estimate(rgb, margin)
 
 
 def test_demo_archive_on_ray_gives_the_local_index_id(
@@ -196,7 +196,7 @@ class _Boom(FakePoseModel):
     def __init__(self) -> None:
         super().__init__([[]])
 
-    def estimate(self, rgb: Any) -> Any:
+    def estimate(self, rgb: Any, margin: float = 0.0) -> Any:
         raise ValueError("bad tensor")
 
 

@@ -127,3 +127,42 @@ def test_a_strip_reduced_more_than_its_short_side_is_fitted(shape: tuple[int, in
     (x0, y0), (x1, y1) = np.rint(tf.to_model(np.array([[0.0, 0.0], [shape[1], shape[0]]]))).astype(int)
     assert out.shape == (192, 192, 3) and (out[y0:y1, x0:x1] == 200).all()
     assert out.sum() == 200 * 3 * (y1 - y0) * (x1 - x0)  # the rest is padding
+
+
+def _content_box(img: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(img.max(axis=2) > 0)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+@pytest.mark.parametrize("mode", ["default", "coral"])
+@pytest.mark.parametrize("margin", [0.125, 0.25, 0.5])
+@pytest.mark.parametrize("shape", [(1080, 1920), (480, 640), (700, 300)])
+def test_a_margin_fits_the_frame_as_its_black_canvas_would_be(mode: str, margin: float,
+                                                              shape: tuple[int, int]) -> None:
+    from kiosk.pose.scales import padded
+
+    rgb = np.full((*shape, 3), 200, np.uint8)
+    inp, tf = prepare(rgb, (481, 641), mode, margin)
+    via_canvas, tf_canvas = prepare(padded(rgb, margin)[0], (481, 641), mode)
+    box, want = _content_box(inp), _content_box(via_canvas)
+    assert np.abs(np.subtract(box, want)).max() <= 1  # the frame lands where the canvas put it
+    dx, dy = padded(rgb, margin)[1]
+    corners = np.array([[0.0, 0.0], [shape[1], shape[0]]])
+    on_canvas = corners + np.array([dx, dy])
+    np.testing.assert_allclose(tf.to_model(corners), tf_canvas.to_model(on_canvas), atol=1.0)
+    np.testing.assert_allclose(tf.to_source(tf.to_model(corners)), corners, atol=1e-3)
+
+
+@pytest.mark.parametrize("margin", [-0.01, 1.5, float("nan")])
+def test_a_margin_out_of_range_is_refused_by_the_fitting(margin: float) -> None:
+    with pytest.raises(ValueError, match="margin"):
+        prepare(np.zeros((48, 64, 3), np.uint8), (192, 192), "default", margin)
+
+
+def test_no_margin_is_the_fitting_as_before() -> None:
+    rgb = np.random.default_rng(3).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    for mode in ("default", "coral"):
+        a, ta = prepare(rgb, (481, 641), mode)
+        b, tb = prepare(rgb, (481, 641), mode, 0.0)
+        np.testing.assert_array_equal(a, b)
+        assert ta == tb
