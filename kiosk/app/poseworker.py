@@ -30,7 +30,7 @@ from kiosk.app.heartbeat import Heartbeats, Stage
 from kiosk.app.mirror.perceive import Perceiver, Perception
 from kiosk.app.stats import StageStats
 from kiosk.pose.model import PoseModel
-from kiosk.pose.scales import ScaleCycle, estimate_at
+from kiosk.pose.scales import ScaleCycle
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -199,7 +199,7 @@ class PoseWorker:
             small, scale = self.model_input(grabbed.frame, 1.0 + 2.0 * margin)
             timings["reduce"] = (time.perf_counter() - t0) * 1000.0
         image = grabbed.frame if small is None else small
-        poses = estimate_at(self.model, image, margin)
+        poses = self.model.estimate(image, margin)
         if scales is not None:
             scales.observe(poses, image.shape[0])
         for k, v in self.model.last_timings.items():

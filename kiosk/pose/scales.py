@@ -8,8 +8,10 @@ several crops (kiosk.pose.views); the kiosk does the same over time, at no extra
 
 - `ScaleCycle`: while someone in the picture is *close* (their seen keypoints span at least
   CLOSE of the frame's height), frames are estimated in turn with the black margin
-  MARGINS[n % len(MARGINS)] on every side (a share of the frame's height and of its width),
-  the poses mapped back to the frame; otherwise with none (a far visitor made smaller still is
+  MARGINS[n % len(MARGINS)] on every side (a share of the frame's height and of its width:
+  `PoseModel.estimate(rgb, margin)`, fitted by the model's own preprocessing without a canvas,
+  kiosk.pose.preprocess; `padded` shows what it means), poses in the frame's pixels; otherwise
+  with none (a far visitor made smaller still is
   lost: docs/match-quality.md, "Scale views");
 - `ScaleVotes`: the tracked visitor's pose is the per-keypoint vote (`vote`) of their last
   len(MARGINS) estimated poses, xy and scores alike; a frame without them starts it afresh.
@@ -33,7 +35,7 @@ import numpy as np
 from kiosk.core.enums import ModelFamily, ScaleViews
 from kiosk.pose.model import PoseModel
 from kiosk.pose.types import Pose
-from kiosk.pose.views import nearest_pose
+from kiosk.pose.views import SEEN, nearest_pose
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,6 @@ MARGINS: tuple[float, ...] = (0.0, 0.125, 0.25)
 #: (PoseNet lost 4 of 7 people under a quarter of the photo's height at the 25 % margin, none
 #: of 28 taller ones: docs/match-quality.md).
 CLOSE = 1 / 3
-#: A keypoint scored at least this counts for a person's size (kiosk.pose.views.SEEN).
-SEEN = 0.2
 #: Identifies the views and the vote (the benchmark's cached query poses are keyed by it).
 SCALES_VERSION = 4
 
@@ -73,13 +73,6 @@ def padded(rgb: np.ndarray, margin: float) -> tuple[np.ndarray, tuple[int, int]]
     canvas = np.zeros((h + 2 * dy, w + 2 * dx, *rgb.shape[2:]), dtype=rgb.dtype)
     canvas[dy:dy + h, dx:dx + w] = rgb
     return canvas, (dx, dy)
-
-
-def estimate_at(model: PoseModel, rgb: np.ndarray, margin: float) -> list[Pose]:
-    """The model's poses on rgb seen with a black margin, in rgb's pixels (the model's own
-    preprocessing fits the frame as padded would place it, without building the canvas:
-    kiosk.pose.preprocess)."""
-    return model.estimate(rgb, margin)
 
 
 def is_close(pose: Pose, frame_height: int) -> bool:
@@ -115,10 +108,10 @@ def voted_estimate(model: PoseModel, rgb: np.ndarray,
     poses at every margin voted. At the other margins the person is the pose nearest the first
     (kiosk.pose.views.nearest_pose), as the kiosk's tracker follows a visitor from frame to
     frame; a margin that does not find them is left out."""
-    first = pick(estimate_at(model, rgb, margins[0])) if margins else None
+    first = pick(model.estimate(rgb, margins[0])) if margins else None
     if first is None or not is_close(first, rgb.shape[0]):
         return first
-    found = [first, *(nearest_pose(estimate_at(model, rgb, m), first)[0] for m in margins[1:])]
+    found = [first, *(nearest_pose(model.estimate(rgb, m), first)[0] for m in margins[1:])]
     return vote([p for p in found if p is not None])
 
 
@@ -145,7 +138,7 @@ class ScaleCycle:
 
     def estimate(self, model: PoseModel, rgb: np.ndarray) -> list[Pose]:
         """The model's poses on rgb at this frame's margin, in rgb's pixels."""
-        poses = estimate_at(model, rgb, self.next_margin())
+        poses = model.estimate(rgb, self.next_margin())
         self.observe(poses, rgb.shape[0])
         return poses
 

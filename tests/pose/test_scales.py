@@ -11,7 +11,6 @@ from kiosk.pose.scales import (
     MARGINS,
     ScaleCycle,
     ScaleVotes,
-    estimate_at,
     padded,
     uses_scale_views,
     vote,
@@ -68,7 +67,7 @@ def test_a_margin_out_of_range_is_refused(margin: float) -> None:
 def test_poses_come_back_in_the_frames_pixels(margin: float) -> None:
     rgb = _frame()
     model = FakePoseModel(_marker)
-    (pose,) = estimate_at(model, rgb, margin)
+    (pose,) = model.estimate(rgb, margin)
     (want,) = _marker(rgb)
     np.testing.assert_allclose(pose.xy, want.xy, atol=1e-4)
     assert model.frames[-1][:2] == padded(rgb, margin)[0].shape[:2]
