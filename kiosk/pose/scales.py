@@ -13,8 +13,9 @@ several crops (kiosk.pose.views); the kiosk does the same over time, at no extra
   kiosk.pose.preprocess; `padded` shows what it means), poses in the frame's pixels; otherwise
   with none (a far visitor made smaller still is
   lost: docs/match-quality.md, "Scale views");
-- `ScaleVotes`: the tracked visitor's pose is the per-keypoint vote (`vote`) of their last
-  len(MARGINS) estimated poses, xy and scores alike; a frame without them starts it afresh.
+- `ScaleVotes`: the tracked visitor's pose matched is the per-keypoint vote (`vote`) of their
+  last len(MARGINS) estimated poses, xy and scores alike; a frame without them starts it afresh
+  (the skeleton drawn stays each frame's own pose: kiosk.app.mirror.perceive).
 
 A held pose is voted over all margins; each keypoint follows a move once two of the three
 frames have seen it (one frame later than without votes). `kiosk eval match` measures a still

@@ -45,7 +45,7 @@ class Perception:
     captured_at: float  # time.monotonic() when the frame was captured
     frame_size: tuple[int, int]  # (w, h) of the frame, after camera.rotation
     poses: int  # people the model found
-    main: Pose | None  # the visitor (smoothed), in the coordinates of the image as shown
+    main: Pose | None  # the visitor (smoothed; drawn), in the coordinates of the image as shown
     velocity: np.ndarray | None  # (17, 2) px/s of main's keypoints (smoothing state), for carrying
     visitor: bool  # a visitor is being tracked (present, or missing for a frame or two)
     candidate: Target  # this frame's best match (or NO_MATCH / NOBODY)
@@ -59,6 +59,9 @@ class Perception:
     taken_at: float = 0.0
     matched_at: float = 0.0
     published_at: float = 0.0
+    #: the pose matched: main, or with scale views the visitor's voted pose, smoothed (the
+    #: skeleton drawn stays main: the votes trail a fast move by an estimate)
+    query: Pose | None = None
 
 
 class Perceiver:
@@ -75,6 +78,8 @@ class Perceiver:
                                          person_filter=PersonFilter(p.person_frames))
         s = p.smoothing
         self.smoother = PoseSmoother(s.min_cutoff, s.beta, s.d_cutoff, s.enabled)
+        #: with scale views, the voted pose's own smoothing (the one matched; main is drawn)
+        self.query_smoother = PoseSmoother(s.min_cutoff, s.beta, s.d_cutoff, s.enabled)
         #: the visitor's poses at the worker's cycled sizes, voted (None: no scale views)
         self.votes: ScaleVotes | None = ScaleVotes() if scale_views else None
         self.config = config
@@ -86,6 +91,7 @@ class Perceiver:
         self.tracker.configure(p.min_pose_score, p.keypoint_threshold, p.min_confident_keypoints)
         s = p.smoothing
         self.smoother.configure(s.min_cutoff, s.beta, s.d_cutoff, s.enabled)
+        self.query_smoother.configure(s.min_cutoff, s.beta, s.d_cutoff, s.enabled)
         if p.person_frames != self.config.pose.person_frames:
             self.tracker.person_filter = PersonFilter(p.person_frames)
         old, self.config = self.config, config
@@ -95,6 +101,7 @@ class Perceiver:
     def restart_visitor(self) -> None:
         """Forget the visitor's past poses (votes, smoothing): the camera's picture changed."""
         self.smoother.reset()
+        self.query_smoother.reset()
         if self.votes is not None:
             self.votes.reset()
 
@@ -102,6 +109,7 @@ class Perceiver:
         """Vote the visitor's poses (the worker cycles sizes) or not, from the next frame."""
         if on != (self.votes is not None):
             self.votes = ScaleVotes() if on else None
+            self.query_smoother.reset()
 
     def set_index(self, index: Any | None) -> None:
         """Match against `index` from the next frame (None: no index). Call warm_up() after."""
@@ -120,23 +128,28 @@ class Perceiver:
         """poses: the model's people in the coordinates of the image as shown (mirrored if so)."""
         self._seq += 1
         w, h = frame_size
-        main = self._visitor(poses, w, h, t)
-        decision = NOTHING if self.chooser is None else self.chooser.update(main, t)
+        main, query = self._visitor(poses, w, h, t)
+        decision = NOTHING if self.chooser is None else self.chooser.update(query, t)
         step_back = main is not None and body_cut_off(main, w, h, self.config.pose.keypoint_threshold)
         return Perception(self._seq, camera_seq, t, captured_at, (w, h), len(poses), main,
                           self.smoother.velocity if main is not None else None,
                           self.tracker.track is not None, decision.candidate,
                           decision.candidate_distance, decision.target, decision.shown_distance,
-                          step_back, dict(timings or {}))
+                          step_back, dict(timings or {}), query=query)
 
-    def _visitor(self, poses: Sequence[Pose], w: int, h: int, t: float) -> Pose | None:
-        """The tracked visitor this frame, smoothed (None: nobody, or missing this frame)."""
+    def _visitor(self, poses: Sequence[Pose], w: int, h: int, t: float
+                 ) -> tuple[Pose | None, Pose | None]:
+        """The tracked visitor this frame: (drawn, matched), both smoothed; matched is voted
+        with scale views, else the drawn pose itself (None, None: nobody, or missing this frame)."""
         track = self.tracker.update(poses, w, h)
         if track is None:
             if self.votes is not None:  # the window holds one pose per frame in a row
                 self.votes.reset()
             if self.tracker.track is None:
                 self.smoother.reset()
-            return None
-        pose = track.pose if self.votes is None else self.votes(track.pose, track.id)
-        return self.smoother(pose, track.id, t)
+                self.query_smoother.reset()
+            return None, None
+        drawn = self.smoother(track.pose, track.id, t)
+        if self.votes is None:
+            return drawn, drawn
+        return drawn, self.query_smoother(self.votes(track.pose, track.id), track.id, t)

@@ -132,10 +132,12 @@ def test_with_scale_views_a_keypoint_one_view_misplaces_is_voted_out(scale_views
     wrong = STAND.copy()
     wrong[9, 0] = 900.0  # one size of the cycle puts the left wrist far off
     seen = [p.perceive([pose_at(xy)], FRAME, k / 10) for k, xy in enumerate([STAND, STAND, wrong])]
-    assert seen[-1].main is not None
-    assert seen[-1].main.xy[9, 0] == pytest.approx(wrist_x)
+    assert seen[-1].query is not None and seen[-1].main is not None
+    assert seen[-1].query.xy[9, 0] == pytest.approx(wrist_x)  # the pose matched
+    assert seen[-1].main.xy[9, 0] == pytest.approx(900.0)  # the skeleton drawn: this frame's
     p.set_scale_views(not scale_views)  # switched: the votes start (or stop) with the next pose
-    assert p.perceive([pose_at(wrong)], FRAME, 0.3).main.xy[9, 0] == pytest.approx(900.0)
+    switched = p.perceive([pose_at(wrong)], FRAME, 0.3).query
+    assert switched is not None and switched.xy[9, 0] == pytest.approx(900.0)
 
 
 def test_a_frame_without_the_visitor_starts_the_votes_afresh() -> None:
@@ -147,5 +149,5 @@ def test_a_frame_without_the_visitor_starts_the_votes_afresh() -> None:
         p.perceive([pose_at(xy)], FRAME, k / 10)
     missed = p.perceive([], FRAME, 0.2)
     assert missed.main is None and missed.visitor  # missed for a frame, still tracked
-    back = p.perceive([pose_at(STAND)], FRAME, 0.3).main
+    back = p.perceive([pose_at(STAND)], FRAME, 0.3).query
     assert back is not None and back.xy[9, 0] == pytest.approx(STAND[9, 0])  # no stale votes
