@@ -59,11 +59,8 @@ def held_poses(frames: Sequence[np.ndarray], model: Any, fps: float, hold_s: flo
     scales: the kiosk's cycled sizes, in turn over all the copies (None: the copy as is)."""
     rng = np.random.default_rng(seed)
     n = max(round(fps * hold_s), 1)
-
-    def estimate(rgb: np.ndarray) -> list[Pose]:
-        return model.estimate(rgb) if scales is None else scales.estimate(model, rgb)
-
-    return [[dominant(estimate(jitter(f, rng)), 0.2) for _ in range(n)] for f in frames]
+    cycle = ScaleCycle((0.0,)) if scales is None else scales
+    return [[dominant(cycle.estimate(model, jitter(f, rng)), 0.2) for _ in range(n)] for f in frames]
 
 
 @dataclass

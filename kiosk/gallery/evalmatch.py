@@ -31,7 +31,7 @@ from kiosk.gallery.evalqueries import KINDS, Person, query_image
 from kiosk.gallery.extract import dominant
 from kiosk.gallery.reader import GalleryIndex
 from kiosk.gallery.sources import load_image
-from kiosk.pose.scales import uses_scale_views, voted_estimate
+from kiosk.pose.scales import MARGINS, uses_scale_views, voted_estimate
 from kiosk.pose.types import Pose
 from kiosk.pose.views import nearest_pose
 
@@ -101,12 +101,8 @@ def detect_queries(people: Sequence[Person], paths: dict[str, Path], models: dic
                          ) -> Pose | None:
                     return the_visitor(poses, ref, shape[:2], keypoint_score)
 
-                if not img.size:
-                    pose = None
-                elif uses_scale_views(scale_views, models[kind].family):
-                    pose = voted_estimate(models[kind], img, pick)
-                else:
-                    pose = pick(models[kind].estimate(img))
+                margins = MARGINS if uses_scale_views(scale_views, models[kind].family) else (0.0,)
+                pose = voted_estimate(models[kind], img, pick, margins) if img.size else None
                 out.append(Query(i, kind, pose))
     log.info("%d query images run for %d people", len(out), len(people))
     return out

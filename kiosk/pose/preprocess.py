@@ -119,7 +119,8 @@ def block_reduce(rgb: np.ndarray, factor: int) -> np.ndarray:
     return acc.astype(np.uint8)
 
 
-def _check_margin(margin: float) -> float:
+def check_margin(margin: float) -> float:
+    """The margin (kiosk.pose.scales) as a float, or ValueError outside [0, 1] (NaN too)."""
     if not 0.0 <= margin <= 1.0:  # NaN fails too
         raise ValueError(f"margin must be within [0, 1], got {margin!r}")
     return float(margin)
@@ -132,7 +133,7 @@ def stretch(rgb: np.ndarray, input_size: tuple[int, int], margin: float = 0.0
     rgb = _check_frame(rgb)
     h, w = input_size
     sh, sw = rgb.shape[:2]
-    if _check_margin(margin) == 0.0:
+    if check_margin(margin) == 0.0:
         out = np.ascontiguousarray(resize_nearest(rgb, h, w))
         return out, Transform(w / sw, h / sh, 0.0, 0.0, (sh, sw), (h, w))
     nh, nw = max(1, round(h / (1 + 2 * margin))), max(1, round(w / (1 + 2 * margin)))
@@ -190,7 +191,7 @@ def letterbox(rgb: np.ndarray, input_size: tuple[int, int], margin: float = 0.0
     rgb = _check_frame(rgb)
     h, w = input_size
     sh, sw = rgb.shape[:2]
-    grow = 1.0 + 2.0 * _check_margin(margin)
+    grow = 1.0 + 2.0 * check_margin(margin)
     scale = fit_scale((sh * grow, sw * grow), input_size)
     nh = min(h, max(1, round(sh * scale)))
     nw = min(w, max(1, round(sw * scale)))

@@ -35,6 +35,7 @@ import numpy as np
 
 from kiosk.core.enums import ModelFamily, ScaleViews
 from kiosk.pose.model import PoseModel
+from kiosk.pose.preprocess import check_margin
 from kiosk.pose.types import Pose
 from kiosk.pose.views import SEEN, nearest_pose
 
@@ -65,8 +66,7 @@ def padded(rgb: np.ndarray, margin: float) -> tuple[np.ndarray, tuple[int, int]]
     round(margin * H) pixels on each side; a pose found on the canvas is translated by
     (-dx, -dy) back to rgb's pixels. margin 0: rgb itself. (What a margin means; the real
     models fit it without the canvas, kiosk.pose.preprocess; the fake model uses this.)"""
-    if not 0.0 <= margin <= 1.0:
-        raise ValueError(f"margin must be within [0, 1], got {margin!r}")
+    check_margin(margin)
     h, w = rgb.shape[:2]
     dx, dy = round(margin * w), round(margin * h)
     if dx == 0 and dy == 0:
