@@ -56,7 +56,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--models-dir", type=Path, default=None,
                    help="where the models are (default: KIOSK_MODELS_DIR, else models/)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N people")
-    p.add_argument("--scale-views", type=ScaleViews, choices=list(ScaleViews), default=ScaleViews.AUTO,
+    p.add_argument("--scale-views", choices=ScaleViews.values(), default=ScaleViews.AUTO.value,
                    help="the kiosk's pose.scale_views for queries and held poses (auto: voted over"
                         " the cycled sizes with PoseNet models; never: one model run per image)")
     p.add_argument("--fps", type=float, default=10.0, help="kiosk pose rate for the recording (10)")
