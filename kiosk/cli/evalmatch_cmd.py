@@ -83,7 +83,8 @@ def format_report(doc: dict[str, Any]) -> str:
     kinds = doc["kinds"]
     for key, title in (("top1", "top-1 self-retrieval"), ("top5", "top-5 self-retrieval"),
                        ("matched", "top-1 and within match.max_distance"),
-                       ("no_match_loo", "'no match' with the person left out")):
+                       ("no_match", "'no match' with the person's photo left out"),
+                       ("no_match_person", "'no match' with only the person left out")):
         rows = [(m, [f"{r[k][key]:.2f}" if k in r else "-" for k in kinds])
                 for m, r in doc["retrieval"].items()]
         parts.append(_table(title, kinds, rows))

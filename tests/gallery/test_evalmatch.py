@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
 
+from kiosk.gallery.calibrate import MatchThreshold
+from kiosk.gallery.evalmatch import _no_match, source_entries
 from kiosk.gallery.evalqueries import (
     KINDS,
     Person,
@@ -19,6 +22,7 @@ from kiosk.gallery.evalqueries import (
     size_band,
     waist_up,
 )
+from kiosk.gallery.reader import Found, Match
 from kiosk.pose.types import Pose
 from tests.app.kiosk_fakes import STAND
 
@@ -78,6 +82,43 @@ def test_padded_box_grows_by_the_larger_side_inside_the_photo(size: tuple[int, i
     assert padded_box(pose, 0.2, *size) == box  # 1000 px tall: 200 px each side, clipped
 
 
+#: The person (entry 0, twin 1), a photo-mate in the same pose (2, twin 3), another photo's
+#: person farther off (5): raw distances (an uncalibrated threshold: units = raw).
+FOUND = Found("full", [Match(0, 0.01), Match(1, 0.02), Match(2, 0.05), Match(3, 0.06), Match(5, 0.3)])
+
+
+@pytest.mark.parametrize(("left_out", "no_match"), [
+    (frozenset({0, 1}), False),  # only the person: the photo-mate holds the pose
+    (frozenset({0, 1, 2, 3}), True),  # their photo: the nearest other photo is beyond 0.15
+    (frozenset({0, 1, 2, 3, 5}), True),  # nothing left in the answer
+    (frozenset(), False),
+])
+def test_no_match_looks_past_the_entries_left_out(left_out: frozenset[int], no_match: bool) -> None:
+    assert _no_match(FOUND, left_out, MatchThreshold("trimmed", 0.15, 0.0, {}), 0.15) is no_match
+
+
+class _Entry(NamedTuple):
+    source: str
+
+
+class _Entries:
+    """A stand-in index: its entries' sources."""
+
+    def __init__(self, sources: list[str]) -> None:
+        self.sources = sources
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def entry(self, i: int) -> _Entry:
+        return _Entry(self.sources[i])
+
+
+def test_source_entries_groups_every_entry_of_a_photo() -> None:
+    index = _Entries(["a.jpg", "a.jpg", "b.mp4", "a.jpg", "b.mp4"])
+    assert source_entries(index) == {"a.jpg": frozenset({0, 1, 3}), "b.mp4": frozenset({2, 4})}  # type: ignore[arg-type]
+
+
 @pytest.mark.slow
 def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
@@ -117,4 +158,6 @@ def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path
         assert set(stats) == set(KINDS)
         assert stats["whole"]["top1"] >= 0.5  # its own photo, same model: mostly itself
         for s in stats.values():
-            assert 0 <= s["top1"] <= s["top5"] <= 1 and 0 <= s["no_match_loo"] <= 1
+            assert 0 <= s["top1"] <= s["top5"] <= 1 and 0 <= s["no_match"] <= 1
+            # leaving the whole photo out leaves the nearest remaining pose as far or farther
+            assert s["no_match_person"] <= s["no_match"]
