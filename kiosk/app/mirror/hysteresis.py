@@ -18,8 +18,11 @@ state, never a random photo) or NOBODY (no visitor this frame). The shown target
 - otherwise only when the same candidate has been proposed for hysteresis_frames frames in a
   row and for hysteresis_s seconds of pose time (calm whatever the pose rate: 3 frames are
   100 ms on an Edge TPU, 600 ms at 5 poses a second); this also debounces NOBODY. A photo must
-  then be no farther from the pose than the shown photo: on a held pose the jitter between two
-  near-equal photos never flips the screen.
+  then be no farther from the pose than the shown photo, and, replacing a photo, have led
+  NEAR_TIE_PERSIST times as long (frames and seconds): it is a near-tie of the shown photo (a
+  clearly better one takes the path above), which gains the visitor nothing, and on a held pose
+  two near-equal photos take turns leading for a few poses (the pose model's frame-to-frame
+  noise, and the sizes of kiosk.pose.scales voted in turn).
 
 Distances are in calibrated units (kiosk.app.mirror.matcher), as is the margin.
 """
@@ -34,11 +37,17 @@ from kiosk.app.mirror.target import NO_MATCH, NOBODY, Target
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CONFIRM_FRAMES", "NOBODY", "NO_MATCH", "Decision", "Hysteresis", "Target"]
+__all__ = ["CONFIRM_FRAMES", "NEAR_TIE_PERSIST", "NOBODY", "NO_MATCH", "Decision", "Hysteresis",
+           "Target"]
 
 #: poses in a row that must reject what is shown before a clearly better photo (or a photo
 #: after "no good match") replaces it; at most hysteresis_frames
 CONFIRM_FRAMES = 2
+#: a photo neither clearly better nor replacing a state (a near-tie of the shown photo) must be
+#: proposed this many times longer than hysteresis_frames / hysteresis_s before it is shown
+#: (`kiosk eval match`, docs/match-quality.md: on held poses at 10 a second two near-equal photos
+#: led in turn for 3-4 poses)
+NEAR_TIE_PERSIST = 2
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,8 @@ class Hysteresis:
         else:
             not_worse = (not candidate.is_photo or distance is None or shown_d is None
                          or distance <= shown_d)
-            switch = self._persisted(self._count, self._since, now) and not_worse
+            tie = NEAR_TIE_PERSIST if candidate.is_photo and self.target.is_photo else 1
+            switch = self._persisted(self._count, self._since, now, tie) and not_worse
         if switch:
             self.target = candidate
             self._pending, self._count, self._rejected, self._missed = candidate, 0, 0, 0
@@ -131,5 +141,6 @@ class Hysteresis:
     def _confirmed(self) -> bool:
         return self._rejected >= min(CONFIRM_FRAMES, self.frames)
 
-    def _persisted(self, frames: int, since: float, now: float) -> bool:
-        return frames >= self.frames and float(now) - since >= self.hold_s - 1e-9
+    def _persisted(self, frames: int, since: float, now: float, times: int = 1) -> bool:
+        """frames in a row since pose time `since` reach `times` x (hysteresis_frames, hysteresis_s)."""
+        return frames >= self.frames * times and float(now) - since >= self.hold_s * times - 1e-9
