@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kiosk.cli.options import int_at_least
+from kiosk.cli.options import int_at_least, match_distance
 from kiosk.core.enums import ExitCode, ScaleViews, SizeBand, Views
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--other-model", default=DEFAULT_OTHER_MODEL,
                    help=f"the other model for other_model queries and the recording ({DEFAULT_OTHER_MODEL})")
     p.add_argument("--metric", action="append", choices=METRICS, help="default: every metric")
-    p.add_argument("--max-distance", type=float, default=None,
+    p.add_argument("--max-distance", type=match_distance("max_distance"), default=None,
                    help="calibrated match.max_distance (default: the config default)")
     p.add_argument("--work", type=Path, default=None, help="where the archive is built")
     p.add_argument("--models-dir", type=Path, default=None,

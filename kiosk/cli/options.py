@@ -29,3 +29,23 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
         return value
     parse.__name__ = f"int >= {minimum}"
     return parse
+
+
+def match_distance(key: str) -> Callable[[str], float]:
+    """An argparse type: a number for the config key match.<key> (max_distance, ...), checked by
+    the config's own rules (kiosk.app.service.config.MatchConfig: range, NaN)."""
+    def parse(text: str) -> float:
+        from kiosk.app.service.config import parse_config
+        from kiosk.app.service.schema import ConfigError
+
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        try:
+            parse_config({"match": {key: value}})
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError("; ".join(e.problems)) from None
+        return value
+    parse.__name__ = f"match.{key}"
+    return parse

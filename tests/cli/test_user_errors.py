@@ -89,6 +89,22 @@ def test_user_errors_are_one_clear_line(argv: str, code: int | None, words: list
         assert w in err
 
 
+@pytest.mark.parametrize(("value", "words"), [
+    ("nan", "not a finite number"), ("-0.1", "must be greater than 0"), ("3", "above the maximum 2"),
+    ("far", "'far' is not a number"),
+])
+def test_eval_match_refuses_a_threshold_the_kiosk_would(value: str, words: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """--max-distance is checked by match.max_distance's own rules, before any work."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", "match", "--images", "/nowhere", f"--max-distance={value}"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == ExitCode.USAGE and "Traceback" not in err
+    assert "--max-distance" in err and words in err
+    if value != "far":
+        assert "match.max_distance" in err
+
+
 def test_closed_pipe_ends_quietly(tiny_index: Path) -> None:
     """`kiosk index inspect --json | head`: the reader is gone before the output is written."""
     proc = subprocess.Popen([sys.executable, "-m", "kiosk", "index", "inspect", str(tiny_index), "--json"],
