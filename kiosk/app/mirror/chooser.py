@@ -57,8 +57,9 @@ class Chooser:
             if choice is None:
                 decision = self.hysteresis.update(NO_MATCH, None, now=now)
             else:
+                jump = before is not None and not self.variety.same_source(before, choice[0])
                 decision = self.hysteresis.update(Target.photo(choice[0]), choice[1],
-                                                  self.matcher.distance_to, now)
+                                                  self.matcher.distance_to, now, another_source=jump)
         if decision.changed and before is not None:
             self.variety.left(before, now)
         return decision

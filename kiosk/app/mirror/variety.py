@@ -35,6 +35,10 @@ class Variety:
     def reset(self) -> None:
         self._left.clear()
 
+    def same_source(self, a: int, b: int) -> bool:
+        """Whether entries a and b are of one source (mirrored twins, frames of one video)."""
+        return bool(self.groups[a] == self.groups[b])
+
     def resting(self, group: int, now: float) -> bool:
         t = self._left.get(group)
         return t is not None and now - t < self.span_s

@@ -99,8 +99,8 @@ class PoseConfig:
 
 @dataclass(frozen=True)
 class MatchConfig:
-    max_distance: float = doc_field(0.15, "beyond this match distance show the 'no good match' state"
-                                    " (calibrated: 0.15 = closer than 85% of archive poses are to"
+    max_distance: float = doc_field(0.2, "beyond this match distance show the 'no good match' state"
+                                    " (calibrated: 0.2 = closer than 80% of archive poses are to"
                                     " their nearest other source)", gt=0, max=2)
     hysteresis_margin: float = doc_field(0.2, "switch photo when the new match is better by this on"
                                          " two poses in a row (calibrated units, as max_distance)",
