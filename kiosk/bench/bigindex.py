@@ -49,6 +49,9 @@ class BigIndex:
         base_groups = base.groups()
         self._groups = np.concatenate([base_groups, base_groups.max(initial=-1) + 1
                                        + np.arange(size - n_real)])
+        base_strands = base.strands()
+        self._strands = np.concatenate([base_strands, base_strands.max(initial=-1) + 1
+                                        + np.arange(size - n_real)])
         self._tree = VPTree.build(self._vectors, seed=seed)
         self._tmp = tempfile.TemporaryDirectory(prefix="kiosk-bigindex-")
         write_visible(Path(self._tmp.name), self._keypoints, seed=seed)
@@ -107,6 +110,10 @@ class BigIndex:
 
     def groups(self) -> np.ndarray:
         return self._groups
+
+    def strands(self) -> np.ndarray:
+        """The base index's strands; each synthetic pose its own."""
+        return self._strands
 
     def keypoints(self) -> np.ndarray:
         return self._keypoints

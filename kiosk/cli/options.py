@@ -32,8 +32,15 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 
 
 def match_distance(key: str) -> Callable[[str], float]:
-    """An argparse type: a number for the config key match.<key> (max_distance, ...), checked by
-    the config's own rules (kiosk.app.service.config.MatchConfig: range, NaN)."""
+    """An argparse type: a number for the float config key match.<key> (max_distance, ...),
+    checked by the config's own rules (kiosk.app.service.config.MatchConfig: range, NaN)."""
+    import dataclasses
+
+    from kiosk.app.service.config import MatchConfig
+
+    if key not in {f.name for f in dataclasses.fields(MatchConfig) if f.type in ("float", float)}:
+        raise ValueError(f"match.{key} is not a float key of the config")
+
     def parse(text: str) -> float:
         from kiosk.app.service.config import parse_config
         from kiosk.app.service.schema import ConfigError

@@ -13,8 +13,10 @@ metric, and:
   kiosk shows "no good match" on a pose the archive does not hold. A source is the unit the
   calibration measures the archive's spacing in (an entry's nearest neighbour is sought in
   other sources: kiosk.gallery.calibrate), so u = max_distance leaves "no good match" for about
-  1 - u of such poses. Taking out = skipping their ids in the ranked answer, which equals
-  searching an archive without them (the calibration table is the full archive's);
+  1 - u of such poses. Taking out = skipping their ids in a ranked answer long enough to reach
+  past them, which equals searching an archive without them (the calibration table is the full
+  archive's; for ``trimmed``, whose first stage keeps the RERANK nearest, the source's entries
+  take places in that stage: a near approximation);
 - no-match, only the person (and twin) left out: stricter where a photo holds several people
   in one pose (a team, dancers in step): the archive still holds the pose then, in their
   photo-mate, and a photo is the right answer.
@@ -35,7 +37,8 @@ from kiosk.core.enums import ScaleViews
 from kiosk.gallery.calibrate import MatchThreshold, kiosk_threshold
 from kiosk.gallery.evalqueries import KINDS, Person, query_image
 from kiosk.gallery.extract import dominant
-from kiosk.gallery.reader import Found, GalleryIndex
+from kiosk.gallery.protocol import MatchIndex
+from kiosk.gallery.reader import Found
 from kiosk.gallery.sources import load_image
 from kiosk.pose.scales import MARGINS, uses_scale_views, voted_estimate
 from kiosk.pose.types import Pose
@@ -132,11 +135,11 @@ def the_visitor(poses: Sequence[Pose], ref: Pose, shape: tuple[int, ...],
     return best if best is not None else dominant(poses, keypoint_score)
 
 
-def evaluate(index: GalleryIndex, people: Sequence[Person], queries: Sequence[Query],
+def evaluate(index: MatchIndex, people: Sequence[Person], queries: Sequence[Query],
              metrics: Sequence[str], max_distance: float,
              progress: Callable[[str], None] | None = None) -> list[MetricStats]:
     """Score the queries under each metric (see the module doc)."""
-    sources = source_entries(index)
+    sources = source_entries(index.groups())
     results = []
     for metric in metrics:
         th = kiosk_threshold(index, metric, max_distance, 0.0)
@@ -150,8 +153,8 @@ def evaluate(index: GalleryIndex, people: Sequence[Person], queries: Sequence[Qu
                 continue
             s.detected += 1
             person = people[q.person]
-            source = sources[person.source]
-            found = index.search(q.pose, k=min(K + len(source), len(index)), metric=metric)
+            source = sources[person.entry_id]
+            found = index.search(q.pose, k=K, metric=metric)  # as the kiosk searches
             ids = [m.entry_id for m in found.matches]
             own = person.ids
             if ids and ids[0] in own:
@@ -160,8 +163,10 @@ def evaluate(index: GalleryIndex, people: Sequence[Person], queries: Sequence[Qu
                     s.matched += 1
             if any(i in own for i in ids[:5]):
                 s.top5 += 1
-            s.no_match += _no_match(found, source, th, max_distance)
             s.no_match_person += _no_match(found, own, th, max_distance)
+            if len(source) > len(own):  # answers past every entry of the person's source
+                found = index.search(q.pose, k=min(K + len(source), len(index)), metric=metric)
+            s.no_match += _no_match(found, source, th, max_distance)
         results.append(stats)
         if progress:
             progress(metric)
@@ -175,13 +180,13 @@ def _no_match(found: Found, left_out: frozenset[int], th: MatchThreshold, max_di
     return not rest or th.to_unit(rest[0].distance, found.profile) > max_distance
 
 
-def source_entries(index: GalleryIndex) -> dict[str, frozenset[int]]:
-    """Source name -> the ids of all its entries (every person of a photo, mirrored twins,
-    every frame of a video)."""
-    out: dict[str, set[int]] = {}
-    for i in range(len(index)):
-        out.setdefault(index.entry(i).source, set()).add(i)
-    return {name: frozenset(ids) for name, ids in out.items()}
+def source_entries(groups: np.ndarray) -> list[frozenset[int]]:
+    """Entry id -> the ids of every entry of its source (every person of a photo, mirrored
+    twins, every frame of a video); groups: (N,) the index's source numbers (MatchIndex.groups)."""
+    members: dict[int, frozenset[int]] = {}
+    for g in np.unique(groups):
+        members[int(g)] = frozenset(np.flatnonzero(groups == g).tolist())
+    return [members[int(g)] for g in groups]
 
 
 def person_free_rate(images: Sequence[Path], model: Any, accept: Callable[[Pose, int, int], bool],

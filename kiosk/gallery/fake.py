@@ -129,6 +129,9 @@ class FakeIndex:
     def groups(self) -> np.ndarray:
         return np.arange(len(self.entries))
 
+    def strands(self) -> np.ndarray:
+        return np.arange(len(self.entries))
+
     def calibration(self) -> dict[str, Any]:
         """Uncalibrated: the config's match distances are raw distances."""
         return {}

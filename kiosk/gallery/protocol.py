@@ -86,6 +86,11 @@ class MatchIndex(Protocol):
         """(N,) each entry's source number (mirrored twins and video frames share one)."""
         ...
 
+    def strands(self) -> np.ndarray:
+        """(N,) int64: entries that run on as a flipbook share a number (the frames of one video,
+        one orientation); every other entry (a photo's person, a mirrored twin) has its own."""
+        ...
+
     def calibration(self) -> dict[str, Any]:
         """The distance calibration block (kiosk.gallery.calibrate); {} when uncalibrated."""
         ...

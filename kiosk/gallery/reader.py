@@ -179,6 +179,14 @@ class GalleryIndex:
         """(N,) int64: each entry's source number (mirrored twins and video frames share it)."""
         return np.asarray([e["source"] for e in self._entries], dtype=np.int64)
 
+    def strands(self) -> np.ndarray:
+        """(N,) int64: the frames of one video in one orientation share a number; a photo's
+        entries each have their own (kiosk.gallery.protocol.MatchIndex.strands)."""
+        keys = [(e["source"], bool(e["mirrored"])) if e["frame_time"] is not None else ("entry", i)
+                for i, e in enumerate(self._entries)]
+        numbers: dict[tuple[object, object], int] = {}
+        return np.asarray([numbers.setdefault(k, len(numbers)) for k in keys], dtype=np.int64)
+
     def profile_table(self, profile: str | tuple[int, ...], *, wait: bool = True,
                       metric: str = VISIBLE) -> list[float] | None:
         """The calibration table of a profile under a profile metric, computed once

@@ -192,6 +192,20 @@ def test_self_retrieval(built: Built, shared_dir: Path, pose_model) -> None:
         assert top.distance < 1e-3
 
 
+def test_strands_are_one_video_in_one_orientation(built: Built) -> None:
+    """The frames of one video (one orientation) share a strand, the mirror's flipbook; every
+    photo entry, and every mirrored twin, has its own."""
+    idx = GalleryIndex.open(built.path)
+    strands = idx.strands()
+    entries = [idx.entry(i) for i in range(len(idx))]
+    assert any(e.frame_time is not None for e in entries) and any(e.frame_time is None for e in entries)
+    for a in entries:
+        for b in entries:
+            flipbook = (a.frame_time is not None and b.frame_time is not None
+                        and a.source == b.source and a.mirrored == b.mirrored)
+            assert (strands[a.id] == strands[b.id]) == (flipbook or a.id == b.id), (a.id, b.id)
+
+
 # ---- robustness, incremental, atomic ---------------------------------------------------------
 def test_bad_files_are_skipped_with_reasons(shared_dir: Path, tmp_path: Path, pose_model) -> None:
     folder = tmp_path / "bad"

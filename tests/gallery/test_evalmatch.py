@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pytest
 
 from kiosk.gallery.calibrate import MatchThreshold
-from kiosk.gallery.evalmatch import _no_match, source_entries
+from kiosk.gallery.evalmatch import Query, _no_match, evaluate, source_entries
 from kiosk.gallery.evalqueries import (
     KINDS,
     Person,
@@ -24,7 +23,7 @@ from kiosk.gallery.evalqueries import (
 )
 from kiosk.gallery.reader import Found, Match
 from kiosk.pose.types import Pose
-from tests.app.kiosk_fakes import STAND
+from tests.app.kiosk_fakes import STAND, FakeIndex, arms_up, pose_at
 
 
 def _person() -> Person:
@@ -97,26 +96,42 @@ def test_no_match_looks_past_the_entries_left_out(left_out: frozenset[int], no_m
     assert _no_match(FOUND, left_out, MatchThreshold("trimmed", 0.15, 0.0, {}), 0.15) is no_match
 
 
-class _Entry(NamedTuple):
-    source: str
+def test_source_entries_are_every_entry_of_a_source() -> None:
+    groups = np.array([0, 0, 1, 0, 1])  # a photo of three entries, a video of two
+    a, b = frozenset({0, 1, 3}), frozenset({2, 4})
+    assert source_entries(groups) == [a, a, b, a, b]
 
 
-class _Entries:
-    """A stand-in index: its entries' sources."""
+class _Photos(FakeIndex):
+    """A FakeIndex (raw distances) whose entries come from the given sources."""
 
-    def __init__(self, sources: list[str]) -> None:
-        self.sources = sources
+    def __init__(self, root: Path, poses: list[np.ndarray], groups: list[int]) -> None:
+        super().__init__(root, [pose_at(p) for p in poses])
+        self._groups = np.asarray(groups, dtype=np.int64)
 
-    def __len__(self) -> int:
-        return len(self.sources)
-
-    def entry(self, i: int) -> _Entry:
-        return _Entry(self.sources[i])
+    def groups(self) -> np.ndarray:
+        return self._groups
 
 
-def test_source_entries_groups_every_entry_of_a_photo() -> None:
-    index = _Entries(["a.jpg", "a.jpg", "b.mp4", "a.jpg", "b.mp4"])
-    assert source_entries(index) == {"a.jpg": frozenset({0, 1, 3}), "b.mp4": frozenset({2, 4})}  # type: ignore[arg-type]
+def _arm(dx: float) -> np.ndarray:
+    xy = STAND.copy()
+    xy[9, 0] += dx  # the left wrist a little out
+    return xy
+
+
+@pytest.mark.parametrize(("mates", "elsewhere", "no_match", "no_match_person"), [
+    (1, arms_up(), 1, 0),  # a photo-mate holds the pose; no other photo does
+    (10, _arm(20.0), 0, 0),  # ten photo-mates, then another photo holding the pose: found past them
+    (10, arms_up(), 1, 0),
+])
+def test_no_match_leaves_the_person_s_photo_out(tmp_path: Path, mates: int, elsewhere: np.ndarray,
+                                                no_match: int, no_match_person: int) -> None:
+    poses = [STAND] + [_arm(1.0 + k) for k in range(mates)] + [elsewhere]  # mates nearer than 20 px
+    index = _Photos(tmp_path, poses, [0] * (1 + mates) + [1])
+    person = Person(0, None, "a.jpg", (0, 0, 10, 10), pose_at(STAND))
+    stats = evaluate(index, [person], [Query(0, "whole", pose_at(STAND))], ["visible"],
+                     max_distance=0.1)[0].kinds["whole"]
+    assert (stats.top1, stats.no_match, stats.no_match_person) == (1, no_match, no_match_person)
 
 
 @pytest.mark.slow

@@ -57,9 +57,9 @@ class Chooser:
             if choice is None:
                 decision = self.hysteresis.update(NO_MATCH, None, now=now)
             else:
-                jump = before is not None and not self.variety.same_source(before, choice[0])
+                jump = before is not None and not self.variety.flipbook(before, choice[0])
                 decision = self.hysteresis.update(Target.photo(choice[0]), choice[1],
-                                                  self.matcher.distance_to, now, another_source=jump)
+                                                  self.matcher.distance_to, now, jump=jump)
         if decision.changed and before is not None:
             self.variety.left(before, now)
         return decision
@@ -72,4 +72,4 @@ def make_chooser(index: Any, metric: str, match: MatchConfig, *, wait_for_tables
                       wait_for_tables=wait_for_tables)
     return Chooser(matcher, Hysteresis(match.hysteresis_margin, match.hysteresis_frames,
                                        match.hysteresis_s),
-                   Variety(index.groups(), match.variety_span, match.tie_margin))
+                   Variety(index.groups(), match.variety_span, match.tie_margin, index.strands()))

@@ -18,13 +18,14 @@ state, never a random photo) or NOBODY (no visitor this frame). The shown target
 - otherwise only when the same candidate has been proposed for hysteresis_frames frames in a
   row and for hysteresis_s seconds of pose time (calm whatever the pose rate: 3 frames are
   100 ms on an Edge TPU, 600 ms at 5 poses a second); this also debounces NOBODY. A photo must
-  then be no farther from the pose than the shown photo, and, replacing a photo of another
-  source (`another_source`, told by the Chooser), have led NEAR_TIE_PERSIST times as long
-  (frames and seconds): it is a near-tie of the shown photo (a clearly better one takes the
-  path above), a jump to another person that gains the visitor nothing, and on a held pose two
-  near-equal photos take turns leading for a few poses (the pose model's frame-to-frame noise,
-  and the sizes of kiosk.pose.scales voted in turn). The next frame of the shown video is no
-  jump: a visitor moving slowly is followed frame by frame (the flipbook).
+  then be no farther from the pose than the shown photo, and, replacing a photo it does not
+  run on from as a flipbook (`jump`, told by the Chooser: another photo, a person's mirrored
+  twin, another video), have led NEAR_TIE_PERSIST times as long (frames and seconds): it is a
+  near-tie of the shown photo (a clearly better one takes the path above), a jump that gains
+  the visitor nothing, and on a held pose two near-equal photos take turns leading for a few
+  poses (the pose model's frame-to-frame noise, and the sizes of kiosk.pose.scales voted in
+  turn). The next frame of the shown video is no jump: a visitor moving slowly is followed frame
+  by frame (the flipbook, MatchIndex.strands).
 
 Distances are in calibrated units (kiosk.app.mirror.matcher), as is the margin.
 """
@@ -45,10 +46,11 @@ __all__ = ["CONFIRM_FRAMES", "NEAR_TIE_PERSIST", "NOBODY", "NO_MATCH", "Decision
 #: poses in a row that must reject what is shown before a clearly better photo (or a photo
 #: after "no good match") replaces it; at most hysteresis_frames
 CONFIRM_FRAMES = 2
-#: a photo of another source, neither clearly better nor replacing a state (a near-tie of the
-#: shown photo), must be proposed this many times longer than hysteresis_frames / hysteresis_s
-#: before it is shown (`kiosk eval match`, docs/match-quality.md: on held poses at 10 a second
-#: two near-equal photos led in turn for 3-4 poses)
+#: a photo that is a jump from the shown one (not its video's next frame), neither clearly
+#: better nor replacing a state (a near-tie of the shown photo), must be proposed this many
+#: times longer than hysteresis_frames / hysteresis_s before it is shown (docs/match-quality.md
+#: #source-out: on `kiosk eval match`'s held poses at 10 a second two near-equal photos led in
+#: turn for 3-4 poses)
 NEAR_TIE_PERSIST = 2
 
 
@@ -87,10 +89,10 @@ class Hysteresis:
 
     def update(self, candidate: Target, distance: float | None,
                shown_distance: Callable[[int], float] | None = None, now: float = 0.0, *,
-               another_source: bool = False) -> Decision:
+               jump: bool = False) -> Decision:
         """candidate: a photo, NO_MATCH or NOBODY; distance: the candidate's match distance;
-        now: pose time (s); another_source: the candidate photo is of another source than the
-        shown photo (a near-tie then waits NEAR_TIE_PERSIST times as long).
+        now: pose time (s); jump: the candidate photo does not run on from the shown photo as a
+        flipbook (a near-tie then waits NEAR_TIE_PERSIST times as long).
 
         shown_distance(entry_id) gives the shown photo's distance to the current pose (only
         called when needed: a visitor with a candidate photo and a photo on screen).
@@ -117,8 +119,7 @@ class Hysteresis:
         else:
             not_worse = (not candidate.is_photo or distance is None or shown_d is None
                          or distance <= shown_d)
-            jump = another_source and candidate.is_photo and self.target.is_photo
-            tie = NEAR_TIE_PERSIST if jump else 1
+            tie = NEAR_TIE_PERSIST if jump and candidate.is_photo else 1
             switch = self._persisted(self._count, self._since, now, tie) and not_worse
         if switch:
             self.target = candidate

@@ -25,9 +25,14 @@ log = logging.getLogger(__name__)
 
 
 class Variety:
-    def __init__(self, groups: np.ndarray, span_s: float, tie_margin: float) -> None:
-        """groups: (N,) source number of each entry id; span_s >= 0; tie_margin >= 0."""
+    def __init__(self, groups: np.ndarray, span_s: float, tie_margin: float,
+                 strands: np.ndarray | None = None) -> None:
+        """groups: (N,) source number of each entry id; span_s >= 0; tie_margin >= 0;
+        strands: (N,) flipbook number of each entry id (MatchIndex.strands; None: every entry
+        its own)."""
         self.groups = np.asarray(groups, dtype=np.int64)
+        self.strands = (np.arange(len(self.groups)) if strands is None
+                        else np.asarray(strands, dtype=np.int64))
         self.span_s = float(span_s)
         self.tie_margin = float(tie_margin)
         self._left: dict[int, float] = {}  # group -> pose time the screen left it
@@ -35,9 +40,10 @@ class Variety:
     def reset(self) -> None:
         self._left.clear()
 
-    def same_source(self, a: int, b: int) -> bool:
-        """Whether entries a and b are of one source (mirrored twins, frames of one video)."""
-        return bool(self.groups[a] == self.groups[b])
+    def flipbook(self, a: int, b: int) -> bool:
+        """Whether entry b runs on from entry a as a flipbook (frames of one video, one
+        orientation): the mirror follows a moving visitor through them."""
+        return bool(self.strands[a] == self.strands[b])
 
     def resting(self, group: int, now: float) -> bool:
         t = self._left.get(group)

@@ -105,11 +105,12 @@ class MatchConfig:
     hysteresis_margin: float = doc_field(0.2, "switch photo when the new match is better by this on"
                                          " two poses in a row (calibrated units, as max_distance)",
                                          min=0, max=2)
-    hysteresis_frames: int = doc_field(3, "...or if the new match persists for this many frames",
-                                       min=1, max=1000)
+    hysteresis_frames: int = doc_field(3, "...or if the new match persists for this many frames"
+                                       " (twice as many for a jump to another photo: anything but"
+                                       " the shown video's next frames)", min=1, max=1000)
     hysteresis_s: float = doc_field(0.3, "...and for this many seconds of pose time (calm at any pose"
-                                    " rate); 'no good match' and 'nobody' persist as long", min=0,
-                                    max=60)
+                                    " rate; twice as long for a jump); 'no good match' and 'nobody'"
+                                    " persist as long", min=0, max=60)
     variety_span: float = doc_field(120.0, "seconds a source left gives way to near-ties (tie_margin)"
                                     " from other sources (mirrored twins and frames of one video are"
                                     " one source); a clearly better match is always shown",

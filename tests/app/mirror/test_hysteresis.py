@@ -52,28 +52,27 @@ def test_one_odd_frame_does_not_switch() -> None:
 ])
 def test_persistence_is_counted_in_pose_time(rate: float, another: bool, frames_to_switch: int) -> None:
     # a slightly better photo (within the margin) must persist 3 frames and 0.3 s of pose time,
-    # twice that when it is of another source than the shown photo
+    # twice that when it is a jump (not the shown video's next frame)
     assert NEAR_TIE_PERSIST == 2
     h = Hysteresis(0.2, 3, hold_s=0.3)
     h.update(P(5), 0.20, now=0.0)
-    ds = [h.update(P(7), 0.15, lambda e: 0.20, now=(k + 1) / rate, another_source=another)
+    ds = [h.update(P(7), 0.15, lambda e: 0.20, now=(k + 1) / rate, jump=another)
           for k in range(frames_to_switch)]
     assert [d.changed for d in ds] == [False] * (frames_to_switch - 1) + [True]
 
 
 @pytest.mark.parametrize("shown, another, frames", [(NO_MATCH, True, 2), (P(5), False, 3), (P(5), True, 6)])
-def test_a_near_tie_of_another_source_persists_twice_as_long(shown: Target, another: bool,
-                                                             frames: int) -> None:
+def test_a_near_tie_jump_persists_twice_as_long(shown: Target, another: bool, frames: int) -> None:
     """From "no good match" a photo on its second pose in a row; from a photo, a photo no better
     by the margin after 3 poses (the shown video's next frame: the flipbook), after 2 x 3 poses
-    when it is another source's (a jump to another person)."""
+    when it is a jump (another photo, a mirrored twin, another video)."""
     h = Hysteresis(0.2, 3)
     h.update(P(5), 0.1)
     if shown == NO_MATCH:
         for _ in range(3):
             h.update(NO_MATCH, None)
     assert h.target == shown
-    ds = [h.update(P(7), 0.1, {5: 0.12}.get, another_source=another) for _ in range(frames)]
+    ds = [h.update(P(7), 0.1, {5: 0.12}.get, jump=another) for _ in range(frames)]
     assert [d.changed for d in ds] == [False] * (frames - 1) + [True]
 
 
@@ -144,14 +143,14 @@ def test_no_match_and_nobody_are_debounced() -> None:
     assert d.target == NOBODY and d.changed
 
 
-def test_one_frame_means_always_follow() -> None:
+def test_one_frame_means_always_follow_a_flipbook() -> None:
     h = Hysteresis(0.5, 1)
     h.update(P(1), 0.3)
     assert h.update(P(2), 0.29, lambda e: 0.3).target == P(2)
-    # another source's near-tie: on its NEAR_TIE_PERSIST-th pose; clearly better: at once
-    assert h.update(P(3), 0.28, lambda e: 0.29, another_source=True).target == P(2)
-    assert h.update(P(3), 0.28, lambda e: 0.29, another_source=True).target == P(3)
-    assert h.update(P(4), 0.1, lambda e: 0.7, another_source=True).target == P(4)
+    # a near-tie jump: on its NEAR_TIE_PERSIST-th pose; clearly better: at once
+    assert h.update(P(3), 0.28, lambda e: 0.29, jump=True).target == P(2)
+    assert h.update(P(3), 0.28, lambda e: 0.29, jump=True).target == P(3)
+    assert h.update(P(4), 0.1, lambda e: 0.7, jump=True).target == P(4)
 
 
 @pytest.mark.parametrize("kind, entry", [(TargetKind.PHOTO, None), (TargetKind.PHOTO, -1),
