@@ -183,10 +183,11 @@ def _no_match(found: Found, left_out: frozenset[int], th: MatchThreshold, max_di
 def source_entries(groups: np.ndarray) -> list[frozenset[int]]:
     """Entry id -> the ids of every entry of its source (every person of a photo, mirrored
     twins, every frame of a video); groups: (N,) the index's source numbers (MatchIndex.groups)."""
-    members: dict[int, frozenset[int]] = {}
-    for g in np.unique(groups):
-        members[int(g)] = frozenset(np.flatnonzero(groups == g).tolist())
-    return [members[int(g)] for g in groups]
+    ids: dict[int, list[int]] = {}
+    for i, g in enumerate(np.asarray(groups).tolist()):  # one pass: a video archive has many sources
+        ids.setdefault(g, []).append(i)
+    members = {g: frozenset(v) for g, v in ids.items()}
+    return [members[g] for g in np.asarray(groups).tolist()]
 
 
 def person_free_rate(images: Sequence[Path], model: Any, accept: Callable[[Pose, int, int], bool],
