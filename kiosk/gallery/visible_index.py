@@ -15,12 +15,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kiosk.match.trimmed import RERANK, rerank, trimmed_distances
+from kiosk.core.jit import use_numba
+from kiosk.match.trimmed import RERANK, rerank, tree_trimmed, trimmed_distances
 from kiosk.match.visible import PROFILES, Profile, choose_profile, eligible, profile_vectors
+
+if TYPE_CHECKING:
+    from kiosk.match.vptree import VPTree
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,7 @@ def write_visible(root: Path, keypoints: np.ndarray, seed: int = 0) -> dict[str,
 @dataclass
 class _Profile:
     ids: np.ndarray  # (M,) entry ids
-    tree: Any | None  # VPTree over the vectors, or None (exhaustive)
+    tree: VPTree | None  # over the vectors, or None (exhaustive)
     vectors: np.ndarray  # (M, 2|P|) float32
 
 
@@ -121,6 +125,8 @@ class VisibleSearch:
         if name is None:
             return None, ids, dist
         p = self.profile(name) if isinstance(name, str) else self._dynamic_profile(name)
+        if trimmed and p.tree is not None and use_numba():  # one compiled call
+            return name, *tree_trimmed(p.tree, p.ids, xy, name, k, max_distance)
         if len(p.ids) == 0:
             return name, ids, dist
         if trimmed:

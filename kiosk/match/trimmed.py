@@ -29,11 +29,15 @@ translation and scale); scores (17,) or (N, 17).
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kiosk.core.jit import use_numba
 from kiosk.match.visible import MIN_SEEN, Profile, brute_visible, indices
+
+if TYPE_CHECKING:
+    from kiosk.match.vptree import VPTree
 
 #: At most this many keypoints are dropped (a single image's misplaced keypoints are one to
 #: three); a limb of two keypoints held differently is never free.
@@ -126,6 +130,26 @@ def rerank(q_xy: np.ndarray, keypoints: np.ndarray, profile: Profile, ids: np.nd
     d = _gathered(q_xy, keypoints, ids, profile)
     order = np.lexsort((ids, d))[:k]
     return ids[order], d[order]
+
+
+def tree_trimmed(tree: VPTree, entry_ids: np.ndarray, q_xy: np.ndarray, profile: Profile, k: int,
+                 max_distance: float) -> tuple[np.ndarray, np.ndarray]:
+    """The two-stage search in one compiled call (numba only: callers check use_numba()):
+    ((k,) entry ids, (k,) distances <= max_distance), nearest first, ties to the lower id,
+    -1 / inf pad: rerank of the tree's RERANK nearest, as brute_trimmed, computed on their
+    stored profile vectors (d ignores position and size; to float32 rounding). tree: the
+    profile's VP-tree over profile vectors, whose id r is entry entry_ids[r]; q_xy (17, 2)."""
+    from kiosk.match.trimmed_kernel import tree_search
+
+    xy = np.asarray(q_xy, dtype=np.float64).reshape(17, 2)
+    ids = np.empty(k, dtype=np.int64)
+    dist = np.empty(k)
+    ind = _index_array(profile)
+    status = tree_search(tree.knn_arrays(), tree.positions(), entry_ids, ind, xy, RERANK, k,
+                         _steps(len(ind)), PENALTY, TIE, max_distance, ids, dist)
+    if status >= 0:
+        raise ValueError("xy contains NaN or infinite coordinates")
+    return ids, dist
 
 
 def brute_trimmed(

@@ -85,7 +85,10 @@ def nearest_stored(profile: Profile) -> str:
 
 def visible_mask(scores: np.ndarray, min_score: float = VISIBLE_MIN_SCORE) -> np.ndarray:
     """(..., 17) bool: keypoints seen (score >= min_score); scores (..., 17)."""
-    return np.asarray(np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0) >= min_score)
+    s = np.asarray(scores, dtype=np.float64)
+    if min_score > 0.0:  # NaN compares False: unseen, as a score of 0 is (and faster than nan_to_num)
+        return np.asarray(s >= min_score)
+    return np.asarray(np.nan_to_num(s, nan=0.0) >= min_score)
 
 
 def eligible(scores: np.ndarray, profile: Profile, min_score: float = ENTRY_MIN_SCORE) -> np.ndarray:

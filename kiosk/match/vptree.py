@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -214,13 +215,26 @@ class VPTree:
         """(D,) the stored vector of id i, without gathering all of them."""
         if not -len(self) <= i < len(self):
             raise IndexError(f"id {i} out of range (tree has {len(self)} vectors)")
+        return np.asarray(self.tree_vectors[int(self.positions()[i])])
+
+    def positions(self) -> np.ndarray:
+        """(N,) int64: the row of `tree_vectors` holding each id (computed once, read-only)."""
         if self._inverse is None:
             inverse = np.empty(len(self), dtype=np.int64)
             inverse[np.asarray(self.tree_ids, dtype=np.intp)] = np.arange(len(self))
+            inverse.setflags(write=False)
             self._inverse = inverse
-        return np.asarray(self.tree_vectors[int(self._inverse[i])])
+        return self._inverse
 
     # ---- queries ----------------------------------------------------------------------
+    def knn_arrays(self) -> tuple[Any, ...]:
+        """The leading arguments of the compiled Euclidean search (vptree_kernels.knn_kernel,
+        also called inside kiosk.match.trimmed_kernel's one-call search): the tree's arrays and
+        N_FILTER, in the kernel's order."""
+        return (self.tree_vectors, self.tree_ids, self.node_range, self.node_child,
+                self.node_bounds, self.pca_mean, self.pca_rot, self.sketch, self.sketch_step,
+                self.node_sbox, self.node_chunk, self.chunk_sbox, N_FILTER)
+
     def _queries(self, queries: np.ndarray, name: str = "queries") -> np.ndarray:
         """(M, D) float32 C-contiguous view/copy of queries; shape checked (not values)."""
         q = np.asarray(queries, dtype=np.float32)
@@ -261,11 +275,7 @@ class VPTree:
         ids = np.empty((len(q), k), dtype=np.int64)
         dists = np.empty((len(q), k), dtype=np.float64)
         if use_numba():
-            status = _kernels().knn_kernel(
-                self.tree_vectors, self.tree_ids, self.node_range, self.node_child,
-                self.node_bounds, self.pca_mean, self.pca_rot, self.sketch, self.sketch_step,
-                self.node_sbox, self.node_chunk, self.chunk_sbox, N_FILTER, q, k, max_distance,
-                ids, dists)
+            status = _kernels().knn_kernel(*self.knn_arrays(), q, k, max_distance, ids, dists)
             if status >= 0:
                 self._raise(status, "queries")
             return ids, dists

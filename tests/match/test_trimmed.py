@@ -161,3 +161,50 @@ def test_tied_residuals_drop_the_same_keypoint_in_both_implementations() -> None
         for a, b in zip(q, g, strict=True):
             np.testing.assert_allclose(trimmed_rows(a, b, tr._steps(n), PENALTY, tr.TIE),
                                        trimmed_numpy(a, b), atol=1e-9)
+
+
+def _real_queries(xy: np.ndarray, sc: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n queries from real poses: jittered, some keypoints misplaced, some hidden (waist-up)."""
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(len(xy), size=n)
+    q = xy[pick].astype(np.float64) + rng.normal(0.0, 3.0, (n, 17, 2))
+    s = np.where(sc[pick] > 0, 0.9, 0.01)
+    for i in range(n):
+        q[i, rng.choice(17, int(rng.integers(0, 3)), replace=False)] += rng.normal(0, 80.0, 2)
+        if rng.random() < 0.3:
+            s[i, 11:] = 0.01
+    return q, s
+
+
+def test_one_compiled_call_answers_as_the_two_stage_numpy_search(
+        coco_poses, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stored trees: the compiled path (tree search and re-ranking in one call, on the stored
+    unit vectors) gives the numpy path's (d, ids) on real COCO poses, to float32 rounding."""
+    if not use_numba():
+        pytest.skip("numba is not installed: only the numpy path exists")
+    xy, sc = coco_poses
+    kp = np.concatenate([xy, np.where(sc > 0, 0.9, 0.01)[..., None]], axis=2).astype(np.float32)
+    tree, _ = profile_searches(tmp_path, kp)
+    queries, scores = _real_queries(xy, sc, 60, seed=4)
+    for max_d in (np.inf, 0.25):
+        answers = {}
+        for flag in ("0", "1"):
+            monkeypatch.setenv("KIOSK_NO_NUMBA", flag)
+            answers[flag] = [tree.search(q, s, 4, max_d, trimmed=True) for q, s in
+                             zip(queries, scores, strict=True)]
+        for (p1, i1, d1), (p0, i0, d0) in zip(answers["0"], answers["1"], strict=True):
+            assert p1 == p0
+            np.testing.assert_allclose(d1, d0, atol=2e-6)
+            inner = np.isfinite(d0) & (d0 < np.nanmax(np.where(np.isfinite(d0), d0, -1)) - 1e-5)
+            np.testing.assert_array_equal(i1[inner], i0[inner])
+            np.testing.assert_array_equal(i1 == -1, np.isinf(d1))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_nonfinite_query_is_refused_by_the_stored_search(stored, bad: float, backend: str) -> None:
+    tree, _, kp = stored
+    q = kp[0].copy()
+    q[:, 2] = 0.9
+    q[7, 0] = bad
+    with pytest.raises(ValueError, match="NaN"):
+        tree.search(q[:, :2], q[:, 2], 2, trimmed=True)

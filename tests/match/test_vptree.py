@@ -158,6 +158,14 @@ def test_vectors_are_in_id_order(synth_tree) -> None:
     assert tree.vectors.shape == (len(tree), 34)
 
 
+def test_positions_invert_the_tree_order(synth_tree) -> None:
+    tree, v = synth_tree
+    pos = tree.positions()
+    np.testing.assert_array_equal(np.asarray(tree.tree_ids)[pos], np.arange(len(tree)))
+    np.testing.assert_array_equal(np.asarray(tree.tree_vectors)[pos], v)
+    assert not pos.flags.writeable and tree.positions() is pos
+
+
 def test_weighted_accepts_keypoints_and_normalises_them(synth_tree) -> None:
     from kiosk.match import normalize_xy
     from kiosk.match.synth import synth_poses
