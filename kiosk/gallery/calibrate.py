@@ -30,7 +30,7 @@ from kiosk.match.calibration import (
 )
 from kiosk.match.distance import query_weights
 from kiosk.match.metrics import COSINE, PROFILE_METRICS, TRIMMED, VISIBLE, WEIGHTED, check_metric
-from kiosk.match.trimmed import RERANK, TRIMMED_VERSION, trimmed_distances
+from kiosk.match.trimmed import RERANK, TRIMMED_VERSION, trimmed_to
 from kiosk.match.visible import PROFILES, Profile, nearest_stored
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def profile_table(keypoints: np.ndarray, groups: np.ndarray, profile: Profile,
         near = np.argpartition(d, RERANK)[:RERANK] if len(d) > RERANK else np.arange(len(d))
         near = near[np.isfinite(d[near])]
         out = np.full(len(d), np.inf)
-        out[near] = trimmed_distances(xy[ids[i]], xy[ids[near]], profile)
+        out[near] = trimmed_to(xy[ids[i]], keypoints, ids[near], profile)
         return out
 
     return _table(trimmed if metric == TRIMMED else visible, len(ids), gi, sample, seed)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kiosk.core.jit import use_numba
-from kiosk.match.trimmed import RERANK, rerank, tree_trimmed, trimmed_distances
+from kiosk.match.trimmed import RERANK, rerank, tree_trimmed, trimmed_to
 from kiosk.match.visible import PROFILES, Profile, choose_profile, eligible, profile_vectors
 
 if TYPE_CHECKING:
@@ -163,7 +163,8 @@ class VisibleSearch:
         if not eligible(kp[:, 2], profile)[0]:
             return float("inf")
         if trimmed:
-            return float(trimmed_distances(np.asarray(xy), kp[None, :, :2], profile)[0])
+            return float(trimmed_to(np.asarray(xy), self._keypoints, np.array([entry_id], np.int64),
+                                    profile)[0])
         a = profile_vectors(np.asarray(xy), profile).astype(np.float64)
         b = profile_vectors(kp[:, :2], profile).astype(np.float64)
         return float(np.linalg.norm(a - b))

@@ -72,12 +72,17 @@ def trimmed_distances(q_xy: np.ndarray, g_xy: np.ndarray, profile: Profile) -> n
     """(N,) float64 d of the query keypoints q_xy (17, 2) to each of g_xy (N, 17, >=2)
     (compiled when numba is in use, else trimmed_numpy: the same arithmetic)."""
     g_xy = np.asarray(g_xy).reshape(-1, 17, np.shape(g_xy)[-1])
-    return _gathered(q_xy, g_xy, np.arange(len(g_xy), dtype=np.int64), profile)
+    return trimmed_to(q_xy, g_xy, np.arange(len(g_xy), dtype=np.int64), profile)
 
 
-def _gathered(q_xy: np.ndarray, keypoints: np.ndarray, ids: np.ndarray, profile: Profile
-              ) -> np.ndarray:
-    """(M,) float64 d of q_xy (17, 2) to the entries ids (M,) int64 of keypoints (N, 17, >=2)."""
+def trimmed_to(q_xy: np.ndarray, keypoints: np.ndarray, ids: np.ndarray, profile: Profile
+               ) -> np.ndarray:
+    """(M,) float64 d of q_xy (17, 2) to the entries ids (M,) int64 of keypoints (N, 17, >=2).
+
+    Pass the archive's own keypoints array (with ids), not a copy or a slice of it: the
+    compiled kernel is specialised on the array's layout, so one archive array means one
+    compilation (done by the kiosk's warm-up), never a new one while a visitor waits."""
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
     ind = _index_array(profile)
     q = np.ascontiguousarray(np.asarray(q_xy, dtype=np.float64).reshape(17, 2)[ind])
     if not np.all(np.isfinite(q)):
@@ -127,7 +132,7 @@ def rerank(q_xy: np.ndarray, keypoints: np.ndarray, profile: Profile, ids: np.nd
     ids = np.asarray(ids, dtype=np.int64)
     if not len(ids):
         return ids, np.zeros(0)
-    d = _gathered(q_xy, keypoints, ids, profile)
+    d = trimmed_to(q_xy, keypoints, ids, profile)
     order = np.lexsort((ids, d))[:k]
     return ids[order], d[order]
 

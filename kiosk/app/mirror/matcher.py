@@ -17,9 +17,16 @@ import numpy as np
 from kiosk.gallery.calibrate import MatchThreshold, kiosk_threshold
 from kiosk.match import cosine_distance, pose_vector, weighted_distance
 from kiosk.match.metrics import PROFILE_METRICS, WEIGHTED, check_metric
+from kiosk.match.visible import PROFILES
 from kiosk.pose.types import NUM_KEYPOINTS, Pose
 
 log = logging.getLogger(__name__)
+
+#: The warm-up's visitors, by seen keypoints: a whole body (its stored profile's tree), seated
+#: or waist-up (another stored profile), wrists and ankles unseen (a dynamic profile: searched
+#: exhaustively, then re-ranked). kiosk.match.visible.choose_profile picks the profile.
+WARM_UP_SEEN: tuple[tuple[int, ...], ...] = (
+    tuple(range(NUM_KEYPOINTS)), PROFILES["torso_arms"], (0, 5, 6, 7, 8, 11, 12, 13, 14))
 
 
 class Matcher:
@@ -39,13 +46,17 @@ class Matcher:
         self._profile: str | tuple[int, ...] | None = None
 
     def warm_up(self) -> None:
-        """One query now, so that the search kernels are compiled before the first visitor."""
+        """Queries now, so that the search kernels are compiled before the first visitor, not
+        while one waits: every path a visitor can take (WARM_UP_SEEN)."""
         t = np.linspace(0.0, 1.0, NUM_KEYPOINTS, dtype=np.float32)
-        pose = Pose(np.stack([100 + 50 * np.sin(7 * t), 100 + 300 * t], axis=1), np.ones(NUM_KEYPOINTS))
-        try:
-            self.index.query(pose, k=1, metric=self.metric)
-        except Exception as exc:  # the real queries will report it
-            log.debug("warm-up query failed: %s", exc)
+        xy = np.stack([100 + 50 * np.sin(7 * t), 100 + 300 * t], axis=1)
+        for seen in WARM_UP_SEEN:
+            scores = np.zeros(NUM_KEYPOINTS)
+            scores[list(seen)] = 1.0
+            try:
+                self.index.query(Pose(xy, scores), k=1, metric=self.metric)
+            except Exception as exc:  # the real queries will report it
+                log.debug("warm-up query failed: %s", exc)
 
     def candidates(self, pose: Pose, k: int = 1) -> list[tuple[int, float]]:
         """Up to k (entry id, calibrated distance) within max_distance, nearest first."""

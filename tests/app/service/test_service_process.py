@@ -69,6 +69,16 @@ def wait_pings(k: KioskProcess, count: int, after: int) -> int:
     return after
 
 
+def wait_healthy(k: KioskProcess, index_id: str, timeout: float = 60) -> None:
+    """`kiosk status --expect-index` polled until it passes, as `kiosk deploy`'s health check
+    does (a loaded machine can stall a stage for a moment)."""
+    deadline = time.monotonic() + timeout
+    while (result := k.kiosk_status("--expect-index", index_id)).returncode != 0:
+        assert time.monotonic() < deadline, (f"kiosk status never showed {index_id} healthy: "
+                                             f"{result.stdout}{result.stderr}\n{k.log()[-4000:]}")
+        time.sleep(0.1)
+
+
 def reload(k: KioskProcess) -> dict[str, str]:
     """SIGHUP, then RELOADING (with MONOTONIC_USEC) and READY again; returns the RELOADING message."""
     n = len(k.notify.snapshot())
@@ -149,14 +159,8 @@ def test_reload_new_index_refuses_bad_config_and_bad_index(kiosk: Callable[..., 
     # A deploy: `current` switched to a new release, then SIGHUP; the health check sees the new id.
     switch_current(index_root, release(index_root, built, "b"))
     reload(k)
-    deadline = time.monotonic() + 60
-    while True:
-        result = k.kiosk_status("--json")
-        if result.returncode == 0 and json.loads(result.stdout)["index_id"] == id_b:
-            break
-        assert time.monotonic() < deadline, f"kiosk status never showed {id_b}: {result.stdout}"
-        time.sleep(0.1)
-    assert k.kiosk_status("--expect-index", id_b).returncode == 0
+    wait_healthy(k, id_b)
+    assert json.loads(k.kiosk_status("--json").stdout)["index_id"] == id_b
     status = k.status()
     assert status is not None and status["index_path"] == str((index_root / "releases" / id_b).resolve())
 
@@ -184,7 +188,7 @@ def test_reload_new_index_refuses_bad_config_and_bad_index(kiosk: Callable[..., 
     assert status["state"] == "running"
     assert "reload refused" in status["last_error"]
     frames_advance(k)
-    assert k.kiosk_status("--expect-index", id_b).returncode == 0
+    wait_healthy(k, id_b)
 
     k.signal(signal.SIGTERM)
     assert k.wait() == 0
