@@ -42,7 +42,9 @@ def compiled():
 
 
 index = GalleryIndex.open(Path(sys.argv[1]))
-matcher = Matcher(index, "trimmed", 0.35, 0.03, wait_for_tables=False)
+# tables computed in this thread (the kiosk's background thread runs the same profile_table):
+# no calibration thread compiles behind the snapshots' backs
+matcher = Matcher(index, "trimmed", 0.35, 0.03, wait_for_tables=True)
 matcher.warm_up()
 before = compiled()
 rng = np.random.default_rng(int(sys.argv[2]))
