@@ -57,7 +57,6 @@ def profile_table(keypoints: np.ndarray, groups: np.ndarray, profile: Profile,
     ids, pv = profile_rows(keypoints, profile)
     pv64 = pv.astype(np.float64)
     gi = g[ids]
-    xy = np.asarray(keypoints)[:, :, :2]
 
     def visible(i: int) -> np.ndarray:
         return np.linalg.norm(pv64 - pv64[i], axis=1)
@@ -67,7 +66,7 @@ def profile_table(keypoints: np.ndarray, groups: np.ndarray, profile: Profile,
         near = np.argpartition(d, RERANK)[:RERANK] if len(d) > RERANK else np.arange(len(d))
         near = near[np.isfinite(d[near])]
         out = np.full(len(d), np.inf)
-        out[near] = trimmed_to(xy[ids[i]], keypoints, ids[near], profile)
+        out[near] = trimmed_to(keypoints[ids[i], :, :2], keypoints, ids[near], profile)
         return out
 
     return _table(trimmed if metric == TRIMMED else visible, len(ids), gi, sample, seed)
