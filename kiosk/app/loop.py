@@ -59,6 +59,7 @@ from kiosk.app.service.config import KioskConfig
 from kiosk.app.stats import StageStats
 from kiosk.app.switchclock import SwitchClock, is_switch_timing
 from kiosk.gallery.protocol import MatchIndex
+from kiosk.pose.flip import with_flip
 from kiosk.pose.model import PoseModel
 from kiosk.pose.scales import ScaleCycle, uses_scale_views
 from kiosk.pose.types import Pose
@@ -127,7 +128,8 @@ class MirrorLoop:
                                      transform=_rotator(config.camera.rotation),
                                      on_alive=lambda: self.heartbeats.beat(Stage.CAMERA),
                                      on_idle=lambda: self.heartbeats.waiting(Stage.CAMERA))
-        self._worker = PoseWorker(self._grabber, model, self._perceiver, mirror=config.camera.mirror,
+        self._worker = PoseWorker(self._grabber, with_flip(model, config.pose.flip_views),
+                                  self._perceiver, mirror=config.camera.mirror,
                                   heartbeats=self.heartbeats, prepare=self._photos.prepare,
                                   on_perception=self._on_perception,
                                   model_input=ModelInput(model.input_size, model.preprocess),
@@ -287,6 +289,8 @@ class MirrorLoop:
                 if (config.camera.mirror, config.camera.rotation) != (old.camera.mirror, old.camera.rotation):
                     self._perceiver.restart_visitor()  # past poses are in the old picture's pixels
                 self._worker.mirror = config.camera.mirror
+                if config.pose.flip_views != old.pose.flip_views:
+                    self._worker.model = with_flip(self.model, config.pose.flip_views)
                 if config.pose.scale_views != old.pose.scale_views:
                     views = uses_scale_views(config.pose.scale_views, self._worker.model.family)
                     self._worker.scales = ScaleCycle() if views else None

@@ -37,7 +37,7 @@ import numpy as np
 
 from kiosk.app.priority import RENDER_NICE
 from kiosk.cli import options
-from kiosk.core.enums import ExitCode, ScaleViews, ScreenLayout
+from kiosk.core.enums import ExitCode, FlipViews, ScaleViews, ScreenLayout
 from kiosk.pose.model import PoseModel
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "%(default)s; 0 = the same priority)")
     parser.add_argument("--scale-views", default="auto", choices=ScaleViews.values(),
                         help="as pose.scale_views (default: %(default)s: with PoseNet models)")
+    parser.add_argument("--flip-views", default="auto", choices=FlipViews.values(),
+                        help="as pose.flip_views (default: %(default)s: on the Edge TPU)")
     parser.add_argument("--full-frame-model", action="store_true",
                         help="give the model the full frame (no reduced copy)")
     parser.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
@@ -261,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
                     "debug_overlay": bool(args.debug_overlay)},
         # a speed benchmark: every frame's best match is shown, so the render path is timed
         "match": {"max_distance": 2.0},
-        "pose": {"scale_views": args.scale_views},
+        "pose": {"scale_views": args.scale_views, "flip_views": args.flip_views},
     })
     frames = load_frames(recording, (w, h))
     try:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.cli.options import int_at_least, match_distance
-from kiosk.core.enums import ExitCode, ScaleViews, SizeBand, Views
+from kiosk.core.enums import ExitCode, FlipViews, ScaleViews, SizeBand, Views
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--scale-views", choices=ScaleViews.values(), default=ScaleViews.AUTO.value,
                    help="the kiosk's pose.scale_views for queries and held poses (auto: voted over"
                         " the cycled sizes with PoseNet models; never: one model run per image)")
+    p.add_argument("--flip-views", choices=FlipViews.values(), default=FlipViews.AUTO.value,
+                   help="the kiosk's pose.flip_views for queries and held poses (auto: on the Edge"
+                        " TPU only; always: every image also estimated mirrored, the poses averaged)")
     p.add_argument("--fps", type=float, default=10.0, help="kiosk pose rate for the recording (10)")
     p.add_argument("--hold", type=float, default=3.0, help="seconds a pose is held (3)")
     p.add_argument("--spacing", type=float, default=1.4, help="seconds between held frames (1.4)")
@@ -121,7 +124,8 @@ def format_report(doc: dict[str, Any]) -> str:
                  f" ({doc['archive']['model']}, views {doc['archive']['views']});"
                  f" other model {doc['other_model']};"
                  f" max_distance {doc['max_distance']} (calibrated);"
-                 f" scale views: {_views(doc['scale_views'])}; {doc['date']}")
+                 f" scale views: {_views(doc['scale_views'])};"
+                 f" flip views: {_flips(doc.get('flip_views', {}))}; {doc['date']}")
     return "\n\n".join(parts)
 
 
@@ -140,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.gallery.sources import enumerate_sources
     from kiosk.match.metrics import METRICS
     from kiosk.pose.engine import load_pose_model
+    from kiosk.pose.flip import uses_flip_views, with_flip
     from kiosk.pose.scales import SCALES_VERSION, uses_scale_views
 
     metrics = args.metric or list(METRICS)
@@ -154,10 +159,13 @@ def run(args: argparse.Namespace) -> int:
     paths = {s.name: s.path for s in srcs}
     model = load_pose_model(index.manifest["model"]["name"], models_dir=args.models_dir)
     other = load_pose_model(args.other_model, models_dir=args.models_dir)
-    models = {k: (other if k == "other_model" else model) for k in KINDS}
+    live, live_other = with_flip(model, args.flip_views), with_flip(other, args.flip_views)
+    models = {k: (live_other if k == "other_model" else live) for k in KINDS}
     key = queries_key(index.index_id, people)
     views = "".join(f"-scales{SCALES_VERSION}-{m.name}" for m in (model, other)
                     if uses_scale_views(args.scale_views, m.family))
+    views += "".join(f"-flip-{m.name}" for m in (model, other)
+                     if uses_flip_views(args.flip_views, m.delegate))
     queries = _cached_queries(work / f"queries-{model.name}-{other.name}-{key}{views}.json",
                               lambda: detect_queries(people, paths, models,
                                                      scale_views=args.scale_views))
@@ -175,15 +183,16 @@ def run(args: argparse.Namespace) -> int:
                     "build_seconds": round(summary.seconds, 1)},
         "other_model": other.name, "max_distance": max_d, "kinds": list(KINDS),
         "scale_views": {m.name: uses_scale_views(args.scale_views, m.family) for m in (model, other)},
+        "flip_views": {m.name: uses_flip_views(args.flip_views, m.delegate) for m in (model, other)},
         "retrieval": {s.metric: s.to_dict() for s in stats},
         "by_size": {"far_enlargement": FAR_ENLARGEMENT,
                     "people": {b: sum(v == b for v in bands.values()) for b in by_size},
                     **by_size},
     }
     if args.recording:
-        doc.update(_calm(index, other, args, metrics))
+        doc.update(_calm(index, live_other, args, metrics))
     if args.coco:
-        doc["person_filter"] = _person_filter(args.coco, args.images, other)
+        doc["person_filter"] = _person_filter(args.coco, args.images, live_other)
     print(json.dumps(doc, indent=1) if args.json else format_report(doc))
     return ExitCode.OK
 
@@ -191,6 +200,11 @@ def run(args: argparse.Namespace) -> int:
 def _views(on: dict[str, bool]) -> str:
     """Which models' poses were voted over the cycled sizes, for the report's last line."""
     return ", ".join(f"{name} {'voted' if v else 'one run'}" for name, v in on.items())
+
+
+def _flips(on: dict[str, bool]) -> str:
+    """Which models' poses were flip-averaged, for the report's last line."""
+    return ", ".join(name for name, v in on.items() if v) or "none"
 
 
 def _by_side(index: Any, people: list[Any], queries: list[Any], metrics: list[str],
@@ -252,12 +266,14 @@ def _held_poses(model: Any, args: argparse.Namespace, seed: int) -> tuple[list[l
     from kiosk.gallery.builder import default_cache_dir
     from kiosk.gallery.cache import pose_from_list, pose_to_list
     from kiosk.gallery.sources import iter_video_frames
+    from kiosk.pose.flip import uses_flip_views
     from kiosk.pose.scales import SCALES_VERSION, ScaleCycle, uses_scale_views
 
     work = args.work or default_cache_dir().parent / "evalmatch"
     views = uses_scale_views(args.scale_views, model.family)
     key = (f"{args.recording.stem}-{model.name}-{args.fps:g}-{args.hold:g}-{args.spacing:g}"
-           f"{f'-scales{SCALES_VERSION}' if views else ''}")
+           f"{f'-scales{SCALES_VERSION}' if views else ''}"
+           f"{'-flip' if uses_flip_views(args.flip_views, model.delegate) else ''}")
     cached = work / f"holds2-{key}{f'-seed{seed}' if seed else ''}.json"  # 2: with the frame size
     if cached.exists():
         doc = json.loads(cached.read_text())

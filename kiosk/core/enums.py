@@ -96,6 +96,17 @@ class ScaleViews(_Named):
     NEVER = "never"
 
 
+class FlipViews(_Named):
+    """Whether every frame is estimated twice, as seen and mirrored, and the two poses of each
+    person averaged (kiosk/pose/flip.py, config pose.flip_views). AUTO: when the model runs on
+    the Edge TPU (a second run costs it a few ms; on a Pi's CPU it would halve the pose rate);
+    ALWAYS; NEVER."""
+
+    AUTO = "auto"
+    ALWAYS = "always"
+    NEVER = "never"
+
+
 class SizeBand(_Named):
     """How big a person of `kiosk eval match`'s archive is to the model
     (kiosk.gallery.evalqueries.size_band): NEAR, the crop is enlarged less than FAR_ENLARGEMENT

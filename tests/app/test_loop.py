@@ -308,7 +308,7 @@ def _stand_frames(n: int) -> ArrayReplay:
 
 
 def _seeing_stand(family: str, input_size: tuple[int, int] = (481, 641),
-                  heights: list[float] | None = None) -> FakePoseModel:
+                  heights: list[float] | None = None, delegate: str = "cpu") -> FakePoseModel:
     """A model of this family that finds the white box of _stand_frames in whatever it is given
     (the camera frame, its reduced copy, a canvas round it) and lays STAND out in it; heights
     collects the box's share of each input's height."""
@@ -322,7 +322,7 @@ def _seeing_stand(family: str, input_size: tuple[int, int] = (481, 641),
             heights.append(float(box[1][1] - box[0][1]) / rgb.shape[0])
         return [pose_at(box[0] + layout * (box[1] - box[0]))]
 
-    return FakePoseModel(script, name=family, family=family, input_size=input_size)
+    return FakePoseModel(script, name=family, family=family, input_size=input_size, delegate=delegate)
 
 
 @pytest.mark.parametrize(("family", "setting", "on"),
@@ -373,3 +373,25 @@ def test_scale_views_can_be_switched_between_frames(index: FakeIndex) -> None:
         loop.step()
     assert model.frames and set(model.frames) == {(1280, 720, 3)}
     loop.close()
+
+
+@pytest.mark.parametrize(("delegate", "setting", "runs"),
+                         [("edgetpu", "auto", 2), ("cpu", "auto", 1), ("cpu", "always", 2),
+                          ("edgetpu", "never", 1)])
+def test_flip_views_estimate_each_frame_mirrored_too(index: FakeIndex, delegate: str, setting: str,
+                                                     runs: int) -> None:
+    model = _seeing_stand("movenet", delegate=delegate)  # MoveNet: one size, no scale views
+    loop = _serial(_config(pose={"flip_views": setting}), _stand_frames(12), model, index,
+                   MemoryDisplay((960, 540)))
+    try:
+        for _ in range(4):
+            loop.step()
+        assert model.calls == 4 * runs
+        main = loop.worker.latest.main if loop.worker.latest else None
+        assert main is not None
+        np.testing.assert_allclose(main.xy, STAND, atol=1.0)  # the mirrored run flipped back
+        loop.apply(config=_config(pose={"flip_views": "never" if runs == 2 else "always"}))
+        loop.step()
+        assert model.calls == 4 * runs + (1 if runs == 2 else 2)
+    finally:
+        loop.close()

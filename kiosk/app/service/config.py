@@ -15,7 +15,7 @@ from kiosk.app.devices.camera.source import source_problem
 from kiosk.app.service.schedule import POWER_CHOICES, check_dates, check_hours
 from kiosk.app.service.schema import ConfigError, build, doc_field, section
 from kiosk.core import paths
-from kiosk.core.enums import Delegate, Metric, Preprocess, ScaleViews, ScreenLayout
+from kiosk.core.enums import Delegate, FlipViews, Metric, Preprocess, ScaleViews, ScreenLayout
 from kiosk.core.safefile import FileRefused
 from kiosk.core.safeyaml import YamlRefused, load_yaml
 from kiosk.match.metrics import DEFAULT_METRIC
@@ -94,6 +94,10 @@ class PoseConfig:
                                  " 12.5 and 25%) and vote the visitor's last three poses: fewer"
                                  " misplaced keypoints on visitors who fill the frame (auto: with"
                                  " PoseNet models, not MoveNet)", choices=ScaleViews.values())
+    flip_views: str = doc_field("auto", "estimate every frame twice, as seen and mirrored, and average"
+                                " each person's two poses: fewer misplaced keypoints, at a second"
+                                " model run per frame (auto: when the model runs on the Edge TPU)",
+                                choices=FlipViews.values())
     smoothing: SmoothingConfig = section(SmoothingConfig, "keypoint smoothing")
 
 

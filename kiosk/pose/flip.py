@@ -1,0 +1,103 @@
+"""Flip views: every frame estimated as seen and mirrored, each person's two poses averaged.
+
+A pose model's mistakes on an image are partly its own asymmetries: the same person seen in the
+mirrored image gets some keypoints elsewhere. Averaging the two measurements (the mirrored
+run's poses flipped back to the frame, left and right renamed) puts a keypoint nearer the truth:
+on the COCO slice's people cut close as a kiosk camera sees them, PoseNet's keypoint error fell
+4-5 % (`tests/pose/test_flip_real.py`), and the benchmark's waist-up visitors found their own
+photo more often (docs/match-quality.md, "Flip views"). The gallery builder already votes every
+archive person over mirrored crops (kiosk.pose.views); this is the kiosk side's counterpart.
+
+It costs a second model run per frame, so `pose.flip_views` (FlipViews) turns it on by default
+only where the model runs on the Edge TPU; on a Pi's CPU it would halve the pose rate.
+
+Shapes: poses are 17 COCO keypoints, xy (x, y) in the frame's pixels (kiosk.pose.types.Pose).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from kiosk.core.enums import FlipViews, Preprocess, Variant
+from kiosk.pose.model import PoseModel
+from kiosk.pose.types import Pose
+from kiosk.pose.views import same_person
+
+log = logging.getLogger(__name__)
+
+
+def uses_flip_views(setting: str, delegate: str) -> bool:
+    """Whether a model running on `delegate` (its PoseModel.delegate) estimates with flip views
+    under the setting (FlipViews: auto = on the Edge TPU only)."""
+    choice = FlipViews.parse(setting, "pose.flip_views")
+    if choice is FlipViews.AUTO:
+        return delegate == Variant.EDGETPU
+    return choice is FlipViews.ALWAYS
+
+
+def averaged(a: Pose, b: Pose) -> Pose:
+    """The keypoint-by-keypoint average of two measurements of one person: xy weighted by each
+    keypoint's scores (a keypoint one run barely sees moves little), scores and pose score the
+    plain means (a keypoint only one run sees counts half as seen)."""
+    wa = a.scores[:, None].astype(np.float64)
+    wb = b.scores[:, None].astype(np.float64)
+    total = wa + wb
+    xy = np.where(total > 0, (a.xy * wa + b.xy * wb) / np.where(total > 0, total, 1.0),
+                  (a.xy.astype(np.float64) + b.xy) / 2)
+    return Pose(xy.astype(np.float32), ((a.scores + b.scores) / 2).astype(np.float32),
+                (a.score + b.score) / 2)
+
+
+def paired(poses: list[Pose], mirrored: list[Pose]) -> list[Pose]:
+    """Each pose of `poses` averaged with its person's pose in `mirrored` (already flipped back;
+    kiosk.pose.views.same_person, each used once, the most confident poses first); a pose whose
+    person the mirrored run missed is kept as it is. Sorted by score, descending."""
+    left = list(mirrored)
+    out = []
+    for p in sorted(poses, key=lambda p: -p.score):
+        twin = same_person(left, p)
+        if twin is not None:
+            left = [q for q in left if q is not twin]
+            p = averaged(p, twin)
+        out.append(p)
+    return sorted(out, key=lambda p: -p.score)
+
+
+class FlipModel:
+    """A PoseModel whose poses are flip-averaged (module doc): same name, family, delegate,
+    input and sha256 as the model it wraps (callers key caches by the flip as well)."""
+
+    def __init__(self, model: PoseModel) -> None:
+        self.model = model
+        self.name = model.name
+        self.family = model.family
+        self.delegate = model.delegate
+        self.sha256 = model.sha256
+        self.input_size = model.input_size
+        self.preprocess: Preprocess = model.preprocess
+        self.last_timings: dict[str, float] = dict(model.last_timings)
+
+    def estimate(self, rgb: np.ndarray, margin: float = 0.0) -> list[Pose]:
+        """(H, W, 3) uint8 RGB -> poses sorted by score desc, xy in rgb's pixels (margin: as
+        PoseModel.estimate, the same for both runs: it is symmetric). last_timings: the ms of
+        both runs, summed."""
+        poses = self.model.estimate(rgb, margin)
+        total = dict(self.model.last_timings)
+        width = rgb.shape[1]
+        mirrored = [p.flipped(width) for p in
+                    self.model.estimate(np.ascontiguousarray(rgb[:, ::-1]), margin)]
+        for k, ms in self.model.last_timings.items():
+            total[k] = total.get(k, 0.0) + ms
+        self.last_timings = total
+        return paired(poses, mirrored)
+
+
+def with_flip(model: PoseModel, setting: str) -> PoseModel:
+    """The model as the kiosk runs it under pose.flip_views (the model itself when off)."""
+    if not uses_flip_views(setting, model.delegate):
+        return model
+    log.info("flip views on (pose.flip_views %s, %s on %s): two model runs per frame",
+             setting, model.name, model.delegate)
+    return FlipModel(model)
