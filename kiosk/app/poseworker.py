@@ -191,6 +191,7 @@ class PoseWorker:
 
     def _estimate(self, grabbed: Grabbed, timings: dict[str, float]) -> list[Pose]:
         scales = self.scales  # once: the render thread may swap it (apply)
+        model = self.model  # likewise (pose.flip_views): a swap applies from the next estimate
         margin = 0.0 if scales is None else scales.next_margin()
         small, scale = grabbed.model_frame, grabbed.model_scale
         if small is None and self.model_input is not None:
@@ -199,10 +200,10 @@ class PoseWorker:
             small, scale = self.model_input(grabbed.frame, 1.0 + 2.0 * margin)
             timings["reduce"] = (time.perf_counter() - t0) * 1000.0
         image = grabbed.frame if small is None else small
-        poses = self.model.estimate(image, margin)
+        poses = model.estimate(image, margin)
         if scales is not None:
             scales.observe(poses, image.shape[0])
-        for k, v in self.model.last_timings.items():
+        for k, v in model.last_timings.items():
             timings[k] = float(v)
         if small is not None and scale != 1:
             poses = [p.scaled(scale) for p in poses]

@@ -114,7 +114,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale-views", default="auto", choices=ScaleViews.values(),
                         help="as pose.scale_views (default: %(default)s: with PoseNet models)")
     parser.add_argument("--flip-views", default="auto", choices=FlipViews.values(),
-                        help="as pose.flip_views (default: %(default)s: on the Edge TPU)")
+                        help="as pose.flip_views (default: %(default)s: on the Edge TPU, so off"
+                        " in this bench, which runs the CPU)")
     parser.add_argument("--full-frame-model", action="store_true",
                         help="give the model the full frame (no reduced copy)")
     parser.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
@@ -304,7 +305,8 @@ def run(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {
         "frames": args.frames, "size": [w, h], "entries": len(index), "max_fps": args.max_fps,
         "model_latency_ms": args.model_latency, "index_build_s": round(index.build_s, 2),
-        "model": f"{model.name} on {model.delegate}, {threads} threads", "layout": args.layout,
+        "model": f"{model.name} on {model.delegate}, {threads} threads",
+        "views": {"scale": args.scale_views, "flip": args.flip_views}, "layout": args.layout,
         "render_nice": args.render_nice,
         **results[modes[0]], "modes": results, "cpus": os.cpu_count(), "load_avg": list(os.getloadavg()),
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),

@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.gallery.sources import enumerate_sources
     from kiosk.match.metrics import METRICS
     from kiosk.pose.engine import load_pose_model
-    from kiosk.pose.flip import uses_flip_views, with_flip
+    from kiosk.pose.flip import FLIP_VERSION, uses_flip_views, with_flip
     from kiosk.pose.scales import SCALES_VERSION, uses_scale_views
 
     metrics = args.metric or list(METRICS)
@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     key = queries_key(index.index_id, people)
     views = "".join(f"-scales{SCALES_VERSION}-{m.name}" for m in (model, other)
                     if uses_scale_views(args.scale_views, m.family))
-    views += "".join(f"-flip-{m.name}" for m in (model, other)
+    views += "".join(f"-flip{FLIP_VERSION}-{m.name}" for m in (model, other)
                      if uses_flip_views(args.flip_views, m.delegate))
     queries = _cached_queries(work / f"queries-{model.name}-{other.name}-{key}{views}.json",
                               lambda: detect_queries(people, paths, models,
@@ -266,14 +266,14 @@ def _held_poses(model: Any, args: argparse.Namespace, seed: int) -> tuple[list[l
     from kiosk.gallery.builder import default_cache_dir
     from kiosk.gallery.cache import pose_from_list, pose_to_list
     from kiosk.gallery.sources import iter_video_frames
-    from kiosk.pose.flip import uses_flip_views
+    from kiosk.pose.flip import FLIP_VERSION, uses_flip_views
     from kiosk.pose.scales import SCALES_VERSION, ScaleCycle, uses_scale_views
 
     work = args.work or default_cache_dir().parent / "evalmatch"
     views = uses_scale_views(args.scale_views, model.family)
     key = (f"{args.recording.stem}-{model.name}-{args.fps:g}-{args.hold:g}-{args.spacing:g}"
            f"{f'-scales{SCALES_VERSION}' if views else ''}"
-           f"{'-flip' if uses_flip_views(args.flip_views, model.delegate) else ''}")
+           f"{f'-flip{FLIP_VERSION}' if uses_flip_views(args.flip_views, model.delegate) else ''}")
     cached = work / f"holds2-{key}{f'-seed{seed}' if seed else ''}.json"  # 2: with the frame size
     if cached.exists():
         doc = json.loads(cached.read_text())

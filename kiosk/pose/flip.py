@@ -27,6 +27,10 @@ from kiosk.pose.views import same_person
 
 log = logging.getLogger(__name__)
 
+#: Identifies the pairing and the average (the benchmark's cached poses are keyed by it; the
+#: pairing also rests on kiosk.pose.views' SAME_PERSON and SEEN).
+FLIP_VERSION = 1
+
 
 def uses_flip_views(setting: str, delegate: str) -> bool:
     """Whether a model running on `delegate` (its PoseModel.delegate) estimates with flip views
@@ -52,8 +56,10 @@ def averaged(a: Pose, b: Pose) -> Pose:
 
 def paired(poses: list[Pose], mirrored: list[Pose]) -> list[Pose]:
     """Each pose of `poses` averaged with its person's pose in `mirrored` (already flipped back;
-    kiosk.pose.views.same_person, each used once, the most confident poses first); a pose whose
-    person the mirrored run missed is kept as it is. Sorted by score, descending."""
+    kiosk.pose.views.same_person, each used once, the most confident poses first). A pose whose
+    person the mirrored run missed is kept as it is, its scores whole (the frame as seen decides
+    who is there, as without flip views); a person only the mirrored run finds is left out.
+    Sorted by score, descending."""
     left = list(mirrored)
     out = []
     for p in sorted(poses, key=lambda p: -p.score):
@@ -96,8 +102,7 @@ class FlipModel:
 
 def with_flip(model: PoseModel, setting: str) -> PoseModel:
     """The model as the kiosk runs it under pose.flip_views (the model itself when off)."""
-    if not uses_flip_views(setting, model.delegate):
-        return model
-    log.info("flip views on (pose.flip_views %s, %s on %s): two model runs per frame",
-             setting, model.name, model.delegate)
-    return FlipModel(model)
+    on = uses_flip_views(setting, model.delegate)
+    log.info("flip views %s (pose.flip_views %s, %s on %s)", "on: two model runs per frame"
+             if on else "off", setting, model.name, model.delegate)
+    return FlipModel(model) if on else model

@@ -389,7 +389,7 @@ def test_flip_views_estimate_each_frame_mirrored_too(index: FakeIndex, delegate:
         assert model.calls == 4 * runs
         main = loop.worker.latest.main if loop.worker.latest else None
         assert main is not None
-        np.testing.assert_allclose(main.xy, STAND, atol=1.0)  # the mirrored run flipped back
+        np.testing.assert_allclose(main.xy, STAND, atol=1.0)  # (flipping back: tests/pose/test_flip.py)
         loop.apply(config=_config(pose={"flip_views": "never" if runs == 2 else "always"}))
         loop.step()
         assert model.calls == 4 * runs + (1 if runs == 2 else 2)

@@ -13,7 +13,7 @@ import pytest
 from kiosk.pose.coco_eval import load_coco_keypoints
 from kiosk.pose.coco_people import detected_people
 from kiosk.pose.engine import load_pose_model
-from kiosk.pose.flip import paired
+from kiosk.pose.flip import FlipModel
 from kiosk.pose.types import Pose
 from kiosk.pose.views import crop, nearest_pose
 from tests.pose.test_scales_real import UPPER, _close_box
@@ -38,9 +38,8 @@ def test_flip_averaged_poses_of_close_people_are_nearer_their_labels(shared_dir:
             judged = kp[:, 2] > 0
             if waist_up:
                 judged &= np.isin(np.arange(17), UPPER)
-            seen = model.estimate(img)
-            mirrored = [q.flipped(img.shape[1]) for q in model.estimate(np.ascontiguousarray(img[:, ::-1]))]
-            one, flipped = nearest_pose(seen, ref)[0], nearest_pose(paired(seen, mirrored), ref)[0]
+            one = nearest_pose(model.estimate(img), ref)[0]
+            flipped = nearest_pose(FlipModel(model).estimate(img), ref)[0]
             if one is None or flipped is None:
                 continue
             size = float(max(p.gt.bbox[p.index, 2:]))
