@@ -38,7 +38,7 @@ import numpy as np
 from kiosk.app.priority import RENDER_NICE
 from kiosk.cli import options
 from kiosk.core.enums import ExitCode, FlipViews, ScaleViews, ScreenLayout
-from kiosk.pose.model import PoseModel
+from kiosk.pose.model import PoseModel, WrappedModel
 
 log = logging.getLogger(__name__)
 
@@ -56,20 +56,13 @@ STAGES = (*WORKER_STAGES, "decide", "render", *RENDER_PARTS, "show", "frame", "p
 CAMERA_FPS = 30.0
 
 
-class DelayedModel:
+class DelayedModel(WrappedModel):
     """A pose model whose estimate takes at least `latency_s` (the real one, then a sleep that,
     like LiteRT's invoke, leaves the GIL to the other threads)."""
 
     def __init__(self, model: PoseModel, latency_s: float) -> None:
-        self.model = model
+        super().__init__(model)
         self.latency_s = latency_s
-        self.name = model.name
-        self.family = model.family
-        self.sha256 = model.sha256
-        self.delegate = model.delegate
-        self.input_size = model.input_size
-        self.preprocess = model.preprocess
-        self.last_timings: dict[str, float] = {}
 
     def estimate(self, rgb: np.ndarray, margin: float = 0.0) -> list[Any]:
         t0 = time.perf_counter()

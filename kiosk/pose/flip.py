@@ -20,8 +20,8 @@ import logging
 
 import numpy as np
 
-from kiosk.core.enums import FlipViews, Preprocess, Variant
-from kiosk.pose.model import PoseModel
+from kiosk.core.enums import FlipViews, Variant
+from kiosk.pose.model import PoseModel, WrappedModel
 from kiosk.pose.types import Pose
 from kiosk.pose.views import same_person
 
@@ -71,19 +71,8 @@ def paired(poses: list[Pose], mirrored: list[Pose]) -> list[Pose]:
     return sorted(out, key=lambda p: -p.score)
 
 
-class FlipModel:
-    """A PoseModel whose poses are flip-averaged (module doc): same name, family, delegate,
-    input and sha256 as the model it wraps (callers key caches by the flip as well)."""
-
-    def __init__(self, model: PoseModel) -> None:
-        self.model = model
-        self.name = model.name
-        self.family = model.family
-        self.delegate = model.delegate
-        self.sha256 = model.sha256
-        self.input_size = model.input_size
-        self.preprocess: Preprocess = model.preprocess
-        self.last_timings: dict[str, float] = dict(model.last_timings)
+class FlipModel(WrappedModel):
+    """A PoseModel whose poses are flip-averaged (module doc)."""
 
     def estimate(self, rgb: np.ndarray, margin: float = 0.0) -> list[Pose]:
         """(H, W, 3) uint8 RGB -> poses sorted by score desc, xy in rgb's pixels (margin: as

@@ -1,7 +1,9 @@
 """The `PoseModel` protocol: what every pose model (real or fake) offers its callers.
 
 Implemented by `kiosk.pose.adapter.RuntimeModel` (PoseNet, MoveNet on an interpreter) and by its
-twin `kiosk.pose.fake.FakePoseModel` (scripted poses, no interpreter).
+twin `kiosk.pose.fake.FakePoseModel` (scripted poses, no interpreter). `WrappedModel` is the base
+of the models that run another one in their own way (kiosk.pose.views, kiosk.pose.flip, the
+loop benchmark's delayed model).
 """
 
 from __future__ import annotations
@@ -30,3 +32,19 @@ class PoseModel(Protocol):
         margin in [0, 1]: the frame seen as if centred on a black canvas with that share of its
         width and height on every side (the person smaller; kiosk.pose.scales)."""
         ...
+
+
+class WrappedModel:
+    """A PoseModel that runs `model` in its own way: the same name, family, delegate, sha256,
+    input size and preprocessing (callers that cache poses key them by the wrapping as well);
+    subclasses define estimate() and keep last_timings (here: the wrapped model's, copied)."""
+
+    def __init__(self, model: PoseModel) -> None:
+        self.model = model
+        self.name = model.name
+        self.family = model.family
+        self.delegate = model.delegate
+        self.sha256 = model.sha256
+        self.input_size = model.input_size
+        self.preprocess: Preprocess = model.preprocess
+        self.last_timings: dict[str, float] = dict(model.last_timings)

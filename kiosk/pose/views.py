@@ -21,8 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kiosk.core.enums import Preprocess, Views
-from kiosk.pose.model import PoseModel
+from kiosk.core.enums import Views
+from kiosk.pose.model import PoseModel, WrappedModel
 from kiosk.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -131,19 +131,11 @@ def crop_views(model: PoseModel, rgb: np.ndarray, pose: Pose,
     return out
 
 
-class ViewsModel:
-    """A PoseModel whose poses are consensus poses (module doc): same name, family, input and
-    sha256 as the model it wraps (callers key caches by `views` as well)."""
+class ViewsModel(WrappedModel):
+    """A PoseModel whose poses are consensus poses (module doc)."""
 
     def __init__(self, model: PoseModel) -> None:
-        self.model = model
-        self.name = model.name
-        self.family = model.family
-        self.delegate = model.delegate
-        self.sha256 = model.sha256
-        self.input_size = model.input_size
-        self.preprocess: Preprocess = model.preprocess
-        self.last_timings: dict[str, float] = dict(model.last_timings)
+        super().__init__(model)
         self.views = Views.CROPS
 
     def estimate(self, rgb: np.ndarray, margin: float = 0.0) -> list[Pose]:
