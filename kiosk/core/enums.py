@@ -99,8 +99,8 @@ class ScaleViews(_Named):
 class FlipViews(_Named):
     """Whether every frame is estimated twice, as seen and mirrored, and the two poses of each
     person averaged (kiosk/pose/flip.py, config pose.flip_views). AUTO: when the model runs on
-    the Edge TPU (a second run costs it a few ms; on a Pi's CPU it would halve the pose rate);
-    ALWAYS; NEVER."""
+    the Edge TPU (a second run adds about its 10 ms invoke and a second preprocessing and
+    decoding; on a Pi's CPU it would halve the pose rate); ALWAYS; NEVER."""
 
     AUTO = "auto"
     ALWAYS = "always"
