@@ -125,8 +125,19 @@ def format_report(doc: dict[str, Any]) -> str:
                  f" other model {doc['other_model']};"
                  f" max_distance {doc['max_distance']} (calibrated);"
                  f" scale views: {_views(doc['scale_views'])};"
-                 f" flip views: {_flips(doc.get('flip_views', {}))}; {doc['date']}")
+                 f" flip views: {_flips(doc.get('flip_views', {}))}; {doc['date']}"
+                 + "".join(f"\n{line}" for line in _skipped(doc["archive"].get("skipped", []))))
     return "\n\n".join(parts)
+
+
+def _skipped(skipped: list[dict[str, str]]) -> list[str]:
+    """The report's lines on files the archive's builder could not read (none: no lines)."""
+    from kiosk.gallery.buildsummary import rejects_lines
+
+    if not skipped:
+        return []
+    return [f"{len(skipped)} file(s) left out of the archive (unreadable):",
+            *rejects_lines([(s["file"], s["reason"]) for s in skipped])]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -180,7 +191,8 @@ def run(args: argparse.Namespace) -> int:
         "occluded_by_side": _by_side(index, people, queries, metrics, max_d),
         "archive": {"entries": len(index), "people": len(people), "model": model.name,
                     "views": str(opts.views), "index_id": index.index_id,
-                    "build_seconds": round(summary.seconds, 1)},
+                    "build_seconds": round(summary.seconds, 1),
+                    "skipped": [{"file": f, "reason": r} for f, r in summary.skipped]},
         "other_model": other.name, "max_distance": max_d, "kinds": list(KINDS),
         "scale_views": {m.name: uses_scale_views(args.scale_views, m.family) for m in (model, other)},
         "flip_views": {m.name: uses_flip_views(args.flip_views, m.delegate) for m in (model, other)},

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.printable import printable
 from kiosk.gallery import quality as qa
 
 
@@ -66,7 +67,7 @@ class BuildSummary:
         lines += rejects_lines(self.skipped)
         lines += [f"  rejected source  {f}: {r}" for f, r in self.no_entries]
         lines += [f"  warning          {w}" for w in self.warnings()]
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)  # a file name cannot break a line
 
     def warnings(self) -> list[str]:
         """Curator warnings: upscaled renditions, sources shown without credit or licence."""
@@ -84,4 +85,5 @@ class BuildSummary:
 
 
 def rejects_lines(skipped: list[tuple[str, str]]) -> list[str]:
-    return [f"  skipped file     {r if r.startswith(f) else f'{f}: {r}'}" for f, r in skipped]
+    """One line per skipped file (file, reason): its name and why, shown printable."""
+    return [printable(f"  skipped file     {r if r.startswith(f) else f'{f}: {r}'}") for f, r in skipped]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -221,6 +222,28 @@ def test_bad_files_are_skipped_with_reasons(shared_dir: Path, tmp_path: Path, po
     assert s.sources_read == 1 and s.sources_unreadable == 3 and s.entries == 1
     assert problems(tmp_path / "out") == []
     assert all(f"bad/{n}" in s.format() for n in reasons)
+
+
+def test_hostile_file_names_stay_on_their_line(shared_dir: Path, tmp_path: Path, pose_model) -> None:
+    """A newline, a terminal escape or a non-UTF-8 byte in a name: one summary line per file,
+    shown as escapes, printable on a UTF-8 terminal."""
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    names = [b"new\nline  entries kept 999.jpg", b"\x1b[2Jwipe.jpg", b"bad\xffbyte.jpg"]
+    for name in names:
+        (folder / os.fsdecode(name)).write_bytes(b"not an image")
+    shutil.copy(shared_dir / "data/posenet-demo-images/frisbee.jpg", folder / "frisbee.jpg")
+    s = build([folder], tmp_path / "out", BuildOptions(cache_dir=None), model=pose_model, progress=False)
+    text = s.format()
+    text.encode("utf-8")
+    lines = text.splitlines()
+    assert all(line.isprintable() for line in lines)
+    skipped = [line for line in lines if "skipped file" in line]
+    assert len(skipped) == len(names)
+    assert any("odd/new\\nline  entries kept 999.jpg: not a readable image" in line for line in skipped)
+    assert any("odd/\\x1b[2Jwipe.jpg" in line for line in skipped)
+    assert any("odd/bad\\udcffbyte.jpg" in line for line in skipped)
+    assert sum(line.lstrip().startswith("entries kept") for line in lines) == 1
 
 
 def test_incremental_rebuild_extracts_only_new_sources(shared_dir: Path, tmp_path: Path, pose_model) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kiosk.cli.evalmatch_cmd import format_report
 from kiosk.gallery.calibrate import MatchThreshold
 from kiosk.gallery.evalmatch import Query, _no_match, evaluate, source_entries
 from kiosk.gallery.evalqueries import (
@@ -146,6 +147,7 @@ def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path
     photos.mkdir()
     for name in ("tennis_standing.jpg", "backpackman.jpg", "frisbee.jpg"):
         shutil.copy(shared_dir / "data/posenet-demo-images" / name, photos / name)
+    (photos / "broken\n.jpg").write_bytes(b"not a photo")  # named in the report, left out
     rc = main(["eval", "match", "--images", str(photos), "--model", "movenet-lightning",
                "--other-model", "posenet-353x481", "--models-dir", str(models_dir),
                "--work", str(tmp_path / "work"), "--json",
@@ -159,6 +161,11 @@ def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path
     cached = sorted(p.name for p in (tmp_path / "work").glob("holds2-*.json"))
     assert len(cached) == 2 and sum(name.endswith("-seed1.json") for name in cached) == 1
     assert doc["archive"]["people"] >= 2 and set(doc["retrieval"]) == {"visible"}
+    assert [(f["file"], "not a readable image" in f["reason"]) for f in doc["archive"]["skipped"]] \
+        == [("photos/broken\n.jpg", True)]
+    report = format_report(doc).splitlines()
+    assert "1 file(s) left out of the archive (unreadable):" in report
+    assert any(line.startswith("  skipped file     photos/broken\\n.jpg: ") for line in report)
     archive = json.loads((tmp_path / "work/archive/manifest.json").read_text())
     assert doc["archive"]["views"] == archive["model"]["views"] == "photo"
     by_size = doc["by_size"]
