@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.cli import options
 from kiosk.core.enums import ExitCode, Metric, Views
+from kiosk.core.printable import printable
 from kiosk.match.metrics import DEFAULT_METRIC
 
 if TYPE_CHECKING:
@@ -231,9 +232,9 @@ def run_verify(args: argparse.Namespace) -> int:
 
     data, found = inspect_index(args.dir, deep=True)
     for p in found:
-        print(f"{args.dir}: {p}", file=sys.stderr)
+        print(printable(f"{args.dir}: {p}"), file=sys.stderr)  # names from the disk
     if data is None:
-        print(f"FAIL: {len(found)} problem(s) in {args.dir}", file=sys.stderr)
+        print(printable(f"FAIL: {len(found)} problem(s) in {args.dir}"), file=sys.stderr)
         return ExitCode.FAILURE
     m = data.manifest
     print(f"OK: index {m['index_id']}, {len(data.entries)} entries,"
@@ -326,18 +327,19 @@ def run_query(args: argparse.Namespace) -> int:
     results = query_images(index, args.images, model, k=args.k, metric=args.metric)
     unreadable = [r for r in results if r.rgb is None]  # missing or broken image files
     for r in unreadable:
-        print(f"kiosk index query: {r.error}", file=sys.stderr)
+        print(printable(f"kiosk index query: {r.error}"), file=sys.stderr)
     code = ExitCode.FAILURE if unreadable else ExitCode.OK
     if args.json:
         print(json.dumps([r.to_dict(index) for r in results], indent=1))
         return code
     for r in results:
-        print(r.image + (f": {r.error}" if r.error else ""))
+        said = r.image if not r.error else r.error if r.error.startswith(r.image) else f"{r.image}: {r.error}"
+        print(printable(said))  # names from the disk
         for m in r.matches:
             entry = index.entry(m.entry_id)
             t = "" if entry.frame_time is None else f" @{entry.frame_time:.2f}s"
             mir = " (mirrored)" if entry.mirrored else ""
-            print(f"  #{m.entry_id:<6d} {m.distance:.4f}  {entry.source}{t}{mir}")
+            print(f"  #{m.entry_id:<6d} {m.distance:.4f}  {printable(entry.source)}{t}{mir}")
     return code
 
 

@@ -91,6 +91,30 @@ def test_query_text_and_no_person(cli_index: Path, tmp_path: Path, models_dir, c
     assert o["matches"] == [] and o["error"].startswith("no person found")
 
 
+HOSTILE_NAME = "new\nline \x1b[2J\u202egpj.jpg"  # a newline, a terminal escape, a right-to-left override
+SHOWN = r"new\nline \x1b[2J\u202egpj.jpg"  # as printed: one line, nothing repainted
+
+
+def test_query_and_verify_show_hostile_names_on_their_line(cli_index: Path, shared_dir: Path,
+                                                           tmp_path: Path, models_dir, capsys) -> None:
+    photo = tmp_path / HOSTILE_NAME
+    shutil.copy(shared_dir / "data/posenet-demo-images/backpackman.jpg", photo)
+    missing = tmp_path / f"gone {HOSTILE_NAME}"
+    rc = main(["index", "query", str(cli_index), str(photo), str(missing), "--k", "1",
+               "--models-dir", str(models_dir)])
+    out = capsys.readouterr()
+    assert rc == 1  # the missing one
+    assert out.out.splitlines()[0] == f"{tmp_path}/{SHOWN}" and out.out.isascii()
+    assert out.err.splitlines()[-1] == f"kiosk index query: {tmp_path}/gone {SHOWN}: no such file"
+    copy = tmp_path / "index"
+    shutil.copytree(cli_index, copy)
+    (copy / "renditions" / HOSTILE_NAME).write_bytes(b"")
+    assert main(["index", "verify", str(copy)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"{copy}: renditions/{SHOWN}: file not listed in the manifest"
+    assert err[1].startswith("FAIL: 1 problem(s)") and len(err) == 2
+
+
 def test_inspect_sheet_and_coverage(cli_index: Path, shared_dir: Path, tmp_path: Path, models_dir) -> None:
     img = shared_dir / "data/posenet-demo-images/skiing.jpg"
     sheet, cmap = tmp_path / "sheet.png", tmp_path / "map.png"
