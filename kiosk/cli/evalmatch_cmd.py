@@ -40,7 +40,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("match", help="match quality: self-retrieval, no-match, calm",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", type=Path, action="append", required=True, metavar="DIR|FILE",
-                   help="archive photos (folders or files); repeat")
+                   help="archive photos and videos (folders or files); repeat")
     p.add_argument("--coco", type=Path, default=None, metavar="ANNOTATIONS.json",
                    help="COCO person keypoints of the images: person-free photos test the filter")
     p.add_argument("--recording", type=Path, default=None, metavar="VIDEO",

@@ -39,7 +39,7 @@ from kiosk.gallery.evalqueries import KINDS, Person, query_image
 from kiosk.gallery.extract import dominant
 from kiosk.gallery.protocol import MatchIndex
 from kiosk.gallery.reader import Found
-from kiosk.gallery.sources import load_image
+from kiosk.gallery.sources import SourceError, iter_video_frames, load_image
 from kiosk.pose.scales import MARGINS, uses_scale_views, voted_estimate
 from kiosk.pose.types import Pose
 from kiosk.pose.views import nearest_pose
@@ -100,8 +100,9 @@ def detect_queries(people: Sequence[Person], paths: dict[str, Path], models: dic
     for i, p in enumerate(people):
         by_source.setdefault(p.source, []).append(i)
     for source, members in sorted(by_source.items()):
-        rgb = load_image(paths[source])
+        frames = source_frames(paths[source], {people[i].frame_time for i in members})
         for i in members:
+            rgb = frames[people[i].frame_time]
             for kind in kinds:
                 img = query_image(rgb, people[i], kind, turn=i)
                 if img is None:
@@ -117,6 +118,21 @@ def detect_queries(people: Sequence[Person], paths: dict[str, Path], models: dic
                 out.append(Query(i, kind, pose))
     log.info("%d query images run for %d people", len(out), len(people))
     return out
+
+
+def source_frames(path: Path, times: set[float | None]) -> dict[float | None, np.ndarray]:
+    """The source's pictures the people stand in, by frame time (Person.frame_time): a photo's
+    under None; a video's frames at the given times (as the index stores them), decoded in one
+    pass. Raises SourceError (or ImageLoadError) naming the file when it cannot be read, or a
+    frame is no longer in it."""
+    if times == {None}:
+        return {None: load_image(path)}
+    wanted = {t for t in times if t is not None}
+    frames = dict(iter_video_frames(path, None, times=wanted))
+    if missing := sorted(wanted - set(frames)):
+        raise SourceError(f"{path}: no frame at {missing[0]:g} s, where the archive has one"
+                          " (the file changed since the build? rebuild the archive)")
+    return {t: frames[t] for t in wanted}
 
 
 def reference_pose(p: Person, kind: str, width: int) -> Pose:

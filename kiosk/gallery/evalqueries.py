@@ -1,7 +1,8 @@
 """How a kiosk camera meets an archive person: the query images of `kiosk eval match`.
 
 Every archive person (a non-mirrored entry) is shown again as a new photo made from its
-source image, and the pose model runs on it (real detections, never edited keypoints):
+source image (a video's: the entry's frame), and the pose model runs on it (real detections,
+never edited keypoints):
 
 - ``whole``:    the curator's crop box of the person (the rendition's framing);
 - ``waist_up``: the same box cut just above the hips (a visitor standing close);
@@ -55,6 +56,7 @@ class Person:
     source: str
     crop_box: tuple[int, int, int, int]
     pose: Pose  # source-image pixels
+    frame_time: float | None = None  # a video's frame (seconds, as the index stores it); None: a photo
 
     @property
     def ids(self) -> frozenset[int]:
@@ -64,11 +66,11 @@ class Person:
 def archive_people(index: GalleryIndex) -> list[Person]:
     """Every non-mirrored entry of the index as a Person (pose back in source pixels)."""
     w, h = index.display_size
-    twins: dict[tuple[str, tuple[float, ...]], int] = {}
+    twins: dict[tuple[str, float | None, tuple[float, ...]], int] = {}
     entries = [index.entry(i) for i in range(len(index))]
     for e in entries:
         if e.mirrored:
-            twins[(e.source, e.crop_box)] = e.id
+            twins[(e.source, e.frame_time, e.crop_box)] = e.id
     people = []
     for e in entries:
         if e.mirrored:
@@ -76,7 +78,8 @@ def archive_people(index: GalleryIndex) -> list[Person]:
         x0, y0, x1, y1 = e.crop_box
         pose = e.keypoints.scaled((x1 - x0) / w, (y1 - y0) / h).translated(x0, y0)
         box = (int(x0), int(y0), int(x1), int(y1))
-        people.append(Person(e.id, twins.get((e.source, e.crop_box)), e.source, box, pose))
+        people.append(Person(e.id, twins.get((e.source, e.frame_time, e.crop_box)), e.source, box, pose,
+                             e.frame_time))
     return people
 
 
@@ -96,7 +99,9 @@ def queries_key(index_id: str, people: list[Person]) -> str:
     """The cache key of an archive's query poses: the archive's content (its index id hashes
     the keypoints, whose boxes and poses make the query images and pick the visitor), the
     people asked about, QUERIES_VERSION and how model inputs are made (PREPROCESS_VERSION)."""
-    text = repr((QUERIES_VERSION, PREPROCESS_VERSION, index_id, [(p.source, p.crop_box) for p in people]))
+    shown = [(p.source, p.crop_box) if p.frame_time is None else (p.source, p.frame_time, p.crop_box)
+             for p in people]
+    text = repr((QUERIES_VERSION, PREPROCESS_VERSION, index_id, shown))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from kiosk.cli.evalmatch_cmd import format_report
 from kiosk.gallery.calibrate import MatchThreshold
-from kiosk.gallery.evalmatch import Query, _no_match, evaluate, source_entries
+from kiosk.gallery.evalmatch import Query, _no_match, evaluate, source_entries, source_frames
 from kiosk.gallery.evalqueries import (
     KINDS,
     Person,
@@ -23,6 +23,7 @@ from kiosk.gallery.evalqueries import (
     waist_up,
 )
 from kiosk.gallery.reader import Found, Match
+from kiosk.gallery.sources import SourceError, iter_video_frames
 from kiosk.pose.types import Pose
 from tests.app.kiosk_fakes import STAND, FakeIndex, arms_up, pose_at
 
@@ -183,3 +184,33 @@ def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path
             assert 0 <= s["top1"] <= s["top5"] <= 1 and 0 <= s["no_match"] <= 1
             # leaving the whole photo out leaves the nearest remaining pose as far or farther
             assert s["no_match_person"] <= s["no_match"]
+
+
+@pytest.mark.slow
+def test_eval_match_takes_a_video_archive(shared_dir: Path, models_dir: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A curator's archive of video: each person is a frame, shown again from that frame."""
+    from kiosk.cli.main import main
+
+    rc = main(["eval", "match", "--images", str(shared_dir / "data/recordings/pose_squats.mp4"),
+               "--model", "movenet-lightning", "--other-model", "posenet-353x481", "--views", "photo",
+               "--metric", "visible", "--limit", "4", "--models-dir", str(models_dir),
+               "--work", str(tmp_path / "work"), "--json"])
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    whole = doc["retrieval"]["visible"]["whole"]
+    assert doc["archive"]["people"] == 4 and whole["detected"] == 4
+    assert whole["top5"] >= 0.75  # the frame itself, or a neighbour of it in the one video
+    assert whole["no_match"] == 1.0  # the only source left out: nothing else holds a pose
+
+
+def test_source_frames_are_the_frames_the_archive_names(shared_dir: Path) -> None:
+    video = shared_dir / "data/recordings/pose_squats.mp4"
+    times = [t for t, _ in iter_video_frames(video, 2.0)][:3]
+    frames = source_frames(video, set(times))
+    assert sorted(frames) == sorted(times)
+    assert all(f.ndim == 3 and f.shape[2] == 3 for f in frames.values())
+    with pytest.raises(SourceError, match="no frame at 12345 s"):
+        source_frames(video, {times[0], 12345.0})
+    photo = shared_dir / "data/posenet-demo-images/frisbee.jpg"
+    assert set(source_frames(photo, {None})) == {None}
