@@ -70,22 +70,27 @@ class CalmStats:
     max_changes_per_hold: int
     holds_over_one: int  # holds with more than one change after react_s (the target: none)
     moves: int  # holds whose best photo differs from the photo shown at their start
-    moves_answered: float  # share changed within react_s
+    moves_answered: float | None  # share changed within react_s (None: no move)
     real_moves: int  # holds where what is shown at their start no longer matches (see _Hold)
-    real_moves_answered: float  # share changed within react_s
+    real_moves_answered: float | None  # share changed within react_s (None: no real move)
     blank_frames: float  # share of frames showing no photo (no match / nobody)
     held: int  # holds the archive holds (median best distance within max_distance)
-    blank_when_held: float  # share of their frames after react_s showing no photo
+    blank_when_held: float | None  # share of their frames after react_s showing no photo (None: none)
 
     def to_dict(self) -> dict[str, Any]:
         return {"holds": self.holds, "changes_per_hold": round(self.changes_per_hold, 3),
                 "max_changes_per_hold": self.max_changes_per_hold,
                 "holds_over_one_change": self.holds_over_one, "moves": self.moves,
-                "moves_answered_300ms": round(self.moves_answered, 3),
+                "moves_answered_300ms": _share(self.moves_answered),
                 "real_moves": self.real_moves,
-                "real_moves_answered_300ms": round(self.real_moves_answered, 3),
+                "real_moves_answered_300ms": _share(self.real_moves_answered),
                 "blank_frames": round(self.blank_frames, 3), "held_by_archive": self.held,
-                "blank_when_held": round(self.blank_when_held, 3)}
+                "blank_when_held": _share(self.blank_when_held)}
+
+
+def _share(x: float | None) -> float | None:
+    """A share for the report (3 decimals); None (JSON null) where nothing was counted."""
+    return None if x is None else round(x, 3)
 
 
 def kiosk_config(metric: str, match: MatchConfig) -> KioskConfig:
@@ -178,9 +183,8 @@ def simulate(index: Any, metric: str, holds: Sequence[Sequence[Pose | None]], fp
         real += int(judged.real_move)
         real_answered += int(judged.real_move and early)
         held += int(judged.held)
-    nan = float("nan")
     return CalmStats(len(holds), float(np.mean(changes)) if changes else 0.0,
                      max(changes, default=0), sum(c > 1 for c in changes), moves,
-                     answered / moves if moves else nan,
-                     real, real_answered / real if real else nan, blank / max(total, 1), held,
-                     held_blank / held_total if held_total else nan)
+                     answered / moves if moves else None,
+                     real, real_answered / real if real else None, blank / max(total, 1), held,
+                     held_blank / held_total if held_total else None)

@@ -110,9 +110,9 @@ def format_report(doc: dict[str, Any]) -> str:
                 "real moves", "real moves <= 300 ms", "blank frames", "holds held", "blank when held"]
         rows = [(m, [f"{c['changes_per_hold']:.2f}", str(c["max_changes_per_hold"]),
                      str(c["holds_over_one_change"]), str(c["moves"]),
-                     f"{c['moves_answered_300ms']:.2f}", str(c["real_moves"]),
-                     f"{c['real_moves_answered_300ms']:.2f}", f"{c['blank_frames']:.2f}",
-                     str(c["held_by_archive"]), f"{c['blank_when_held']:.2f}"])
+                     _share(c["moves_answered_300ms"]), str(c["real_moves"]),
+                     _share(c["real_moves_answered_300ms"]), f"{c['blank_frames']:.2f}",
+                     str(c["held_by_archive"]), _share(c["blank_when_held"])])
                 for m, c in doc["calm"].items()]
         parts.append(_table(f"held poses ({doc['calm_info']})", cols, rows))
     if doc.get("person_filter"):
@@ -128,6 +128,11 @@ def format_report(doc: dict[str, Any]) -> str:
                  f" flip views: {_flips(doc.get('flip_views', {}))}; {doc['date']}"
                  + "".join(f"\n{line}" for line in _skipped(doc["archive"].get("skipped", []))))
     return "\n\n".join(parts)
+
+
+def _share(x: float | None) -> str:
+    """A share in the report's tables: two decimals, "-" where nothing was counted."""
+    return "-" if x is None else f"{x:.2f}"
 
 
 def _skipped(skipped: list[dict[str, str]]) -> list[str]:
@@ -205,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         doc.update(_calm(index, live_other, args, metrics))
     if args.coco:
         doc["person_filter"] = _person_filter(args.coco, args.images, live_other)
-    print(json.dumps(doc, indent=1) if args.json else format_report(doc))
+    print(json.dumps(doc, indent=1, allow_nan=False) if args.json else format_report(doc))
     return ExitCode.OK
 
 

@@ -220,7 +220,3 @@ def person_free_rate(images: Sequence[Path], model: Any, accept: Callable[[Pose,
 
 def people_paths(sources: Iterable[tuple[str, Path]]) -> dict[str, Path]:
     return {name: path for name, path in sources}
-
-
-def mean(xs: Sequence[float]) -> float:
-    return float(np.mean(xs)) if len(xs) else float("nan")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,19 @@ def test_a_hold_that_changes_twice_is_counted(tmp_path: Path) -> None:
     match = MatchConfig(max_distance=0.2, hysteresis_margin=0.1, tie_margin=0.0)
     stats = simulate(index, "cosine", [_hold(STAND, rng), restless], 10.0, match, (720, 1280))
     assert (stats.max_changes_per_hold, stats.holds_over_one) == (2, 1)
+
+
+def test_a_recording_without_a_visitor_reports_no_shares(tmp_path: Path) -> None:
+    """Nobody in any hold: no move to answer, no hold the archive holds; the shares are None
+    (JSON null, "-" in the report), never NaN, which strict JSON cannot carry."""
+    index = FakeIndex(tmp_path, [pose_at(STAND)])
+    match = MatchConfig(max_distance=0.2, hysteresis_margin=0.1, tie_margin=0.0)
+    stats = simulate(index, "cosine", [[None] * 10, [None] * 10], 10.0, match, (720, 1280))
+    assert (stats.moves, stats.real_moves, stats.held, stats.blank_frames) == (0, 0, 0, 1.0)
+    shares = stats.to_dict()
+    assert shares["moves_answered_300ms"] is shares["real_moves_answered_300ms"] is None
+    assert shares["blank_when_held"] is None
+    json.dumps(shares, allow_nan=False)
 
 
 @pytest.mark.parametrize("scales", [None, ScaleCycle()])
