@@ -22,7 +22,7 @@ BENCHES = {
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    sub = parser.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
     for name, module_name in BENCHES.items():
         if importlib.util.find_spec(module_name) is None:
             continue

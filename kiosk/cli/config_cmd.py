@@ -11,7 +11,7 @@ HELP = "check a kiosk configuration file (every problem, with its key path) or s
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub = parser.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     check = sub.add_parser("check", help="validate FILE; print every problem and exit 1 if any")
     check.add_argument("file", metavar="FILE", nargs="?",
                        help="default: $KIOSK_CONFIG, /etc/move-mirror/kiosk.yaml or config/kiosk.yaml")

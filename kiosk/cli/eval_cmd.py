@@ -28,7 +28,7 @@ HELP = ("evaluate: pose (COCO keypoint AP and PCK@0.2), match (retrieval, no-mat
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="eval", metavar="WHAT", required=True)
+    sub = parser.add_subparsers(dest="eval_command", metavar="WHAT", required=True)
     p = sub.add_parser("pose", help="COCO keypoint AP and PCK@0.2 of pose models",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--coco", type=Path, required=True, metavar="ANNOTATIONS.json",
@@ -111,8 +111,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         dataset = load_coco_keypoints(args.coco)
-    except (OSError, ValueError, KeyError) as exc:
-        print(f"{args.coco}: cannot read COCO annotations: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"{args.coco}: cannot read COCO annotations: {exc.strerror or exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    except ValueError as exc:  # names the file and what it should be
+        print(exc, file=sys.stderr)
         return ExitCode.USAGE
     if args.limit is not None:
         dataset = dataset.subset(args.limit)

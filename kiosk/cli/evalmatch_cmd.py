@@ -159,11 +159,13 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.gallery.reader import GalleryIndex
     from kiosk.gallery.sources import enumerate_sources
     from kiosk.match.metrics import METRICS
+    from kiosk.pose.coco_eval import load_coco_keypoints
     from kiosk.pose.engine import load_pose_model
     from kiosk.pose.flip import FLIP_VERSION, uses_flip_views, with_flip
     from kiosk.pose.scales import SCALES_VERSION, uses_scale_views
 
     metrics = args.metric or list(METRICS)
+    coco = load_coco_keypoints(args.coco) if args.coco else None  # a bad file fails before the work
     max_d = args.max_distance if args.max_distance is not None else MatchConfig().max_distance
     work = args.work or default_cache_dir().parent / "evalmatch"
     opts = BuildOptions(model=args.model, models_dir=args.models_dir, every_person=True, mirror=True,
@@ -208,8 +210,8 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.recording:
         doc.update(_calm(index, live_other, args, metrics))
-    if args.coco:
-        doc["person_filter"] = _person_filter(args.coco, args.images, live_other)
+    if coco is not None:
+        doc["person_filter"] = _person_filter(coco, args.images, live_other)
     print(json.dumps(doc, indent=1, allow_nan=False) if args.json else format_report(doc))
     return ExitCode.OK
 
@@ -305,17 +307,20 @@ def _held_poses(model: Any, args: argparse.Namespace, seed: int) -> tuple[list[l
     return holds, frame_size
 
 
-def _person_filter(coco: Path, images: list[Path], model: Any) -> dict[str, Any]:
+def _person_filter(coco: Any, images: list[Path], model: Any) -> dict[str, Any]:
+    """The person filter on the annotation file's person-free images (coco: CocoKeypoints),
+    each looked for in the --images folders ({} when none is found there)."""
     from kiosk.app.mirror.plausibility import person_problem
     from kiosk.gallery.evalmatch import person_free_rate
 
-    data = json.loads(coco.read_text())
-    with_people = {a["image_id"] for a in data.get("annotations", [])}
-    folder = next((p for p in images if p.is_dir() and any(p.glob("*.jpg"))), None)
-    if folder is None:
+    folders = [p for p in images if p.is_dir()]
+    free = []
+    for im in coco.images:
+        found = [f / im.file_name for f in folders if (f / im.file_name).is_file()]
+        if len(coco.gt[im.id]) == 0 and found:
+            free.append(found[0])
+    if not free:
         return {}
-    free = [folder / im["file_name"] for im in data.get("images", [])
-            if im["id"] not in with_people and (folder / im["file_name"]).exists()]
     raw, n = person_free_rate(free, model, lambda p, w, h: p.score >= 0.25)
     filt, _ = person_free_rate(free, model,
                                lambda p, w, h: p.score >= 0.25 and person_problem(p, w, h) is None)

@@ -31,7 +31,7 @@ def _ssh_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    sub = parser.add_subparsers(dest="fleet_command", metavar="VERB", required=True)
     p = sub.add_parser("status", help="one line per kiosk (or --json)", description=HELP)
     _ssh_args(p)
     p.add_argument("--json", action="store_true", help="one JSON record per kiosk")
@@ -129,7 +129,7 @@ def _screenshot(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     from kiosk.fleet.status import collect, table
 
-    if args.verb == "screenshot":
+    if args.fleet_command == "screenshot":
         return _screenshot(args)
 
     if args.local:

@@ -38,7 +38,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                         "else the parent of the config's index.path `current`, else the checkout's index/)")
     parser.add_argument("--models-dir", metavar="DIR", help="models directory (default: $KIOSK_MODELS_DIR)")
     parser.add_argument("--json", action="store_true", help="JSON output (always on; accepted for symmetry)")
-    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    sub = parser.add_subparsers(dest="releases_command", metavar="VERB", required=True)
     p = _add(sub, "list", "current, previous, releases, stagings, free space, pending activation")
     p.add_argument("--model", nargs=2, metavar=("NAME", "SHA256"), help="also: is this model installed?")
     p = _add(sub, "stage", "make the upload staging dir for INDEX_ID (refused when the disk is too full)")
@@ -154,7 +154,7 @@ def _dispatch(rel: Any, args: argparse.Namespace) -> dict[str, Any]:
     from kiosk.gallery.releaselayout import DEFAULT_RELOAD
     from kiosk.gallery.releases import run_reload
 
-    verb = args.verb
+    verb = args.releases_command
     reload_cmd = getattr(args, "reload_cmd", None) or DEFAULT_RELOAD
     if verb == "list":
         out = rel.describe()
@@ -201,9 +201,9 @@ def run(args: argparse.Namespace) -> int:
     rel = ReleaseRoot(index_root(args.index_root))
     code = ExitCode.OK
     try:
-        if args.verb == "watch":
+        if args.releases_command == "watch":
             result = rel.watch(args.token)
-        elif args.verb == "hold":
+        elif args.releases_command == "hold":
             rel.expire()
             result = _hold(rel, args)
         else:

@@ -208,15 +208,17 @@ def source_entries(groups: np.ndarray) -> list[frozenset[int]]:
 
 def person_free_rate(images: Sequence[Path], model: Any, accept: Callable[[Pose, int, int], bool],
                      keypoint_score: float = 0.2) -> tuple[int, int]:
-    """(images where the dominant pose is accepted as a visitor, images) on person-free photos."""
-    hits = 0
+    """(images where the dominant pose is accepted as a visitor, images read) on person-free
+    photos; an image that cannot be read is left out with a warning naming it."""
+    hits = read = 0
     for path in images:
-        rgb = load_image(path)
+        try:
+            rgb = load_image(path)
+        except (SourceError, ValueError, OSError) as exc:
+            log.warning("person filter: %s left out (%s)", path, exc)
+            continue
+        read += 1
         pose = dominant(model.estimate(rgb), keypoint_score)
         if pose is not None and accept(pose, rgb.shape[1], rgb.shape[0]):
             hits += 1
-    return hits, len(images)
-
-
-def people_paths(sources: Iterable[tuple[str, Path]]) -> dict[str, Path]:
-    return {name: path for name, path in sources}
+    return hits, read

@@ -152,9 +152,23 @@ class CocoKeypoints:
 
 
 def load_coco_keypoints(path: Path | str) -> CocoKeypoints:
-    """Read person_keypoints_*.json. Every listed image is evaluated, annotated or not."""
+    """Read person_keypoints_*.json. Every listed image is evaluated, annotated or not.
+
+    Raises OSError (the file cannot be opened) or ValueError naming the file when it is not
+    COCO person-keypoint annotations (not JSON, or not their layout)."""
     with open(path, encoding="utf-8") as f:
-        data = json.load(f)
+        try:
+            return _parse_coco(json.load(f), path)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            what = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ValueError(f"{path}: not COCO person keypoint annotations ({what}); give a"
+                             " person_keypoints_*.json with 'images' and 'annotations'") from None
+
+
+def _parse_coco(data: Any, path: Path | str) -> CocoKeypoints:
+    """The CocoKeypoints of a parsed annotation file (raises on a wrong layout)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"a JSON {type(data).__name__}, not an object")
     person_ids = {c["id"] for c in data.get("categories", []) if c.get("name") == "person"} or {1}
     by_image: dict[int, list[dict[str, Any]]] = {}
     for ann in data.get("annotations", []):

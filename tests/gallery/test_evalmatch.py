@@ -214,3 +214,16 @@ def test_source_frames_are_the_frames_the_archive_names(shared_dir: Path) -> Non
         source_frames(video, {times[0], 12345.0})
     photo = shared_dir / "data/posenet-demo-images/frisbee.jpg"
     assert set(source_frames(photo, {None})) == {None}
+
+
+def test_person_free_rate_leaves_out_what_it_cannot_read(shared_dir: Path, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    from kiosk.gallery.evalmatch import person_free_rate
+    from kiosk.pose.fake import FakePoseModel
+
+    good = shared_dir / "data/posenet-demo-images/fire_hydrant.jpg"
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(good.read_bytes()[:500])
+    model = FakePoseModel([[pose_at(STAND)]])
+    assert person_free_rate([good, broken, good], model, lambda p, w, h: True) == (2, 2)
+    assert "broken.jpg left out" in caplog.text

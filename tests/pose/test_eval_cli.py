@@ -66,11 +66,28 @@ def test_eval_pose_table_and_an_unreadable_image(
     assert "| posenet-353x481 " in out and "PCK@0.2" in out
 
 
-def test_eval_pose_bad_annotations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "bad.json").write_text("{")
+IMAGE = {"id": 1, "file_name": "a.jpg", "width": 64, "height": 48}
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("{", ["Expecting"]),
+    ("[1, 2]", ["a JSON list, not an object"]),
+    ('{"annotations": []}', ["no 'images'"]),
+    ('{"images": [{"id": 1}]}', ["no 'file_name'"]),
+    ('{"images": [1]}', []),
+    (json.dumps({"images": [IMAGE], "annotations": [{"image_id": 1, "keypoints": [1, 2]}]}), []),
+    (json.dumps({"images": [IMAGE], "annotations": "none"}), []),
+])
+def test_eval_pose_bad_annotations(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
+                                   words: list[str]) -> None:
+    (tmp_path / "bad.json").write_text(text)
     assert main(["eval", "pose", "--coco", str(tmp_path / "bad.json"),
                  "--images", str(tmp_path)]) == 2
-    assert "bad.json" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"{tmp_path / 'bad.json'}: not COCO person keypoint annotations (")
+    assert len(err.strip().splitlines()) == 1
+    for word in words:
+        assert word in err
 
 
 @pytest.mark.slow
