@@ -24,10 +24,13 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.cli.options import int_at_least, match_distance
 from kiosk.core.enums import ExitCode, FlipViews, ScaleViews, SizeBand, Views
+
+if TYPE_CHECKING:
+    from kiosk.pose.coco_eval import CocoKeypoints
 
 log = logging.getLogger(__name__)
 
@@ -307,8 +310,8 @@ def _held_poses(model: Any, args: argparse.Namespace, seed: int) -> tuple[list[l
     return holds, frame_size
 
 
-def _person_filter(coco: Any, images: list[Path], model: Any) -> dict[str, Any]:
-    """The person filter on the annotation file's person-free images (coco: CocoKeypoints),
+def _person_filter(coco: CocoKeypoints, images: list[Path], model: Any) -> dict[str, Any]:
+    """The person filter on the annotation file's person-free images,
     each looked for in the --images folders ({} when none is found there)."""
     from kiosk.app.mirror.plausibility import person_problem
     from kiosk.gallery.evalmatch import person_free_rate
