@@ -5,6 +5,7 @@ keypoints."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,22 +13,21 @@ import pytest
 
 from kiosk.pose.engine import load_pose_model
 from kiosk.pose.flip import FlipModel
-from kiosk.pose.views import nearest_pose
-from tests.pose.test_scales_real import close_crops
+from kiosk.pose.model import PoseModel
+from kiosk.pose.types import Pose
+from tests.pose.test_scales_real import label_errors, one_run
 
 
 @pytest.mark.slow
 def test_flip_averaged_poses_of_close_people_are_nearer_their_labels(shared_dir: Path,
                                                                      models_dir: Path) -> None:
     model = load_pose_model("posenet-481x641", models_dir=models_dir, num_threads=1)
-    one_errors, flip_errors = [], []
-    for c in close_crops(shared_dir, model):
-        one = nearest_pose(model.estimate(c.img), c.ref)[0]
-        flipped = nearest_pose(FlipModel(model).estimate(c.img), c.ref)[0]
-        if one is None or flipped is None:
-            continue
-        one_errors.append(float(np.mean(c.error(one))))
-        flip_errors.append(float(np.mean(c.error(flipped))))
+
+    def flip_averaged(model: PoseModel, img: np.ndarray, pick: Callable[[list[Pose]], Pose | None]
+                      ) -> Pose | None:
+        return pick(FlipModel(model).estimate(img))
+
+    one_errors, flip_errors = label_errors(shared_dir, model, [one_run, flip_averaged], np.mean)
     assert len(one_errors) >= 40
     # Measured 2026-12-02 (56 crops): mean keypoint error 0.093 -> 0.089 of the person's size.
     assert np.mean(flip_errors) < 0.98 * np.mean(one_errors)
