@@ -319,8 +319,10 @@ def _person_filter(coco: CocoKeypoints, images: list[Path], model: Any) -> dict[
     folders = [p for p in images if p.is_dir()]
     free = []
     for im in coco.images:
+        if len(coco.gt[im.id]) > 0:
+            continue  # a person is annotated
         found = [f / im.file_name for f in folders if (f / im.file_name).is_file()]
-        if len(coco.gt[im.id]) == 0 and found:
+        if found:
             free.append(found[0])
     if not free:
         return {}

@@ -333,7 +333,10 @@ def run_query(args: argparse.Namespace) -> int:
         print(json.dumps([r.to_dict(index) for r in results], indent=1))
         return code
     for r in results:
-        said = r.image if not r.error else r.error if r.error.startswith(r.image) else f"{r.image}: {r.error}"
+        if r.rgb is None:  # unreadable: its error names the file
+            said = r.error or r.image
+        else:
+            said = r.image + (f": {r.error}" if r.error else "")
         print(printable(said))  # names from the disk
         for m in r.matches:
             entry = index.entry(m.entry_id)

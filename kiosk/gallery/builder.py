@@ -24,7 +24,6 @@ import numpy as np
 
 from kiosk.core.enums import Views
 from kiosk.core.keypoints import NUM_KEYPOINTS
-from kiosk.core.printable import printable
 from kiosk.gallery import extract as ex
 from kiosk.gallery import manifest as mf
 from kiosk.gallery import quality as qa
@@ -151,8 +150,7 @@ def build(
         if summary.entries == 0:
             reasons = "\n".join(
                 [f"  discarded {n:5d}  {r}" for r, n in summary.discarded.most_common()]
-                + rejects_lines(summary.skipped)
-                + [printable(f"  rejected source  {f}: {r}") for f, r in summary.no_entries])
+                + rejects_lines(summary.skipped, summary.no_entries))
             raise BuildError(
                 f"no entries kept from {summary.sources_read} source(s) and"
                 f" {summary.frames_seen} frame(s); nothing written to {out}"

@@ -64,10 +64,10 @@ class BuildSummary:
         ]
         for reason in sorted(self.discarded, key=lambda r: -self.discarded[r]):
             lines.append(f"  discarded        {self.discarded[reason]:5d}  {reason}")
-        lines += rejects_lines(self.skipped)
-        lines += [f"  rejected source  {f}: {r}" for f, r in self.no_entries]
-        lines += [f"  warning          {w}" for w in self.warnings()]
-        return "\n".join(printable(line) for line in lines)  # a file name cannot break a line
+        warned = [f"  warning          {w}" for w in self.warnings()]
+        # a name (out_dir's, a warned source's) cannot break a line (rejects_lines: likewise)
+        return "\n".join([*map(printable, lines), *rejects_lines(self.skipped, self.no_entries),
+                          *map(printable, warned)])
 
     def warnings(self) -> list[str]:
         """Curator warnings: upscaled renditions, sources shown without credit or licence."""
@@ -84,6 +84,10 @@ class BuildSummary:
         return out
 
 
-def rejects_lines(skipped: list[tuple[str, str]]) -> list[str]:
-    """One line per skipped file (file, reason): its name and why, shown printable."""
-    return [printable(f"  skipped file     {r if r.startswith(f) else f'{f}: {r}'}") for f, r in skipped]
+def rejects_lines(skipped: list[tuple[str, str]],
+                  no_entries: list[tuple[str, str]] | None = None) -> list[str]:
+    """One line per skipped file and per source read without an entry ((file, reason) each): its
+    name and why, shown printable (kiosk.core.printable)."""
+    lines = [f"  skipped file     {r if r.startswith(f) else f'{f}: {r}'}" for f, r in skipped]
+    lines += [f"  rejected source  {f}: {r}" for f, r in no_entries or []]
+    return [printable(line) for line in lines]
