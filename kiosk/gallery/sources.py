@@ -48,11 +48,46 @@ def _kind(path: Path) -> str | None:
     return None
 
 
+def _walk(folder: Path) -> Iterator[Path]:
+    """Every non-hidden entry under folder that is not a directory, as the curator names it.
+
+    Linked folders are followed (an archive assembled from links to other disks), each real
+    folder once, so a link back up the tree cannot loop. A broken link, and a folder that
+    cannot be listed, are yielded like files: `_problem` names them.
+    """
+    seen: set[Path] = set()
+
+    def visit(d: Path) -> Iterator[Path]:
+        real = d.resolve()
+        if real in seen:
+            return
+        seen.add(real)
+        try:
+            entries = sorted(d.iterdir())
+        except OSError:
+            yield d
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                folder = entry.is_dir()
+            except OSError:
+                folder = False
+            if folder:
+                yield from visit(entry)
+            else:
+                yield entry
+
+    yield from visit(folder)
+
+
 def enumerate_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skipped]]:
     """Every image/video under the given files and folders (recursively, sorted, hidden ignored).
 
-    Files with other extensions found in folders are returned as `Skipped`. A SOURCE argument that
-    does not exist raises SourceError (a typo should not silently build an empty index).
+    Files with other extensions found in folders, and links to nothing, are returned as
+    `Skipped`. A SOURCE argument that does not exist raises SourceError (a typo should not
+    silently build an empty index).
     """
     sources: list[Source] = []
     skipped: list[Skipped] = []
@@ -63,21 +98,37 @@ def enumerate_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Sk
             raise SourceError(f"{p}: no such file or folder (check the SOURCE argument)")
         p = p.resolve()
         base = p.parent
-        files = [p] if p.is_file() else sorted(
-            f for f in p.rglob("*")
-            if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
-        )
-        for f in files:
+        for f in [p] if p.is_file() else sorted(_walk(p)):
             if f in seen:
                 continue
             seen.add(f)
             name = f.relative_to(base).as_posix()
-            kind = _kind(f)
-            if kind is None:
-                skipped.append(Skipped(name, f"unsupported file type {f.suffix or '(none)'!r}"))
-                continue
-            sources.append(Source(f, name, kind))
+            kind, problem = _kind(f), _problem(f)
+            if problem or kind is None:
+                skipped.append(Skipped(name, problem))
+            else:
+                sources.append(Source(f, name, kind))
     return sources, skipped
+
+
+def _problem(f: Path) -> str:
+    """Why f (from `_walk`) is not a source, or "" when it is one."""
+    try:
+        return _stat_problem(f)
+    except OSError as e:
+        return f"cannot be read ({e.strerror}; check its permissions)"
+
+
+def _stat_problem(f: Path) -> str:
+    if f.is_dir():
+        return "a folder that cannot be listed (check its permissions)"
+    if not f.exists():
+        return f"a link to {f.readlink()}, which does not exist (mount its disk, or remove the link)"
+    if not f.is_file():
+        return "not a regular file (a pipe, socket or device)"
+    if _kind(f) is None:
+        return f"unsupported file type {f.suffix or '(none)'!r}"
+    return ""
 
 
 def load_image(path: Path) -> np.ndarray:

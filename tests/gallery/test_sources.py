@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from kiosk.gallery.sources import (
+    Skipped,
     SourceError,
     enumerate_sources,
     iter_frames,
@@ -52,6 +55,52 @@ def test_hidden_files_are_ignored(tmp_path: Path, shared_dir: Path) -> None:
     shutil.copy(shared_dir / "data/coral/test_couple.jpg", tmp_path / "x.jpg")
     srcs, skipped = enumerate_sources([tmp_path])
     assert [s.name for s in srcs] == [f"{tmp_path.name}/x.jpg"] and skipped == []
+
+
+def test_linked_folders_are_followed_once_and_broken_links_named(
+    tmp_path: Path, shared_dir: Path
+) -> None:
+    """An archive assembled from links: a linked folder is walked (named through the link), a
+    link back up the tree does not loop, a link to nothing and a pipe are named; sorted by path
+    parts, as before links were followed."""
+    photo = shared_dir / "data/coral/test_couple.jpg"
+    elsewhere = tmp_path / "nas/summer"
+    elsewhere.mkdir(parents=True)
+    shutil.copy(photo, elsewhere / "b.jpg")
+    arch = tmp_path / "archive"
+    (arch / "a").mkdir(parents=True)
+    shutil.copy(photo, arch / "a.jpg")
+    shutil.copy(photo, arch / "a/z.jpg")
+    (arch / "summer").symlink_to(elsewhere)
+    (arch / "a/up").symlink_to(arch)
+    (arch / "gone.jpg").symlink_to(tmp_path / "unmounted/c.jpg")
+    os.mkfifo(arch / "pipe.jpg")
+    srcs, skipped = enumerate_sources([arch])
+    assert [s.name for s in srcs] == ["archive/a/z.jpg", "archive/a.jpg", "archive/summer/b.jpg"]
+    assert {s.name: s.reason for s in skipped} == {
+        "archive/gone.jpg": f"a link to {tmp_path}/unmounted/c.jpg, which does not exist "
+        "(mount its disk, or remove the link)",
+        "archive/pipe.jpg": "not a regular file (a pipe, socket or device)",
+    }
+
+
+def test_a_folder_that_cannot_be_listed_is_named(
+    tmp_path: Path, shared_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "locked").mkdir()
+    shutil.copy(shared_dir / "data/coral/test_couple.jpg", tmp_path / "x.jpg")
+    listing = Path.iterdir
+
+    def iterdir(self: Path) -> Iterator[Path]:
+        if self.name == "locked":
+            raise PermissionError(13, "Permission denied", str(self))
+        return listing(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    srcs, skipped = enumerate_sources([tmp_path])
+    assert [s.name for s in srcs] == [f"{tmp_path.name}/x.jpg"]
+    assert skipped == [Skipped(f"{tmp_path.name}/locked",
+                               "a folder that cannot be listed (check its permissions)")]
 
 
 def test_bad_images_raise_with_reason(tmp_path: Path, shared_dir: Path) -> None:
