@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.cli.options import int_at_least, match_distance
-from kiosk.core.enums import ExitCode, FlipViews, ScaleViews, SizeBand, Views
+from kiosk.core.enums import BandSide, ExitCode, FlipViews, ScaleViews, SizeBand, Views
 
 if TYPE_CHECKING:
     from kiosk.pose.coco_eval import CocoKeypoints
@@ -231,14 +231,13 @@ def _flips(on: dict[str, bool]) -> str:
 
 def _by_side(index: Any, people: list[Any], queries: list[Any], metrics: list[str],
              max_d: float) -> dict[str, Any]:
-    """Occluded queries' top-1 per metric, by the side their band covers (SIDES order), with
+    """Occluded queries' top-1 per metric, by the side their band covers (BandSide order), with
     each side's query count under "queries"."""
     from kiosk.gallery.evalmatch import evaluate
-    from kiosk.gallery.evalqueries import SIDES, occluded_side
 
     out: dict[str, Any] = {"queries": {}}
-    for side in SIDES:
-        mine = [q for q in queries if q.kind == "occluded" and occluded_side(q.person) == side]
+    for side in BandSide:
+        mine = [q for q in queries if q.kind == "occluded" and q.side is side]
         if not mine:
             continue
         out["queries"][side] = len(mine)
@@ -253,10 +252,11 @@ def _cached_queries(path: Path, detect: Any) -> list[Any]:
     from kiosk.gallery.evalmatch import Query
 
     if path.exists():
-        return [Query(q["person"], q["kind"], None if q["pose"] is None else pose_from_list(q["pose"]))
+        return [Query(q["person"], q["kind"], None if q["pose"] is None else pose_from_list(q["pose"]),
+                      None if q["side"] is None else BandSide(q["side"]))
                 for q in json.loads(path.read_text())]
     queries = detect()
-    path.write_text(json.dumps([{"person": q.person, "kind": q.kind,
+    path.write_text(json.dumps([{"person": q.person, "kind": q.kind, "side": q.side,
                                  "pose": None if q.pose is None else pose_to_list(q.pose)}
                                 for q in queries]))
     return queries

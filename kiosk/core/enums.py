@@ -116,6 +116,16 @@ class SizeBand(_Named):
     FAR = "far"
 
 
+class BandSide(_Named):
+    """The side of the body an occluded query's band covers (`kiosk eval match`): BOTTOM hides
+    the legs (a counter), TOP the head, shoulders and arms, LEFT / RIGHT one side (a pillar)."""
+
+    BOTTOM = "bottom"
+    TOP = "top"
+    LEFT = "left"
+    RIGHT = "right"
+
+
 class Backend(_Named):
     """TFLite interpreter package: LiteRT (ai-edge-litert) or tflite-runtime."""
 

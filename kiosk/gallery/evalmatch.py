@@ -33,13 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.core.enums import ScaleViews
+from kiosk.core.enums import BandSide, ScaleViews
 from kiosk.gallery.calibrate import MatchThreshold, kiosk_threshold
-from kiosk.gallery.evalqueries import KINDS, Person, query_image
+from kiosk.gallery.evalqueries import KINDS, Person, query_image, sides_of
 from kiosk.gallery.extract import dominant
 from kiosk.gallery.protocol import MatchIndex
 from kiosk.gallery.reader import Found
 from kiosk.gallery.sources import SourceError, iter_video_frames, load_image
+from kiosk.pose.model import PoseModel
 from kiosk.pose.scales import MARGINS, uses_scale_views, voted_estimate
 from kiosk.pose.types import Pose
 from kiosk.pose.views import nearest_pose
@@ -55,6 +56,7 @@ class Query:
     person: int  # index into the people list
     kind: str
     pose: Pose | None
+    side: BandSide | None = None  # an occluded query's band (evalqueries.sides_of)
 
 
 @dataclass
@@ -104,20 +106,25 @@ def detect_queries(people: Sequence[Person], paths: dict[str, Path], models: dic
         for i in members:
             rgb = frames[people[i].frame_time]
             for kind in kinds:
-                img = query_image(rgb, people[i], kind, turn=i)
-                if img is None:
-                    continue
-                ref = reference_pose(people[i], kind, img.shape[1])
-
-                def pick(poses: list[Pose], ref: Pose = ref, shape: tuple[int, ...] = img.shape
-                         ) -> Pose | None:
-                    return the_visitor(poses, ref, shape[:2], keypoint_score)
-
                 margins = MARGINS if uses_scale_views(scale_views, models[kind].family) else (0.0,)
-                pose = voted_estimate(models[kind], img, pick, margins) if img.size else None
-                out.append(Query(i, kind, pose))
+                for side in sides_of(kind):
+                    img = query_image(rgb, people[i], kind, side)
+                    if img is not None:
+                        pose = _query_pose(models[kind], img, people[i], kind, margins, keypoint_score)
+                        out.append(Query(i, kind, pose, side))
     log.info("%d query images run for %d people", len(out), len(people))
     return out
+
+
+def _query_pose(model: PoseModel, img: np.ndarray, person: Person, kind: str, margins: Sequence[float],
+                keypoint_score: float) -> Pose | None:
+    """The visitor's pose in a query image (img (H, W, 3) RGB), as the kiosk would see them."""
+    ref = reference_pose(person, kind, img.shape[1])
+
+    def pick(poses: list[Pose]) -> Pose | None:
+        return the_visitor(poses, ref, img.shape[:2], keypoint_score)
+
+    return voted_estimate(model, img, pick, margins) if img.size else None
 
 
 def source_frames(path: Path, times: set[float | None]) -> dict[float | None, np.ndarray]:

@@ -6,8 +6,8 @@ never edited keypoints):
 
 - ``whole``:    the curator's crop box of the person (the rendition's framing);
 - ``waist_up``: the same box cut just above the hips (a visitor standing close);
-- ``occluded``: the box with ~40% of the body painted over by a flat band (from the bottom,
-  the top, the left or the right, in turn: a pillar, a table, another visitor);
+- ``occluded``: the box with ~40% of the body painted over by a flat band (a counter, a
+  pillar, another visitor), once from each side (BandSide: bottom, top, left, right);
 - ``mirrored``: the box flipped left-right;
 - ``other_model``: the whole box, seen by a different pose model than the archive's.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kiosk.core.enums import SizeBand
+from kiosk.core.enums import BandSide, SizeBand
 from kiosk.gallery.reader import GalleryIndex
 from kiosk.pose.preprocess import ENLARGE_SMOOTH, PREPROCESS_VERSION, fit_scale
 from kiosk.pose.types import Pose
@@ -31,20 +31,18 @@ log = logging.getLogger(__name__)
 KINDS: tuple[str, ...] = ("whole", "waist_up", "occluded", "mirrored", "other_model")
 #: Bump when the query images (or how the visitor is picked in them) change meaning: cached
 #: query poses (`kiosk eval match --work`) are keyed by it.
-QUERIES_VERSION = 2
+QUERIES_VERSION = 3
 #: Query images the archive's model enlarges more than this are reported apart ("far" people):
 #: a kiosk camera never enlarges a visitor, so their figures measure the model on an enlarged
 #: small crop as much as the match (docs/match-quality.md).
 FAR_ENLARGEMENT = ENLARGE_SMOOTH  # far: the model input enlarges the crop smoothly (preprocess.py)
 #: Fraction of the body's box painted over in "occluded".
 OCCLUDED_FRACTION = 0.4
-#: The side of the body an occluded query's band covers, by turn (turn = the person's number).
-SIDES = ("bottom", "top", "left", "right")
 
 
-def occluded_side(turn: int) -> str:
-    """The side the band covers for this turn (SIDES in rotation)."""
-    return SIDES[turn % len(SIDES)]
+def sides_of(kind: str) -> tuple[BandSide | None, ...]:
+    """The query images of a kind: an occluded one per side of the body, one of the others."""
+    return tuple(BandSide) if kind == "occluded" else (None,)
 
 
 @dataclass(frozen=True)
@@ -133,21 +131,20 @@ def waist_up(rgb: np.ndarray, p: Person, min_score: float = 0.2) -> np.ndarray |
     return crop(rgb, (x0, y0, x1, cut))
 
 
-def occluded(rgb: np.ndarray, p: Person, turn: int) -> np.ndarray:
-    """The whole crop with OCCLUDED_FRACTION of the body box painted over (side by turn)."""
+def occluded(rgb: np.ndarray, p: Person, side: BandSide) -> np.ndarray:
+    """The whole crop with OCCLUDED_FRACTION of the body box painted over from this side."""
     img = crop(rgb, p.crop_box).copy()
     bx0, by0, bx1, by1 = _body_box(p)
     ox, oy = p.crop_box[0], p.crop_box[1]
     bx0, bx1, by0, by1 = bx0 - ox, bx1 - ox, by0 - oy, by1 - oy
     bw, bh = bx1 - bx0, by1 - by0
-    side = occluded_side(turn)
     f = OCCLUDED_FRACTION
     x0, x1, y0, y1 = bx0 - 0.1 * bw, bx1 + 0.1 * bw, by0 - 0.1 * bh, by1 + 0.1 * bh
-    if side == "bottom":
+    if side is BandSide.BOTTOM:
         y0 = by1 - f * bh
-    elif side == "top":
+    elif side is BandSide.TOP:
         y1 = by0 + f * bh
-    elif side == "left":
+    elif side is BandSide.LEFT:
         x1 = bx0 + f * bw
     else:
         x0 = bx1 - f * bw
@@ -158,14 +155,18 @@ def occluded(rgb: np.ndarray, p: Person, turn: int) -> np.ndarray:
     return img
 
 
-def query_image(rgb: np.ndarray, p: Person, kind: str, turn: int) -> np.ndarray | None:
-    """The query image of one kind (None when the kind does not apply to this person)."""
+def query_image(rgb: np.ndarray, p: Person, kind: str, side: BandSide | None = None
+                ) -> np.ndarray | None:
+    """The query image of one kind (None when the kind does not apply to this person); side:
+    an occluded image's (sides_of)."""
     if kind in ("whole", "other_model"):
         return crop(rgb, p.crop_box)
     if kind == "waist_up":
         return waist_up(rgb, p)
     if kind == "occluded":
-        return occluded(rgb, p, turn)
+        if side is None:
+            raise ValueError("an occluded query image needs the side its band covers")
+        return occluded(rgb, p, side)
     if kind == "mirrored":
         return np.ascontiguousarray(crop(rgb, p.crop_box)[:, ::-1])
     raise ValueError(f"unknown query kind {kind!r}: expected one of {', '.join(KINDS)}")

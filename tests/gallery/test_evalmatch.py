@@ -9,16 +9,17 @@ import numpy as np
 import pytest
 
 from kiosk.cli.evalmatch_cmd import format_report
+from kiosk.core.enums import BandSide
 from kiosk.gallery.calibrate import MatchThreshold
 from kiosk.gallery.evalmatch import Query, _no_match, evaluate, source_entries, source_frames
 from kiosk.gallery.evalqueries import (
     KINDS,
     Person,
     occluded,
-    occluded_side,
     padded_box,
     queries_key,
     query_image,
+    sides_of,
     size_band,
     waist_up,
 )
@@ -39,24 +40,37 @@ def test_waist_up_stops_above_the_hips() -> None:
     assert img is not None and 0.7 * hip_y < img.shape[0] < hip_y
 
 
-@pytest.mark.parametrize("turn", range(4))
-def test_occluded_paints_about_forty_percent_of_the_body(turn: int) -> None:
-    assert occluded_side(turn) == ("bottom", "top", "left", "right")[turn] == occluded_side(turn + 4)
+@pytest.mark.parametrize("side", BandSide)
+def test_occluded_paints_about_forty_percent_of_the_body_from_its_side(side: BandSide) -> None:
     rgb = np.zeros((1200, 800, 3), np.uint8)
-    img = occluded(rgb, _person(), turn)
+    img = occluded(rgb, _person(), side)
     grey = (img == 128).all(axis=2)
     x0, y0, x1, y1 = _person().pose.bbox(0.2)
     body = grey[int(y0) - 100:int(y1) - 100, int(x0) - 200:int(x1) - 200]
     assert 0.35 <= body.mean() <= 0.5
+    h, w = body.shape
+    halves = {BandSide.TOP: (body[: h // 2], body[h // 2:]), BandSide.BOTTOM: (body[h // 2:], body[: h // 2]),
+              BandSide.LEFT: (body[:, : w // 2], body[:, w // 2:]),
+              BandSide.RIGHT: (body[:, w // 2:], body[:, : w // 2])}
+    covered, open_half = halves[side]
+    assert covered.mean() > 0.7 and open_half.mean() == 0
+
+
+def test_every_person_is_occluded_from_every_side() -> None:
+    assert sides_of("occluded") == tuple(BandSide)
+    assert all(sides_of(k) == (None,) for k in KINDS if k != "occluded")
 
 
 def test_every_kind_gives_an_image() -> None:
     rgb = np.zeros((1200, 800, 3), np.uint8)
     for k in KINDS:
-        img = query_image(rgb, _person(), k, 0)
-        assert img is not None and img.ndim == 3
+        for side in sides_of(k):
+            img = query_image(rgb, _person(), k, side)
+            assert img is not None and img.ndim == 3
     with pytest.raises(ValueError, match="unknown query kind"):
-        query_image(rgb, _person(), "sideways", 0)
+        query_image(rgb, _person(), "sideways")
+    with pytest.raises(ValueError, match="needs the side"):
+        query_image(rgb, _person(), "occluded")
 
 
 def test_cached_queries_follow_the_archive_poses() -> None:
@@ -173,8 +187,10 @@ def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path
     assert by_size["people"]["near"] + by_size["people"]["far"] == doc["archive"]["people"]
     assert set(by_size["near"]) == set(by_size["far"]) == set(doc["retrieval"])
     sides = doc["occluded_by_side"]  # the occluded column, split by the band's side
-    assert sum(sides["queries"].values()) == doc["archive"]["people"]
-    n_occluded = doc["retrieval"]["visible"]["occluded"]["top1"] * doc["archive"]["people"]
+    people = doc["archive"]["people"]  # each occluded from every side
+    assert sides["queries"] == {side: people for side in BandSide.values()}
+    assert doc["retrieval"]["visible"]["occluded"]["queries"] == 4 * people
+    n_occluded = doc["retrieval"]["visible"]["occluded"]["top1"] * 4 * people
     assert sum(sides[side]["visible"] * n for side, n in sides["queries"].items()) == \
         pytest.approx(n_occluded, abs=0.02)
     for stats in doc["retrieval"].values():
