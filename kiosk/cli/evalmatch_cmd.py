@@ -150,6 +150,7 @@ def _skipped(skipped: list[dict[str, str]]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from kiosk.app.service.config import MatchConfig
+    from kiosk.gallery.atomic import NothingKept
     from kiosk.gallery.builder import BuildOptions, build, default_cache_dir
     from kiosk.gallery.evalmatch import detect_queries, evaluate
     from kiosk.gallery.evalqueries import (
@@ -173,7 +174,14 @@ def run(args: argparse.Namespace) -> int:
     work = args.work or default_cache_dir().parent / "evalmatch"
     opts = BuildOptions(model=args.model, models_dir=args.models_dir, every_person=True, mirror=True,
                         cache_dir=default_cache_dir(), views=args.views or BuildOptions().views)
-    summary = build(args.images, work / "archive", opts, progress=False)
+    try:
+        summary = build(args.images, work / "archive", opts, progress=False)
+    except NothingKept as e:
+        print(f"kiosk eval match: no person kept for the benchmark's archive from {e.sources}"
+              f" source(s) and {e.frames} frame(s): --images needs photos or videos of whole"
+              " people (the archive keeps whole bodies, as `kiosk index build` does by default)."
+              f" Rejected:\n{e.rejected}", file=sys.stderr)
+        return ExitCode.USAGE
     index = GalleryIndex.open(work / "archive")
     people = archive_people(index)[: args.limit]
     srcs, _ = enumerate_sources(args.images)

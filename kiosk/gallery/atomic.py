@@ -24,6 +24,17 @@ class BuildError(Exception):
     """The build cannot run (bad arguments, OUT_DIR not an index, nothing kept)."""
 
 
+class NothingKept(BuildError):
+    """Every frame was discarded: nothing was written. `rejected` lists why, one line each."""
+
+    def __init__(self, sources: int, frames: int, out: Path, rejected: str) -> None:
+        self.sources, self.frames, self.rejected = sources, frames, rejected
+        super().__init__(
+            f"no entries kept from {sources} source(s) and {frames} frame(s); nothing written"
+            f" to {out} (relax the filters, e.g. --partial-body, or add photos of whole people)."
+            f" Rejected:\n{rejected}")
+
+
 def check_out_dir(out: Path) -> None:
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise BuildError(f"{out}: exists and is not a directory; choose another -o OUT_DIR")

@@ -27,7 +27,8 @@ from kiosk.core.keypoints import NUM_KEYPOINTS
 from kiosk.gallery import extract as ex
 from kiosk.gallery import manifest as mf
 from kiosk.gallery import quality as qa
-from kiosk.gallery.atomic import BuildError, check_out_dir, clean_stale, swap_into_place
+from kiosk.gallery.atomic import BuildError as BuildError  # re-exported: the builder's error
+from kiosk.gallery.atomic import NothingKept, check_out_dir, clean_stale, swap_into_place
 from kiosk.gallery.buildsummary import BuildSummary, rejects_lines
 from kiosk.gallery.calibrate import matching_extras
 from kiosk.gallery.metadata import MetadataTable
@@ -151,12 +152,7 @@ def build(
             reasons = "\n".join(
                 [f"  discarded {n:5d}  {r}" for r, n in summary.discarded.most_common()]
                 + rejects_lines(summary.skipped, summary.no_entries))
-            raise BuildError(
-                f"no entries kept from {summary.sources_read} source(s) and"
-                f" {summary.frames_seen} frame(s); nothing written to {out}"
-                " (relax the filters, e.g. --partial-body, or add photos of whole people)."
-                f" Rejected:\n{reasons or '  nothing'}"
-            )
+            raise NothingKept(summary.sources_read, summary.frames_seen, out, reasons or "  nothing")
         body = {**_manifest_body(tmp, options, cfg, model, summary), **matching_extras(tmp)}
         manifest = mf.write_manifest(tmp, body)
         summary.index_id = manifest["index_id"]

@@ -202,6 +202,26 @@ def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path
             assert s["no_match_person"] <= s["no_match"]
 
 
+def test_eval_match_without_a_whole_person_says_what_it_needs(
+        models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No archive can be built: the message names each photo's reason and what --images needs
+    (not the builder's --partial-body, which eval match does not take)."""
+    from PIL import Image
+
+    from kiosk.cli.main import main
+
+    (tmp_path / "photos").mkdir()
+    Image.new("RGB", (320, 240), (90, 120, 90)).save(tmp_path / "photos/lawn.jpg")
+    rc = main(["eval", "match", "--images", str(tmp_path / "photos"), "--models-dir", str(models_dir),
+               "--work", str(tmp_path / "work"), "--metric", "trimmed"])
+    err = capsys.readouterr().err.splitlines()
+    err = err[next(i for i, line in enumerate(err) if line.startswith("kiosk eval match: ")):]
+    assert rc == 2 and not (tmp_path / "work/archive").exists()
+    assert err[0].startswith("kiosk eval match: no person kept for the benchmark's archive from 1 ")
+    assert "--images needs photos or videos of whole people" in err[0] and "--partial-body" not in err[0]
+    assert "  rejected source  photos/lawn.jpg: no entry kept (no person 1)" in err[1:]
+
+
 @pytest.mark.slow
 def test_eval_match_takes_a_video_archive(shared_dir: Path, models_dir: Path, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
