@@ -7,10 +7,10 @@
    the --images (into --work, reusing the builder's pose cache).
 2. Every archive person is shown again as the kiosk meets visitors (whole, waist-up, 40%
    occluded from each of four sides, mirrored, another pose model): top-1/top-5
-   self-retrieval, "matched" (top-1
-   within match.max_distance) and the "no match" rate with the person's photo (their source)
-   left out of the archive, and with only the person left out, per metric; the same again for
-   "near" and "far" people (the model enlarges a far person's crop more than 2x).
+   self-retrieval, "matched" (top-1 within match.max_distance) and the "no match" rate with
+   the person's photo (their source) left out of the archive, and with only the person left
+   out, per metric; the same again for "near" and "far" people (the model enlarges a far
+   person's crop more than 2x).
 3. --recording: held poses, with the kiosk's own chooser (photo changes per held pose,
    moves answered within 300 ms); --seeds N holds every pose N times with other camera jitter.
 4. --coco: photos of the slice without any person annotation: how many give a "visitor"

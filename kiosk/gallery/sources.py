@@ -103,7 +103,8 @@ def enumerate_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Sk
                 continue
             seen.add(f)
             name = f.relative_to(base).as_posix()
-            kind, problem = _kind(f), _problem(f)
+            kind = _kind(f)
+            problem = _problem(f, kind)
             if problem or kind is None:
                 skipped.append(Skipped(name, problem))
             else:
@@ -111,24 +112,18 @@ def enumerate_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Sk
     return sources, skipped
 
 
-def _problem(f: Path) -> str:
-    """Why f (from `_walk`) is not a source, or "" when it is one."""
+def _problem(f: Path, kind: str | None) -> str:
+    """Why f (from `_walk`; kind: `_kind(f)`) is not a source, or "" when it is one."""
     try:
-        return _stat_problem(f)
+        if f.is_dir():
+            return "a folder that cannot be listed (check its permissions)"
+        if not f.exists():
+            return f"a link to {f.readlink()}, which does not exist (mount its disk, or remove the link)"
+        if not f.is_file():
+            return "not a regular file (a pipe, socket or device)"
     except OSError as e:
         return f"cannot be read ({e.strerror}; check its permissions)"
-
-
-def _stat_problem(f: Path) -> str:
-    if f.is_dir():
-        return "a folder that cannot be listed (check its permissions)"
-    if not f.exists():
-        return f"a link to {f.readlink()}, which does not exist (mount its disk, or remove the link)"
-    if not f.is_file():
-        return "not a regular file (a pipe, socket or device)"
-    if _kind(f) is None:
-        return f"unsupported file type {f.suffix or '(none)'!r}"
-    return ""
+    return "" if kind else f"unsupported file type {f.suffix or '(none)'!r}"
 
 
 def load_image(path: Path) -> np.ndarray:
