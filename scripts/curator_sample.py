@@ -35,7 +35,7 @@ def main(argv: list[str]) -> int:
     t = match_threshold()
     results = query_images(index, queries, model, k=4, metric=t.metric)
     ref = reference_set(ReferenceSource.SYNTH, None)
-    page = report.write(report.ReportInput(index, t.max_distance, t.metric, ref, results),
+    page = report.write(report.ReportInput(index, t.raw, t.metric, ref, results),
                         out / "report.html")
     print(page)
     return 0

@@ -15,6 +15,8 @@ from kiosk.core.printable import printable
 from kiosk.match.metrics import DEFAULT_METRIC
 
 if TYPE_CHECKING:
+    from kiosk.app.service.threshold import MatchThreshold
+    from kiosk.gallery.query import QueryResult
     from kiosk.gallery.reader import GalleryIndex
 
 log = logging.getLogger(__name__)
@@ -133,11 +135,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     q.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photos to find the nearest "
                    "entries for (the main person of each)")
     q.add_argument("--k", type=int, default=3, help=options.K)
-    q.add_argument("--metric", choices=Metric.values(), default=str(DEFAULT_METRIC),
-                   help="pose distance (docs/match-quality.md; default: the kiosk's, %(default)s)")
+    q.add_argument("--metric", choices=Metric.values(), default=None,
+                   help="pose distance (docs/match-quality.md; default: the configuration's"
+                        f" index.metric, {DEFAULT_METRIC} unless set)")
     q.add_argument("--json", action="store_true", help="print the matches as JSON")
     q.add_argument("--model", default=None, help="default: the model the index was built with")
     q.add_argument("--models-dir", type=Path, default=None, help=options.MODELS_DIR)
+    _threshold_args(q)
     q.set_defaults(func=run_query)
 
     m = sub.add_parser("demo", help="build (once) the demo index from the sample photos/video")
@@ -155,15 +159,18 @@ def _threshold_args(p: argparse.ArgumentParser) -> None:
                    help="mark this match distance instead of the configuration's")
 
 
-def _threshold(args: argparse.Namespace, index: Any = None) -> tuple[str, float]:
-    """(metric, threshold) the tools mark: --threshold, else the kiosk configuration's (as a raw
-    distance of the index)."""
-    from kiosk.app.service.threshold import match_threshold
+def _threshold(args: argparse.Namespace, index: Any = None, metric: str | None = None) -> MatchThreshold:
+    """The threshold the tools mark: --threshold (one raw distance), else the kiosk
+    configuration's (raw distances of the index, per visible profile), for `metric` (default:
+    the configuration's)."""
+    from kiosk.app.service.threshold import MatchThreshold, match_threshold
 
-    t = match_threshold(args.config, index)
-    if args.threshold is not None and not 0 < args.threshold < float("inf"):
+    t = match_threshold(args.config, index, metric)
+    if args.threshold is None:
+        return t
+    if not 0 < args.threshold < float("inf"):
         raise ValueError(f"--threshold {args.threshold}: give a match distance > 0")
-    return t.metric, (args.threshold if args.threshold is not None else t.max_distance)
+    return MatchThreshold(t.metric, args.threshold, "--threshold")
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -255,7 +262,7 @@ def run_inspect(args: argparse.Namespace) -> int:
 
     try:
         index = _open(args.dir)
-        metric, threshold = _threshold(args, index)
+        threshold = _threshold(args, index)
     except (IndexLoadError, ConfigError, ValueError) as e:
         print(f"kiosk index inspect: {e}", file=sys.stderr)
         return ExitCode.FAILURE
@@ -266,11 +273,11 @@ def run_inspect(args: argparse.Namespace) -> int:
         from kiosk.gallery.query import load_query_model, query_images
 
         model = load_query_model(index, args.model, args.models_dir)
-        results = query_images(index, args.query, model, k=args.k, metric=metric)
-        inspect.contact_sheet(index, results, args.out, threshold)
+        results = query_images(index, args.query, model, k=args.k, metric=threshold.metric)
+        inspect.contact_sheet(index, results, args.out, threshold.raw)
         print(f"contact sheet: {args.out}", file=sys.stderr)
     elif args.coverage:
-        stats = inspect.coverage_map(index, args.out, threshold)
+        stats = inspect.coverage_map(index, args.out, threshold.max_distance)
         print(f"coverage map: {args.out} ({stats})", file=sys.stderr)
     info = inspect.summary(index)
     if args.json:
@@ -297,7 +304,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     try:
         index = _open(args.dir)
-        metric, threshold = _threshold(args, index)
+        threshold = _threshold(args, index)
         ref = reference_set(ReferenceSource(args.reference), args.mirror or asset_mirror())
     except (IndexLoadError, ConfigError, ReferenceError, ValueError) as e:
         print(f"kiosk index report: {e}", file=sys.stderr)
@@ -307,43 +314,59 @@ def run_report(args: argparse.Namespace) -> int:
         from kiosk.gallery.query import load_query_model, query_images
 
         model = load_query_model(index, args.model, args.models_dir)
-        results = query_images(index, args.query, model, k=args.k, metric=metric)
-    out = report.write(report.ReportInput(index, threshold, metric, ref, results), args.out)
-    print(f"report: {out} (threshold {threshold:.3f}, {metric}; reference poses {ref.origin})",
-          file=sys.stderr)
+        results = query_images(index, args.query, model, k=args.k, metric=threshold.metric)
+    out = report.write(report.ReportInput(index, threshold.raw, threshold.metric, ref, results), args.out)
+    print(f"report: {out} (threshold {threshold.max_distance:.3f} for a whole body, {threshold.metric};"
+          f" reference poses {ref.origin})", file=sys.stderr)
     return ExitCode.OK
 
 
 def run_query(args: argparse.Namespace) -> int:
+    from kiosk.app.service.config import ConfigError
     from kiosk.gallery.query import load_query_model, query_images
     from kiosk.gallery.reader import IndexLoadError
 
     try:
         index = _open(args.dir)
-    except IndexLoadError as e:
+        threshold = _threshold(args, index, args.metric)
+    except (IndexLoadError, ConfigError, ValueError) as e:
         print(f"kiosk index query: {e}", file=sys.stderr)
         return ExitCode.FAILURE
     model = load_query_model(index, args.model, args.models_dir)
-    results = query_images(index, args.images, model, k=args.k, metric=args.metric)
+    results = query_images(index, args.images, model, k=args.k, metric=threshold.metric)
     unreadable = [r for r in results if r.rgb is None]  # missing or broken image files
     for r in unreadable:
         print(printable(f"kiosk index query: {r.error}"), file=sys.stderr)
     code = ExitCode.FAILURE if unreadable else ExitCode.OK
     if args.json:
-        print(json.dumps([r.to_dict(index) for r in results], indent=1))
+        print(json.dumps([r.to_dict(index, threshold.raw) for r in results], indent=1))
         return code
     for r in results:
-        if r.rgb is None:  # unreadable: its error names the file
-            said = r.error or r.image
-        else:
-            said = r.image + (f": {r.error}" if r.error else "")
-        print(printable(said))  # names from the disk
-        for m in r.matches:
-            entry = index.entry(m.entry_id)
-            t = "" if entry.frame_time is None else f" @{entry.frame_time:.2f}s"
-            mir = " (mirrored)" if entry.mirrored else ""
-            print(f"  #{m.entry_id:<6d} {m.distance:.4f}  {printable(entry.source)}{t}{mir}")
+        print("\n".join(_query_lines(index, r, threshold)))
     return code
+
+
+def _query_lines(index: GalleryIndex, r: QueryResult, threshold: MatchThreshold) -> list[str]:
+    """One query's text: the image (and what went wrong), its matches, the kiosk's answer."""
+    from kiosk.gallery.query import seen
+
+    if r.rgb is None:  # unreadable: its error names the file
+        return [printable(r.error or r.image)]
+    lines = [printable(r.image + (f": {r.error}" if r.error else ""))]  # names from the disk
+    for m in r.matches:
+        entry = index.entry(m.entry_id)
+        t = "" if entry.frame_time is None else f" @{entry.frame_time:.2f}s"
+        mir = " (mirrored)" if entry.mirrored else ""
+        lines.append(f"  #{m.entry_id:<6d} {m.distance:.4f}  {printable(entry.source)}{t}{mir}")
+    if r.pose is None or r.error:
+        return lines
+    limit = threshold.raw(r.profile)
+    shown = r.shown(threshold.raw)
+    answer = (f"shows #{shown.entry_id}" if shown is not None
+              else '"No good match": the archive holds no pose this near')
+    lines.append(f"  kiosk: {answer} (seen: {seen(r.profile)}; threshold {limit:.4f},"
+                 f" {threshold.metric})")
+    return lines
 
 
 def run_demo(args: argparse.Namespace) -> int:

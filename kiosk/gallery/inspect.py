@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.gallery.query import QueryResult
+from kiosk.gallery.query import QueryResult, ThresholdFor
 from kiosk.gallery.reader import GalleryIndex
 from kiosk.pose.types import SKELETON, Pose
 
@@ -73,11 +73,16 @@ def _verdict(distance: float, threshold: float) -> tuple[str, tuple[int, int, in
     return "beyond: No good match", BEYOND_RGB
 
 
+def _no_threshold(profile: object) -> float:
+    return float("inf")
+
+
 def contact_sheet(index: GalleryIndex, results: list[QueryResult], out: Path,
-                  threshold: float = float("inf")) -> Path:
+                  threshold: ThresholdFor = _no_threshold) -> Path:
     """One row per query: the photo, then its matches, each labelled with its distance and a bar
-    against the kiosk's threshold (red tick); matches beyond it are framed red and dimmed.
-    Every tile is THUMB_H high and TILE_W wide, so rows line up."""
+    against the kiosk's threshold for what that query shows (red tick; threshold(profile), the
+    visible profile's: kiosk.gallery.query.ThresholdFor); matches beyond it are framed red and
+    dimmed. Every tile is THUMB_H high and TILE_W wide, so rows line up."""
     from PIL import Image, ImageDraw
 
     from kiosk.pose.images import open_image
@@ -85,7 +90,8 @@ def contact_sheet(index: GalleryIndex, results: list[QueryResult], out: Path,
     if not results:
         raise ValueError("no query images given")
     k = max((len(r.matches) for r in results), default=0)
-    scale = max(2 * threshold if np.isfinite(threshold) else 0.0,
+    whole = threshold(None)
+    scale = max(2 * whole if np.isfinite(whole) else 0.0,
                 max((m.distance for r in results for m in r.matches), default=0.0), 0.1)
     f_big, f_small = _font(20), _font(16)
     head = 64
@@ -94,7 +100,8 @@ def contact_sheet(index: GalleryIndex, results: list[QueryResult], out: Path,
     sheet = Image.new("RGB", (width, legend_h + len(results) * (THUMB_H + head + GAP)), BG)
     d = ImageDraw.Draw(sheet)
     d.text((GAP, 4), f"{index.index_id[:12]}: nearest entries per query. Red tick on each bar: the"
-           f" kiosk's threshold {threshold:.3f}.", fill=FG, font=f_small)
+           f" kiosk's threshold for what the query shows ({whole:.3f} for a whole body).", fill=FG,
+           font=f_small)
     d.text((GAP, 22), "Green frame: the kiosk shows it; red frame: beyond the threshold, the visitor"
            " sees \"No good match\".", fill=FG, font=f_small)
     y = legend_h
@@ -106,19 +113,20 @@ def contact_sheet(index: GalleryIndex, results: list[QueryResult], out: Path,
         d.text((x, y + 4), _clip(d, Path(r.image).name, f_big, TILE_W), fill=FG, font=f_big)
         d.text((x, y + 30), _clip(d, r.error or "query", f_small, TILE_W), fill=(255, 170, 90)
                if r.error else (170, 170, 170), font=f_small)
+        limit = threshold(r.profile)
         for m in r.matches:
             x += TILE_W + GAP
             e = index.entry(m.entry_id)
             with open_image(e.rendition) as im:
                 tile = _fit_tile(_thumb(im, e.keypoints))
-            verdict, colour = _verdict(m.distance, threshold)
+            verdict, colour = _verdict(m.distance, limit)
             if colour == BEYOND_RGB:
                 tile = Image.blend(tile, Image.new("RGB", tile.size, BG), 0.45)
             sheet.paste(tile, (x, y + head))
             d.rectangle([x - 2, y + head - 2, x + TILE_W + 1, y + head + THUMB_H + 1], outline=colour,
                         width=3)
             d.text((x, y + 2), f"d = {m.distance:.3f}  #{m.entry_id}", fill=FG, font=f_big)
-            _bar(d, x, y + 28, TILE_W, m.distance, threshold, scale, colour)
+            _bar(d, x, y + 28, TILE_W, m.distance, limit, scale, colour)
             d.text((x, y + 42), _clip(d, verdict, f_small, TILE_W), fill=colour, font=f_small)
         y += THUMB_H + head + GAP
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -80,6 +80,20 @@ def test_query_json_finds_the_photo_itself(cli_index: Path, shared_dir: Path, mo
         assert first["source"] == f"photos/{image.name}" and first["frame_time"] is None
         assert first["distance"] <= o["matches"][1]["distance"]
     assert out[0]["matches"][0]["title"] == "Walk"  # from the metadata sidecar
+    # the kiosk's answer: the photo itself is within its threshold, so it is shown
+    assert all(o["shown"] == o["matches"][0]["entry_id"] and o["matches"][0]["distance"] <= o["threshold"]
+               and isinstance(o["seen"], str) for o in out)
+
+
+@pytest.mark.parametrize(("threshold", "answer"), [("1e-9", '"No good match"'), ("100", "shows #")])
+def test_query_text_ends_with_the_kiosks_answer(cli_index: Path, shared_dir: Path, models_dir,
+                                                capsys, threshold: str, answer: str) -> None:
+    photo = shared_dir / "data/posenet-demo-images/frisbee.jpg"
+    assert main(["index", "query", str(cli_index), str(photo), "--k", "2", "--threshold", threshold,
+                 "--models-dir", str(models_dir)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == str(photo) and len(lines) == 4
+    assert lines[-1].startswith(f"  kiosk: {answer}") and "seen: " in lines[-1]
 
 
 def test_query_text_and_no_person(cli_index: Path, tmp_path: Path, models_dir, capsys) -> None:

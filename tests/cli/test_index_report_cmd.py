@@ -47,7 +47,7 @@ def test_report_marks_the_config_threshold(small_index: Path, tmp_path: Path, ca
     raw = kiosk_threshold(GalleryIndex.open(small_index), DEFAULT_METRIC, 0.123, 0.2).raw_max_distance()
     page = out.read_text()
     assert f"{raw:.3f}" in page and 'id="holes"' in page
-    assert f"threshold {raw:.3f}, {DEFAULT_METRIC}" in capsys.readouterr().err
+    assert f"threshold {raw:.3f} for a whole body, {DEFAULT_METRIC}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

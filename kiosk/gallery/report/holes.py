@@ -17,6 +17,7 @@ from kiosk.match.metrics import PROFILE_METRICS
 from kiosk.pose.types import Pose
 
 if TYPE_CHECKING:
+    from kiosk.gallery.query import ThresholdFor
     from kiosk.gallery.reader import GalleryIndex
     from kiosk.gallery.report.reference import ReferenceSet
 
@@ -87,29 +88,35 @@ def coverage(index: GalleryIndex, k: int = COVERAGE_CLUSTERS, seed: int = 0) -> 
     return kmeans(np.asarray(index.vectors()), k, seed)
 
 
-def _nearest(index: GalleryIndex, vec: np.ndarray, conf: np.ndarray, metric: str) -> tuple[int, float]:
+def _nearest(index: GalleryIndex, vec: np.ndarray, conf: np.ndarray, metric: str,
+             threshold: ThresholdFor) -> tuple[int, float, float]:
+    """(entry id, distance, the kiosk's threshold for what the pose shows) of a pose's nearest
+    entry; (-1, inf, threshold) when nothing is matched."""
     if metric in PROFILE_METRICS:  # needs keypoints: a normalised vector is the pose in its unit box
         pose = Pose(np.asarray(vec, np.float32).reshape(17, 2), np.clip(conf, 0.0, 1.0))
-        m = index.search(pose, 1, metric).matches
+        found = index.search(pose, 1, metric)
+        m, limit = found.matches, threshold(found.profile)
     else:
         m = index.query_vector(np.asarray(vec, np.float32), np.asarray(conf, np.float32), 1, metric)
-    return (m[0].entry_id, m[0].distance) if m else (-1, float("inf"))
+        limit = threshold(None)
+    return (m[0].entry_id, m[0].distance, limit) if m else (-1, float("inf"), limit)
 
 
-def holes(index: GalleryIndex, ref: ReferenceSet, threshold: float, metric: str = "cosine",
+def holes(index: GalleryIndex, ref: ReferenceSet, threshold: ThresholdFor, metric: str = "cosine",
           k: int = REFERENCE_CLUSTERS, seed: int = 0) -> tuple[list[Hole], list[Hole]]:
     """(holes, answered): the reference set's clusters (common visitor poses) whose medoid's
-    nearest archive entry is beyond `threshold` (the kiosk's "no good match"), and the others.
-    Distances use the kiosk's metric and the index's own search."""
-    dists = np.asarray([_nearest(index, v, c, metric)[1]
-                        for v, c in zip(ref.vectors, ref.confidences, strict=True)])
-    out: list[Hole] = []
+    nearest archive entry is beyond the kiosk's threshold for what the medoid shows
+    (threshold(profile), "no good match"), and the others. Distances use the kiosk's metric and
+    the index's own search."""
+    near = [_nearest(index, v, c, metric, threshold)
+            for v, c in zip(ref.vectors, ref.confidences, strict=True)]
+    beyond = np.asarray([d > limit for _, d, limit in near], dtype=bool)
+    out: list[tuple[Hole, bool]] = []
     for cl in kmeans(ref.vectors, k, seed):
         conf = ref.confidences[cl.members].mean(axis=0)
-        nid, d = _nearest(index, cl.medoid, conf, metric)
-        share = float((dists[cl.members] > threshold).mean())
-        out.append(Hole(cl.medoid, cl.count, nid, d, share))
-    return [h for h in out if h.distance > threshold], [h for h in out if h.distance <= threshold]
+        nid, d, limit = _nearest(index, cl.medoid, conf, metric, threshold)
+        out.append((Hole(cl.medoid, cl.count, nid, d, float(beyond[cl.members].mean())), d > limit))
+    return [h for h, far in out if far], [h for h, far in out if not far]
 
 
 def near_duplicates(vectors: np.ndarray, sources: np.ndarray, mirrored: np.ndarray,

@@ -20,7 +20,7 @@ from kiosk.gallery.report import sections as sec
 from kiosk.gallery.report.figures import esc
 
 if TYPE_CHECKING:
-    from kiosk.gallery.query import QueryResult
+    from kiosk.gallery.query import QueryResult, ThresholdFor
     from kiosk.gallery.reader import GalleryIndex
     from kiosk.gallery.report.reference import ReferenceSet
 
@@ -56,7 +56,8 @@ SECTIONS = ("summary", "rejects", "warnings", "sheets", "coverage", "holes")
 @dataclass
 class ReportInput:
     index: GalleryIndex
-    threshold: float  # the kiosk's match threshold (match.max_distance)
+    #: the kiosk's match threshold (match.max_distance) as a raw distance, per visible profile
+    threshold: ThresholdFor
     metric: str = "cosine"
     reference: ReferenceSet | None = None
     queries: list[QueryResult] = field(default_factory=list)
@@ -81,13 +82,14 @@ def render(inp: ReportInput) -> str:
         found, answered = hl.holes(index, inp.reference, inp.threshold, inp.metric)
     else:
         found, answered = [], []
+    whole = inp.threshold(None)  # the whole body's, for the page's text
     parts = [
-        sec.summary(index, inp.threshold, inp.metric, origin),
+        sec.summary(index, whole, inp.metric, origin),
         sec.rejects(index),
         sec.warnings(index, dups),
         sec.contact_sheets(index, inp.queries, inp.threshold),
         sec.coverage(hl.coverage(index), n),
-        sec.holes(found, answered, inp.threshold, origin),
+        sec.holes(found, answered, whole, origin),
     ]
     nav = "".join(f'<a href="#{s}">{s}</a>' for s in SECTIONS)
     title = f"Gallery report: {index.path.name} ({index.index_id[:12]})"

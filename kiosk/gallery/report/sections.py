@@ -16,7 +16,7 @@ from kiosk.gallery import quality as qa
 from kiosk.gallery.report.figures import distance_bar, esc, image_uri, placeholder_svg, stick_svg
 
 if TYPE_CHECKING:
-    from kiosk.gallery.query import QueryResult
+    from kiosk.gallery.query import QueryResult, ThresholdFor
     from kiosk.gallery.reader import GalleryIndex
     from kiosk.gallery.report.holes import Cluster, Hole
 
@@ -158,9 +158,12 @@ def warnings(index: GalleryIndex, dup_clusters: list[list[int]]) -> str:
     return _section("warnings", "Quality warnings", "".join(parts), total)
 
 
-def contact_sheets(index: GalleryIndex, results: list[QueryResult], threshold: float) -> str:
+def contact_sheets(index: GalleryIndex, results: list[QueryResult], threshold: ThresholdFor) -> str:
+    """The query photos and their nearest entries, each against the kiosk's threshold for what
+    the query shows (threshold(profile): a partial body's distances have their own scale)."""
     rows = []
-    scale = max(2 * threshold, max((m.distance for r in results for m in r.matches), default=0.0))
+    whole = threshold(None)
+    scale = max(2 * whole, max((m.distance for r in results for m in r.matches), default=0.0))
     for r in results:
         if r.rgb is not None:
             from kiosk.gallery.report.figures import rgb_uri
@@ -170,19 +173,21 @@ def contact_sheets(index: GalleryIndex, results: list[QueryResult], threshold: f
             head = placeholder_svg("unreadable", 150)
         cells = [f'<figure class="query">{head}<figcaption><b>{esc(Path(r.image).name)}</b>'
                  f'{"<br>" + esc(r.error) if r.error else ""}</figcaption></figure>']
+        limit = threshold(r.profile)
         for m in r.matches:
-            beyond = m.distance > threshold
+            beyond = m.distance > limit
             verdict = "No good match on the kiosk" if beyond else "shown on the kiosk"
             cells.append(
                 f'<figure class="match{" beyond" if beyond else ""}" data-distance="{m.distance:.4f}"'
                 f' data-source="{esc(index.entry(m.entry_id).source)}">'
                 f'<img alt="" src="{image_uri(index.rendition_path(m.entry_id), 150)}"><figcaption>'
                 f'#{m.entry_id} {esc(Path(index.entry(m.entry_id).source).name)}<br>'
-                f'd = <b>{m.distance:.3f}</b> {distance_bar(m.distance, threshold, scale, 140)}'
+                f'd = <b>{m.distance:.3f}</b> {distance_bar(m.distance, limit, scale, 140)}'
                 f'<br><span class="verdict">{verdict}</span></figcaption></figure>')
         rows.append(f'<div class="sheet">{"".join(cells)}</div>')
     note = (f"Nearest entries for each query photo; the red tick on each bar is the kiosk's threshold "
-            f"{threshold:.3f}. Greyed matches are beyond it.")
+            f"{whole:.3f} for a whole body, or the one of what the query shows (a partial body is "
+            f"measured on its own scale). Greyed matches are beyond it.")
     body = "".join(rows) or "<p>No query photos given (kiosk index report DIR --query IMAGE ...).</p>"
     return _section("sheets", "Contact sheets", body, len(results), note)
 

@@ -53,7 +53,7 @@ def test_kmeans_partitions_and_is_seeded() -> None:
 @pytest.mark.parametrize(("threshold", "all_holes"), [(0.0, True), (10.0, False)])
 def test_holes_follow_the_threshold(threshold: float, all_holes: bool) -> None:
     index = BruteIndex(synth_vectors(50, seed=2)[0])
-    found, answered = hl.holes(index, synthesized(200, seed=4), threshold, k=6)
+    found, answered = hl.holes(index, synthesized(200, seed=4), lambda profile: threshold, k=6)
     assert len(found) + len(answered) == 6
     assert (len(answered) == 0) == all_holes and (len(found) == 0) != all_holes
     assert all(h.distance > threshold for h in found) and all(h.distance <= threshold for h in answered)
@@ -64,7 +64,7 @@ def test_a_missing_pose_family_is_a_hole() -> None:
     ref = synthesized(400, seed=5)
     wrists_up = ref.vectors[:, 19] < ref.vectors[:, 11]  # left wrist y above the left shoulder y
     index = BruteIndex(ref.vectors[~wrists_up])
-    found, _ = hl.holes(index, ref, 0.2, k=10)
+    found, _ = hl.holes(index, ref, lambda profile: 0.2, k=10)
     assert found, "no hole found"
     assert np.mean([h.pose[19] < h.pose[11] for h in found]) > 0.5
 
