@@ -48,6 +48,7 @@ class QueryResult:
             out["error"] = self.error
         if self.pose is not None:
             out["pose_score"] = round(self.pose.score, 6)
+        if self.pose is not None and self.error is None:  # else no profile was searched
             out["seen"] = seen(self.profile)
         if threshold is not None and self.pose is not None:
             out["threshold"] = round(threshold(self.profile), 6)

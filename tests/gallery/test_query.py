@@ -108,6 +108,8 @@ def test_too_few_keypoints_is_said(built, shared_dir: Path, metric: str) -> None
                         metric=metric)
     assert r.matches == [] and r.profile is None
     assert r.error is not None and "too few body keypoints" in r.error
+    said = r.to_dict(GalleryIndex.open(built.path), lambda profile: 0.2)
+    assert said["shown"] is None and "seen" not in said and said["error"] == r.error
 
 
 def test_to_dict_carries_the_verdict() -> None:
