@@ -124,6 +124,9 @@ def format_report(doc: dict[str, Any]) -> str:
         parts.append(f"person-free photos taken for a visitor ({pf['model']}): "
                      f"{pf['raw']}/{pf['images']} without the person filter, "
                      f"{pf['filtered']}/{pf['images']} with it")
+    elif "person_filter" in doc:  # --coco given, none of its person-free photos in --images
+        parts.append("person filter not measured: no photo the --coco file annotates without a person"
+                     " is in the --images folders (give the folder of its images)")
     parts.append(f"archive {doc['archive']['entries']} entries, {doc['archive']['people']} people"
                  f" ({doc['archive']['model']}, views {doc['archive']['views']});"
                  f" other model {doc['other_model']};"

@@ -167,7 +167,9 @@ def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path
                "--other-model", "posenet-353x481", "--models-dir", str(models_dir),
                "--work", str(tmp_path / "work"), "--json",
                "--recording", str(shared_dir / "data/recordings/pose_squats.mp4"),
-               "--spacing", "4", "--hold", "0.5", "--seeds", "2", "--metric", "visible", "--views", "photo"])
+               "--spacing", "4", "--hold", "0.5", "--seeds", "2", "--metric", "visible", "--views", "photo",
+               # annotations of other photos: the person filter cannot be measured, and says so
+               "--coco", str(shared_dir / "data/coco-mini/person_keypoints_val2017.json")])
     assert rc == 0
     doc = json.loads(capsys.readouterr().out)
     calm = doc["calm"]["visible"]
@@ -181,6 +183,8 @@ def test_eval_match_runs_end_to_end(shared_dir: Path, models_dir: Path, tmp_path
     report = format_report(doc).splitlines()
     assert "1 file(s) left out of the archive (unreadable):" in report
     assert any(line.startswith("  skipped file     photos/broken\\n.jpg: ") for line in report)
+    assert doc["person_filter"] == {} and any(line.startswith("person filter not measured: no photo the"
+                                                              " --coco file annotates") for line in report)
     archive = json.loads((tmp_path / "work/archive/manifest.json").read_text())
     assert doc["archive"]["views"] == archive["model"]["views"] == "photo"
     by_size = doc["by_size"]
