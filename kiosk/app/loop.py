@@ -59,7 +59,7 @@ from kiosk.app.service.config import KioskConfig
 from kiosk.app.stats import StageStats
 from kiosk.app.switchclock import SwitchClock, is_switch_timing
 from kiosk.gallery.protocol import MatchIndex
-from kiosk.pose.flip import with_flip
+from kiosk.pose.flip import cycles_flips, with_flip
 from kiosk.pose.model import PoseModel
 from kiosk.pose.scales import ScaleCycle, uses_scale_views
 from kiosk.pose.types import Pose
@@ -88,6 +88,12 @@ class FrameReport:
     target: Target = NOBODY  # what the mirror wants on screen (may wait for its photo to load)
     camera_failures: int = 0  # failed captures since the camera opened (transient ones too)
     composed: bool = True  # composed anew (False: nothing new, the last picture presented again)
+
+
+def _scale_cycle(config: KioskConfig, model: PoseModel) -> ScaleCycle:
+    """The worker's cycle of views (scale views on), mirrored every other frame under cycled
+    flips (pose.flip_views: kiosk.pose.flip.cycles_flips)."""
+    return ScaleCycle(flips=cycles_flips(config.pose.flip_views, model.delegate))
 
 
 def _rotator(degrees: int) -> Any:
@@ -134,7 +140,7 @@ class MirrorLoop:
                                   on_perception=self._on_perception,
                                   model_input=ModelInput(model.input_size, model.preprocess),
                                   fresh_share=FRESH_SHARE if threaded else 0.0,
-                                  scales=ScaleCycle() if views else None)
+                                  scales=_scale_cycle(config, model) if views else None)
         #: threaded, the render thread runs nicer than the pose worker (priority.py)
         self._nice = ThreadNice(render_nice if threaded else 0)
         self.frame = 0
@@ -291,9 +297,10 @@ class MirrorLoop:
                 self._worker.mirror = config.camera.mirror
                 if config.pose.flip_views != old.pose.flip_views:
                     self._worker.model = with_flip(self.model, config.pose.flip_views)
-                if config.pose.scale_views != old.pose.scale_views:
+                if (config.pose.scale_views, config.pose.flip_views) != (old.pose.scale_views,
+                                                                          old.pose.flip_views):
                     views = uses_scale_views(config.pose.scale_views, self._worker.model.family)
-                    self._worker.scales = ScaleCycle() if views else None
+                    self._worker.scales = _scale_cycle(config, self.model) if views else None
                     self._perceiver.set_scale_views(views)
             self._renderer.keypoint_threshold = config.pose.keypoint_threshold
             self._renderer.configure(config.display)

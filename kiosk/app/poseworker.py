@@ -29,6 +29,7 @@ from kiosk.app.devices.camera.grabber import FrameGrabber, Grabbed
 from kiosk.app.heartbeat import Heartbeats, Stage
 from kiosk.app.mirror.perceive import Perceiver, Perception
 from kiosk.app.stats import StageStats
+from kiosk.pose.flip import mirrored_estimate
 from kiosk.pose.model import PoseModel
 from kiosk.pose.scales import ScaleCycle
 from kiosk.pose.types import Pose
@@ -192,7 +193,7 @@ class PoseWorker:
     def _estimate(self, grabbed: Grabbed, timings: dict[str, float]) -> list[Pose]:
         scales = self.scales  # once: the render thread may swap it (apply)
         model = self.model  # likewise (pose.flip_views): a swap applies from the next estimate
-        margin = 0.0 if scales is None else scales.next_margin()
+        margin, mirrored = (0.0, False) if scales is None else scales.next_view()
         small, scale = grabbed.model_frame, grabbed.model_scale
         if small is None and self.model_input is not None:
             t0 = time.perf_counter()
@@ -200,7 +201,7 @@ class PoseWorker:
             small, scale = self.model_input(grabbed.frame, 1.0 + 2.0 * margin)
             timings["reduce"] = (time.perf_counter() - t0) * 1000.0
         image = grabbed.frame if small is None else small
-        poses = model.estimate(image, margin)
+        poses = mirrored_estimate(model, image, margin) if mirrored else model.estimate(image, margin)
         if scales is not None:
             scales.observe(poses, image.shape[0])
         for k, v in model.last_timings.items():

@@ -65,8 +65,9 @@ def add_parser(sub: Any) -> None:
                    help="the kiosk's pose.scale_views for queries and held poses (auto: voted over"
                         " the cycled sizes with PoseNet models; never: one model run per image)")
     p.add_argument("--flip-views", choices=FlipViews.values(), default=FlipViews.AUTO.value,
-                   help="the kiosk's pose.flip_views for queries and held poses (auto: on the Edge"
-                        " TPU only; always: every image also estimated mirrored, the poses averaged)")
+                   help="the kiosk's pose.flip_views for queries and held poses (auto: always on the"
+                        " Edge TPU, else cycle; always: every image also estimated mirrored, the poses"
+                        " averaged; cycle: every other size of the scale views' vote mirrored)")
     p.add_argument("--fps", type=float, default=10.0, help="kiosk pose rate for the recording (10)")
     p.add_argument("--hold", type=float, default=3.0, help="seconds a pose is held (3)")
     p.add_argument("--spacing", type=float, default=1.4, help="seconds between held frames (1.4)")
@@ -169,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.match.metrics import METRICS
     from kiosk.pose.coco_eval import load_coco_keypoints
     from kiosk.pose.engine import load_pose_model
-    from kiosk.pose.flip import FLIP_VERSION, uses_flip_views, with_flip
+    from kiosk.pose.flip import with_flip
     from kiosk.pose.scales import SCALES_VERSION, uses_scale_views
 
     metrics = args.metric or list(METRICS)
@@ -197,11 +198,10 @@ def run(args: argparse.Namespace) -> int:
     key = queries_key(index.index_id, people)
     views = "".join(f"-scales{SCALES_VERSION}-{m.name}" for m in (model, other)
                     if uses_scale_views(args.scale_views, m.family))
-    views += "".join(f"-flip{FLIP_VERSION}-{m.name}" for m in (model, other)
-                     if uses_flip_views(args.flip_views, m.delegate))
+    views += "".join(f"{_flip_tag(args, m)}-{m.name}" for m in (model, other) if _flip_tag(args, m))
     queries = _cached_queries(work / f"queries-{model.name}-{other.name}-{key}{views}.json",
-                              lambda: detect_queries(people, paths, models,
-                                                     scale_views=args.scale_views))
+                              lambda: detect_queries(people, paths, models, scale_views=args.scale_views,
+                                                     flip_views=args.flip_views))
     stats = evaluate(index, people, queries, metrics, max_d)
     bands = {i: size_band(p, model.input_size) for i, p in enumerate(people)}
     by_size = {b: {s.metric: s.to_dict()
@@ -217,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
                     "skipped": [{"file": f, "reason": r} for f, r in summary.skipped]},
         "other_model": other.name, "max_distance": max_d, "kinds": list(KINDS),
         "scale_views": {m.name: uses_scale_views(args.scale_views, m.family) for m in (model, other)},
-        "flip_views": {m.name: uses_flip_views(args.flip_views, m.delegate) for m in (model, other)},
+        "flip_views": {m.name: str(_flip_of(args, m)) for m in (model, other)},
         "retrieval": {s.metric: s.to_dict() for s in stats},
         "by_size": {"far_enlargement": FAR_ENLARGEMENT,
                     "people": {b: sum(v == b for v in bands.values()) for b in by_size},
@@ -236,9 +236,29 @@ def _views(on: dict[str, bool]) -> str:
     return ", ".join(f"{name} {'voted' if v else 'one run'}" for name, v in on.items())
 
 
-def _flips(on: dict[str, bool]) -> str:
-    """Which models' poses were flip-averaged, for the report's last line."""
-    return ", ".join(name for name, v in on.items() if v) or "none"
+def _flips(modes: dict[str, str]) -> str:
+    """Which models' poses were flip-averaged (always) or cycled, for the report's last line."""
+    return ", ".join(f"{name} {mode}" for name, mode in modes.items() if mode != FlipViews.NEVER) or "none"
+
+
+def _flip_of(args: argparse.Namespace, model: Any) -> FlipViews:
+    """What --flip-views does for this model: ALWAYS, CYCLE (only where scale views vote, as in
+    the kiosk) or NEVER."""
+    from kiosk.pose.flip import flip_mode
+    from kiosk.pose.scales import uses_scale_views
+
+    mode = flip_mode(args.flip_views, model.delegate)
+    if mode is FlipViews.CYCLE and not uses_scale_views(args.scale_views, model.family):
+        return FlipViews.NEVER
+    return mode
+
+
+def _flip_tag(args: argparse.Namespace, model: Any) -> str:
+    """The cache files' mark of the model's flip views ("" when off)."""
+    from kiosk.pose.flip import FLIP_VERSION
+
+    return {FlipViews.ALWAYS: f"-flip{FLIP_VERSION}", FlipViews.CYCLE: f"-cycle{FLIP_VERSION}"}.get(
+        _flip_of(args, model), "")
 
 
 def _by_side(index: Any, people: list[Any], queries: list[Any], metrics: list[str],
@@ -300,14 +320,13 @@ def _held_poses(model: Any, args: argparse.Namespace, seed: int) -> tuple[list[l
     from kiosk.gallery.builder import default_cache_dir
     from kiosk.gallery.cache import pose_from_list, pose_to_list
     from kiosk.gallery.sources import iter_video_frames
-    from kiosk.pose.flip import FLIP_VERSION, uses_flip_views
     from kiosk.pose.scales import SCALES_VERSION, ScaleCycle, uses_scale_views
 
     work = args.work or default_cache_dir().parent / "evalmatch"
     views = uses_scale_views(args.scale_views, model.family)
     key = (f"{args.recording.stem}-{model.name}-{args.fps:g}-{args.hold:g}-{args.spacing:g}"
            f"{f'-scales{SCALES_VERSION}' if views else ''}"
-           f"{f'-flip{FLIP_VERSION}' if uses_flip_views(args.flip_views, model.delegate) else ''}")
+           f"{_flip_tag(args, model)}")
     cached = work / f"holds2-{key}{f'-seed{seed}' if seed else ''}.json"  # 2: with the frame size
     if cached.exists():
         doc = json.loads(cached.read_text())
@@ -315,7 +334,7 @@ def _held_poses(model: Any, args: argparse.Namespace, seed: int) -> tuple[list[l
         return holds, (int(doc["frame_size"][0]), int(doc["frame_size"][1]))
     frames = [rgb for _, rgb in iter_video_frames(args.recording, 1.0 / args.spacing)]
     holds = held_poses(frames, model, args.fps, args.hold, seed=seed,
-                       scales=ScaleCycle() if views else None)
+                       scales=ScaleCycle(flips=_flip_of(args, model) is FlipViews.CYCLE) if views else None)
     frame_size = (frames[0].shape[1], frames[0].shape[0]) if frames else (0, 0)
     cached.write_text(json.dumps({"frame_size": list(frame_size), "holds": [
         [None if p is None else pose_to_list(p) for p in h] for h in holds]}))

@@ -97,13 +97,17 @@ class ScaleViews(_Named):
 
 
 class FlipViews(_Named):
-    """Whether every frame is estimated twice, as seen and mirrored, and the two poses of each
-    person averaged (kiosk/pose/flip.py, config pose.flip_views). AUTO: when the model runs on
-    the Edge TPU (a second run adds about its 10 ms invoke and a second preprocessing and
-    decoding; on a Pi's CPU it would halve the pose rate); ALWAYS; NEVER."""
+    """How the kiosk also sees the frame mirrored (kiosk/pose/flip.py, config pose.flip_views).
+    ALWAYS: every frame estimated twice, as seen and mirrored, each person's two poses averaged
+    (a second run adds about the Edge TPU's 10 ms invoke and a second preprocessing and
+    decoding; on a Pi's CPU it would halve the pose rate). CYCLE: where scale views vote the
+    visitor's last poses (kiosk.pose.scales), every other frame estimated mirrored instead, so
+    the votes mix both: no extra model run. AUTO: ALWAYS when the model runs on the Edge TPU,
+    else CYCLE. NEVER."""
 
     AUTO = "auto"
     ALWAYS = "always"
+    CYCLE = "cycle"
     NEVER = "never"
 
 

@@ -33,13 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.core.enums import BandSide, ScaleViews
+from kiosk.core.enums import BandSide, FlipViews, ScaleViews
 from kiosk.gallery.calibrate import MatchThreshold, kiosk_threshold
 from kiosk.gallery.evalqueries import KINDS, Person, query_image, sides_of
 from kiosk.gallery.extract import dominant
 from kiosk.gallery.protocol import MatchIndex
 from kiosk.gallery.reader import Found
 from kiosk.gallery.sources import SourceError, iter_video_frames, load_image
+from kiosk.pose.flip import cycles_flips
 from kiosk.pose.model import PoseModel
 from kiosk.pose.scales import MARGINS, uses_scale_views, voted_estimate
 from kiosk.pose.types import Pose
@@ -88,13 +89,14 @@ class MetricStats:
 
 def detect_queries(people: Sequence[Person], paths: dict[str, Path], models: dict[str, Any],
                    kinds: Iterable[str] = KINDS, keypoint_score: float = 0.2,
-                   scale_views: str = ScaleViews.AUTO) -> list[Query]:
+                   scale_views: str = ScaleViews.AUTO, flip_views: str = FlipViews.AUTO) -> list[Query]:
     """Run the pose model of each kind (models[kind]) on every person's query image.
 
     paths: source name (as in the index) -> image file. scale_views (pose.scale_views): where
     it holds for a kind's model (uses_scale_views), the person's pose is voted over the
-    kiosk's cycled sizes (voted_estimate: what the kiosk sees of a visitor holding still);
-    elsewhere the model's pose on the image.
+    kiosk's cycled sizes (voted_estimate: what the kiosk sees of a visitor holding still), with
+    every other size mirrored where flip_views (pose.flip_views) cycles flips for the model
+    (cycles_flips); elsewhere the model's pose on the image.
     """
     kinds = tuple(kinds)
     out: list[Query] = []
@@ -107,24 +109,28 @@ def detect_queries(people: Sequence[Person], paths: dict[str, Path], models: dic
             rgb = frames[people[i].frame_time]
             for kind in kinds:
                 margins = MARGINS if uses_scale_views(scale_views, models[kind].family) else (0.0,)
+                flips = cycles_flips(flip_views, models[kind].delegate)
                 for side in sides_of(kind):
                     img = query_image(rgb, people[i], kind, side)
                     if img is not None:
-                        pose = _query_pose(models[kind], img, people[i], kind, margins, keypoint_score)
+                        pose = _query_pose(models[kind], img, people[i], kind, (margins, flips),
+                                           keypoint_score)
                         out.append(Query(i, kind, pose, side))
     log.info("%d query images run for %d people", len(out), len(people))
     return out
 
 
-def _query_pose(model: PoseModel, img: np.ndarray, person: Person, kind: str, margins: Sequence[float],
-                keypoint_score: float) -> Pose | None:
-    """The visitor's pose in a query image (img (H, W, 3) RGB), as the kiosk would see them."""
+def _query_pose(model: PoseModel, img: np.ndarray, person: Person, kind: str,
+                views: tuple[Sequence[float], bool], keypoint_score: float) -> Pose | None:
+    """The visitor's pose in a query image (img (H, W, 3) RGB), as the kiosk would see them;
+    views: the margins voted over, and whether every other one is mirrored (voted_estimate)."""
     ref = reference_pose(person, kind, img.shape[1])
 
     def pick(poses: list[Pose]) -> Pose | None:
         return the_visitor(poses, ref, img.shape[:2], keypoint_score)
 
-    return voted_estimate(model, img, pick, margins) if img.size else None
+    margins, flips = views
+    return voted_estimate(model, img, pick, margins, flips) if img.size else None
 
 
 def source_frames(path: Path, times: set[float | None]) -> dict[float | None, np.ndarray]:

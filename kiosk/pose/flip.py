@@ -9,7 +9,11 @@ photo more often (docs/match-quality.md, "Flip views"). The gallery builder alre
 archive person over mirrored crops (kiosk.pose.views); this is the kiosk side's counterpart.
 
 It costs a second model run per frame, so `pose.flip_views` (FlipViews) turns it on by default
-only where the model runs on the Edge TPU; on a Pi's CPU it would halve the pose rate.
+only where the model runs on the Edge TPU; on a Pi's CPU it would halve the pose rate. There the
+default cycles instead: where scale views vote the visitor's last three poses
+(kiosk.pose.scales), every other frame is estimated mirrored (`mirrored_estimate`), so each vote
+mixes both views at no extra model run (as near the labelled keypoints as averaging every frame:
+docs/match-quality.md, "Flip views").
 
 Shapes: poses are 17 COCO keypoints, xy (x, y) in the frame's pixels (kiosk.pose.types.Pose).
 """
@@ -32,13 +36,31 @@ log = logging.getLogger(__name__)
 FLIP_VERSION = 1
 
 
-def uses_flip_views(setting: str, delegate: str) -> bool:
-    """Whether a model running on `delegate` (its PoseModel.delegate) estimates with flip views
-    under the setting (FlipViews: auto = on the Edge TPU only)."""
+def flip_mode(setting: str, delegate: str) -> FlipViews:
+    """What the setting (pose.flip_views) means for a model running on `delegate` (its
+    PoseModel.delegate): ALWAYS, CYCLE or NEVER (auto: ALWAYS on the Edge TPU, else CYCLE)."""
     choice = FlipViews.parse(setting, "pose.flip_views")
     if choice is FlipViews.AUTO:
-        return delegate == Variant.EDGETPU
-    return choice is FlipViews.ALWAYS
+        return FlipViews.ALWAYS if delegate == Variant.EDGETPU else FlipViews.CYCLE
+    return choice
+
+
+def uses_flip_views(setting: str, delegate: str) -> bool:
+    """Whether every frame is estimated twice (flip_mode ALWAYS: FlipModel)."""
+    return flip_mode(setting, delegate) is FlipViews.ALWAYS
+
+
+def cycles_flips(setting: str, delegate: str) -> bool:
+    """Whether every other frame is estimated mirrored where scale views vote (flip_mode CYCLE:
+    kiosk.pose.scales.ScaleCycle)."""
+    return flip_mode(setting, delegate) is FlipViews.CYCLE
+
+
+def mirrored_estimate(model: PoseModel, rgb: np.ndarray, margin: float = 0.0) -> list[Pose]:
+    """The model's poses on rgb (H, W, 3) mirrored left-right, flipped back to rgb's pixels
+    (left and right renamed: Pose.flipped)."""
+    width = rgb.shape[1]
+    return [p.flipped(width) for p in model.estimate(np.ascontiguousarray(rgb[:, ::-1]), margin)]
 
 
 def averaged(a: Pose, b: Pose) -> Pose:
@@ -80,9 +102,7 @@ class FlipModel(WrappedModel):
         both runs, summed."""
         poses = self.model.estimate(rgb, margin)
         total = dict(self.model.last_timings)
-        width = rgb.shape[1]
-        mirrored = [p.flipped(width) for p in
-                    self.model.estimate(np.ascontiguousarray(rgb[:, ::-1]), margin)]
+        mirrored = mirrored_estimate(self.model, rgb, margin)
         for k, ms in self.model.last_timings.items():
             total[k] = total.get(k, 0.0) + ms
         self.last_timings = total
@@ -91,7 +111,9 @@ class FlipModel(WrappedModel):
 
 def with_flip(model: PoseModel, setting: str) -> PoseModel:
     """The model as the kiosk runs it under pose.flip_views (the model itself when off)."""
-    on = uses_flip_views(setting, model.delegate)
-    log.info("flip views %s (pose.flip_views %s, %s on %s)", "on: two model runs per frame"
-             if on else "off", setting, model.name, model.delegate)
-    return FlipModel(model) if on else model
+    mode = flip_mode(setting, model.delegate)
+    said = {FlipViews.ALWAYS: "on: two model runs per frame",
+            FlipViews.CYCLE: "cycled: every other frame mirrored where scale views vote",
+            FlipViews.NEVER: "off"}[mode]
+    log.info("flip views %s (pose.flip_views %s, %s on %s)", said, setting, model.name, model.delegate)
+    return FlipModel(model) if mode is FlipViews.ALWAYS else model

@@ -13,6 +13,9 @@ several crops (kiosk.pose.views); the kiosk does the same over time, at no extra
   kiosk.pose.preprocess; `padded` shows what it means), poses in the frame's pixels; otherwise
   with none (a far visitor made smaller still is
   lost: docs/match-quality.md, "Scale views");
+- with cycled flips (`pose.flip_views` cycle, the default on the CPU: kiosk.pose.flip), every
+  other frame is estimated mirrored (its poses flipped back), close or far, so each window of
+  three frames holds both views;
 - `ScaleVotes`: the tracked visitor's pose matched is the per-keypoint vote (`vote`) of their
   last len(MARGINS) estimated poses, xy and scores alike; a frame without them starts it afresh
   (the skeleton drawn stays each frame's own pose: kiosk.app.mirror.perceive).
@@ -34,6 +37,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from kiosk.core.enums import ModelFamily, ScaleViews
+from kiosk.pose.flip import mirrored_estimate
 from kiosk.pose.model import PoseModel
 from kiosk.pose.preprocess import check_margin
 from kiosk.pose.types import Pose
@@ -49,7 +53,7 @@ MARGINS: tuple[float, ...] = (0.0, 0.125, 0.25)
 #: of 28 taller ones: docs/match-quality.md).
 CLOSE = 1 / 3
 #: Identifies the views and the vote (the benchmark's cached query poses are keyed by it).
-SCALES_VERSION = 4
+SCALES_VERSION = 5
 
 
 def uses_scale_views(setting: str, family: str) -> bool:
@@ -103,43 +107,56 @@ def vote(poses: Sequence[Pose]) -> Pose:
 
 def voted_estimate(model: PoseModel, rgb: np.ndarray,
                    pick: Callable[[list[Pose]], Pose | None],
-                   margins: Sequence[float] = MARGINS) -> Pose | None:
+                   margins: Sequence[float] = MARGINS, flips: bool = False) -> Pose | None:
     """A still image as the kiosk sees a visitor holding still: the person pick(poses) chooses
     on the image (poses in rgb's pixels; None: nobody); when they are close (is_close), their
     poses at every margin voted. At the other margins the person is the pose nearest the first
     (kiosk.pose.views.nearest_pose), as the kiosk's tracker follows a visitor from frame to
-    frame; a margin that does not find them is left out."""
+    frame; a margin that does not find them is left out. flips (cycled flips): the image at
+    every other margin is estimated mirrored (the window seen, mirrored, seen); a far person's
+    window (seen, mirrored, seen, all without margin) votes the seen pose."""
     first = pick(model.estimate(rgb, margins[0])) if margins else None
     if first is None or not is_close(first, rgb.shape[0]):
         return first
-    found = [first, *(nearest_pose(model.estimate(rgb, m), first)[0] for m in margins[1:])]
+    found = [first, *(nearest_pose(_estimate(model, rgb, m, flips and i % 2 == 1), first)[0]
+                      for i, m in enumerate(margins[1:], start=1))]
     return vote([p for p in found if p is not None])
 
 
-class ScaleCycle:
-    """The margin of each estimated frame, in turn while someone is close (module doc)."""
+def _estimate(model: PoseModel, rgb: np.ndarray, margin: float, mirrored: bool) -> list[Pose]:
+    return mirrored_estimate(model, rgb, margin) if mirrored else model.estimate(rgb, margin)
 
-    def __init__(self, margins: Sequence[float] = MARGINS) -> None:
+
+class ScaleCycle:
+    """The margin of each estimated frame, in turn while someone is close, and with flips every
+    other frame mirrored (module doc)."""
+
+    def __init__(self, margins: Sequence[float] = MARGINS, flips: bool = False) -> None:
         if not margins:
             raise ValueError("ScaleCycle needs at least one margin")
         self.margins = tuple(float(m) for m in margins)
+        self.flips = flips
         self._n = 0
+        self._frames = 0
         self._close = False  # someone was close on the last frame
 
-    def next_margin(self) -> float:
-        """The margin of the frame about to be estimated (0 while nobody is close)."""
+    def next_view(self) -> tuple[float, bool]:
+        """(margin, mirrored) of the frame about to be estimated: the margin 0 while nobody is
+        close; mirrored every other frame with flips."""
+        self._frames += 1
+        mirrored = self.flips and self._frames % 2 == 0
         if not self._close:
-            return 0.0
+            return 0.0, mirrored
         self._n += 1
-        return self.margins[self._n % len(self.margins)]
+        return self.margins[self._n % len(self.margins)], mirrored
 
     def observe(self, poses: Sequence[Pose], frame_height: int) -> None:
         """The frame's poses (in its pixels, frame_height tall): is anyone close?"""
         self._close = any(is_close(p, frame_height) for p in poses)
 
     def estimate(self, model: PoseModel, rgb: np.ndarray) -> list[Pose]:
-        """The model's poses on rgb at this frame's margin, in rgb's pixels."""
-        poses = model.estimate(rgb, self.next_margin())
+        """The model's poses on rgb at this frame's view, in rgb's pixels."""
+        poses = _estimate(model, rgb, *self.next_view())
         self.observe(poses, rgb.shape[0])
         return poses
 

@@ -27,13 +27,31 @@ def test_flip_views_are_on_by_setting_and_delegate(setting: str, delegate: str, 
     assert f.uses_flip_views(setting, delegate) is on
 
 
+@pytest.mark.parametrize(("setting", "delegate", "mode"), [
+    ("auto", "edgetpu", FlipViews.ALWAYS),
+    ("auto", "cpu", FlipViews.CYCLE),
+    ("cycle", "edgetpu", FlipViews.CYCLE),
+    ("always", "cpu", FlipViews.ALWAYS),
+    ("never", "cpu", FlipViews.NEVER),
+])
+def test_what_each_setting_means_on_each_delegate(setting: str, delegate: str, mode: FlipViews) -> None:
+    assert f.flip_mode(setting, delegate) is mode
+    assert f.cycles_flips(setting, delegate) is (mode is FlipViews.CYCLE)
+
+
 def test_an_unknown_setting_names_the_key_and_the_choices() -> None:
-    with pytest.raises(ValueError, match=r"pose\.flip_views must be one of auto, always, never"):
+    with pytest.raises(ValueError, match=r"pose\.flip_views must be one of auto, always, cycle, never"):
         f.uses_flip_views("sometimes", "cpu")
 
 
+def test_a_mirrored_estimate_comes_back_in_the_frames_pixels() -> None:
+    model = FakePoseModel([[pose_at(STAND)]])
+    (pose,) = f.mirrored_estimate(model, np.zeros((*FRAME, 3), np.uint8))
+    np.testing.assert_allclose(pose.xy, pose_at(STAND).flipped(FRAME[1]).xy, atol=1e-5)
+
+
 @pytest.mark.parametrize(("delegate", "setting", "wrapped"), [
-    ("cpu", "auto", False), ("edgetpu", "auto", True), ("cpu", "always", True)])
+    ("cpu", "auto", False), ("edgetpu", "auto", True), ("cpu", "always", True), ("cpu", "cycle", False)])
 def test_with_flip_wraps_only_when_on(delegate: str, setting: str, wrapped: bool) -> None:
     fake = FakePoseModel([[pose_at(STAND)]], delegate=delegate)
     model = f.with_flip(fake, setting)

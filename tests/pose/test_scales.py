@@ -157,3 +157,43 @@ def test_the_setting_by_model_family(setting: str, family: str, on: bool) -> Non
 def test_unknown_settings_are_refused(setting: str) -> None:
     with pytest.raises(ValueError, match=r"pose\.scale_views must be one of auto, always, never"):
         uses_scale_views(setting, "posenet")
+
+
+class SidedMarker:
+    """The marker model, recording on every call whether the white box was on the frame's left
+    half (as drawn by _frame) or mirrored to its right."""
+
+    def __init__(self) -> None:
+        self.mirrored: list[bool] = []
+
+    def __call__(self, rgb: np.ndarray) -> list[Pose]:
+        xs = np.nonzero(rgb[..., 0].max(axis=0) > 127)[0]
+        self.mirrored.append(bool(len(xs)) and xs.mean() > rgb.shape[1] / 2)
+        return _marker(rgb)
+
+
+_LEFT_BOX = (10, 10, 70, 110)  # a close person left of the middle of the 160-wide frame
+
+
+@pytest.mark.parametrize(("box", "want"), [
+    (_LEFT_BOX, [False, True, False, True, False, True]),  # close: margins in turn, mirrored every other
+    ((10, 50, 20, 70), [False, True, False, True, False, True]),  # far: no margin, still mirrored in turn
+])
+def test_cycled_flips_mirror_every_other_frame(box: tuple[int, int, int, int], want: list[bool]) -> None:
+    marker = SidedMarker()
+    model = FakePoseModel(marker)
+    cycle = ScaleCycle(flips=True)
+    rgb = _frame(box=box)
+    poses = [cycle.estimate(model, rgb)[0] for _ in want]
+    assert marker.mirrored == want
+    for pose in poses:  # every frame's pose over the box in the frame's pixels, mirrored ones flipped back
+        assert box[0] - 1 <= pose.xy[:, 0].min() and pose.xy[:, 0].max() <= box[2] + 1
+
+
+def test_a_still_image_with_cycled_flips_is_voted_over_seen_mirrored_seen() -> None:
+    marker = SidedMarker()
+    model = FakePoseModel(marker)
+    rgb = _frame(box=_LEFT_BOX)
+    pose = voted_estimate(model, rgb, lambda poses: poses[0] if poses else None, flips=True)
+    assert pose is not None and marker.mirrored == [False, True, False]
+    assert model.frames == [padded(rgb, m)[0].shape for m in MARGINS]

@@ -94,9 +94,11 @@ class PoseConfig:
                                  " 12.5 and 25%) and vote the visitor's last three poses: fewer"
                                  " misplaced keypoints on visitors who fill the frame (auto: with"
                                  " PoseNet models, not MoveNet)", choices=ScaleViews.values())
-    flip_views: str = doc_field("auto", "estimate every frame twice, as seen and mirrored, and average"
-                                " each person's two poses: fewer misplaced keypoints, at a second"
-                                " model run per frame (auto: when the model runs on the Edge TPU)",
+    flip_views: str = doc_field("auto", "see the frame mirrored too: fewer misplaced keypoints (always:"
+                                " every frame estimated twice and each person's two poses averaged,"
+                                " a second model run per frame; cycle: with scale views, every other"
+                                " frame estimated mirrored instead, no extra run; auto: always when"
+                                " the model runs on the Edge TPU, else cycle)",
                                 choices=FlipViews.values())
     smoothing: SmoothingConfig = section(SmoothingConfig, "keypoint smoothing")
 
