@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     key = queries_key(index.index_id, people)
     views = "".join(f"-scales{SCALES_VERSION}-{m.name}" for m in (model, other)
                     if uses_scale_views(args.scale_views, m.family))
-    views += "".join(f"{_flip_tag(args, m)}-{m.name}" for m in (model, other) if _flip_tag(args, m))
+    views += "".join(f"{tag}-{m.name}" for m in (model, other) if (tag := _flip_tag(args, m)))
     queries = _cached_queries(work / f"queries-{model.name}-{other.name}-{key}{views}.json",
                               lambda: detect_queries(people, paths, models, scale_views=args.scale_views,
                                                      flip_views=args.flip_views))
